@@ -1,0 +1,61 @@
+"""The `warmpool` command line. Thin: every command calls a plain function elsewhere.
+
+Heavy libraries are imported inside commands so `warmpool --help` stays fast.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Warmpool: the recruiting CRM data platform.")
+sandbox_app = typer.Typer(no_args_is_help=True, help="The demo world: generator, ATS simulator, SMTP server.")
+app.add_typer(sandbox_app, name="sandbox")
+
+
+@sandbox_app.command("generate")
+def sandbox_generate(
+    people: int = typer.Option(20_000, help="How many real people the world holds."),
+    seed: int = typer.Option(42, help="Random seed; the same seed gives the same world."),
+) -> None:
+    """Generate the sandbox world under $WARMPOOL_HOME/sandbox (truth kept apart)."""
+    from sandbox.world import generate_world
+
+    summary = generate_world(people=people, seed=seed)
+    typer.echo(summary.describe())
+
+
+@sandbox_app.command("serve")
+def sandbox_serve() -> None:
+    """Serve the ATS API simulator and the SMTP sink until interrupted."""
+    from sandbox.services import serve_forever
+
+    serve_forever()
+
+
+@app.command("resolve")
+def resolve(
+    input: Path = typer.Argument(..., exists=True, dir_okay=False, help="Candidate export (CSV)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write source, source_record_id, person_id."),
+) -> None:
+    """Identity resolution of any candidate export: one output row per input row."""
+    from warmpool.identity.resolve import resolve_csv
+
+    stats = resolve_csv(input, output)
+    typer.echo(stats.describe())
+
+
+@app.command("demo")
+def demo(
+    people: int = typer.Option(20_000, envvar="PEOPLE", help="Size of the sandbox world."),
+    seed: int = typer.Option(42, envvar="SEED"),
+) -> None:
+    """Generate the sandbox, start its services, run the whole asset graph, print a summary."""
+    from warmpool.demo import run_demo
+
+    run_demo(people=people, seed=seed)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,151 @@
+"""The one configuration loader.
+
+Everything that differs between the sandbox and a real deployment (paths, the ATS URL and key, the
+SMTP relay, the sender's postal address) comes from here: ``config/warmpool.yaml`` in the checkout,
+overridden by environment variables. Secrets are only ever read from the environment (or
+``.dlt/secrets.toml`` by dlt itself) and never printed.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = REPO_ROOT / "config"
+
+
+def _env(name: str, default: Any) -> Any:
+    value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
+@dataclass(frozen=True)
+class AtsSettings:
+    base_url: str
+    api_key: str = field(repr=False)  # never shown in logs or reprs
+    per_page: int = 500
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    starttls: bool = False
+    sender: str = "Warmpool Talent <talent@warmpool.example>"
+    physical_address: str = "Warmpool Inc., 1 Harbour Street, Springfield, OR 97477, USA"
+    public_base_url: str = "http://127.0.0.1:8300"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    ats: AtsSettings
+    smtp: SmtpSettings
+    raw: dict = field(repr=False, default_factory=dict)
+
+    # --- where every file lives (one place knows each path) ---------------------------------
+    @property
+    def warehouse_path(self) -> Path:
+        """The DuckDB warehouse: raw_*, identity, staging, intermediate and marts schemas."""
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def sandbox_dir(self) -> Path:
+        return self.home / "sandbox"
+
+    @property
+    def landing_dir(self) -> Path:
+        """Vendor export drop folder (per-vendor sub-folders)."""
+        return Path(_env("WARMPOOL_LANDING_DIR", self.home / "landing"))
+
+    @property
+    def web_store_path(self) -> Path:
+        """SQLite store written by the candidate-facing web service (forms, consent, email events)."""
+        return Path(_env("WARMPOOL_WEB_STORE", self.home / "web" / "web.sqlite"))
+
+    @property
+    def mailbox_dir(self) -> Path:
+        """Where the sandbox SMTP server stores received messages (.eml)."""
+        return self.home / "mailbox"
+
+    @property
+    def audiences_dir(self) -> Path:
+        return self.home / "audiences"
+
+    @property
+    def exports_dir(self) -> Path:
+        """Read-only copies of the marts (parquet) for dashboards and notebooks."""
+        return self.home / "exports"
+
+    @property
+    def campaign_ledger_path(self) -> Path:
+        """Send ledger: one row per (campaign, recipient, content version); its own file."""
+        return self.home / "campaigns" / "ledger.sqlite"
+
+    @property
+    def dlt_dir(self) -> Path:
+        return self.home / "dlt"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def identity_dir(self) -> Path:
+        return self.home / "identity"
+
+    @property
+    def vendors(self) -> dict:
+        return load_yaml(CONFIG_DIR / "vendors.yaml")["vendors"]
+
+    def ensure_dirs(self) -> "Settings":
+        for d in (self.home, self.sandbox_dir, self.landing_dir, self.web_store_path.parent, self.mailbox_dir,
+                  self.audiences_dir, self.exports_dir, self.campaign_ledger_path.parent, self.dlt_dir,
+                  self.dagster_home, self.identity_dir):
+            Path(d).mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def load_yaml(path: Path) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh) or {}
+
+
+@lru_cache(maxsize=8)
+def _settings_for(home: str, config_file: str) -> Settings:
+    raw = load_yaml(Path(config_file)) if Path(config_file).exists() else {}
+    ats = raw.get("ats", {})
+    smtp = raw.get("smtp", {})
+    return Settings(
+        home=Path(home),
+        ats=AtsSettings(
+            base_url=_env("WARMPOOL_ATS_URL", ats.get("base_url", "http://127.0.0.1:8200/v1")),
+            api_key=_env("WARMPOOL_ATS_API_KEY", ats.get("sandbox_api_key", "sandbox-harvest-key")),
+            per_page=int(_env("WARMPOOL_ATS_PER_PAGE", ats.get("per_page", 500))),
+        ),
+        smtp=SmtpSettings(
+            host=_env("WARMPOOL_SMTP_HOST", smtp.get("host", "127.0.0.1")),
+            port=int(_env("WARMPOOL_SMTP_PORT", smtp.get("port", 8025))),
+            username=_env("WARMPOOL_SMTP_USERNAME", None),
+            password=_env("WARMPOOL_SMTP_PASSWORD", None),
+            starttls=str(_env("WARMPOOL_SMTP_STARTTLS", smtp.get("starttls", False))).lower() in ("1", "true", "yes"),
+            sender=_env("WARMPOOL_SENDER", smtp.get("sender", SmtpSettings.sender)),
+            physical_address=smtp.get("physical_address", SmtpSettings.physical_address),
+            public_base_url=_env("WARMPOOL_PUBLIC_URL", smtp.get("public_base_url", SmtpSettings.public_base_url)),
+        ),
+        raw=raw,
+    )
+
+
+def get_settings() -> Settings:
+    """Settings for the current environment (``WARMPOOL_HOME`` moves the data folder)."""
+    home = Path(_env("WARMPOOL_HOME", REPO_ROOT / "data")).resolve()
+    config_file = _env("WARMPOOL_CONFIG", CONFIG_DIR / "warmpool.yaml")
+    return _settings_for(str(home), str(config_file))

@@ -1,0 +1,38 @@
+"""The one place that knows each warehouse table's name.
+
+Schemas in ``warehouse.duckdb``:
+  raw_ats, raw_vendors, raw_forms, raw_email   dlt datasets (one per source family)
+  quarantine                                   rows rejected at the boundary, with the reason
+  identity                                     record→person assignment written by identity resolution
+  staging, intermediate, marts                 dbt layers (marts are the contract other tools read)
+"""
+from __future__ import annotations
+
+# dlt datasets (schemas)
+RAW_ATS = "raw_ats"
+RAW_VENDORS = "raw_vendors"
+RAW_FORMS = "raw_forms"
+RAW_EMAIL = "raw_email"
+QUARANTINE = "quarantine"
+IDENTITY = "identity"
+STAGING = "staging"
+INTERMEDIATE = "intermediate"
+MARTS = "marts"
+
+# quarantine
+QUARANTINED_ROWS = f"{QUARANTINE}.rejected_rows"
+
+# identity resolution inputs / outputs
+SOURCE_RECORDS = f"{INTERMEDIATE}.int_source_records"        # one row per source record, resolve-contract columns
+PERSON_ASSIGNMENTS = f"{IDENTITY}.source_record_person"        # source, source_record_id, person_id, ...
+PERSON_MERGES = f"{IDENTITY}.person_merge_history"             # retired person_id -> surviving person_id
+
+# marts read by other tools
+DIM_CANDIDATES = f"{MARTS}.dim_candidates"
+FCT_APPLICATIONS = f"{MARTS}.fct_applications"
+AUDIENCE_MEMBERS = f"{MARTS}.audience_members"
+
+# the source keys used in `source` columns everywhere
+SOURCE_ATS = "ats"
+SOURCE_TALENT_NETWORK = "talent_network"
+SOURCE_REFERRAL = "referral"
