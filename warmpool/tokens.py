@@ -1,0 +1,46 @@
+"""Signed, opaque tokens shared by the mail sender (which writes links) and the web service
+(which reads them): unsubscribe / preference links, open pixels, click redirects, opt-in
+confirmation. itsdangerous signs and timestamps them; the secret comes from the environment.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+# Only the sandbox may run on this default; a deployment sets WARMPOOL_SECRET_KEY.
+_SANDBOX_SECRET = "warmpool-sandbox-secret-not-for-production"
+
+# How long each kind of token stays valid. CASL asks unsubscribe links to work 60 days after
+# sending; we keep them a year.
+MAX_AGE_SECONDS = {
+    "unsubscribe": 365 * 86400,
+    "preferences": 365 * 86400,
+    "open": 365 * 86400,
+    "click": 365 * 86400,
+    "confirm": 3 * 86400,
+}
+
+
+class InvalidToken(ValueError):
+    """A token that was tampered with, expired, or made for another purpose."""
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    if purpose not in MAX_AGE_SECONDS:
+        raise ValueError(f"unknown token purpose {purpose!r}")
+    return URLSafeTimedSerializer(os.environ.get("WARMPOOL_SECRET_KEY") or _SANDBOX_SECRET, salt=f"warmpool:{purpose}")
+
+
+def make_token(purpose: str, payload: dict[str, Any]) -> str:
+    return _serializer(purpose).dumps(payload)
+
+
+def read_token(purpose: str, token: str, max_age: int | None = None) -> dict[str, Any]:
+    try:
+        return _serializer(purpose).loads(token, max_age=max_age or MAX_AGE_SECONDS[purpose])
+    except SignatureExpired as exc:
+        raise InvalidToken("token expired") from exc
+    except BadSignature as exc:
+        raise InvalidToken("token invalid") from exc
