@@ -57,5 +57,27 @@ def demo(
     run_demo(people=people, seed=seed)
 
 
+@app.command("manifest")
+def manifest(force: bool = typer.Option(True, help="Re-parse even if a manifest exists.")) -> None:
+    """Prepare the dbt manifest ahead of any run (Dagster loads it)."""
+    from assets.dbt_project import prepare_manifest
+
+    typer.echo(f"dbt manifest: {prepare_manifest(force=force)}")
+
+
+@app.command("run")
+def run() -> None:
+    """Run the whole asset graph once against the configured ATS, files and SMTP relay."""
+    from dagster import DagsterInstance
+
+    from warmpool.config import get_settings
+    from warmpool.demo import run_pipeline
+
+    import os
+
+    os.environ.setdefault("DAGSTER_HOME", str(get_settings().ensure_dirs().dagster_home))
+    run_pipeline(DagsterInstance.get())
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -118,8 +118,16 @@ def load_yaml(path: Path) -> dict:
         return yaml.safe_load(fh) or {}
 
 
-@lru_cache(maxsize=8)
-def _settings_for(home: str, config_file: str) -> Settings:
+_ENV_KEYS = (
+    "WARMPOOL_ATS_URL", "WARMPOOL_ATS_API_KEY", "WARMPOOL_ATS_PER_PAGE", "WARMPOOL_SMTP_HOST", "WARMPOOL_SMTP_PORT",
+    "WARMPOOL_SMTP_USERNAME", "WARMPOOL_SMTP_PASSWORD", "WARMPOOL_SMTP_STARTTLS", "WARMPOOL_SENDER",
+    "WARMPOOL_PUBLIC_URL", "WARMPOOL_LANDING_DIR", "WARMPOOL_WEB_STORE",
+)
+
+
+@lru_cache(maxsize=32)
+def _settings_for(home: str, config_file: str, _env_snapshot: tuple = ()) -> Settings:
+    # _env_snapshot is part of the cache key so that changed environment overrides are seen.
     raw = load_yaml(Path(config_file)) if Path(config_file).exists() else {}
     ats = raw.get("ats", {})
     smtp = raw.get("smtp", {})
@@ -148,4 +156,4 @@ def get_settings() -> Settings:
     """Settings for the current environment (``WARMPOOL_HOME`` moves the data folder)."""
     home = Path(_env("WARMPOOL_HOME", REPO_ROOT / "data")).resolve()
     config_file = _env("WARMPOOL_CONFIG", CONFIG_DIR / "warmpool.yaml")
-    return _settings_for(str(home), str(config_file))
+    return _settings_for(str(home), str(config_file), tuple(os.environ.get(k) for k in _ENV_KEYS))

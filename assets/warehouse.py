@@ -1,0 +1,68 @@
+"""dbt assets (dagster-dbt) and the read-only parquet export of the marts.
+
+dbt runs in two invocations around identity resolution: phase 1 builds the source records that
+identity reads, phase 2 everything that needs person ids. dbt tests surface as asset checks; a
+failing test fails the step, so downstream audiences and sends do not run.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from assets.dbt_project import DBT_PROJECT_DIR, MANIFEST_PATH, POOL_RECORDS_SELECT, dbt_env
+from assets.ingestion import WAREHOUSE_POOL
+from warmpool import tables
+from warmpool.config import get_settings
+
+
+class WarmpoolDbtTranslator(DagsterDbtTranslator):
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        # staging / intermediate / marts, from the model's folder
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else "warehouse"
+
+
+TRANSLATOR = WarmpoolDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    # The dbt process inherits this environment: point it at this run's warehouse file.
+    os.environ.update({k: dbt_env()[k] for k in ("WARMPOOL_WAREHOUSE", "DO_NOT_TRACK", "PATH")})
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+@dbt_assets(manifest=MANIFEST_PATH, select=POOL_RECORDS_SELECT, name="dbt_pool_records",
+            dagster_dbt_translator=TRANSLATOR, pool=WAREHOUSE_POOL)
+def dbt_pool_records(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    yield from _dbt_build(context, dbt)
+
+
+@dbt_assets(manifest=MANIFEST_PATH, exclude=POOL_RECORDS_SELECT, name="dbt_marts",
+            dagster_dbt_translator=TRANSLATOR, pool=WAREHOUSE_POOL)
+def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    yield from _dbt_build(context, dbt)
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR))
+
+
+MART_EXPORTS = ("dim_candidates", "fct_applications", "rpt_pool_by_source", "audience_members")
+
+
+@dg.asset(
+    deps=[dg.AssetKey([tables.MARTS, name]) for name in MART_EXPORTS],
+    group_name="activation",
+    kinds={"parquet"},
+    pool=WAREHOUSE_POOL,
+    description="Parquet copies of the marts for dashboards and notebooks, so readers never lock the warehouse.",
+)
+def marts_export(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    from warmpool.exports import export_marts
+
+    paths = export_marts(MART_EXPORTS)
+    return dg.MaterializeResult(metadata={"files": dg.MetadataValue.json([str(p) for p in paths]),
+                                          "folder": dg.MetadataValue.path(str(get_settings().exports_dir))})
