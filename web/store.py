@@ -139,3 +139,225 @@ def read_email_events_after(con: sqlite3.Connection, after_seq: int, limit: int 
         "select * from email_events where received_seq > ? order by received_seq limit ?", (after_seq, limit)
     ).fetchall()
     return [dict(r) for r in rows]
+
+
+# --- Added for the web service (issue 6). Additive only: the tables above are the pipeline's
+# contract and keep their shape. --------------------------------------------------------------
+
+WEB_SCHEMA = """
+-- Double opt-in confirmations, append-only. A confirmation updates an *old* form_submissions row,
+-- which an incremental reader keyed on submission_id would miss; this table gives it an
+-- increasing key of its own. token_nonce unique = each confirmation link works once.
+create table if not exists consent_confirmations (
+    confirmation_seq     integer primary key autoincrement,
+    submission_id        integer not null references form_submissions(submission_id),
+    token_nonce          text not null unique,
+    confirmed_at         text not null,
+    ip                   text,
+    user_agent           text
+);
+-- Preference-centre changes, append-only (the latest row per email is the current state; the
+-- history is the consent ledger for "withdrawing is as easy as giving").
+create table if not exists preference_changes (
+    change_seq           integer primary key autoincrement,
+    email                text not null,
+    person_id            text,
+    campaign_id          text,
+    topics               text,                       -- ';'-separated topic keys kept
+    frequency            text,                       -- normal | monthly | quarterly
+    unsubscribed_all     integer not null default 0,
+    changed_at           text not null,
+    source               text not null,              -- one_click | page
+    ip                   text,
+    user_agent           text
+);
+create index if not exists preference_changes_email on preference_changes(email, change_seq);
+-- Mailgun webhook tokens seen (replay protection); written in the same transaction as the event.
+create table if not exists webhook_tokens (
+    provider             text not null,
+    token                text not null,
+    received_at          text not null,
+    primary key (provider, token)
+);
+-- Mails the web service itself sent (confirmation, referral notice): the per-address daily cap.
+create table if not exists web_mail_log (
+    mail_seq             integer primary key autoincrement,
+    email                text not null,
+    kind                 text not null,              -- confirm | referral_notice
+    submission_id        integer,
+    claimed_at           text not null,
+    sent_at              text,
+    message_id           text
+);
+create index if not exists web_mail_log_email on web_mail_log(email, kind, claimed_at);
+"""
+
+
+def _ensure_web_schema(con: sqlite3.Connection) -> None:
+    con.executescript(WEB_SCHEMA)
+
+
+def connect_web(path: Path) -> sqlite3.Connection:
+    """``connect`` plus the web service's own tables."""
+    con = connect(path)
+    _ensure_web_schema(con)
+    return con
+
+
+def insert_submission(con: sqlite3.Connection, row: dict[str, Any]) -> int:
+    """Insert one form submission; returns its submission_id (committed when this returns)."""
+    cols = ",".join(FORM_COLUMNS)
+    marks = ",".join("?" for _ in FORM_COLUMNS)
+    with con:
+        con.execute("begin")
+        cur = con.execute(f"insert into form_submissions ({cols}) values ({marks})", [row.get(c) for c in FORM_COLUMNS])
+    return int(cur.lastrowid)
+
+
+def get_submission(con: sqlite3.Connection, submission_id: int) -> dict[str, Any] | None:
+    row = con.execute("select * from form_submissions where submission_id = ?", (submission_id,)).fetchone()
+    return dict(row) if row else None
+
+
+def confirm_submission(con: sqlite3.Connection, submission_id: int, email: str, token_nonce: str, at: str,
+                       ip: str | None = None, user_agent: str | None = None) -> str:
+    """Double opt-in: 'confirmed', 'used' (this link was used before) or 'unknown' (no such pending row)."""
+    _ensure_web_schema(con)
+    con.execute("begin immediate")
+    try:
+        if con.execute("select 1 from consent_confirmations where token_nonce = ?", (token_nonce,)).fetchone():
+            con.execute("rollback")
+            return "used"
+        row = con.execute(
+            "select confirmed_at from form_submissions where submission_id = ? and email = ? and form = 'talent_network'",
+            (submission_id, email),
+        ).fetchone()
+        if row is None:
+            con.execute("rollback")
+            return "unknown"
+        con.execute("insert into consent_confirmations (submission_id, token_nonce, confirmed_at, ip, user_agent) "
+                    "values (?,?,?,?,?)", (submission_id, token_nonce, at, ip, user_agent))
+        con.execute("update form_submissions set confirmed_at = ? where submission_id = ? and confirmed_at is null",
+                    (at, submission_id))
+        con.execute("commit")
+        return "confirmed"
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def read_confirmations_after(con: sqlite3.Connection, after_seq: int, limit: int = 10_000) -> list[dict[str, Any]]:
+    _ensure_web_schema(con)
+    rows = con.execute("select * from consent_confirmations where confirmation_seq > ? order by confirmation_seq limit ?",
+                       (after_seq, limit)).fetchall()
+    return [dict(r) for r in rows]
+
+
+def record_preferences(con: sqlite3.Connection, change: dict[str, Any],
+                       unsubscribe_event: dict[str, Any] | None = None) -> None:
+    """Append a preference change, and (for a full unsubscribe) the email event the pipeline's
+    suppression reads, in one transaction. The event id is derived from the link, so repeats of
+    the same unsubscribe are stored once."""
+    cols = ("email", "person_id", "campaign_id", "topics", "frequency", "unsubscribed_all", "changed_at", "source",
+            "ip", "user_agent")
+    _ensure_web_schema(con)
+    con.execute("begin immediate")
+    try:
+        latest = con.execute("select topics, frequency, unsubscribed_all from preference_changes where email = ? "
+                             "order by change_seq desc limit 1", (change["email"],)).fetchone()
+        same = latest is not None and (latest["topics"], latest["frequency"], latest["unsubscribed_all"]) == (
+            change.get("topics"), change.get("frequency"), int(bool(change.get("unsubscribed_all"))))
+        if not same:  # idempotent: a repeated one-click POST appends nothing
+            con.execute(f"insert into preference_changes ({','.join(cols)}) values ({','.join('?' for _ in cols)})",
+                        [int(bool(change.get(c))) if c == "unsubscribed_all" else change.get(c) for c in cols])
+        if unsubscribe_event is not None:
+            ev = [unsubscribe_event.get(c) for c in EVENT_COLUMNS]
+            ev[EVENT_COLUMNS.index("is_machine_open")] = 0
+            if not isinstance(ev[-1], (str, type(None))):
+                ev[-1] = json.dumps(ev[-1], sort_keys=True)
+            con.execute(f"insert into email_events ({','.join(EVENT_COLUMNS)}) values ({','.join('?' for _ in EVENT_COLUMNS)}) "
+                        "on conflict(provider_event_id) do nothing", ev)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def current_preferences(con: sqlite3.Connection, email: str) -> dict[str, Any] | None:
+    _ensure_web_schema(con)
+    row = con.execute("select * from preference_changes where email = ? order by change_seq desc limit 1",
+                      (email,)).fetchone()
+    return dict(row) if row else None
+
+
+def read_preference_changes_after(con: sqlite3.Connection, after_seq: int, limit: int = 10_000) -> list[dict[str, Any]]:
+    _ensure_web_schema(con)
+    rows = con.execute("select * from preference_changes where change_seq > ? order by change_seq limit ?",
+                       (after_seq, limit)).fetchall()
+    return [dict(r) for r in rows]
+
+
+def insert_webhook_events(con: sqlite3.Connection, provider: str, token: str, at: str,
+                          rows: Iterable[dict[str, Any]]) -> tuple[bool, int]:
+    """Record a webhook's signing token and its events atomically.
+
+    Returns (fresh, inserted): fresh is False when the token was seen before (a replay; nothing
+    is written). Because the token is only recorded together with the events, a delivery that
+    failed to store can be retried by the provider with a new token and nothing is lost.
+    """
+    _ensure_web_schema(con)
+    rows = list(rows)
+    con.execute("begin immediate")
+    try:
+        cur = con.execute("insert into webhook_tokens (provider, token, received_at) values (?,?,?) "
+                          "on conflict(provider, token) do nothing", (provider, token, at))
+        if cur.rowcount == 0:
+            con.execute("rollback")
+            return False, 0
+        inserted = 0
+        for row in rows:
+            ev = [row.get(c) for c in EVENT_COLUMNS]
+            if ev[EVENT_COLUMNS.index("is_machine_open")] is None:
+                ev[EVENT_COLUMNS.index("is_machine_open")] = 0
+            if not isinstance(ev[-1], (str, type(None))):
+                ev[-1] = json.dumps(ev[-1], sort_keys=True)
+            inserted += con.execute(
+                f"insert into email_events ({','.join(EVENT_COLUMNS)}) values ({','.join('?' for _ in EVENT_COLUMNS)}) "
+                "on conflict(provider_event_id) do nothing", ev).rowcount
+        con.execute("commit")
+        return True, inserted
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def claim_mail(con: sqlite3.Connection, email: str, kind: str, at: str, since: str,
+               submission_id: int | None = None) -> int | None:
+    """Claim the right to send one mail of ``kind`` to ``email``: None if one was already claimed
+    since ``since`` (the per-address daily cap). Serialised with ``begin immediate`` so two
+    concurrent submissions cannot both pass the check."""
+    _ensure_web_schema(con)
+    con.execute("begin immediate")
+    try:
+        if con.execute("select 1 from web_mail_log where email = ? and kind = ? and claimed_at > ? limit 1",
+                       (email, kind, since)).fetchone():
+            con.execute("rollback")
+            return None
+        cur = con.execute("insert into web_mail_log (email, kind, submission_id, claimed_at) values (?,?,?,?)",
+                          (email, kind, submission_id, at))
+        con.execute("commit")
+        return int(cur.lastrowid)
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def mark_mail_sent(con: sqlite3.Connection, mail_seq: int, at: str, message_id: str) -> None:
+    with con:
+        con.execute("update web_mail_log set sent_at = ?, message_id = ? where mail_seq = ?", (at, message_id, mail_seq))
+
+
+def release_mail_claim(con: sqlite3.Connection, mail_seq: int) -> None:
+    """Sending failed: give the claim back so a retry may send."""
+    with con:
+        con.execute("delete from web_mail_log where mail_seq = ? and sent_at is null", (mail_seq,))

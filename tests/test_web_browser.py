@@ -1,0 +1,205 @@
+"""The candidate-facing web service end to end: a real uvicorn server on a loopback port, a real
+SMTP server receiving the mail, and Debian's chromium driven by Playwright. Screenshots of every
+page go to $WARMPOOL_SCREENSHOTS (default data/screenshots/) for review."""
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from warmpool.config import REPO_ROOT, get_settings
+from warmpool.tokens import make_token
+from web import store
+from web.app import WebOptions, create_app
+from web.server import free_port, serve_in_thread
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+class MailboxHandler:
+    """Like the sandbox SMTP sink: every received message becomes mailbox/<n>.eml."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    async def handle_DATA(self, server, session, envelope):
+        n = len(list(self.folder.glob("*.eml"))) + 1
+        (self.folder / f"{n}.eml").write_bytes(envelope.original_content or envelope.content)
+        return "250 OK"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    from aiosmtpd.controller import Controller
+    from playwright.sync_api import sync_playwright
+
+    home = tmp_path_factory.mktemp("webhome")
+    web_port, smtp_port = free_port(), free_port()
+    saved = {k: os.environ.get(k) for k in ("WARMPOOL_HOME", "WARMPOOL_SMTP_PORT", "WARMPOOL_SMTP_HOST",
+                                            "WARMPOOL_PUBLIC_URL", "WARMPOOL_WEB_STORE")}
+    os.environ.update(WARMPOOL_HOME=str(home), WARMPOOL_SMTP_HOST="127.0.0.1", WARMPOOL_SMTP_PORT=str(smtp_port),
+                      WARMPOOL_PUBLIC_URL=f"http://127.0.0.1:{web_port}")
+    os.environ.pop("WARMPOOL_WEB_STORE", None)
+    settings = get_settings()
+    shots = Path(os.environ.get("WARMPOOL_SCREENSHOTS") or REPO_ROOT / "data" / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    smtp = Controller(MailboxHandler(settings.mailbox_dir), hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    app = create_app(settings, options=WebOptions(min_fill_seconds=1.0))
+    try:
+        with serve_in_thread(app, port=web_port) as base, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            try:
+                yield {"base": base, "settings": settings, "browser": browser, "shots": shots}
+            finally:
+                browser.close()
+    finally:
+        smtp.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def wait_for_mail(folder: Path, to: str, timeout: float = 10.0) -> email.message.EmailMessage:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in sorted(folder.glob("*.eml")):
+            msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if msg["To"] == to:
+                return msg
+        time.sleep(0.1)
+    raise AssertionError(f"no mail to {to} arrived")
+
+
+def rows(settings, sql: str) -> list[dict]:
+    with store.store(settings.web_store_path) as con:
+        return [dict(r) for r in con.execute(sql)]
+
+
+def shot(page, world, name: str) -> None:
+    page.screenshot(path=str(world["shots"] / f"{name}.png"), full_page=True)
+
+
+def test_opt_in_confirmed_through_the_mailed_link(world, tmp_path):
+    base, settings = world["base"], world["settings"]
+    page = world["browser"].new_page()
+    page.goto(base + "/")
+    shot(page, world, "01-home")
+    page.get_by_role("link", name="Join the talent network").click()
+    assert page.title().startswith("Join our talent network")
+    shot(page, world, "02-talent-network")
+    # First an empty submit: errors appear beside the fields, nothing stored.
+    page.wait_for_timeout(1100)
+    page.get_by_role("button", name="Join the talent network").click()
+    assert page.locator("#first_name-error").is_visible() and page.locator("#consent-error").is_visible()
+    shot(page, world, "03-talent-network-errors")
+    assert rows(settings, "select * from form_submissions") == []
+
+    resume = tmp_path / "resume.txt"
+    resume.write_text("Marie Curie\nPhysicist, chemist. Radioactivity research.", encoding="utf-8")
+    page.get_by_label("First name").fill("Marie")
+    page.get_by_label("Last name").fill("Curie")
+    page.get_by_label("Email address").fill("marie@example.org")
+    page.get_by_label("Phone").fill("+33 1 42 34 56 78")
+    page.get_by_label("City").fill("Paris")
+    page.get_by_label("Country").select_option("FR")
+    page.get_by_label("Data and analytics").check()
+    page.get_by_label("Skills").fill("physics, chemistry")
+    page.get_by_label("Resume").set_input_files(str(resume))
+    page.get_by_label("I agree that Warmpool").check()
+    page.get_by_role("button", name="Join the talent network").click()
+    assert page.get_by_role("heading", name="Check your inbox").is_visible()
+    shot(page, world, "04-check-inbox")
+
+    [pending] = rows(settings, "select * from form_submissions")
+    assert pending["confirmed_at"] is None
+    mail = wait_for_mail(settings.mailbox_dir, "marie@example.org")
+    link = re.search(r"(http://127\.0\.0\.1:\d+/confirm/\S+)", mail.get_body(("plain",)).get_content()).group(1)
+    page.goto(link)
+    shot(page, world, "05-confirm")
+    assert rows(settings, "select confirmed_at from form_submissions")[0]["confirmed_at"] is None
+    page.get_by_role("button", name="Yes, confirm and join").click()
+    assert page.get_by_role("heading", name=re.compile("You are in")).is_visible()
+    shot(page, world, "06-confirmed")
+
+    [row] = rows(settings, "select * from form_submissions")
+    assert row["confirmed_at"] and row["consent_marketing"] == 1 and row["consent_wording_version"]
+    assert row["consent_wording_hash"] and row["ip"] == "127.0.0.1" and "Chrome" in row["user_agent"]
+    assert row["phone"] == "+33142345678" and row["country"] == "FR" and "Radioactivity" in row["resume_text"]
+    page.goto(link)  # the used link: already confirmed, nothing changes
+    assert "Already confirmed" in page.content()
+    page.close()
+
+
+def test_referral_and_unsubscribe_from_the_mail_header(world):
+    base, settings = world["base"], world["settings"]
+    page = world["browser"].new_page()
+    page.goto(base + "/referral")
+    shot(page, world, "07-referral")
+    page.get_by_label("Your name").fill("Pierre Curie")
+    page.get_by_label("Your work email address").fill("pierre@warmpool.example")
+    page.get_by_label("First name").fill("Irène")
+    page.get_by_label("Last name").fill("Joliot-Curie")
+    page.get_by_label("Their email address").fill("irene@example.org")
+    page.get_by_label("Job family").select_option("data")
+    page.get_by_label("How do you know them?").select_option("family")
+    page.get_by_label("I have told this person").check()
+    page.wait_for_timeout(1000)
+    page.get_by_role("button", name="Send referral").click()
+    assert page.get_by_role("heading", name="Thank you for your referral").is_visible()
+    shot(page, world, "08-referral-thanks")
+    [row] = rows(settings, "select * from form_submissions where form = 'referral'")
+    assert row["first_name"] == "Irène" and row["referrer_email"] == "pierre@warmpool.example"
+
+    mail = wait_for_mail(settings.mailbox_dir, "irene@example.org")
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    url = re.fullmatch(r"<(.+)>", mail["List-Unsubscribe"]).group(1)
+    # What a mailbox provider does for RFC 8058: a POST, no cookies, no redirect followed.
+    r = httpx.post(url, data={"List-Unsubscribe": "One-Click"}, follow_redirects=False)
+    assert r.status_code == 200
+    r = httpx.post(url, data={"List-Unsubscribe": "One-Click"}, follow_redirects=False)
+    assert r.status_code == 200
+    events = rows(settings, "select * from email_events where email = 'irene@example.org'")
+    assert [e["event"] for e in events] == ["unsubscribe"]
+    page.close()
+
+
+def test_preferences_and_unsubscribe_from_the_page(world):
+    base, settings = world["base"], world["settings"]
+    # The link a campaign mail carries (written by the mail sender with the shared token helper).
+    token = make_token("unsubscribe", {"email": "marie@example.org", "person_id": "p-1", "campaign_id": "nurture-q1"})
+    page = world["browser"].new_page()
+    page.goto(f"{base}/u/{token}")
+    shot(page, world, "09-preferences")
+    assert rows(settings, "select * from email_events where email = 'marie@example.org'") == []  # GET: no change
+    page.get_by_label("News, stories and hiring events").uncheck()
+    page.get_by_label("At most once a month").check()
+    page.get_by_role("button", name="Save my preferences").click()
+    assert page.get_by_role("status").inner_text() == "Your preferences are saved."
+    shot(page, world, "10-preferences-saved")
+    pref = rows(settings, "select * from preference_changes where email = 'marie@example.org'")[-1]
+    assert pref["topics"] == "invite_to_apply" and pref["frequency"] == "monthly"
+    page.get_by_role("button", name="Unsubscribe from all emails").click()
+    assert "unsubscribed from all" in page.get_by_role("status").inner_text()
+    shot(page, world, "11-unsubscribed")
+    events = rows(settings, "select * from email_events where email = 'marie@example.org'")
+    assert [(e["event"], e["campaign_id"]) for e in events] == [("unsubscribe", "nurture-q1")]
+    page.goto(f"{base}/u/{token[:-3]}xyz")
+    shot(page, world, "12-invalid-link")
+    assert "not valid" in page.content()
+    page.close()
