@@ -57,6 +57,14 @@ def demo(
     run_demo(people=people, seed=seed)
 
 
+@app.command("web")
+def web(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8300)) -> None:
+    """Serve the candidate-facing web service (talent network, referrals, preferences, tracking, webhooks)."""
+    from web.server import run as run_web
+
+    run_web(host=host, port=port)
+
+
 @app.command("manifest")
 def manifest(force: bool = typer.Option(True, help="Re-parse even if a manifest exists.")) -> None:
     """Prepare the dbt manifest ahead of any run (Dagster loads it)."""

@@ -1,0 +1,371 @@
+"""Normalise resolve-contract columns into matching features.
+
+Every function here is plain (no I/O, no Splink). Scalar functions (``*_value``) define the rule;
+the frame-level ``normalize_records`` applies them vectorised: cheap string work is done with
+polars expressions, and the expensive per-value functions (unidecode, nickname lookup, email
+syntax check, phone parsing) run once per *distinct* value and are joined back, because recruiting
+data repeats the same names, cities and companies a lot.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Callable, Iterable
+from urllib.parse import unquote
+
+import phonenumbers
+import polars as pl
+from unidecode import unidecode
+
+# The resolve contract's input columns (docs/data-contracts.md section 4).
+KEY_COLUMNS = ("source", "source_record_id")
+CONTRACT_COLUMNS = (
+    "source", "source_record_id", "first_name", "last_name", "email", "phone", "city", "region",
+    "country", "linkedin_url", "current_title", "current_company", "skills", "years_experience",
+    "updated_at",
+)
+
+# Bumped whenever a rule below changes what a feature looks like: a saved model was trained on
+# features of one version, so resolve refuses a model trained on another (see model.py).
+NORMALIZE_VERSION = 1
+
+_NON_ALNUM = re.compile(r"[^a-z0-9 ]+")
+_SPACES = re.compile(r"\s+")
+
+
+def ascii_lower(value: str | None) -> str | None:
+    """Lower-case ASCII folding ("Zoë Šimić" -> "zoe simic"); empty -> None."""
+    if value is None:
+        return None
+    folded = unidecode(unicodedata.normalize("NFKC", str(value))).lower()
+    folded = _SPACES.sub(" ", _NON_ALNUM.sub(" ", folded.replace("'", ""))).strip()
+    return folded or None
+
+
+# ---------------------------------------------------------------------------------------------
+# names
+
+@lru_cache(maxsize=1)
+def _nickname_table() -> tuple[dict[str, str], dict[str, frozenset[str]]]:
+    """(canonical form, alias group) per name, from the shipped ``nicknames`` table.
+
+    The table says "robert has_nickname bob"; a nickname may belong to several formal names
+    ("ron": aaron, ronald, veronica...). A *single* canonical form is needed for blocking, so a
+    name maps to whichever of itself and its formal names scores best: the number of nicknames a
+    formal name has (a proxy for how common it is) plus a bonus when it starts like the nickname
+    ("ron" -> "ronald", not "veronica"); ties go to the longer, then alphabetical. Imperfect for a
+    few ("bill" -> "robert"), which is why the *alias group* (the name plus every formal name it
+    may stand for) feeds a more forgiving comparison level as well.
+    """
+    from nicknames import name_triplets
+
+    formal_to_nicks: dict[str, set[str]] = {}
+    nick_to_formals: dict[str, set[str]] = {}
+    for t in name_triplets():
+        formal, nick = t[0].lower(), t[2].lower()
+        formal_to_nicks.setdefault(formal, set()).add(nick)
+        nick_to_formals.setdefault(nick, set()).add(formal)
+
+    def score(name: str, candidate: str) -> tuple:
+        prefix = 0
+        for x, y in zip(name, candidate):
+            if x != y:
+                break
+            prefix += 1
+        bonus = 5 if prefix >= 3 and len(candidate) > len(name) else 0  # nickname -> a longer formal name
+        return (len(formal_to_nicks.get(candidate, ())) + bonus, len(candidate), candidate)
+
+    canonical: dict[str, str] = {}
+    aliases: dict[str, frozenset[str]] = {}
+    for name in set(formal_to_nicks) | set(nick_to_formals):
+        formals = nick_to_formals.get(name, set())
+        canonical[name] = max(formals | {name}, key=lambda c: score(name, c))
+        aliases[name] = frozenset(formals | {name})
+    return canonical, aliases
+
+
+def name_value(value: str | None) -> str | None:
+    """A name as compared: ASCII lower case, punctuation to spaces ("Jean-Luc" -> "jean luc")."""
+    return ascii_lower(value)
+
+
+def surname_value(value: str | None) -> str | None:
+    """Surnames compare without spaces or hyphens ("van der Berg" == "Vanderberg")."""
+    v = ascii_lower(value)
+    return v.replace(" ", "") if v else None
+
+
+def first_name_canonical(value: str | None) -> str | None:
+    """Nickname-canonical form of a first name's first token ("Bob" -> "robert")."""
+    v = ascii_lower(value)
+    if not v:
+        return None
+    token = v.split(" ")[0]
+    return _nickname_table()[0].get(token, token)
+
+
+def first_name_aliases(value: str | None) -> list[str] | None:
+    """Every name the first token may stand for, itself included ("ron" -> [aaron, ron, ronald, ...])."""
+    v = ascii_lower(value)
+    if not v:
+        return None
+    token = v.split(" ")[0]
+    return sorted(_nickname_table()[1].get(token, frozenset({token})))
+
+
+# ---------------------------------------------------------------------------------------------
+# emails
+
+# Domain typos seen in hand-typed forms, mapped to the real domain.
+EMAIL_DOMAIN_FIXES = {
+    "gmial.com": "gmail.com", "gmai.com": "gmail.com", "gmail.co": "gmail.com", "gamil.com": "gmail.com",
+    "gnail.com": "gmail.com", "gmal.com": "gmail.com", "gmaill.com": "gmail.com", "gmail.cm": "gmail.com",
+    "gmail.con": "gmail.com", "gmail.om": "gmail.com", "gmailcom": "gmail.com", "googlemail.com": "gmail.com",
+    "hotmial.com": "hotmail.com", "hotmai.com": "hotmail.com", "hotmail.co": "hotmail.com",
+    "hotmail.con": "hotmail.com", "hotnail.com": "hotmail.com",
+    "yaho.com": "yahoo.com", "yahooo.com": "yahoo.com", "yahoo.co": "yahoo.com", "yahoo.con": "yahoo.com",
+    "outlok.com": "outlook.com", "outllook.com": "outlook.com", "outlook.co": "outlook.com",
+    "iclod.com": "icloud.com", "icloud.co": "icloud.com",
+}
+# Providers that ignore dots in the local part.
+_DOTLESS_DOMAINS = frozenset({"gmail.com"})
+
+
+def email_value(value: str | None) -> str | None:
+    """Canonical mailbox: lower case, domain typos fixed, +tags dropped, gmail dots dropped.
+
+    Invalid syntax (checked with email-validator, never a regex) gives None: a garbage address
+    must not become a shared blocking key.
+    """
+    if value is None:
+        return None
+    raw = str(value).strip().strip("<>").strip().lower()
+    if raw.startswith("mailto:"):
+        raw = raw[7:]
+    if raw.count("@") != 1:
+        return None
+    local, domain = raw.split("@")
+    domain = domain.strip().rstrip(".")
+    domain = EMAIL_DOMAIN_FIXES.get(domain, domain)
+    local = local.strip().split("+", 1)[0]
+    if domain in _DOTLESS_DOMAINS:
+        local = local.replace(".", "")
+    if not local or not domain:
+        return None
+    candidate = f"{local}@{domain}"
+    if not _email_syntax_ok(candidate):
+        return None
+    return candidate
+
+
+@lru_cache(maxsize=200_000)
+def _email_syntax_ok(address: str) -> bool:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(address, check_deliverability=False)
+        return True
+    except EmailNotValidError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# countries and phones
+
+# Country names / codes seen in exports -> ISO 3166 alpha-2 (also the phonenumbers region).
+_COUNTRY_ALIASES = {
+    "united states": "US", "united states of america": "US", "usa": "US", "us": "US", "u s a": "US", "u s": "US",
+    "america": "US", "united kingdom": "GB", "uk": "GB", "gb": "GB", "great britain": "GB", "england": "GB",
+    "scotland": "GB", "wales": "GB", "britain": "GB", "germany": "DE", "deutschland": "DE", "de": "DE",
+    "france": "FR", "fr": "FR", "spain": "ES", "espana": "ES", "es": "ES", "italy": "IT", "italia": "IT",
+    "it": "IT", "canada": "CA", "ca": "CA", "ireland": "IE", "ie": "IE", "netherlands": "NL",
+    "the netherlands": "NL", "holland": "NL", "nl": "NL", "portugal": "PT", "pt": "PT", "poland": "PL",
+    "polska": "PL", "pl": "PL", "india": "IN", "in": "IN", "australia": "AU", "au": "AU", "brazil": "BR",
+    "brasil": "BR", "br": "BR", "mexico": "MX", "mx": "MX", "sweden": "SE", "se": "SE", "switzerland": "CH",
+    "ch": "CH", "austria": "AT", "at": "AT", "belgium": "BE", "be": "BE", "denmark": "DK", "dk": "DK",
+    "norway": "NO", "no": "NO", "finland": "FI", "fi": "FI", "japan": "JP", "jp": "JP", "singapore": "SG",
+    "sg": "SG", "new zealand": "NZ", "nz": "NZ", "south africa": "ZA", "za": "ZA", "israel": "IL", "il": "IL",
+}
+
+
+def country_value(value: str | None) -> str | None:
+    """ISO alpha-2 for known names and codes ("Deutschland" -> "DE"), else lower ASCII."""
+    v = ascii_lower(value)
+    if not v:
+        return None
+    if v in _COUNTRY_ALIASES:
+        return _COUNTRY_ALIASES[v]
+    if len(v) == 2 and v.upper() in phonenumbers.SUPPORTED_REGIONS:
+        return v.upper()
+    return v
+
+
+@lru_cache(maxsize=500_000)
+def phone_value(value: str | None, region: str | None = None) -> str | None:
+    """E.164 ("+14155550123") using the record's country as the region hint.
+
+    Parsing is slow (~20 µs), so this is cached and callers pass distinct (value, region) pairs.
+    A number that cannot be parsed but has enough digits keeps a "#digits" form: still an exact
+    key for the same string written twice, never equal to a real E.164 value.
+    """
+    if value is None:
+        return None
+    raw = str(value).strip()
+    if not raw:
+        return None
+    hint = region if region and len(region) == 2 and region.isupper() else None
+    if raw.startswith("00"):
+        raw = "+" + raw[2:]
+    for r in (hint, "US") if hint != "US" else ("US",):
+        try:
+            num = phonenumbers.parse(raw, r)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(num):
+            return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+        if raw.startswith("+"):
+            break  # an explicit country code: another region hint cannot help
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    return f"#{digits}" if len(digits) >= 7 else None
+
+
+# ---------------------------------------------------------------------------------------------
+# profile URL, employer, title, skills
+
+_LINKEDIN_PATH = re.compile(r"linkedin\.com/(?:in|pub)/([^/?#\s]+)", re.IGNORECASE)
+_BARE_SLUG = re.compile(r"^[a-z0-9][a-z0-9\-_%.]{1,99}$")
+
+
+def linkedin_slug(value: str | None) -> str | None:
+    """The profile slug of a LinkedIn URL in any of its shapes (www / country sub-domain, trailing
+    slash, query string, percent-encoding, "in/slug"), or a bare slug; lower case."""
+    if value is None:
+        return None
+    raw = str(value).strip()
+    if not raw:
+        return None
+    m = _LINKEDIN_PATH.search(raw)
+    if m:
+        slug = m.group(1)
+    elif raw.lower().startswith("in/"):
+        slug = raw[3:].split("/")[0]
+    elif "/" not in raw and "." not in raw and _BARE_SLUG.match(raw.lower()):
+        slug = raw
+    else:
+        return None
+    slug = unidecode(unquote(slug)).lower().strip("-_ ")
+    return slug or None
+
+
+_COMPANY_SUFFIXES = frozenset({
+    "inc", "incorporated", "ltd", "limited", "llc", "llp", "plc", "corp", "corporation", "co", "company",
+    "gmbh", "ag", "sa", "sas", "sarl", "srl", "spa", "bv", "nv", "ab", "oy", "as", "pty", "group", "the",
+})
+
+
+def company_value(value: str | None) -> str | None:
+    """Employer without legal-form noise ("Acme, Inc." == "ACME Corporation")."""
+    v = ascii_lower(value)
+    if not v:
+        return None
+    tokens = [t for t in v.split(" ") if t not in _COMPANY_SUFFIXES]
+    return " ".join(tokens) or v
+
+
+_TITLE_ABBREVIATIONS = {
+    "sr": "senior", "snr": "senior", "jr": "junior", "jnr": "junior", "eng": "engineer", "engr": "engineer",
+    "mgr": "manager", "dev": "developer", "swe": "software engineer", "vp": "vice president", "dir": "director",
+    "mktg": "marketing", "assoc": "associate", "asst": "assistant", "admin": "administrator", "ops": "operations",
+}
+
+
+def title_value(value: str | None) -> str | None:
+    """Job title, lower ASCII with common abbreviations expanded ("Sr. SWE" -> "senior software engineer")."""
+    v = ascii_lower(value)
+    if not v:
+        return None
+    return " ".join(_TITLE_ABBREVIATIONS.get(t, t) for t in v.split(" "))
+
+
+def location_value(value: str | None) -> str | None:
+    """City / region: lower ASCII ("São Paulo" -> "sao paulo")."""
+    return ascii_lower(value)
+
+
+def skills_value(value: str | None) -> list[str] | None:
+    """``;``-separated skills -> sorted distinct lower-case list."""
+    if value is None:
+        return None
+    items = sorted({s for s in (ascii_lower(p) for p in str(value).split(";")) if s})
+    return items or None
+
+
+# ---------------------------------------------------------------------------------------------
+# frame level
+
+def _map_distinct(df: pl.DataFrame, cols: list[str], fn: Callable, out: str, dtype: pl.DataType) -> pl.Series:
+    """Apply ``fn(*row_values)`` once per distinct combination of ``cols`` and join it back."""
+    distinct = df.select(cols).unique()
+    values = [fn(*row) for row in distinct.iter_rows()]
+    lookup = distinct.with_columns(pl.Series(out, values, dtype=dtype))
+    return df.select(cols).join(lookup, on=cols, how="left", nulls_equal=True, maintain_order="left")[out]
+
+
+def _blank_to_null(col: str) -> pl.Expr:
+    c = pl.col(col).cast(pl.String).str.strip_chars()
+    return pl.when(c == "").then(None).otherwise(c).alias(col)
+
+
+def to_contract_frame(records) -> pl.DataFrame:
+    """Any pandas/polars frame -> polars, every contract column present as text (missing -> null)."""
+    df = records if isinstance(records, pl.DataFrame) else pl.from_pandas(records)
+    missing = [c for c in CONTRACT_COLUMNS if c not in df.columns]
+    df = df.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in missing])
+    return df.select([_blank_to_null(c) for c in CONTRACT_COLUMNS])
+
+
+def normalize_records(records) -> pl.DataFrame:
+    """Contract columns -> the frame Splink sees: ``unique_id`` (row position) plus features.
+
+    Feature columns (None when absent or unusable):
+      first_name_norm, first_name_canonical, first_name_aliases (list), last_name_norm,
+      last_name_metaphone, email_norm, email_local, phone_e164, city_norm, region_norm,
+      country_norm, linkedin_slug, company_norm, title_norm, skills_list (list)
+    """
+    import jellyfish
+
+    df = to_contract_frame(records)
+    out = pl.DataFrame({"unique_id": pl.int_range(0, df.height, eager=True, dtype=pl.Int64)})
+    str_t, list_t = pl.String, pl.List(pl.String)
+
+    country = _map_distinct(df, ["country"], country_value, "v", str_t)
+    work = df.with_columns(country.alias("country_norm"))
+    out = out.with_columns(
+        source=df["source"],
+        source_record_id=df["source_record_id"],
+        first_name_norm=_map_distinct(df, ["first_name"], name_value, "v", str_t),
+        first_name_canonical=_map_distinct(df, ["first_name"], first_name_canonical, "v", str_t),
+        first_name_aliases=_map_distinct(df, ["first_name"], first_name_aliases, "v", list_t),
+        last_name_norm=_map_distinct(df, ["last_name"], surname_value, "v", str_t),
+        email_norm=_map_distinct(df, ["email"], email_value, "v", str_t),
+        phone_e164=_map_distinct(work, ["phone", "country_norm"], phone_value, "v", str_t),
+        city_norm=_map_distinct(df, ["city"], location_value, "v", str_t),
+        region_norm=_map_distinct(df, ["region"], location_value, "v", str_t),
+        country_norm=country,
+        linkedin_slug=_map_distinct(df, ["linkedin_url"], linkedin_slug, "v", str_t),
+        company_norm=_map_distinct(df, ["current_company"], company_value, "v", str_t),
+        title_norm=_map_distinct(df, ["current_title"], title_value, "v", str_t),
+        skills_list=_map_distinct(df, ["skills"], skills_value, "v", list_t),
+    )
+    out = out.with_columns(
+        email_local=pl.col("email_norm").str.split("@").list.first(),
+        last_name_metaphone=_map_distinct(
+            out, ["last_name_norm"], lambda v: jellyfish.metaphone(v) if v else None, "v", str_t),
+    )
+    return out
+
+
+def normalize_many(fn: Callable, values: Iterable):
+    """Convenience for tests and notebooks: ``[fn(v) for v in values]``."""
+    return [fn(v) for v in values]
