@@ -1,0 +1,188 @@
+"""Campaign definitions (YAML → dataclass → warehouse table) and audience files."""
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from warmpool.campaigns.audience import AUDIENCE_COLUMNS, write_audience_csv
+from warmpool.campaigns.config import (CAMPAIGNS_DIR, CONTRACT_COLUMNS, CampaignConfigError, campaign_rows,
+                                       load_campaigns, load_campaigns_table)
+
+
+@pytest.fixture
+def campaigns_dir(tmp_path) -> Path:
+    """A copy of the shipped campaigns that a test may edit."""
+    target = tmp_path / "campaigns"
+    shutil.copytree(CAMPAIGNS_DIR, target)
+    return target
+
+
+def test_shipped_campaigns_load():
+    by_id = {c.campaign_id: c for c in load_campaigns()}
+    assert set(by_id) >= {"tn-engineering-nurture", "invite-to-apply-sales"}
+    nurture = by_id["tn-engineering-nurture"]
+    assert nurture.kind == "nurture" and nurture.job_families == ("engineering", "data")
+    assert nurture.countries is None and nurture.min_years_experience is None
+    assert nurture.frequency_cap_days == 7 and nurture.starts_at.tzinfo is not None
+    sales = by_id["invite-to-apply-sales"]
+    assert sales.kind == "invite_to_apply" and sales.job_families == ("sales",)
+    assert len({nurture.content_version, sales.content_version}) == 2
+
+
+def test_content_version_changes_with_the_mail_and_only_with_it(campaigns_dir):
+    before = {c.campaign_id: c.content_version for c in load_campaigns(campaigns_dir)}
+    assert before == {c.campaign_id: c.content_version for c in load_campaigns(campaigns_dir)}  # stable
+
+    yaml_file = campaigns_dir / "tn-engineering-nurture.yaml"
+    yaml_file.write_text(yaml_file.read_text().replace("frequency_cap_days: 7", "frequency_cap_days: 14"))
+    assert {c.campaign_id: c.content_version for c in load_campaigns(campaigns_dir)} == before  # not the mail
+
+    text = campaigns_dir / "templates" / "whats_new.txt.j2"
+    text.write_text(text.read_text().replace("on us.", "on us!"))
+    after = {c.campaign_id: c.content_version for c in load_campaigns(campaigns_dir)}
+    assert after["tn-engineering-nurture"] != before["tn-engineering-nurture"]
+    assert after["invite-to-apply-sales"] == before["invite-to-apply-sales"]
+
+    # A shared layout is part of every mail that extends it.
+    layout = campaigns_dir / "templates" / "_layout.html.j2"
+    layout.write_text(layout.read_text().replace("The Warmpool talent team", "Your friends at Warmpool"))
+    again = {c.campaign_id: c.content_version for c in load_campaigns(campaigns_dir)}
+    assert again["tn-engineering-nurture"] != after["tn-engineering-nurture"]
+    assert again["invite-to-apply-sales"] != after["invite-to-apply-sales"]
+
+    yaml_file.write_text(yaml_file.read_text().replace('subject: "What', 'subject: "News: what'))
+    assert load_campaigns(campaigns_dir)[1].content_version != again["tn-engineering-nurture"]
+
+
+GOOD = """\
+campaign_id: broken
+name: Broken
+kind: nurture
+job_families: [engineering]
+subject: Hello
+template: whats_new
+starts_at: 2025-01-01
+"""
+
+
+@pytest.mark.parametrize("change, key, words", [
+    (("job_families: [engineering]", "job_familes: [engineering]"), "job_familes", "unknown key"),
+    (("kind: nurture", "kind: newsletter"), "kind", "not one of"),
+    (("subject: Hello", 'subject: "Hello\\r\\nBcc: victim@example.com"'), "subject", "header injection"),
+    (("subject: Hello", 'subject: "Hello {{ first_name }}"'), "subject", "not a template"),
+    (("template: whats_new", "template: missing_one"), "template", "does not exist"),
+    (("template: whats_new", "template: ../../etc/passwd"), "template", "bare template name"),
+    (("template: whats_new", "template: typo"), "template", "first_nme"),
+    (("campaign_id: broken", "campaign_id: other-name"), "campaign_id", "file name"),
+    (("campaign_id: broken", "campaign_id: Broken Campaign"), "campaign_id", "slug"),
+    (("starts_at: 2025-01-01", "starts_at: next tuesday"), "starts_at", "ISO-8601"),
+    (("name: Broken\n", ""), "name", "required"),
+    (("job_families: [engineering]", "job_families: [engineering, 'a;b']"), "job_families", "without ';'"),
+    (("job_families: [engineering]", "min_years_experience: -1"), "min_years_experience", "non-negative"),
+])
+def test_invalid_campaign_files_name_the_file_and_the_key(campaigns_dir, change, key, words):
+    (campaigns_dir / "templates" / "typo.html.j2").write_text("<p>Hi {{ first_nme }}</p>")
+    (campaigns_dir / "templates" / "typo.txt.j2").write_text("Hi {{ first_name }}")
+    path = campaigns_dir / "broken.yaml"
+    path.write_text(GOOD.replace(*change))
+    with pytest.raises(CampaignConfigError) as info:
+        load_campaigns(campaigns_dir)
+    message = str(info.value)
+    assert str(path) in message and f"'{key}'" in message and words in message, message
+
+
+def test_yaml_syntax_error_names_the_file(campaigns_dir):
+    path = campaigns_dir / "broken.yaml"
+    path.write_text("campaign_id: [unclosed\n")
+    with pytest.raises(CampaignConfigError, match="broken.yaml.*not valid YAML"):
+        load_campaigns(campaigns_dir)
+
+
+def test_template_syntax_error_names_the_template_file(campaigns_dir):
+    (campaigns_dir / "templates" / "whats_new.html.j2").write_text("<p>{% if first_name %}Hi</p>")
+    with pytest.raises(CampaignConfigError) as info:
+        load_campaigns(campaigns_dir)
+    assert "tn-engineering-nurture.yaml" in str(info.value) and "whats_new.html.j2, line" in str(info.value)
+
+
+def test_campaign_rows_have_exactly_the_contract_columns():
+    rows = campaign_rows(load_campaigns())
+    assert all(tuple(row) == CONTRACT_COLUMNS for row in rows)
+    nurture = next(r for r in rows if r["campaign_id"] == "tn-engineering-nurture")
+    assert nurture["job_families"] == "engineering;data" and nurture["countries"] is None
+    assert nurture["min_years_experience"] is None and nurture["kind"] == "nurture"
+
+
+def test_campaigns_table_is_rewritten_in_one_transaction(campaigns_dir):
+    con = duckdb.connect()
+    assert load_campaigns_table(con, dir=campaigns_dir) == 2
+    assert load_campaigns_table(con, dir=campaigns_dir) == 2  # a re-run replaces, never appends
+    cols = [r[0] for r in con.execute("select column_name from information_schema.columns where table_schema = "
+                                      "'raw_campaigns' and table_name = 'campaigns' order by ordinal_position").fetchall()]
+    assert tuple(cols) == CONTRACT_COLUMNS
+    assert con.execute("select job_families from raw_campaigns.campaigns where kind = 'nurture'").fetchone() == (
+        "engineering;data",)
+    (campaigns_dir / "zz-bad.yaml").write_text("campaign_id: zz-bad\n")
+    with pytest.raises(CampaignConfigError):
+        load_campaigns_table(con, dir=campaigns_dir)
+    assert con.execute("select count(*) from raw_campaigns.campaigns").fetchone() == (2,)  # untouched
+
+
+# --- audience files --------------------------------------------------------------------------------
+
+def _member(pid, email, first="Ada", last="Lovelace", **extra):
+    return {"campaign_id": "tn-engineering-nurture", "person_id": pid, "email": email, "first_name": first,
+            "last_name": last, "city": "London", "country": "UK", "job_family": "engineering",
+            "inclusion_reason": "job_family", **extra}
+
+
+def _read(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_audience_csv_columns_and_values(tmp_path):
+    members = [_member("p-1", "ada@example.com"), _member("p-2", "grace@example.com", "Grace", "Hopper", city=None),
+               _member("p-1", "ada@example.com"),  # repeated person: once
+               {**_member("p-3", "x@example.com"), "campaign_id": "invite-to-apply-sales"}]  # other campaign
+    path = write_audience_csv(members, "tn-engineering-nurture", tmp_path / "audiences")
+    assert path == tmp_path / "audiences" / "tn-engineering-nurture.csv"
+    with open(path, newline="", encoding="utf-8") as fh:
+        assert tuple(next(csv.reader(fh))) == AUDIENCE_COLUMNS
+    rows = _read(path)
+    assert [r["Person ID"] for r in rows] == ["p-1", "p-2"]
+    assert rows[1] == {"Email Address": "grace@example.com", "First Name": "Grace", "Last Name": "Hopper",
+                       "City": "", "Country": "UK", "Job Family": "engineering", "Person ID": "p-2"}
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temporary file left
+
+
+def test_audience_csv_neutralises_formulas_and_keeps_awkward_text(tmp_path):
+    members = [
+        _member("p-1", "ada@example.com", "=HYPERLINK(\"http://evil.example\",\"click\")", "+1+1"),
+        _member("p-2", "b@example.com", "-2+3", "@SUM(A1)", city="\tTAB"),
+        _member("p-3", "c@example.com", 'O\'Brien, "Jr"', "Multi\nLine", city="Zürich"),
+    ]
+    rows = _read(write_audience_csv(members, "tn-engineering-nurture", tmp_path))
+    assert rows[0]["First Name"] == "'=HYPERLINK(\"http://evil.example\",\"click\")" and rows[0]["Last Name"] == "'+1+1"
+    assert rows[1]["First Name"] == "'-2+3" and rows[1]["Last Name"] == "'@SUM(A1)" and rows[1]["City"] == "'\tTAB"
+    assert rows[2]["First Name"] == 'O\'Brien, "Jr"' and rows[2]["Last Name"] == "Multi\nLine"
+    assert rows[2]["City"] == "Zürich"
+
+
+def test_audience_csv_from_a_dataframe_and_empty(tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame([_member("p-1", "ada@example.com", city=None)])
+    rows = _read(write_audience_csv(frame, "tn-engineering-nurture", tmp_path))
+    assert rows[0]["City"] == "" and rows[0]["Email Address"] == "ada@example.com"
+    path = write_audience_csv([], "invite-to-apply-sales", tmp_path)
+    assert path.read_text(encoding="utf-8").splitlines() == [",".join(AUDIENCE_COLUMNS)]
+
+
+def test_audience_csv_refuses_a_path_as_campaign_id(tmp_path):
+    with pytest.raises(ValueError):
+        write_audience_csv([], "../escape", tmp_path)

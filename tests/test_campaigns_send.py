@@ -1,0 +1,440 @@
+"""Campaign sending against a real SMTP server (aiosmtpd on loopback): content, compliance headers,
+exactly-once through re-runs and crashes, suppression, frequency caps, header injection."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import socket
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from warmpool.campaigns.config import load_campaigns
+from warmpool.campaigns.ledger import SendLedger
+from warmpool.campaigns.message import HeaderInjectionError
+from warmpool.campaigns.sender import SendAborted, send_campaign
+from warmpool.config import AtsSettings, Settings, SmtpSettings
+from warmpool.tokens import read_token
+
+REPO = Path(__file__).resolve().parent.parent
+T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
+
+
+class Sink:
+    """aiosmtpd handler keeping every accepted message; rejects chosen recipients on request."""
+
+    def __init__(self):
+        self.messages: list[tuple[str, list[str], bytes]] = []
+        self.reject: dict[str, str] = {}  # address -> SMTP reply
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.reject:
+            return self.reject[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content
+                                  or envelope.content))
+            n = len(self.messages)
+        return f"250 2.0.0 Ok: queued as Q{n:05d}"
+
+    def parsed(self):
+        parser = BytesParser(policy=policy.default)
+        return [parser.parsebytes(raw) for _, _, raw in self.messages]
+
+    def to(self, address: str):
+        return [m for m in self.parsed() if str(m["To"]).lower() == address.lower()]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=_free_port(), enable_SMTPUTF8=True)
+    controller.start()
+    try:
+        yield sink, controller.port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def settings(tmp_path, smtp):
+    _, port = smtp
+    return Settings(home=tmp_path, ats=AtsSettings(base_url="http://unused", api_key="unused"),
+                    smtp=SmtpSettings(host="127.0.0.1", port=port, public_base_url="https://talent.warmpool.example"),
+                    raw={"campaigns": {"rate_per_second": 0}})
+
+
+@pytest.fixture
+def campaigns():
+    return {c.campaign_id: c for c in load_campaigns()}
+
+
+@pytest.fixture
+def nurture(campaigns):
+    return campaigns["tn-engineering-nurture"]
+
+
+def member(pid, email, first="Ada", last="Lovelace", city="London", job_family="engineering",
+           campaign_id="tn-engineering-nurture"):
+    return {"campaign_id": campaign_id, "person_id": pid, "email": email, "first_name": first, "last_name": last,
+            "city": city, "country": "UK", "job_family": job_family, "inclusion_reason": "job_family"}
+
+
+def audience(n=4, campaign_id="tn-engineering-nurture"):
+    return [member(f"p-{i}", f"person{i}@example.com", first=f"Name{i}", city=f"City{i}", campaign_id=campaign_id)
+            for i in range(n)]
+
+
+def clock_at(t):
+    return lambda: t
+
+
+def ledger_state(settings, campaign, pid):
+    with SendLedger(settings.campaign_ledger_path) as ledger:
+        return ledger.row(campaign.campaign_id, pid, campaign.content_version)
+
+
+def send(campaign, members, settings, **kw):
+    kw.setdefault("suppressed", None)
+    kw.setdefault("clock", clock_at(T0))
+    return send_campaign(campaign, members, settings, **kw)
+
+
+# --- content and headers ---------------------------------------------------------------------------
+
+def test_each_member_gets_one_compliant_personalised_mail(smtp, settings, nurture):
+    sink, _ = smtp
+    members = audience(3) + [member("p-x", "mallory@example.com", first="<script>alert(1)</script>",
+                                    last="O'Hara & Sons", city="Zürich")]
+    report = send(nurture, members, settings)
+    assert (report.planned, report.sent, report.failed, report.ambiguous) == (4, 4, 0, 0), report.describe()
+
+    for m in members:
+        [mail] = sink.to(m["email"])
+        assert mail["From"] == settings.smtp.sender and mail["Subject"] == nurture.subject
+        assert mail["Date"] and mail["Message-ID"].endswith("@warmpool.example>")
+        assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        unsub = str(mail["List-Unsubscribe"])
+        assert unsub.startswith("<https://talent.warmpool.example/u/") and unsub.endswith(">") and "," not in unsub
+        token = read_token("unsubscribe", unsub[1:-1].rsplit("/", 1)[1])
+        assert token["email"] == m["email"] and token["person_id"] == m["person_id"]
+        assert token["campaign_id"] == nurture.campaign_id and token["message_id"] == mail["Message-ID"]
+        assert mail.get_content_type() == "multipart/alternative"
+        text = mail.get_body(("plain",)).get_content()
+        html = mail.get_body(("html",)).get_content()
+        for body in (text, html):
+            assert settings.smtp.physical_address in body and unsub[1:-1] in body
+        # the recorded Message-ID is the one in the header
+        assert ledger_state(settings, nurture, m["person_id"])["message_id"] == mail["Message-ID"]
+        assert ledger_state(settings, nurture, m["person_id"])["smtp_response"].startswith("2.0.0 Ok: queued")
+
+    [ada] = sink.to("person1@example.com")
+    text, html = ada.get_body(("plain",)).get_content(), ada.get_body(("html",)).get_content()
+    assert "Hi Name1," in text and "around City1" in text and "for engineering people" in text
+    assert "Hi Name1," in html and "around City1" in html
+
+    # On the wire the header is the bare <URI> (not RFC 2047 encoded-words), exactly once per mail.
+    for _, _, raw in sink.messages:
+        head = raw.split(b"\r\n\r\n", 1)[0].replace(b"\r\n ", b" ")
+        [line] = [h for h in head.split(b"\r\n") if h.lower().startswith(b"list-unsubscribe:")]
+        assert line.startswith(b"List-Unsubscribe: <https://talent.warmpool.example/u/") and b"=?" not in line
+        assert head.count(b"\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click") == 1
+
+    [evil] = sink.to("mallory@example.com")
+    html = evil.get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Zürich" in html
+    text = evil.get_body(("plain",)).get_content()
+    assert "Hi <script>alert(1)</script>," in text  # plain text is not HTML: shown as typed
+
+
+def test_links_are_tracked_and_the_open_pixel_is_signed(smtp, settings, nurture):
+    sink, _ = smtp
+    send(nurture, [member("p-1", "ada@example.com")], settings)
+    [mail] = sink.to("ada@example.com")
+    html = mail.get_body(("html",)).get_content()
+    text = mail.get_body(("plain",)).get_content()
+    assert "https://careers.warmpool.example/engineering" not in html + text  # every template link rewritten
+    import re
+    clicks = re.findall(r'href="(https://talent\.warmpool\.example/c/[^"]+)"', html)
+    assert len(clicks) == 1 and clicks[0] in text  # the text part points at the same tracked link
+    click = read_token("click", clicks[0].rsplit("/", 1)[1])
+    assert click["url"] == "https://careers.warmpool.example/engineering"
+    assert click["person_id"] == "p-1" and click["message_id"] == mail["Message-ID"] and click["email"]
+    [pixel] = re.findall(r'<img src="https://talent\.warmpool\.example/o/([^"]+)\.gif"', html)
+    assert read_token("open", pixel)["campaign_id"] == nurture.campaign_id
+
+
+def test_data_never_becomes_a_tracked_link(smtp, settings, nurture):
+    sink, _ = smtp
+    send(nurture, [member("p-1", "ada@example.com", first='<a href="https://evil.example/x">win</a>',
+                          city="https://evil.example/y")], settings)
+    [mail] = sink.to("ada@example.com")
+    html = mail.get_body(("html",)).get_content()
+    text = mail.get_body(("plain",)).get_content()
+    assert '<a href="https://evil.example' not in html and "&lt;a href=" in html
+    assert "https://evil.example/y" in text  # shown as text, not signed into a redirect
+
+
+# --- exactly once ----------------------------------------------------------------------------------
+
+def test_rerun_sends_nothing_new(smtp, settings, nurture):
+    sink, _ = smtp
+    first = send(nurture, audience(5), settings)
+    assert first.sent == 5
+    again = send(nurture, audience(5), settings, clock=clock_at(T0 + dt.timedelta(days=30)))
+    assert again.sent == 0 and again.skipped_already_sent == 5 and again.planned == 5
+    assert len(sink.messages) == 5
+    # the audience grew: only the newcomer is mailed
+    grown = send(nurture, audience(6), settings, clock=clock_at(T0 + dt.timedelta(days=30)))
+    assert grown.sent == 1 and grown.skipped_already_sent == 5 and len(sink.messages) == 6
+    assert "sent 1" in grown.describe() and "already sent 5" in grown.describe()
+
+
+class Crash(Exception):
+    pass
+
+
+def test_crash_after_smtp_accept_is_ambiguous_never_resent(smtp, settings, nurture):
+    sink, _ = smtp
+
+    def crash_on_second(step, info):
+        if step == "accepted" and info["person_id"] == "p-1":
+            raise Crash("power cut between SMTP accept and the ledger write")
+
+    with pytest.raises(Crash):
+        send(nurture, audience(4), settings, fault_hook=crash_on_second)
+    assert len(sink.to("person1@example.com")) == 1  # the server has it
+    assert ledger_state(settings, nurture, "p-1")["state"] == "ambiguous"
+    assert ledger_state(settings, nurture, "p-2")["state"] == "planned"  # untouched rows are free again
+
+    rerun = send(nurture, audience(4), settings)
+    assert rerun.ambiguous == 1 and rerun.sent == 2 and rerun.skipped_already_sent == 1, rerun.describe()
+    assert len(sink.to("person1@example.com")) == 1  # no duplicate
+    assert sorted(str(m["To"]) for m in sink.parsed()) == [f"person{i}@example.com" for i in range(4)]
+    assert send(nurture, audience(4), settings).sent == 0
+
+
+def test_crash_before_smtp_is_sent_once_on_rerun(smtp, settings, nurture):
+    sink, _ = smtp
+
+    def crash(step, info):
+        if step == "submitted":
+            raise Crash("stopped after the ledger write, before SMTP")
+
+    with pytest.raises(Crash):
+        send(nurture, audience(2), settings, fault_hook=crash)
+    assert sink.messages == []
+    assert send(nurture, audience(2), settings).sent == 2
+    assert len(sink.messages) == 2
+
+
+def test_hard_crash_after_accept_then_rerun(smtp, settings, nurture, tmp_path):
+    """A real process death (os._exit) right after the SMTP accept: the row stays `submitted` with a
+    lease; while the lease runs the re-run leaves it alone, after it expires the row is ambiguous."""
+    sink, port = smtp
+    members = audience(3)
+    script = textwrap.dedent(f"""
+        import datetime as dt, json, os, sys
+        from warmpool.campaigns.config import load_campaigns
+        from warmpool.campaigns.sender import send_campaign
+        from warmpool.config import AtsSettings, Settings, SmtpSettings
+        from pathlib import Path
+        settings = Settings(home=Path({str(tmp_path)!r}), ats=AtsSettings(base_url="x", api_key="x"),
+                            smtp=SmtpSettings(host="127.0.0.1", port={port}), raw={{}})
+        campaign = {{c.campaign_id: c for c in load_campaigns()}}["tn-engineering-nurture"]
+        def die(step, info):
+            if step == "accepted" and info["person_id"] == "p-1":
+                os._exit(137)
+        send_campaign(campaign, json.loads(sys.argv[1]), settings, suppressed=None, rate_per_second=0,
+                      clock=lambda: dt.datetime.fromisoformat({T0.isoformat()!r}), fault_hook=die)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script, json.dumps(members)], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 137, proc.stderr
+    assert len(sink.messages) == 2  # p-0 and p-1 reached the server
+    assert ledger_state(settings, nurture, "p-1")["state"] == "submitted"
+
+    # p-1 (submitted) and p-2 (claimed in the same batch) are leased by the dead run: left alone.
+    during = send(nurture, members, settings, clock=clock_at(T0 + dt.timedelta(minutes=1)))
+    assert during.in_flight == 2 and during.sent == 0 and len(sink.messages) == 2, during.describe()
+
+    after = send(nurture, members, settings, clock=clock_at(T0 + dt.timedelta(hours=2)))
+    assert after.ambiguous == 1 and after.sent == 1 and len(sink.messages) == 3, after.describe()
+    assert ledger_state(settings, nurture, "p-2")["state"] == "accepted"  # never reached SMTP: sent now
+    assert ledger_state(settings, nurture, "p-1")["state"] == "ambiguous"
+    assert len(sink.to("person1@example.com")) == 1
+
+
+def test_one_address_under_two_person_ids_gets_one_mail(smtp, settings, nurture):
+    sink, _ = smtp
+    members = [member("p-1", "Ada.Lovelace@gmail.com"), member("p-2", "adalovelace@gmail.com")]
+    report = send(nurture, members, settings)
+    assert report.sent == 1 and report.skipped_already_sent == 1 and len(sink.messages) == 1
+
+
+def test_a_new_content_version_is_a_new_send(smtp, settings, nurture):
+    sink, _ = smtp
+    send(nurture, audience(2), settings)
+    edited = dataclasses.replace(nurture, content_version="edited-v2")
+    assert send(edited, audience(2), settings).deferred_by_cap == 2  # within the 7-day cap
+    later = send(edited, audience(2), settings, clock=clock_at(T0 + dt.timedelta(days=8)))
+    assert later.sent == 2 and len(sink.messages) == 4
+
+
+def test_not_before_starts_at(smtp, settings, nurture):
+    sink, _ = smtp
+    report = send(nurture, audience(2), settings, clock=clock_at(nurture.starts_at - dt.timedelta(days=1)))
+    assert report.sent == 0 and "not started" in report.describe() and sink.messages == []
+
+
+# --- suppression and caps ----------------------------------------------------------------------------
+
+def test_suppressed_addresses_receive_nothing(smtp, settings, nurture):
+    sink, _ = smtp
+    members = audience(4)
+    # an unsubscribe recorded under another spelling of the same mailbox still counts
+    report = send(nurture, members, settings, suppressed={"Person1+jobs@Example.com", "p-3"})
+    assert report.suppressed == 2 and report.sent == 2
+    assert sink.to("person1@example.com") == [] and sink.to("person3@example.com") == []
+    assert ledger_state(settings, nurture, "p-1")["state"] == "suppressed"
+
+
+def test_suppression_is_checked_at_send_time(smtp, settings, nurture):
+    """Someone unsubscribing while the campaign is going out is not mailed afterwards."""
+    sink, _ = smtp
+    unsubscribed: set[str] = set()
+
+    def hook(step, info):
+        if step == "accepted" and info["person_id"] == "p-0":
+            unsubscribed.add("person2@example.com")
+
+    report = send(nurture, audience(3), settings, suppressed=lambda email: email in unsubscribed, fault_hook=hook)
+    assert report.sent == 2 and report.suppressed == 1 and sink.to("person2@example.com") == []
+
+
+def test_default_suppression_reads_the_web_store(smtp, settings, nurture):
+    from web import store
+
+    sink, _ = smtp
+    with store.store(settings.web_store_path) as con:
+        store.insert_email_events(con, [
+            {"provider_event_id": "e1", "provider": "test", "event": "unsubscribe", "email": "PERSON0@example.com",
+             "occurred_at": "2026-01-01T00:00:00Z"},
+            {"provider_event_id": "e2", "provider": "test", "event": "bounce", "bounce_type": "hard",
+             "email": "person1@example.com", "occurred_at": "2026-01-01T00:00:00Z"},
+            {"provider_event_id": "e3", "provider": "test", "event": "bounce", "bounce_type": "soft",
+             "email": "person2@example.com", "occurred_at": "2026-01-01T00:00:00Z"},
+            {"provider_event_id": "e4", "provider": "test", "event": "complaint", "email": "person3@example.com",
+             "occurred_at": "2026-01-01T00:00:00Z"},
+        ])
+    report = send_campaign(nurture, audience(5), settings, clock=clock_at(T0))  # default `suppressed`
+    assert report.suppressed == 3 and report.sent == 2
+    assert sorted(str(m["To"]) for m in sink.parsed()) == ["person2@example.com", "person4@example.com"]
+
+
+def test_frequency_cap_defers_across_campaigns(smtp, settings, campaigns):
+    sink, _ = smtp
+    nurture, sales = campaigns["tn-engineering-nurture"], campaigns["invite-to-apply-sales"]
+    send(nurture, [member("p-1", "ada@example.com")], settings)
+    sales_members = [member("p-1", "ada@example.com", campaign_id=sales.campaign_id),
+                     member("p-2", "bob@example.com", campaign_id=sales.campaign_id)]
+    report = send(sales, sales_members, settings, clock=clock_at(T0 + dt.timedelta(days=3)))
+    assert report.deferred_by_cap == 1 and report.sent == 1 and len(sink.to("ada@example.com")) == 1
+    assert ledger_state(settings, sales, "p-1")["state"] == "planned"  # still owed, not dropped
+    later = send(sales, sales_members, settings, clock=clock_at(T0 + dt.timedelta(days=8)))
+    assert later.sent == 1 and later.deferred_by_cap == 0 and len(sink.to("ada@example.com")) == 2
+
+
+# --- refusals, injection, rate ------------------------------------------------------------------------
+
+def test_header_injection_in_the_subject_is_refused(smtp, settings, nurture):
+    sink, _ = smtp
+    for bad in ("Hello\r\nBcc: victim@example.com", "Hello\nX-Evil: 1", "Hello\x00"):
+        with pytest.raises(HeaderInjectionError):
+            send(nurture.__class__(**{**{f.name: getattr(nurture, f.name) for f in dataclasses.fields(nurture)},
+                                      "subject": bad}), audience(2), settings)
+    assert sink.messages == []
+    assert not settings.campaign_ledger_path.exists() or \
+        sqlite3.connect(settings.campaign_ledger_path).execute("select count(*) from sends").fetchone() == (0,)
+
+
+def test_header_injection_in_an_address_is_refused(smtp, settings, nurture):
+    sink, _ = smtp
+    members = [member("p-1", "ada@example.com\r\nBcc: victim@example.com"), member("p-2", "not-an-address"),
+               member("p-3", "grace@example.com")]
+    report = send(nurture, members, settings)
+    assert report.failed == 2 and report.sent == 1
+    assert [rcpts for _, rcpts, _ in sink.messages] == [["grace@example.com"]]
+    assert "invalid address" in ledger_state(settings, nurture, "p-1")["error"]
+
+
+def test_permanent_refusal_fails_and_temporary_is_retried(smtp, settings, nurture):
+    sink, _ = smtp
+    sink.reject = {"person0@example.com": "550 5.1.1 No such user", "person1@example.com": "451 4.3.0 Try later"}
+    report = send(nurture, audience(3), settings)
+    assert (report.sent, report.failed, report.retry_later) == (1, 1, 1), report.describe()
+    assert ledger_state(settings, nurture, "p-0")["state"] == "failed"
+    assert ledger_state(settings, nurture, "p-1")["state"] == "planned"
+    sink.reject = {}
+    again = send(nurture, audience(3), settings)
+    assert again.sent == 1 and again.failed == 1  # the 5xx address is never retried
+    assert [m["To"] for m in sink.parsed()].count("person0@example.com") == 0
+
+
+def test_unreachable_relay_marks_nothing(settings, nurture, smtp):
+    sink, port = smtp
+    dead = dataclasses.replace(settings, smtp=dataclasses.replace(settings.smtp, port=_free_port()))
+    with pytest.raises(SendAborted):
+        send(nurture, audience(2), dead)
+    with SendLedger(settings.campaign_ledger_path) as ledger:
+        assert set(ledger.states(nurture.campaign_id, nurture.content_version).values()) == {"planned"}
+    assert send(nurture, audience(2), settings).sent == 2
+
+
+def test_rate_limit(smtp, settings, nurture):
+    started = time.monotonic()
+    report = send(nurture, audience(6), settings, rate_per_second=20)
+    assert report.sent == 6 and time.monotonic() - started >= 5 / 20
+
+
+def test_preference_centre_topics_and_frequency_are_honoured(smtp, settings, campaigns):
+    """Topics are campaign kinds; a monthly / quarterly choice widens that person's cap."""
+    from web import store
+
+    sink, _ = smtp
+    nurture, sales = campaigns["tn-engineering-nurture"], campaigns["invite-to-apply-sales"]
+    with store.store(settings.web_store_path) as con:
+        for email, topics, frequency in (("person0@example.com", "invite_to_apply", "normal"),  # no nurture
+                                         ("person1@example.com", "nurture;invite_to_apply", "monthly")):
+            store.record_preferences(con, {"email": email, "topics": topics, "frequency": frequency,
+                                           "unsubscribed_all": False, "changed_at": "2026-01-01T00:00:00Z",
+                                           "source": "page"})
+    report = send_campaign(nurture, audience(3), settings, clock=clock_at(T0))
+    assert report.suppressed == 1 and report.sent == 2 and sink.to("person0@example.com") == []
+
+    sales_members = audience(3, campaign_id=sales.campaign_id)
+    later = send_campaign(sales, sales_members, settings, clock=clock_at(T0 + dt.timedelta(days=10)))
+    # person1 chose "at most monthly": 10 days after the nurture mail is too soon; the 7-day cap passed for person2
+    assert later.deferred_by_cap == 1 and later.sent == 2, later.describe()
+    assert len(sink.to("person1@example.com")) == 1 and len(sink.to("person0@example.com")) == 1

@@ -1,0 +1,308 @@
+"""Campaign definitions: one YAML file per campaign under ``config/campaigns/`` (versioned in git).
+
+A file looks like::
+
+    campaign_id: tn-engineering-nurture      # must equal the file name (without .yaml)
+    name: Engineering and data nurture
+    kind: nurture                            # nurture | invite_to_apply
+    job_families: [engineering, data]        # or omitted / null = any
+    countries: null                          # list, or omitted / null = any
+    min_years_experience: null               # number, or omitted / null = any
+    subject: What's new at Warmpool          # plain text, the same for every recipient
+    template: whats_new                      # templates/whats_new.html.j2 + templates/whats_new.txt.j2
+    starts_at: 2025-01-01T00:00:00Z          # nothing is sent before this instant
+    frequency_cap_days: 7                    # optional: defer people mailed by any campaign this recently
+
+The subject is deliberately not personalised: data from candidates reaches only the bodies, never a
+header. ``content_version`` is a hash of the subject and every template file the mail uses, so
+editing the mail yields a new version (and a new ledger key: see ``sender.py``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import DictLoader, StrictUndefined, TemplateError, TemplateSyntaxError, meta, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+
+from warmpool.config import CONFIG_DIR
+
+CAMPAIGNS_DIR = CONFIG_DIR / "campaigns"
+RAW_CAMPAIGNS_TABLE = "raw_campaigns.campaigns"
+KINDS = ("nurture", "invite_to_apply")
+DEFAULT_FREQUENCY_CAP_DAYS = 7
+
+# Contract columns of raw_campaigns.campaigns (docs/data-contracts.md section 5), in order.
+CONTRACT_COLUMNS = ("campaign_id", "name", "kind", "job_families", "countries", "min_years_experience",
+                    "subject", "template", "content_version", "starts_at")
+
+# Variables a template may use; the sender passes exactly these (StrictUndefined catches typos).
+MERGE_FIELDS = ("first_name", "last_name", "city", "country", "job_family", "campaign_name",
+                "unsubscribe_url", "physical_address")
+
+_REQUIRED = ("campaign_id", "name", "kind", "subject", "template", "starts_at")
+_OPTIONAL = ("job_families", "countries", "min_years_experience", "frequency_cap_days", "description")
+# Lower-case slug: it becomes a file name (audiences/<id>.csv) and a token field, so no paths.
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_TEMPLATE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+_HEADER_UNSAFE = re.compile(r"[\r\n\x00]")
+
+
+class CampaignConfigError(ValueError):
+    """A campaign file is invalid; the message names the file and the key."""
+
+    def __init__(self, path: Path | str, key: str | None, problem: str):
+        self.path, self.key, self.problem = Path(path), key, problem
+        where = f"{path}: key '{key}'" if key else str(path)
+        super().__init__(f"{where}: {problem}")
+
+
+@dataclass(frozen=True)
+class Campaign:
+    campaign_id: str
+    name: str
+    kind: str
+    job_families: tuple[str, ...] | None
+    countries: tuple[str, ...] | None
+    min_years_experience: float | None
+    subject: str
+    template: str
+    content_version: str
+    starts_at: dt.datetime
+    frequency_cap_days: int = DEFAULT_FREQUENCY_CAP_DAYS
+    source_file: Path | None = field(default=None, compare=False)
+    # The exact template sources that were hashed into content_version: the sender renders these,
+    # not the files on disk, so a file edited mid-run cannot go out under the old version.
+    template_sources: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def html_template(self) -> str:
+        return f"{self.template}.html.j2"
+
+    @property
+    def text_template(self) -> str:
+        return f"{self.template}.txt.j2"
+
+    def template_env(self) -> SandboxedEnvironment:
+        return make_template_env(dict(self.template_sources))
+
+
+def make_template_env(sources: dict[str, str]) -> SandboxedEnvironment:
+    """Sandboxed Jinja2 with autoescape on for the HTML part only (the text part is not HTML)."""
+    return SandboxedEnvironment(
+        loader=DictLoader(sources),
+        autoescape=select_autoescape(enabled_extensions=("html", "htm", "html.j2"), default_for_string=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def load_campaigns(dir: Path | str | None = None) -> list[Campaign]:
+    """Every ``*.yaml`` campaign in ``dir`` (default ``config/campaigns``), validated, sorted by id."""
+    directory = Path(dir) if dir is not None else CAMPAIGNS_DIR
+    campaigns = [load_campaign_file(p, templates_dir=directory / "templates")
+                 for p in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))]
+    seen: dict[str, Path] = {}
+    for c in campaigns:
+        if c.campaign_id in seen:
+            raise CampaignConfigError(c.source_file, "campaign_id",
+                                      f"duplicate id {c.campaign_id!r} (also in {seen[c.campaign_id]})")
+        seen[c.campaign_id] = c.source_file
+    return sorted(campaigns, key=lambda c: c.campaign_id)
+
+
+def load_campaign_file(path: Path, templates_dir: Path | None = None) -> Campaign:
+    path = Path(path)
+    templates_dir = Path(templates_dir) if templates_dir is not None else path.parent / "templates"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise CampaignConfigError(path, None, f"not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CampaignConfigError(path, None, "must be a mapping of keys to values")
+
+    unknown = sorted(set(map(str, data)) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown:  # a typo such as `job_familes` would otherwise silently widen the audience
+        raise CampaignConfigError(path, unknown[0], f"unknown key (allowed: {', '.join(_REQUIRED + _OPTIONAL)})")
+    for key in _REQUIRED:
+        if data.get(key) in (None, ""):
+            raise CampaignConfigError(path, key, "is required")
+
+    campaign_id = _text(path, data, "campaign_id")
+    if not _ID_RE.match(campaign_id):
+        raise CampaignConfigError(path, "campaign_id", "must be a lower-case slug (a-z, 0-9, '-'), at most 63 characters")
+    if campaign_id != path.stem:
+        raise CampaignConfigError(path, "campaign_id", f"{campaign_id!r} must equal the file name {path.stem!r}")
+    kind = _text(path, data, "kind")
+    if kind not in KINDS:
+        raise CampaignConfigError(path, "kind", f"{kind!r} is not one of {', '.join(KINDS)}")
+    subject = _text(path, data, "subject")
+    if _HEADER_UNSAFE.search(subject):
+        raise CampaignConfigError(path, "subject", "must be one line (no CR, LF or NUL: header injection)")
+    if "{{" in subject or "{%" in subject:
+        raise CampaignConfigError(path, "subject", "is not a template: personalise the body, never a header")
+    template = _text(path, data, "template")
+    if not _TEMPLATE_RE.match(template):
+        raise CampaignConfigError(path, "template", "must be a bare template name such as 'whats_new' (no path)")
+
+    min_years = data.get("min_years_experience")
+    if min_years is not None:
+        if isinstance(min_years, bool) or not isinstance(min_years, (int, float)) or min_years < 0:
+            raise CampaignConfigError(path, "min_years_experience", "must be a non-negative number or null")
+    cap = data.get("frequency_cap_days", DEFAULT_FREQUENCY_CAP_DAYS)
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
+        raise CampaignConfigError(path, "frequency_cap_days", "must be a whole number of days >= 0 (0 = no cap)")
+
+    sources = _read_templates(path, templates_dir, template)
+    _check_renders(path, sources, template)
+    return Campaign(
+        campaign_id=campaign_id,
+        name=_text(path, data, "name"),
+        kind=kind,
+        job_families=_str_list(path, data, "job_families"),
+        countries=_str_list(path, data, "countries"),
+        min_years_experience=min_years,
+        subject=subject,
+        template=template,
+        content_version=content_version(subject, sources),
+        starts_at=_instant(path, data["starts_at"]),
+        frequency_cap_days=cap,
+        source_file=path,
+        template_sources=tuple(sorted(sources.items())),
+    )
+
+
+def content_version(subject: str, sources: dict[str, str]) -> str:
+    """Short, stable hash of what the recipient reads: the subject and every template file used."""
+    canonical = json.dumps({"subject": subject, "templates": sources}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def campaign_rows(campaigns: list[Campaign]) -> list[dict[str, Any]]:
+    """Rows for ``raw_campaigns.campaigns`` with exactly the contract columns."""
+    return [{
+        "campaign_id": c.campaign_id,
+        "name": c.name,
+        "kind": c.kind,
+        "job_families": ";".join(c.job_families) if c.job_families else None,
+        "countries": ";".join(c.countries) if c.countries else None,
+        "min_years_experience": c.min_years_experience,
+        "subject": c.subject,
+        "template": c.template,
+        "content_version": c.content_version,
+        "starts_at": c.starts_at,
+    } for c in campaigns]
+
+
+def load_campaigns_table(con, campaigns: list[Campaign] | None = None, dir: Path | str | None = None) -> int:
+    """(Re)write ``raw_campaigns.campaigns`` in a DuckDB connection in one transaction; returns the row count.
+
+    Files are loaded and validated before the transaction starts, so an invalid file leaves the
+    previous table untouched.
+    """
+    rows = campaign_rows(campaigns if campaigns is not None else load_campaigns(dir))
+    schema, table = RAW_CAMPAIGNS_TABLE.split(".")
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create schema if not exists {schema}")
+        con.execute(f"""create or replace table {RAW_CAMPAIGNS_TABLE} (
+            campaign_id varchar not null primary key, name varchar not null, kind varchar not null,
+            job_families varchar, countries varchar, min_years_experience double,
+            subject varchar not null, template varchar not null, content_version varchar not null,
+            starts_at timestamptz not null)""")
+        if rows:
+            marks = ", ".join("?" for _ in CONTRACT_COLUMNS)
+            con.executemany(f"insert into {RAW_CAMPAIGNS_TABLE} ({', '.join(CONTRACT_COLUMNS)}) values ({marks})",
+                            [[row[c] for c in CONTRACT_COLUMNS] for row in rows])
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return len(rows)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+def _text(path: Path, data: dict, key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise CampaignConfigError(path, key, "must be a non-empty text")
+    return value.strip()
+
+
+def _str_list(path: Path, data: dict, key: str) -> tuple[str, ...] | None:
+    value = data.get(key)
+    if value is None or value == "any":
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise CampaignConfigError(path, key, "must be a non-empty list of names, or null for any")
+    out = []
+    for item in value:
+        if not isinstance(item, str) or not item.strip() or ";" in item:
+            raise CampaignConfigError(path, key, f"item {item!r} must be a non-empty name without ';'")
+        out.append(item.strip())
+    return tuple(dict.fromkeys(out))
+
+
+def _instant(path: Path, value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        out = value
+    elif isinstance(value, dt.date):
+        out = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        try:
+            out = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise CampaignConfigError(path, "starts_at", f"{value!r} is not an ISO-8601 date or time") from exc
+    else:
+        raise CampaignConfigError(path, "starts_at", "must be an ISO-8601 date or time")
+    # A naive time is read as UTC: one meaning everywhere, whatever the machine's zone.
+    return out.replace(tzinfo=dt.timezone.utc) if out.tzinfo is None else out.astimezone(dt.timezone.utc)
+
+
+def _read_templates(path: Path, templates_dir: Path, template: str) -> dict[str, str]:
+    """The campaign's two template files plus everything they extend / include / import."""
+    sources: dict[str, str] = {}
+    pending = [f"{template}.html.j2", f"{template}.txt.j2"]
+    env = make_template_env({})
+    root = templates_dir.resolve()
+    while pending:
+        name = pending.pop()
+        if name in sources:
+            continue
+        file = (templates_dir / name).resolve()
+        if root not in file.parents:  # `{% include "../../secret" %}` stays out
+            raise CampaignConfigError(path, "template", f"template {name!r} is outside {templates_dir}")
+        if not file.is_file():
+            raise CampaignConfigError(path, "template", f"template file {file} does not exist")
+        text = file.read_text(encoding="utf-8")
+        try:
+            referenced = meta.find_referenced_templates(env.parse(text, name=name, filename=str(file)))
+        except TemplateSyntaxError as exc:
+            raise CampaignConfigError(path, "template", f"{file}, line {exc.lineno}: {exc.message}") from exc
+        sources[name] = text
+        for ref in referenced:
+            if ref is None:  # dynamic name: cannot be hashed into the content version
+                raise CampaignConfigError(path, "template", f"{name}: extends/includes must name a fixed file")
+            pending.append(ref)
+    return sources
+
+
+def _check_renders(path: Path, sources: dict[str, str], template: str) -> None:
+    """Render both parts with sample data so a misspelt variable fails now, not mid-send."""
+    env = make_template_env(sources)
+    sample = {k: f"sample-{k}" for k in MERGE_FIELDS}
+    for name in (f"{template}.html.j2", f"{template}.txt.j2"):
+        try:
+            env.get_template(name).render(sample)
+        except TemplateError as exc:
+            raise CampaignConfigError(path, "template", f"{name} does not render: {exc} "
+                                      f"(available variables: {', '.join(MERGE_FIELDS)})") from exc

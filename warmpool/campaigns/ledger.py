@@ -1,0 +1,214 @@
+"""The send ledger: the truth about who was mailed what (SQLite, its own file).
+
+One row per (campaign_id, person_id, content_version). States::
+
+    planned ──claim──> claimed ──begin_send──> submitted ──SMTP 250──> accepted
+       ^                  │                        │
+       └── release ───────┘                        ├── SMTP 5xx ──> failed      (never retried)
+           (lease expired before submit,           ├── SMTP 4xx ──> planned     (retried next run)
+            4xx, cap, run stopped)                 └── unknown ───> ambiguous   (never resent blindly)
+    claimed ──suppressed at send time──> suppressed
+    claimed ──address already mailed this version under another person id──> duplicate
+
+``submitted`` is written (with the Message-ID) *before* the SMTP transaction starts, so a crash at any
+point after it leaves evidence: a ``submitted`` row whose lease has expired is turned into
+``ambiguous`` and reported, to be reconciled from provider events, not resent. A ``claimed`` row whose
+lease expired never reached SMTP and is safely planned again.
+
+No provider offers an idempotency key over SMTP (see COMPLIANCE.md, "Sending exactly once").
+"""
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+STATES = ("planned", "claimed", "submitted", "accepted", "failed", "ambiguous", "suppressed", "duplicate")
+# States in which the recipient may have received the mail: they count for caps and duplicates.
+MAILED_STATES = ("submitted", "accepted", "ambiguous")
+
+SCHEMA = f"""
+create table if not exists sends (
+    campaign_id       text not null,
+    person_id         text not null,
+    content_version   text not null,
+    email             text,
+    email_key         text,               -- canonical address: caps and duplicates across person ids
+    state             text not null check (state in ({", ".join(repr(s) for s in STATES)})),
+    planned_at        text not null,
+    lease_owner       text,
+    lease_expires_at  text,
+    message_id        text unique,
+    submitted_at      text,
+    finished_at       text,
+    smtp_response     text,
+    error             text,
+    attempts          integer not null default 0,
+    primary key (campaign_id, person_id, content_version)
+);
+create index if not exists sends_by_state on sends (campaign_id, content_version, state);
+create index if not exists sends_by_person on sends (person_id, submitted_at);
+create index if not exists sends_by_email on sends (email_key, submitted_at);
+"""
+
+
+def iso(t: dt.datetime) -> str:
+    """UTC, fixed width: ISO strings then compare in time order inside SQL."""
+    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class SendLedger:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        self.con.row_factory = sqlite3.Row
+        self.con.execute("pragma journal_mode=wal")
+        self.con.execute("pragma synchronous=full")  # a state we wrote survives power loss
+        self.con.execute("pragma busy_timeout=30000")
+        self.con.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "SendLedger":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock up front: check-then-update is atomic across processes.
+        self.con.execute("begin immediate")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("rollback")
+            raise
+        self.con.execute("commit")
+
+    # --- planning -------------------------------------------------------------------------------
+    def plan(self, campaign_id: str, version: str, rows: Iterable[tuple[str, str | None, str | None, str | None]],
+             now: dt.datetime) -> int:
+        """Insert-or-ignore (person_id, email, email_key, error) rows; a row with an error is planned as failed."""
+        with self._tx() as con:
+            cur = con.executemany(
+                "insert into sends (campaign_id, person_id, content_version, email, email_key, state, planned_at, "
+                "error, finished_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
+                [(campaign_id, pid, version, email, key, "failed" if err else "planned", iso(now), err,
+                  iso(now) if err else None) for pid, email, key, err in rows])
+        return cur.rowcount
+
+    def recover_stale(self, campaign_id: str, version: str, now: dt.datetime) -> tuple[int, int]:
+        """Expired leases of crashed runs: submitted → ambiguous, claimed → planned. Returns the counts."""
+        with self._tx() as con:
+            amb = con.execute(
+                "update sends set state = 'ambiguous', lease_owner = null, lease_expires_at = null, "
+                "error = coalesce(error, 'lease expired after submission: outcome unknown') "
+                "where campaign_id = ? and content_version = ? and state = 'submitted' and lease_expires_at < ?",
+                (campaign_id, version, iso(now))).rowcount
+            rel = con.execute(
+                "update sends set state = 'planned', lease_owner = null, lease_expires_at = null "
+                "where campaign_id = ? and content_version = ? and state = 'claimed' and lease_expires_at < ?",
+                (campaign_id, version, iso(now))).rowcount
+        return amb, rel
+
+    def states(self, campaign_id: str, version: str, person_ids: Sequence[str] | None = None) -> dict[str, str]:
+        rows = self.con.execute("select person_id, state from sends where campaign_id = ? and content_version = ?",
+                                (campaign_id, version)).fetchall()
+        wanted = None if person_ids is None else set(person_ids)
+        return {r["person_id"]: r["state"] for r in rows if wanted is None or r["person_id"] in wanted}
+
+    def row(self, campaign_id: str, person_id: str, version: str) -> dict | None:
+        r = self.con.execute("select * from sends where campaign_id = ? and person_id = ? and content_version = ?",
+                             (campaign_id, person_id, version)).fetchone()
+        return dict(r) if r else None
+
+    # --- sending --------------------------------------------------------------------------------
+    def claim(self, campaign_id: str, version: str, person_ids: Sequence[str], owner: str,
+              lease_until: dt.datetime) -> list[str]:
+        """Atomically lease the still-planned rows among ``person_ids``; returns the ones this owner got."""
+        if not person_ids:
+            return []
+        marks = ",".join("?" for _ in person_ids)
+        with self._tx() as con:
+            got = con.execute(
+                f"update sends set state = 'claimed', lease_owner = ?, lease_expires_at = ? "
+                f"where campaign_id = ? and content_version = ? and state = 'planned' and person_id in ({marks}) "
+                f"returning person_id",
+                (owner, iso(lease_until), campaign_id, version, *person_ids)).fetchall()
+        return [r[0] for r in got]
+
+    def begin_send(self, campaign_id: str, person_id: str, version: str, owner: str, *, email: str, email_key: str,
+                   message_id: str, now: dt.datetime, lease_until: dt.datetime, cap_since: dt.datetime | None) -> str:
+        """Check duplicates and the frequency cap and mark ``submitted`` in one transaction.
+
+        Returns 'ok', 'duplicate' (this address already got this version under another person id),
+        'deferred' (mailed by any campaign since ``cap_since``) or 'lost' (our lease is gone).
+        """
+        mailed = ",".join(repr(s) for s in MAILED_STATES)
+        with self._tx() as con:
+            mine = con.execute("select 1 from sends where campaign_id = ? and person_id = ? and content_version = ? "
+                               "and state = 'claimed' and lease_owner = ?",
+                               (campaign_id, person_id, version, owner)).fetchone()
+            if not mine:
+                return "lost"
+            # Serialised by the write lock: of two person ids sharing an address, the second sees the first.
+            dup = con.execute(f"select 1 from sends where campaign_id = ? and content_version = ? and email_key = ? "
+                              f"and person_id <> ? and state in ({mailed}) limit 1",
+                              (campaign_id, version, email_key, person_id)).fetchone()
+            if dup:
+                con.execute("update sends set state = 'duplicate', lease_owner = null, lease_expires_at = null, "
+                            "finished_at = ?, error = 'address already mailed this version under another person id' "
+                            "where campaign_id = ? and person_id = ? and content_version = ?",
+                            (iso(now), campaign_id, person_id, version))
+                return "duplicate"
+            if cap_since is not None:
+                recent = con.execute(
+                    f"select 1 from sends where (person_id = ? or email_key = ?) and state in ({mailed}) "
+                    f"and submitted_at >= ? and not (campaign_id = ? and content_version = ? and person_id = ?) limit 1",
+                    (person_id, email_key, iso(cap_since), campaign_id, version, person_id)).fetchone()
+                if recent:
+                    self._release(con, campaign_id, person_id, version, owner)
+                    return "deferred"
+            con.execute("update sends set state = 'submitted', email = ?, email_key = ?, message_id = ?, "
+                        "submitted_at = ?, lease_expires_at = ?, attempts = attempts + 1 "
+                        "where campaign_id = ? and person_id = ? and content_version = ?",
+                        (email, email_key, message_id, iso(now), iso(lease_until), campaign_id, person_id, version))
+        return "ok"
+
+    def finish(self, campaign_id: str, person_id: str, version: str, state: str, now: dt.datetime, *,
+               message_id: str | None = None, smtp_response: str | None = None, error: str | None = None) -> None:
+        """Terminal state for a row (accepted / failed / ambiguous / suppressed)."""
+        assert state in ("accepted", "failed", "ambiguous", "suppressed"), state
+        with self._tx() as con:
+            con.execute("update sends set state = ?, finished_at = ?, smtp_response = coalesce(?, smtp_response), "
+                        "error = ?, lease_owner = null, lease_expires_at = null "
+                        "where campaign_id = ? and person_id = ? and content_version = ? "
+                        "and (? is null or message_id = ?)",
+                        (state, iso(now), smtp_response, error, campaign_id, person_id, version,
+                         message_id, message_id))
+
+    def release(self, campaign_id: str, person_id: str, version: str, owner: str, error: str | None = None) -> None:
+        """Back to planned (nothing was transmitted): a later run sends it."""
+        with self._tx() as con:
+            self._release(con, campaign_id, person_id, version, owner, error)
+
+    def release_all(self, campaign_id: str, version: str, owner: str) -> int:
+        """Every row this run still holds in ``claimed``: the run stops, nothing of them was sent."""
+        with self._tx() as con:
+            return con.execute("update sends set state = 'planned', lease_owner = null, lease_expires_at = null "
+                               "where campaign_id = ? and content_version = ? and state = 'claimed' and lease_owner = ?",
+                               (campaign_id, version, owner)).rowcount
+
+    @staticmethod
+    def _release(con, campaign_id, person_id, version, owner, error=None) -> None:
+        # From 'claimed' (before SMTP) or 'submitted' when the server answered with a definite 4xx.
+        con.execute("update sends set state = 'planned', lease_owner = null, lease_expires_at = null, "
+                    "message_id = null, submitted_at = null, error = ? "
+                    "where campaign_id = ? and person_id = ? and content_version = ? and lease_owner = ? "
+                    "and state in ('claimed', 'submitted')",
+                    (error, campaign_id, person_id, version, owner))

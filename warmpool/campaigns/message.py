@@ -1,0 +1,172 @@
+"""Building one campaign mail: personalised bodies, compliance footer, tracking links, safe headers.
+
+Data about candidates (names, cities) only ever reaches the bodies: the HTML part is rendered with
+autoescape, the text part is plain text. Headers carry only the campaign's fixed subject, the sender
+from configuration and a validated address, and every header value is refused if it holds CR, LF
+or NUL (header injection).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+from warmpool.campaigns.config import Campaign
+from warmpool.config import SmtpSettings
+from warmpool.tokens import make_token
+
+_HEADER_UNSAFE = re.compile(r"[\r\n\x00]")
+# An <a ...> tag's href in rendered HTML. Autoescape turns '<' and '"' from data into entities, so
+# only template authors can produce a match: data never becomes a tracked (signed) link target.
+_ANCHOR_HREF = re.compile(r'(<a\b[^>]*?\bhref\s*=\s*")([^"]*)(")', re.IGNORECASE)
+_URL_TAIL = r"(?![A-Za-z0-9/_~%#?&=+\-])"
+
+
+class HeaderInjectionError(ValueError):
+    """A header value holds CR, LF or NUL."""
+
+
+class InvalidRecipient(ValueError):
+    """The recipient address is not a valid email address."""
+
+
+def check_header(name: str, value: str) -> str:
+    if _HEADER_UNSAFE.search(value or ""):
+        raise HeaderInjectionError(f"refused: header {name} contains CR, LF or NUL")
+    return value
+
+
+def recipient_address(raw: Any) -> str:
+    """The normalised address to send to, or InvalidRecipient (never passes CR/LF through)."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidRecipient("no email address")
+    if _HEADER_UNSAFE.search(raw):
+        raise InvalidRecipient("address contains CR, LF or NUL")
+    try:
+        return validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=True).normalized
+    except EmailNotValidError as exc:
+        raise InvalidRecipient(str(exc)) from exc
+
+
+def canonical_email(address: str | None) -> str | None:
+    """Key for caps, duplicates and suppression: lower-case, no +tag, no dots in Gmail local parts.
+
+    Deliberately broader than the mailbox identity: for suppression, matching too much is safe.
+    """
+    if not address:
+        return None
+    local, _, domain = address.strip().lower().rpartition("@")
+    if not local:
+        return address.strip().lower()
+    local = local.split("+", 1)[0]
+    if domain in ("gmail.com", "googlemail.com"):
+        local, domain = local.replace(".", ""), "gmail.com"
+    return f"{local}@{domain}"
+
+
+def sender_domain(sender: str) -> str:
+    return parseaddr(sender)[1].rpartition("@")[2] or "warmpool.localhost"
+
+
+@dataclass(frozen=True)
+class BuiltMessage:
+    message: EmailMessage
+    message_id: str
+    to_addr: str
+    from_addr: str
+    unsubscribe_url: str
+    tracked_links: dict[str, str]  # original URL -> click redirect URL
+
+
+def build_message(campaign: Campaign, member: dict[str, Any], smtp: SmtpSettings, *, to_addr: str,
+                  now: dt.datetime, message_id: str | None = None, env=None) -> BuiltMessage:
+    """The complete MIME message (multipart/alternative: text, then HTML) for one member."""
+    base = smtp.public_base_url.rstrip("/")
+    subject = check_header("Subject", campaign.subject)
+    sender = check_header("From", smtp.sender)
+    check_header("To", to_addr)
+    message_id = message_id or make_msgid(domain=sender_domain(smtp.sender))
+    person_id = str(member.get("person_id"))
+    # Every token carries the address: the web service records unsubscribes and engagement from the
+    # token alone, with no look-up (CAN-SPAM: opting out needs an address and one web page).
+    ids = {"campaign_id": campaign.campaign_id, "content_version": campaign.content_version,
+           "person_id": person_id, "message_id": message_id, "email": to_addr}
+    unsubscribe_url = f"{base}/u/{make_token('unsubscribe', ids)}"
+    pixel_url = f"{base}/o/{make_token('open', ids)}.gif"
+
+    values = {
+        "first_name": _clean(member.get("first_name")),
+        "last_name": _clean(member.get("last_name")),
+        "city": _clean(member.get("city")),
+        "country": _clean(member.get("country")),
+        "job_family": _clean(member.get("job_family")),
+        "campaign_name": campaign.name,
+        "unsubscribe_url": unsubscribe_url,
+        "physical_address": smtp.physical_address,
+    }
+    env = env or campaign.template_env()
+    html_body = env.get_template(campaign.html_template).render(values)
+    text_body = env.get_template(campaign.text_template).render(values)
+
+    tracked: dict[str, str] = {}
+
+    def track(url: str) -> str:
+        if not url.startswith(("http://", "https://")) or url.startswith(base + "/"):
+            return url  # mailto:, anchors and our own links stay as they are
+        if url not in tracked:
+            tracked[url] = f"{base}/c/{make_token('click', {**ids, 'url': url})}"
+        return tracked[url]
+
+    html_body = _ANCHOR_HREF.sub(
+        lambda m: m.group(1) + html.escape(track(html.unescape(m.group(2))), quote=True) + m.group(3), html_body)
+    # The text part: only URLs that the template's HTML links to are rewritten (never text from data).
+    for url in sorted(tracked, key=len, reverse=True):
+        text_body = re.sub(re.escape(url) + _URL_TAIL, lambda _m, u=url: tracked[u], text_body)
+
+    html_body = _html_footer(html_body, unsubscribe_url, pixel_url, smtp.physical_address)
+    text_body = text_body.rstrip() + _text_footer(unsubscribe_url, smtp.physical_address)
+
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = Address(addr_spec=to_addr)  # the address only: no display name from data in a header
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(now.astimezone(dt.timezone.utc))
+    msg["Message-ID"] = check_header("Message-ID", message_id)
+    # RFC 8058: one HTTPS URI and the One-Click POST marker (both to be covered by DKIM at the relay).
+    msg["List-Unsubscribe"] = check_header("List-Unsubscribe", f"<{unsubscribe_url}>")
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg.set_content(text_body)
+    msg.add_alternative(html_body, subtype="html")
+    return BuiltMessage(msg, message_id, to_addr, parseaddr(sender)[1], unsubscribe_url, dict(tracked))
+
+
+def _clean(value: Any) -> str | None:
+    """Merge field text: None stays None (templates write a fallback); control characters go."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", str(value)).strip()
+    return text or None
+
+
+def _html_footer(body: str, unsubscribe_url: str, pixel_url: str, address: str) -> str:
+    footer = (
+        '<hr style="border:none;border-top:1px solid #d9e2ec;margin-top:24px">'
+        '<p style="font-size:12px;color:#52606d">You receive this because you are in the Warmpool talent community. '
+        f'<a href="{html.escape(unsubscribe_url, quote=True)}">Unsubscribe</a> with one click at any time.<br>'
+        f"{html.escape(address)}</p>"
+        f'<img src="{html.escape(pixel_url, quote=True)}" width="1" height="1" alt="" style="display:block;border:0">'
+    )
+    at = body.lower().rfind("</body>")
+    return body[:at] + footer + "\n" + body[at:] if at >= 0 else body + footer
+
+
+def _text_footer(unsubscribe_url: str, address: str) -> str:
+    return ("\n\n-- \nYou receive this because you are in the Warmpool talent community.\n"
+            f"Unsubscribe with one click: {unsubscribe_url}\n{address}\n")

@@ -1,0 +1,518 @@
+"""Send a campaign to its audience over SMTP, exactly once per (campaign, person, content version).
+
+The order of operations is what makes a crash safe (see ``ledger.py``)::
+
+    plan every member (insert-or-ignore) → recover expired leases → for each batch of planned rows:
+      claim (lease) → re-check suppression → [rate limit] → in one ledger transaction: duplicate check,
+      frequency cap, mark submitted with the Message-ID → SMTP MAIL/RCPT/DATA → mark accepted
+
+A failure after ``submitted`` is never retried blindly: the row becomes ``ambiguous`` (at once when
+the process survives, after the lease expires when it does not) and is reported.
+
+SMTP is plain ``smtplib`` against ``settings.smtp`` (any provider's relay, or the sandbox server).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import os
+import smtplib
+import socket
+import sqlite3
+import ssl
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from email import policy
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from warmpool.campaigns.config import Campaign
+from warmpool.campaigns.ledger import SendLedger
+from warmpool.campaigns.message import (InvalidRecipient, build_message, canonical_email, check_header,
+                                        recipient_address)
+from warmpool.config import Settings, get_settings
+
+DEFAULT_RATE_PER_SECOND = 10.0
+DEFAULT_LEASE_SECONDS = 900
+DEFAULT_BATCH_SIZE = 50
+# Stop the run after this many permanent refusals in a row: a relay rejecting everything (content
+# blocked, account paused) must not burn through the whole audience and the sender's reputation.
+DEFAULT_MAX_CONSECUTIVE_FAILURES = 10
+
+FaultHook = Callable[[str, dict], None]
+
+# Headers fold only at RFC 5322's hard limit: folded at 78, the long List-Unsubscribe URI would be
+# turned into RFC 2047 encoded-words, which mailbox providers do not decode (one-click would break).
+_WIRE = policy.SMTP.clone(max_line_length=998)
+_WIRE_UTF8 = policy.SMTPUTF8.clone(max_line_length=998)
+
+
+class _WebStore:
+    """Marker type of the default ``suppressed`` argument."""
+
+    def __repr__(self) -> str:
+        return "WEB_STORE_SUPPRESSION"
+
+
+WEB_STORE_SUPPRESSION: Any = _WebStore()
+
+
+class SendAborted(RuntimeError):
+    """The run stopped early (relay unreachable or refusing everything); nothing unsent was lost."""
+
+
+@dataclass
+class SendReport:
+    """What the audience's ledger rows look like after this run, plus what this run did.
+
+    ``sent``, ``deferred_by_cap`` and ``retry_later`` count this run's actions; the other counts are
+    the campaign version's state for this audience after the run (so a re-run reports what earlier
+    runs did as ``skipped_already_sent``, and unresolved ``ambiguous`` rows stay visible).
+    """
+    campaign_id: str
+    content_version: str
+    planned: int = 0               # audience members with a ledger row for this version
+    sent: int = 0                  # accepted by the SMTP server in this run
+    skipped_already_sent: int = 0  # accepted in an earlier run, or the address got it under another person id
+    suppressed: int = 0            # suppressed when their turn came (unsubscribed, bounced, ...)
+    deferred_by_cap: int = 0       # left planned: mailed by some campaign within the cap window
+    ambiguous: int = 0             # may or may not have been delivered: reconcile, never resend blindly
+    failed: int = 0                # invalid address or permanent (5xx) refusal
+    retry_later: int = 0           # temporary (4xx) refusal or connection lost before data: still planned
+    in_flight: int = 0             # leased by another run that is still going
+    note: str = ""
+    message_ids: list[str] = field(default_factory=list, repr=False)
+
+    def describe(self) -> str:
+        parts = [f"{self.campaign_id} v{self.content_version}: planned {self.planned}", f"sent {self.sent}",
+                 f"already sent {self.skipped_already_sent}", f"suppressed {self.suppressed}",
+                 f"deferred by cap {self.deferred_by_cap}", f"ambiguous {self.ambiguous}", f"failed {self.failed}"]
+        if self.retry_later:
+            parts.append(f"retry later {self.retry_later}")
+        if self.in_flight:
+            parts.append(f"in flight elsewhere {self.in_flight}")
+        return ", ".join(parts) + (f" ({self.note})" if self.note else "")
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out.pop("message_ids")
+        return out
+
+
+def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Settings | None = None,
+                  suppressed: set[str] | Callable[..., bool] | None = WEB_STORE_SUPPRESSION, *,
+                  rate_per_second: float | None = None, lease_seconds: float | None = None,
+                  batch_size: int = DEFAULT_BATCH_SIZE, clock: Callable[[], dt.datetime] | None = None,
+                  fault_hook: FaultHook | None = None, smtp_timeout: float = 30.0,
+                  max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES) -> SendReport:
+    """Send ``campaign`` to ``members`` (rows of ``marts.audience_members``); returns a SendReport.
+
+    ``suppressed``: addresses (or person ids) never to mail, or a callable ``(email)`` /
+    ``(email, person_id)`` returning True to suppress; it is consulted for each member right before
+    sending. By default the web store's unsubscribe / complaint / hard-bounce events are read
+    (refreshed every 30 s during a run). Pass ``None`` for no send-time suppression.
+
+    ``fault_hook(step, info)`` is called at ``"claimed"``, ``"submitted"`` (ledger written, before
+    SMTP) and ``"accepted"`` (SMTP accepted, before the ledger records it): tests raise there, or
+    exit the process, to prove that a crash at any step sends nobody a second mail.
+    ``clock`` returns the current aware UTC time (tests move time forward for leases and caps).
+    """
+    settings = settings or get_settings()
+    options = (settings.raw or {}).get("campaigns") or {}
+    clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+    rate = float(options.get("rate_per_second", DEFAULT_RATE_PER_SECOND) if rate_per_second is None else rate_per_second)
+    lease = dt.timedelta(seconds=float(options.get("lease_seconds", DEFAULT_LEASE_SECONDS)
+                                       if lease_seconds is None else lease_seconds))
+    hook = fault_hook or (lambda step, info: None)
+    version = campaign.content_version
+    report = SendReport(campaign.campaign_id, version)
+
+    # Refuse unsafe headers before anything is planned or sent.
+    check_header("Subject", campaign.subject)
+    check_header("From", settings.smtp.sender)
+
+    audience = _audience(campaign, members)
+    person_ids = list(audience)
+    ledger = SendLedger(settings.campaign_ledger_path)
+    try:
+        now = clock()
+        plan_rows = []
+        for pid, member in audience.items():
+            try:
+                address = recipient_address(member.get("email"))
+                plan_rows.append((pid, address, canonical_email(address), None))
+            except InvalidRecipient as exc:
+                plan_rows.append((pid, None, None, f"invalid address: {exc}"))
+        ledger.plan(campaign.campaign_id, version, plan_rows, now)
+        ledger.recover_stale(campaign.campaign_id, version, now)
+
+        if now < campaign.starts_at:
+            report.note = f"not started: starts at {campaign.starts_at.isoformat()}"
+        else:
+            _send_planned(campaign, audience, person_ids, settings, ledger, report,
+                          suppression=_suppression(suppressed, settings, campaign.kind), rate=rate, lease=lease,
+                          batch_size=max(1, int(batch_size)), clock=clock, hook=hook, smtp_timeout=smtp_timeout,
+                          helo=str(options.get("helo_name") or socket.gethostname()),
+                          max_failures=max_consecutive_failures)
+
+        states = ledger.states(campaign.campaign_id, version, person_ids)
+    finally:
+        ledger.close()
+    report.planned = len(states)
+    for state in states.values():
+        if state in ("accepted", "duplicate"):
+            report.skipped_already_sent += 1
+        elif state == "suppressed":
+            report.suppressed += 1
+        elif state == "ambiguous":
+            report.ambiguous += 1
+        elif state == "failed":
+            report.failed += 1
+        elif state in ("claimed", "submitted"):
+            report.in_flight += 1
+    report.skipped_already_sent -= report.sent  # this run's accepted rows are `sent`, not skipped
+    return report
+
+
+def _send_planned(campaign: Campaign, audience: dict[str, dict], person_ids: list[str], settings: Settings,
+                  ledger: SendLedger, report: SendReport, *, suppression: tuple, rate: float, lease: dt.timedelta,
+                  batch_size: int, clock, hook: FaultHook, smtp_timeout: float, helo: str, max_failures: int) -> None:
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    limiter = _RateLimiter(rate)
+    conn = _Connection(settings, smtp_timeout, helo)
+    cid, version = campaign.campaign_id, campaign.content_version
+    env = campaign.template_env()
+    is_suppressed, person_gap_days = suppression
+    current: dict[str, Any] = {}  # the row between `submitted` and its terminal state, for crash handling
+    consecutive_failures = 0
+    try:
+        states = ledger.states(cid, version, person_ids)
+        todo = [pid for pid in person_ids if states.get(pid) == "planned"]
+        for start in range(0, len(todo), batch_size):
+            claimed = set(ledger.claim(cid, version, todo[start:start + batch_size], owner, clock() + lease))
+            for pid in (p for p in todo[start:start + batch_size] if p in claimed):
+                member = audience[pid]
+                hook("claimed", {"campaign_id": cid, "person_id": pid})
+                try:  # the address may have changed since the row was planned
+                    address = recipient_address(member.get("email"))
+                except InvalidRecipient as exc:
+                    ledger.finish(cid, pid, version, "failed", clock(), error=f"invalid address: {exc}"[:500])
+                    continue
+                key = canonical_email(address)
+                if is_suppressed(address, key, pid):
+                    ledger.finish(cid, pid, version, "suppressed", clock(), error="suppressed at send time")
+                    continue
+
+                now = clock()
+                built = build_message(campaign, member, settings.smtp, to_addr=address, now=now, env=env)
+                utf8 = not (built.from_addr + built.to_addr).isascii()
+                data = built.message.as_bytes(policy=_WIRE_UTF8 if utf8 else _WIRE)
+                smtp = conn.get()  # connect before `submitted`: an unreachable relay marks nothing
+                limiter.wait()
+                now = clock()
+                cap_days = max(campaign.frequency_cap_days, person_gap_days(address))
+                cap_since = now - dt.timedelta(days=cap_days) if cap_days else None
+                outcome = ledger.begin_send(cid, pid, version, owner, email=address, email_key=key,
+                                            message_id=built.message_id, now=now, lease_until=now + lease,
+                                            cap_since=cap_since)
+                if outcome == "deferred":
+                    report.deferred_by_cap += 1
+                    continue
+                if outcome != "ok":  # duplicate (counted from the ledger) or lease lost to another run
+                    continue
+                info = {"campaign_id": cid, "person_id": pid, "message_id": built.message_id, "email": address}
+                current.update(pid=pid, message_id=built.message_id, stage="submitted")
+                hook("submitted", info)
+
+                current["stage"] = "smtp"
+                try:
+                    response = _transmit(smtp, built.from_addr, built.to_addr, data, utf8)
+                except _Refused as exc:
+                    conn.drop_if_closing(exc.code)
+                    if exc.sender_refused:  # not this recipient's fault: keep the row, stop the run
+                        ledger.release(cid, pid, version, owner, error=f"{exc.code} {exc.text}"[:500])
+                        current.clear()
+                        raise SendAborted(f"the relay refused the sender: {exc.code} {exc.text}") from None
+                    if exc.code >= 500:
+                        ledger.finish(cid, pid, version, "failed", clock(), message_id=built.message_id,
+                                      error=f"{exc.code} {exc.text}"[:500])
+                        consecutive_failures += 1
+                    else:  # 4xx: the server said "not now"; nothing was accepted
+                        ledger.release(cid, pid, version, owner, error=f"{exc.code} {exc.text}"[:500])
+                        report.retry_later += 1
+                    current.clear()
+                    if consecutive_failures >= max_failures:
+                        raise SendAborted(f"{consecutive_failures} permanent refusals in a row; last: "
+                                          f"{exc.code} {exc.text}") from None
+                    continue
+                except _NotSent as exc:
+                    conn.drop()
+                    ledger.release(cid, pid, version, owner, error=str(exc)[:500])
+                    report.retry_later += 1
+                    current.clear()
+                    continue
+                except (smtplib.SMTPException, OSError) as exc:
+                    # Lost during DATA: the server may have the message. Never resend blindly.
+                    conn.drop()
+                    ledger.finish(cid, pid, version, "ambiguous", clock(), message_id=built.message_id,
+                                  error=f"connection lost during DATA: {exc!r}"[:500])
+                    current.clear()
+                    continue
+
+                current["stage"] = "accepted"
+                hook("accepted", info)
+                ledger.finish(cid, pid, version, "accepted", clock(), message_id=built.message_id,
+                              smtp_response=response)
+                current.clear()
+                consecutive_failures = 0
+                report.sent += 1
+                report.message_ids.append(built.message_id)
+    except BaseException as exc:
+        # The process survives this failure, so settle the row in hand now rather than by lease expiry.
+        try:
+            if current.get("stage") == "submitted":  # nothing went over the wire yet
+                ledger.release(cid, current["pid"], version, owner, error=f"run stopped before SMTP: {exc!r}"[:500])
+            elif current.get("stage") in ("smtp", "accepted"):
+                ledger.finish(cid, current["pid"], version, "ambiguous", clock(), message_id=current["message_id"],
+                              error=f"run stopped after submission: {exc!r}"[:500])
+            ledger.release_all(cid, version, owner)
+        except Exception:  # the ledger itself failing: the lease expiry settles these rows later
+            pass
+        raise
+    finally:
+        conn.close()
+
+
+def _audience(campaign: Campaign, members: Iterable[dict]) -> dict[str, dict]:
+    """Members by person_id, in order; other campaigns' rows and repeated person ids are dropped."""
+    if hasattr(members, "to_dict"):  # pandas
+        members = members.to_dict(orient="records")
+    elif hasattr(members, "to_dicts"):  # polars
+        members = members.to_dicts()
+    out: dict[str, dict] = {}
+    for m in members:
+        if m.get("campaign_id") not in (None, campaign.campaign_id):
+            continue
+        pid = m.get("person_id")
+        if pid is None or str(pid).strip() == "":
+            continue  # no ledger key: cannot be sent exactly once
+        out.setdefault(str(pid), m)
+    return out
+
+
+# --- suppression ---------------------------------------------------------------------------------
+
+def _no_gap(address: str) -> int:
+    return 0
+
+
+def _suppression(suppressed, settings: Settings, kind: str) -> tuple[Callable[[str, str | None, str], bool],
+                                                                    Callable[[str], int]]:
+    """``(address, canonical address, person_id) -> suppress?`` from any accepted form, and the
+    person's own minimum gap between mails in days (preference centre; 0 when unknown)."""
+    if suppressed is None:
+        return (lambda address, key, pid: False), _no_gap
+    if isinstance(suppressed, _WebStore):
+        store = WebStoreSuppression(settings.web_store_path)
+        return (lambda address, key, pid: store(address, kind)), store.min_gap_days
+    if callable(suppressed):
+        try:
+            two = len(inspect.signature(suppressed).parameters) >= 2
+        except (TypeError, ValueError):
+            two = False
+        return ((lambda address, key, pid: bool(suppressed(address, pid))) if two else
+                (lambda address, key, pid: bool(suppressed(address)))), _no_gap
+    values = {str(v) for v in suppressed}
+    keys = {canonical_email(v) for v in values if "@" in v}
+    return (lambda address, key, pid: key in keys or pid in values), _no_gap
+
+
+class WebStoreSuppression:
+    """What the web store says about an address: never mail it (unsubscribed, complained,
+    hard-bounced), or not this kind of campaign (preference-centre topics are campaign kinds), or not
+    this often (preference-centre frequency: monthly / quarterly).
+
+    Reloaded every ``refresh_seconds`` so an unsubscribe that arrives during a long send is honoured.
+    A store that cannot be read stops the send (failing open would mail people who opted out).
+    """
+
+    FREQUENCY_DAYS = {"monthly": 30, "quarterly": 90}
+
+    def __init__(self, path: Path, refresh_seconds: float = 30.0):
+        self.path, self.refresh_seconds = Path(path), refresh_seconds
+        self._blocked: set[str] = set()
+        self._prefs: dict[str, tuple[set[str] | None, str | None]] = {}
+        self._loaded_at: float | None = None
+
+    def __call__(self, address: str, kind: str | None = None) -> bool:
+        self._refresh()
+        key = canonical_email(address)
+        if key in self._blocked:
+            return True
+        topics = self._prefs.get(key, (None, None))[0]
+        return kind is not None and topics is not None and kind not in topics
+
+    def min_gap_days(self, address: str) -> int:
+        """The person's own frequency choice as a cap in days (0: no preference)."""
+        self._refresh()
+        return self.FREQUENCY_DAYS.get(self._prefs.get(canonical_email(address), (None, None))[1] or "", 0)
+
+    def _refresh(self) -> None:
+        if self._loaded_at is None or time.monotonic() - self._loaded_at > self.refresh_seconds:
+            self._blocked, self._prefs = self._load()
+            self._loaded_at = time.monotonic()
+
+    def _load(self) -> tuple[set[str], dict]:
+        blocked: set[str] = set()
+        prefs: dict[str, tuple[set[str] | None, str | None]] = {}
+        if not self.path.exists():
+            return blocked, prefs
+        con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+        try:
+            for (email,) in _rows_if_table(con, (
+                    "select email from email_events where event in ('unsubscribe', 'complaint') "
+                    "or (event = 'bounce' and coalesce(bounce_type, 'hard') <> 'soft')")):
+                blocked.add(canonical_email(email))
+            # The latest preference change per address is its current choice.
+            for email, topics, frequency, unsubscribed_all in _rows_if_table(con, (
+                    "select email, topics, frequency, unsubscribed_all from preference_changes p "
+                    "where change_seq = (select max(change_seq) from preference_changes q where q.email = p.email)")):
+                if unsubscribed_all:
+                    blocked.add(canonical_email(email))
+                else:
+                    chosen = None if topics is None else {t for t in topics.split(";") if t}
+                    prefs[canonical_email(email)] = (chosen, frequency)
+        finally:
+            con.close()
+        blocked.discard(None)
+        return blocked, prefs
+
+
+def _rows_if_table(con: sqlite3.Connection, sql: str) -> list[tuple]:
+    try:
+        return con.execute(sql).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):  # the web service has not created it yet: nothing recorded
+            return []
+        raise
+
+
+# --- SMTP ----------------------------------------------------------------------------------------
+
+class _Refused(Exception):
+    """The server answered with an error code: a definite outcome (nothing was accepted)."""
+
+    def __init__(self, code: int, text: str, sender_refused: bool = False):
+        super().__init__(f"{code} {text}")
+        self.code, self.text, self.sender_refused = code, text, sender_refused
+
+
+class _NotSent(Exception):
+    """The connection failed before DATA: the message cannot have been accepted."""
+
+
+def _text(resp: bytes | str) -> str:
+    return resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
+
+
+def _transmit(smtp: smtplib.SMTP, from_addr: str, to_addr: str, data: bytes, utf8: bool) -> str:
+    """One SMTP transaction; returns the server's final reply (often holding its queue id)."""
+    try:
+        smtp.ehlo_or_helo_if_needed()
+        options: list[str] = []
+        if utf8:
+            if not smtp.has_extn("smtputf8"):
+                raise _Refused(553, "recipient or sender needs SMTPUTF8, which the server does not offer")
+            options = ["SMTPUTF8", "BODY=8BITMIME"]
+        code, resp = smtp.mail(from_addr, options)
+        if code != 250:
+            _rset(smtp)
+            raise _Refused(code, _text(resp), sender_refused=True)
+        code, resp = smtp.rcpt(to_addr)
+        if code not in (250, 251):
+            _rset(smtp)
+            raise _Refused(code, _text(resp))
+    except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        raise _NotSent(f"connection lost before DATA: {exc!r}") from exc
+    # From here a lost connection is ambiguous: the caller lets OSError / SMTPException through.
+    try:
+        code, resp = smtp.data(data)
+    except smtplib.SMTPDataError as exc:  # DATA itself refused, or the final reply an error
+        _rset(smtp)
+        raise _Refused(exc.smtp_code, _text(exc.smtp_error)) from None
+    if code != 250:
+        _rset(smtp)
+        raise _Refused(code, _text(resp))
+    return _text(resp)
+
+
+def _rset(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.rset()
+    except (smtplib.SMTPException, OSError):
+        pass
+
+
+class _Connection:
+    """One SMTP connection, opened on first use and reopened after a drop."""
+
+    def __init__(self, settings: Settings, timeout: float, helo: str):
+        self.cfg, self.timeout, self.helo = settings.smtp, timeout, helo
+        self.smtp: smtplib.SMTP | None = None
+
+    def get(self) -> smtplib.SMTP:
+        if self.smtp is None:
+            cfg = self.cfg
+            try:
+                if cfg.port == 465:  # implicit TLS ("SMTPS")
+                    smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, local_hostname=self.helo, timeout=self.timeout,
+                                            context=ssl.create_default_context())
+                else:
+                    smtp = smtplib.SMTP(cfg.host, cfg.port, local_hostname=self.helo, timeout=self.timeout)
+                    if cfg.starttls:
+                        smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+                if cfg.username:
+                    smtp.login(cfg.username, cfg.password or "")
+            except (smtplib.SMTPException, OSError) as exc:
+                raise SendAborted(f"cannot reach the SMTP relay {cfg.host}:{cfg.port}: {exc!r}") from exc
+            self.smtp = smtp
+        return self.smtp
+
+    def drop_if_closing(self, code: int) -> None:
+        if code == 421:  # the server is closing the channel
+            self.drop()
+
+    def drop(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.close()
+            finally:
+                self.smtp = None
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            finally:
+                self.drop()
+
+
+class _RateLimiter:
+    """At most ``rate`` sends per second (0 or less: no limit), spaced evenly."""
+
+    def __init__(self, rate: float):
+        self.interval = 1.0 / rate if rate and rate > 0 else 0.0
+        self.next_at = 0.0
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        if now < self.next_at:
+            time.sleep(self.next_at - now)
+            now = self.next_at
+        self.next_at = now + self.interval
