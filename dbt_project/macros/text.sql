@@ -1,0 +1,57 @@
+{#- Small cross-database helpers. Each expands to standard SQL (or dispatches per adapter). -#}
+
+{#- Blank text is no value. -#}
+{% macro nullif_blank(expression) -%}
+    nullif(trim({{ expression }}), '')
+{%- endmacro %}
+
+{#- Email addresses compare case- and whitespace-insensitively. -#}
+{% macro normalize_email(expression) -%}
+    lower(nullif(trim({{ expression }}), ''))
+{%- endmacro %}
+
+{#- A syntactically usable address: something@something.tld, no spaces. -#}
+{% macro is_valid_email(expression) -%}
+    coalesce({{ expression }} like '%_@_%._%' and {{ expression }} not like '% %'
+             and {{ expression }} not like '%@%@%', false)
+{%- endmacro %}
+
+{#- Timestamps as ISO-8601 UTC text (`2026-01-31T09:30:00Z`), the resolve contract's format. -#}
+{% macro to_iso_text(expression) -%}
+    {{ return(adapter.dispatch('to_iso_text', 'warmpool')(expression)) }}
+{%- endmacro %}
+
+{% macro default__to_iso_text(expression) -%}
+    to_char({{ expression }}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+{%- endmacro %}
+
+{% macro duckdb__to_iso_text(expression) -%}
+    strftime({{ expression }}, '%Y-%m-%dT%H:%M:%SZ')
+{%- endmacro %}
+
+{#- A number as text without trailing zeros (`7`, `7.5`). -#}
+{% macro number_to_text(expression) -%}
+    case
+        when {{ expression }} is null then null
+        when {{ expression }} = floor({{ expression }}) then cast(cast({{ expression }} as bigint) as {{ dbt.type_string() }})
+        else cast(round(cast({{ expression }} as numeric(10, 1)), 1) as {{ dbt.type_string() }})
+    end
+{%- endmacro %}
+
+{#- Rank of a source when two records of a person were updated at the same time (lower wins):
+    the ATS first, then the person's own talent-network form, then vendors, then referrals. -#}
+{% macro source_priority(source_column) -%}
+    case {{ source_column }}
+        when 'ats' then 1
+        when 'talent_network' then 2
+        when 'referral' then 4
+        else 3
+    end
+{%- endmacro %}
+
+{#- Does a ';'-separated list (null = any) contain `value`? Case- and space-insensitive; no split
+    function needed, so it runs on any warehouse. -#}
+{% macro list_contains(list_expression, value_expression) -%}
+    (';' || replace(replace(lower({{ list_expression }}), '; ', ';'), ' ;', ';') || ';'
+        like '%;' || lower(trim({{ value_expression }})) || ';%')
+{%- endmacro %}

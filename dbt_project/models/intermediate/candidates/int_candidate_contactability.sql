@@ -1,0 +1,106 @@
+{#- The marketing decision per person (rules in the model's YAML). Reasons are checked in order
+    and the first that applies is `not_contactable_reason`. -#}
+with
+
+golden as (
+
+    select * from {{ ref('int_candidates_golden') }}
+
+),
+
+consent as (
+
+    select * from {{ ref('int_candidate_consent') }}
+
+),
+
+applications as (
+
+    select * from {{ ref('int_applications_enriched') }}
+
+),
+
+country_codes as (
+
+    select * from {{ ref('country_codes') }}
+
+),
+
+application_flags as (
+
+    select
+        person_id,
+        max(case when is_in_process then 1 else 0 end) = 1 as is_in_active_application,
+        max(case when status = 'hired' then 1 else 0 end) = 1 as is_hired
+    from applications
+    where person_id is not null
+    group by person_id
+
+),
+
+facts as (
+
+    select
+        golden.person_id,
+        golden.email,
+        {{ is_valid_email('golden.email') }} as has_valid_email,
+        country_codes.country_code,
+        coalesce(country_codes.requires_opt_in, true) as requires_opt_in,
+        golden.has_ats_record,
+        consent.has_confirmed_opt_in,
+        consent.has_pending_opt_in,
+        consent.has_pending_opt_in and not consent.has_confirmed_opt_in as is_pending_opt_in_only,
+        golden.has_ats_record and not coalesce(country_codes.requires_opt_in, true) as has_legitimate_interest,
+        consent.is_suppressed,
+        consent.suppression_reason,
+        consent.has_employee_address or coalesce(application_flags.is_hired, false) as is_employee,
+        coalesce(application_flags.is_in_active_application, false) as is_in_active_application
+    from golden
+    inner join consent on golden.person_id = consent.person_id
+    left join application_flags on golden.person_id = application_flags.person_id
+    left join country_codes on lower(trim(golden.country)) = country_codes.alias
+
+),
+
+decided as (
+
+    select
+        person_id,
+        email,
+        has_valid_email,
+        country_code,
+        requires_opt_in,
+        has_confirmed_opt_in,
+        is_pending_opt_in_only,
+        has_legitimate_interest,
+        has_confirmed_opt_in or has_legitimate_interest as has_marketing_consent,
+        case
+            when has_confirmed_opt_in then 'opt_in'
+            when has_legitimate_interest then 'legitimate_interest'
+        end as consent_basis,
+        is_suppressed,
+        suppression_reason,
+        is_employee,
+        is_in_active_application,
+        case
+            when not has_valid_email then 'no_valid_email'
+            when is_suppressed then 'suppressed'
+            when is_employee then 'employee'
+            when is_pending_opt_in_only then 'pending_double_opt_in'
+            when not (has_confirmed_opt_in or has_legitimate_interest) then 'no_marketing_consent'
+            when is_in_active_application then 'in_active_application'
+        end as not_contactable_reason
+    from facts
+
+),
+
+final as (
+
+    select
+        decided.*,
+        not_contactable_reason is null as is_contactable
+    from decided
+
+)
+
+select * from final

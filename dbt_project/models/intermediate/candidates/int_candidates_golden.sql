@@ -1,0 +1,194 @@
+{#- One row per person: the golden profile (survivorship in the model's YAML), the job family,
+    the person's sources and first / last activity. -#}
+with
+
+records as (
+
+    select * from {{ ref('int_candidate_records_resolved') }}
+    where person_id is not null
+
+),
+
+applications as (
+
+    select * from {{ ref('int_applications_enriched') }}
+
+),
+
+addresses as (
+
+    select * from {{ ref('int_candidate_email_addresses') }}
+
+),
+
+email_events as (
+
+    select * from {{ ref('stg_email__events') }}
+
+),
+
+form_submissions as (
+
+    select * from {{ ref('stg_forms__submissions') }}
+
+),
+
+job_family_keywords as (
+
+    select * from {{ ref('job_family_keywords') }}
+
+),
+
+people as (
+
+    select
+        person_id,
+        count(*) as record_count,
+        count(distinct source) as source_count,
+        min(first_seen_at) as first_seen_at,
+        max(case when source = 'ats' then 1 else 0 end) = 1 as has_ats_record
+    from records
+    group by person_id
+
+),
+
+person_sources as (
+
+    select
+        person_id,
+        {{ dbt.listagg('source', "';'", 'order by source') }} as sources
+    from (select distinct person_id, source from records) as distinct_sources
+    group by person_id
+
+),
+
+golden_name as ({{ survivor('records', ['first_name', 'last_name']) }}),
+golden_email as ({{ survivor('records', ['email']) }}),
+golden_phone as ({{ survivor('records', ['phone']) }}),
+golden_location as ({{ survivor('records', ['city', 'region', 'country'], ['city', 'country']) }}),
+golden_linkedin as ({{ survivor('records', ['linkedin_url']) }}),
+golden_job as ({{ survivor('records', ['current_title', 'current_company'], ['current_title']) }}),
+golden_skills as ({{ survivor('records', ['skills']) }}),
+golden_experience as ({{ survivor('records', ['years_experience']) }}),
+
+applied_job_family as (
+
+    -- ATS candidates: the job family of the most recently applied-to job that has one
+    select person_id, job_family
+    from (
+        select
+            person_id,
+            job_family,
+            row_number() over (
+                partition by person_id order by applied_at desc nulls last, application_id desc
+            ) as family_rank
+        from applications
+        where person_id is not null and job_family is not null
+    ) as ranked
+    where family_rank = 1
+
+),
+
+stated_job_family as (
+
+    -- talent-network sign-ups: the first job family named in the person's latest submission
+    select person_id, job_family
+    from (
+        select
+            records.person_id,
+            trim({{ dbt.split_part('forms.job_families', "';'", 1) }}) as job_family,
+            row_number() over (
+                partition by records.person_id order by forms.submitted_at desc, forms.submission_id desc
+            ) as family_rank
+        from records
+        inner join form_submissions as forms
+            on records.source = forms.form_name
+            and records.source_record_id = cast(forms.submission_id as varchar)
+        where {{ nullif_blank('forms.job_families') }} is not null
+    ) as ranked
+    where family_rank = 1
+
+),
+
+title_job_family as (
+
+    -- everyone else: keywords in the golden title (seed job_family_keywords, lowest priority wins)
+    select person_id, job_family
+    from (
+        select
+            golden_job.person_id,
+            job_family_keywords.job_family,
+            row_number() over (
+                partition by golden_job.person_id
+                order by job_family_keywords.priority, job_family_keywords.keyword
+            ) as keyword_rank
+        from golden_job
+        inner join job_family_keywords
+            on ' ' || lower(golden_job.current_title) || ' ' like '%' || lower(job_family_keywords.keyword) || '%'
+    ) as ranked
+    where keyword_rank = 1
+
+),
+
+activity as (
+
+    select person_id, last_activity_at as activity_at from records
+    union all
+    select person_id, last_activity_at from applications where person_id is not null
+    union all
+    select addresses.person_id, email_events.occurred_at
+    from email_events
+    inner join addresses on email_events.email_normalized = addresses.email_normalized
+    where email_events.event_type in ('open', 'click') and not email_events.is_machine_open
+
+),
+
+last_activity as (
+
+    select person_id, max(activity_at) as last_activity_at
+    from activity
+    group by person_id
+
+),
+
+golden as (
+
+    select
+        people.person_id,
+        golden_name.first_name,
+        golden_name.last_name,
+        golden_email.email,
+        golden_phone.phone,
+        golden_location.city,
+        golden_location.region,
+        golden_location.country,
+        golden_linkedin.linkedin_url,
+        golden_job.current_title,
+        golden_job.current_company,
+        golden_skills.skills,
+        golden_experience.years_experience,
+        coalesce(applied_job_family.job_family, stated_job_family.job_family, title_job_family.job_family) as job_family,
+        person_sources.sources,
+        people.source_count,
+        people.record_count,
+        people.has_ats_record,
+        people.first_seen_at,
+        last_activity.last_activity_at
+    from people
+    left join person_sources on people.person_id = person_sources.person_id
+    left join golden_name on people.person_id = golden_name.person_id
+    left join golden_email on people.person_id = golden_email.person_id
+    left join golden_phone on people.person_id = golden_phone.person_id
+    left join golden_location on people.person_id = golden_location.person_id
+    left join golden_linkedin on people.person_id = golden_linkedin.person_id
+    left join golden_job on people.person_id = golden_job.person_id
+    left join golden_skills on people.person_id = golden_skills.person_id
+    left join golden_experience on people.person_id = golden_experience.person_id
+    left join applied_job_family on people.person_id = applied_job_family.person_id
+    left join stated_job_family on people.person_id = stated_job_family.person_id
+    left join title_job_family on people.person_id = title_job_family.person_id
+    left join last_activity on people.person_id = last_activity.person_id
+
+)
+
+select * from golden

@@ -1,0 +1,92 @@
+with
+
+candidates as (
+
+    select * from {{ ref('dim_candidates') }}
+
+),
+
+campaigns as (
+
+    select * from {{ ref('stg_campaigns__campaigns') }}
+
+),
+
+country_codes as (
+
+    select * from {{ ref('country_codes') }}
+
+),
+
+contactable as (
+
+    select * from candidates
+    where is_contactable
+
+),
+
+matched as (
+
+    select
+        campaigns.campaign_id,
+        contactable.person_id,
+        contactable.email,
+        contactable.first_name,
+        contactable.last_name,
+        contactable.city,
+        contactable.country,
+        contactable.country_code,
+        contactable.job_family,
+        contactable.years_experience,
+        contactable.consent_basis,
+        campaigns.job_families,
+        campaigns.countries,
+        campaigns.min_years_experience
+    from campaigns
+    cross join contactable
+    where (
+            campaigns.job_families is null
+            or (contactable.job_family is not null
+                and {{ list_contains('campaigns.job_families', 'contactable.job_family') }})
+        )
+        and (
+            campaigns.countries is null
+            -- the list may name a country by code or any spelling the seed knows
+            or exists (
+                select 1
+                from country_codes
+                where country_codes.country_code = contactable.country_code
+                    and {{ list_contains('campaigns.countries', 'country_codes.alias') }}
+            )
+            or (contactable.country is not null
+                and {{ list_contains('campaigns.countries', 'contactable.country') }})
+        )
+        and (
+            campaigns.min_years_experience is null
+            or contactable.years_experience >= campaigns.min_years_experience
+        )
+
+),
+
+final as (
+
+    select
+        campaign_id,
+        person_id,
+        email,
+        first_name,
+        last_name,
+        city,
+        country,
+        job_family,
+        'consent=' || consent_basis
+            || case when job_families is not null then '; job_family=' || job_family else '' end
+            || case when countries is not null then '; country=' || coalesce(country_code, country) else '' end
+            || case when min_years_experience is not null
+                then '; years_experience>=' || {{ number_to_text('min_years_experience') }} else '' end
+            as inclusion_reason
+    from matched
+
+)
+
+select * from final

@@ -1,0 +1,23 @@
+{%- set columns = relation_column_names(source('raw_ats', 'candidates__phone_numbers')) -%}
+with
+
+source as (
+
+    {{ select_source_rows(source('raw_ats', 'candidates__phone_numbers'), columns) }}
+
+),
+
+renamed as (
+
+    select
+        {{ optional_column(columns, '_dlt_id', 'varchar') }} as candidate_phone_row_id,
+        {{ optional_column(columns, '_dlt_parent_id', 'varchar') }} as candidate_row_id,
+        {{ optional_column(columns, '_dlt_list_idx', 'integer') }} as list_position,
+        {{ optional_column(columns, 'value', 'varchar') }} as phone_number,
+        {{ optional_column(columns, 'type', 'varchar') }} as phone_type
+
+    from source
+
+)
+
+select * from renamed

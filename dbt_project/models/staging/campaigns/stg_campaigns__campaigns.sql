@@ -1,0 +1,28 @@
+{%- set columns = relation_column_names(source('raw_campaigns', 'campaigns')) -%}
+with
+
+source as (
+
+    {{ select_source_rows(source('raw_campaigns', 'campaigns'), columns) }}
+
+),
+
+renamed as (
+
+    select
+        {{ optional_column(columns, 'campaign_id', 'varchar') }} as campaign_id,
+        {{ optional_column(columns, 'name', 'varchar') }} as campaign_name,
+        {{ optional_column(columns, 'kind', 'varchar') }} as campaign_kind,
+        {{ nullif_blank(optional_column(columns, 'job_families', 'varchar')) }} as job_families,
+        {{ nullif_blank(optional_column(columns, 'countries', 'varchar')) }} as countries,
+        {{ optional_column(columns, 'min_years_experience', 'numeric(5, 1)') }} as min_years_experience,
+        {{ optional_column(columns, 'subject', 'varchar') }} as subject,
+        {{ optional_column(columns, 'template', 'varchar') }} as template,
+        {{ optional_column(columns, 'content_version', 'varchar') }} as content_version,
+        {{ optional_column(columns, 'starts_at', 'timestamp') }} as starts_at
+
+    from source
+
+)
+
+select * from renamed

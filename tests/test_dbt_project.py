@@ -1,0 +1,181 @@
+"""The dbt project builds end to end on a small raw warehouse, in its two phases.
+
+Phase 1 (`--select +int_source_records`) must build without the identity table; then a STAND-IN
+for identity resolution (NOT the Splink step: one person per normalised email, see
+`tests/dbt_fixtures.py`) writes `identity.source_record_person`; then phase 2
+(`--exclude +int_source_records`) builds everything that needs person ids, with every data test
+and unit test. One process (dbt's Python API), a private warehouse file and target folder.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dbt_fixtures import (CONTACTABLE, EXPECTED_AUDIENCES, NOT_CONTACTABLE, build_raw_warehouse,
+                          write_stand_in_identity)
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+PHASE_1 = ["--select", "+int_source_records"]
+PHASE_2 = ["--exclude", "+int_source_records"]
+RESOLVE_CONTRACT = ["source", "source_record_id", "first_name", "last_name", "email", "phone", "city", "region",
+                    "country", "linkedin_url", "current_title", "current_company", "skills", "years_experience",
+                    "updated_at"]
+MARTS = ["dim_candidates", "fct_applications", "dim_jobs", "dim_sources", "rpt_pool_by_source", "audience_members"]
+
+
+def _dbt(tmp: Path, *args: str) -> None:
+    from dbt.adapters.factory import reset_adapters
+    from dbt.cli.main import dbtRunner
+
+    try:
+        result = dbtRunner().invoke([
+            "build", *args,
+            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"),
+            "--quiet", "--no-partial-parse",
+        ])
+    finally:
+        reset_adapters()
+    if result.exception is not None:
+        raise result.exception
+    failed = [f"{r.node.name}: {r.status} {r.message}" for r in result.result
+              if str(r.status) not in ("success", "pass")]
+    assert result.success and not failed, failed
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("dbt")
+    path = build_raw_warehouse(tmp / "warehouse.duckdb")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("WARMPOOL_WAREHOUSE", str(path))
+    mp.setenv("DO_NOT_TRACK", "1")
+    timings = {}
+    try:
+        started = time.perf_counter()
+        _dbt(tmp, *PHASE_1)
+        timings["phase_1"] = time.perf_counter() - started
+        with duckdb.connect(str(path)) as con:
+            timings["identity_before_phase_2"] = con.execute(
+                "select count(*) from information_schema.tables where table_schema = 'identity'").fetchone()[0]
+            timings["marts_after_phase_1"] = con.execute(
+                "select count(*) from information_schema.tables where table_schema = 'marts'").fetchone()[0]
+        write_stand_in_identity(path)  # stand-in for the Splink identity step
+        started = time.perf_counter()
+        _dbt(tmp, *PHASE_2)
+        timings["phase_2"] = time.perf_counter() - started
+        yield path, timings
+    finally:
+        mp.undo()
+
+
+# Plain (read-write) connections: dbt-duckdb keeps its database instance open in this process, and
+# DuckDB refuses a second instance of the same file with another configuration (e.g. read-only).
+def _rows(path: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(path)) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_phase_1_builds_the_source_records_without_identity(warehouse):
+    path, timings = warehouse
+    assert timings["identity_before_phase_2"] == 0
+    assert timings["marts_after_phase_1"] == 0
+    columns = _rows(path, "select column_name, data_type from information_schema.columns "
+                          "where table_schema = 'intermediate' and table_name = 'int_source_records' "
+                          "order by ordinal_position")
+    assert [c for c, _ in columns] == RESOLVE_CONTRACT
+    assert {t for _, t in columns} == {"VARCHAR"}
+    by_source = dict(_rows(path, "select source, count(*) from intermediate.int_source_records group by 1"))
+    assert by_source == {"ats": 6, "talentdb": 1, "hirewire": 1, "eurocv": 1, "talent_network": 3, "referral": 1}
+    alice = _rows(path, "select email, phone, city, region, country, linkedin_url, years_experience, updated_at "
+                        "from intermediate.int_source_records where source = 'ats' and source_record_id = '101'")
+    # personal email before work; address parsed; LinkedIn picked among the social profiles
+    assert alice == [("Alice@Example.com", "+1 415 555 0101", "San Francisco", "CA", "United States",
+                      "https://www.linkedin.com/in/alice-ng", "10", "2026-03-01T10:00:00Z")]
+
+
+def test_marts_exist_in_schema_marts(warehouse):
+    path, _ = warehouse
+    tables = {t for (t,) in _rows(path, "select table_name from information_schema.tables where table_schema = 'marts'")}
+    assert set(MARTS) <= tables
+
+
+def test_dim_candidates_one_row_per_person_with_golden_fields(warehouse):
+    path, _ = warehouse
+    people = _rows(path, "select count(*), count(distinct person_id) from marts.dim_candidates")[0]
+    assert people == (11, 11)  # 13 records; Alice and Bob each found in the ATS and a vendor
+    alice = _rows(path, "select first_name, current_title, skills, sources, source_count, job_family "
+                        "from marts.dim_candidates where lower(email) = 'alice@example.com'")
+    # the ATS record is newer: its title wins; skills only the vendor has survive from the vendor
+    assert alice == [("Alice", "Backend Engineer", "python;go;sql", "ats;talentdb", 2, "Engineering")]
+    bob = _rows(path, "select current_title from marts.dim_candidates where email = 'bob@schmidt.example'")
+    assert bob == [("Senior Sales Manager",)]  # the vendor's record is newer than the ATS's
+
+
+def test_contactability(warehouse):
+    path, _ = warehouse
+    rows = dict((email.lower(), (ok, reason)) for email, ok, reason in _rows(
+        path, "select email, is_contactable, not_contactable_reason from marts.dim_candidates"))
+    assert {e for e, (ok, _) in rows.items() if ok} == CONTACTABLE
+    assert {e: reason for e, (ok, reason) in rows.items() if not ok} == NOT_CONTACTABLE
+
+
+def test_a_later_double_opt_in_confirmation_counts(warehouse):
+    path, _ = warehouse
+    # Heidi's submission was loaded unconfirmed; her confirmation arrived in consent_confirmations
+    assert _rows(path, "select has_marketing_consent, consent_basis from marts.dim_candidates "
+                       "where email = 'heidi@example.com'") == [(True, "opt_in")]
+
+
+def test_audience_members(warehouse):
+    path, _ = warehouse
+    audiences: dict[str, set[str]] = {campaign: set() for campaign in EXPECTED_AUDIENCES}
+    for campaign_id, email in _rows(path, "select campaign_id, lower(email) from marts.audience_members"):
+        audiences.setdefault(campaign_id, set()).add(email)
+    assert audiences == EXPECTED_AUDIENCES
+    # suppressed (unsubscribe on another of her addresses) and pending opt-in never selected
+    everyone = audiences["everyone"]
+    assert "erin@example.com" not in everyone and "dan@example.com" not in everyone
+    reasons = dict(_rows(path, "select campaign_id, inclusion_reason from marts.audience_members "
+                               "where lower(email) = 'alice@example.com'"))
+    assert reasons["eng-nurture"] == "consent=legitimate_interest; job_family=Engineering; years_experience>=3"
+
+
+def test_fct_applications(warehouse):
+    path, _ = warehouse
+    assert _rows(path, "select count(*), count(person_id) from marts.fct_applications") == [(5, 5)]
+    hired = _rows(path, "select status, job_family, screen_at, final_interview_at, offer_at, hired_at "
+                        "from marts.fct_applications where application_id = 5005")
+    status, family, screen_at, final_at, offer_at, hired_at = hired[0]
+    assert (status, family) == ("hired", "Finance")
+    assert screen_at < final_at < offer_at < hired_at
+    assert str(hired_at) == "2025-06-15 09:00:00"
+
+
+def test_pool_by_source(warehouse):
+    path, _ = warehouse
+    rows = {r[0]: r[1:] for r in _rows(path, "select source, source_kind, record_count, person_count, "
+                                             "only_here_person_count from marts.rpt_pool_by_source")}
+    assert rows["ats"] == ("ats", 6, 6, 4)
+    assert rows["talentdb"] == ("resume_database", 1, 1, 0)
+
+
+def test_both_phases_are_quick(warehouse):
+    _, timings = warehouse
+    assert timings["phase_1"] + timings["phase_2"] < 90, timings
+
+
+def test_phase_1_builds_before_forms_vendors_and_child_lists_exist(tmp_path, monkeypatch):
+    """A fresh deployment: only ATS candidates and their emails loaded so far."""
+    missing = ("raw_vendors.resumes", "raw_forms.form_submissions", "raw_ats.candidates__phone_numbers",
+               "raw_ats.candidates__addresses", "raw_ats.candidates__social_media_addresses",
+               "raw_ats.candidates__employments")
+    path = build_raw_warehouse(tmp_path / "fresh.duckdb", without=missing)
+    monkeypatch.setenv("WARMPOOL_WAREHOUSE", str(path))
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    _dbt(tmp_path, *PHASE_1)
+    assert _rows(path, "select source, count(*), count(email), count(city) from intermediate.int_source_records "
+                       "group by 1") == [("ats", 6, 6, 0)]
