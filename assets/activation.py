@@ -1,6 +1,4 @@
 """Activation assets: audience files for marketers and the campaign send over SMTP."""
-from __future__ import annotations
-
 import dagster as dg
 
 from assets.ingestion import WAREHOUSE_POOL

@@ -1,6 +1,4 @@
 """Identity resolution asset: assigns every source record a stable person_id (Splink)."""
-from __future__ import annotations
-
 import dagster as dg
 
 from assets.ingestion import WAREHOUSE_POOL

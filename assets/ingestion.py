@@ -4,8 +4,6 @@ Each dlt source family is one multi-asset whose asset keys are the raw tables th
 declares as sources (`[source_name, table]`), so the lineage from raw table to mart is visible.
 A fresh dlt source is built on every run (dagster-dlt mutates a reused source's schema).
 """
-from __future__ import annotations
-
 import dagster as dg
 
 from assets.dbt_project import source_tables

@@ -4,9 +4,9 @@ dbt runs in two invocations around identity resolution: phase 1 builds the sourc
 identity reads, phase 2 everything that needs person ids. dbt tests surface as asset checks; a
 failing test fails the step, so downstream audiences and sends do not run.
 """
-from __future__ import annotations
-
 import os
+import sys
+from pathlib import Path
 from typing import Any, Mapping
 
 import dagster as dg
@@ -47,7 +47,9 @@ def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR))
+    # The venv's own dbt, whether or not the venv's bin is on PATH.
+    return DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
+                          dbt_executable=str(Path(sys.executable).parent / "dbt"))
 
 
 MART_EXPORTS = ("dim_candidates", "fct_applications", "rpt_pool_by_source", "audience_members")
