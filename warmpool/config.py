@@ -110,6 +110,9 @@ class Settings:
                   self.audiences_dir, self.exports_dir, self.campaign_ledger_path.parent, self.dlt_dir,
                   self.dagster_home, self.identity_dir):
             Path(d).mkdir(parents=True, exist_ok=True)
+        dagster_yaml = self.dagster_home / "dagster.yaml"
+        if not dagster_yaml.exists():  # no usage statistics leave the machine
+            dagster_yaml.write_text("telemetry:\n  enabled: false\n")
         return self
 
 

@@ -19,12 +19,13 @@ class Timings:
     steps: dict = field(default_factory=dict)
 
 
-def run_pipeline(instance=None):
+def run_pipeline(instance=None, log_level: str = "INFO"):
     """Materialise the whole asset graph in this process (the sandbox services must be running)."""
     from assets.definitions import defs
 
-    result = defs.resolve_job_def("warmpool_all").execute_in_process(instance=instance, raise_on_error=True)
-    return result
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    return defs.resolve_job_def("warmpool_all").execute_in_process(
+        instance=instance, raise_on_error=True, run_config=run_config)
 
 
 def run_demo(people: int, seed: int) -> None:
