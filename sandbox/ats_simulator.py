@@ -1,0 +1,265 @@
+"""A Greenhouse-Harvest-style ATS API over the sandbox world's ``sandbox/ats/*.json`` (contract section 2).
+
+Real HTTP (FastAPI under uvicorn): Basic auth with the API key as user name, ``per_page``/``page`` with an
+RFC 5988 ``Link`` header, ``updated_after`` / ``last_activity_after`` / ``created_after`` filters,
+``X-RateLimit-*`` headers with 429 + ``Retry-After`` over the limit, and faults on demand through
+``POST``/``DELETE /_sim/faults``, e.g. ``{"status_500_every": 5, "rate_limit_every": 7, "delay_seconds": 0.5,
+"drop_every": 11, "retry_after": 1, "rate_limit": 50, "rate_window_seconds": 10}``. Rows are served sorted by id so that pagination is stable.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+ENDPOINTS = ("candidates", "applications", "jobs", "users", "sources", "offers", "rejection_reasons")
+MAX_PER_PAGE = 500
+DEFAULT_PER_PAGE = 100
+# which field each filter compares, per endpoint (Harvest: applications filter on last_activity_at)
+UPDATED_FIELD = {"applications": "last_activity_at"}
+CREATED_FIELD = {"applications": "applied_at"}
+
+
+@dataclass
+class Faults:
+    """Injected failures; "every N" counts API requests since the faults were set."""
+    status_500_every: int = 0
+    rate_limit_every: int = 0
+    delay_seconds: float = 0.0
+    drop_every: int = 0
+    retry_after: int = 1
+
+
+@dataclass
+class RateLimit:
+    limit: int = 500        # requests per window (Harvest allows 50 per 10 s; the sandbox is roomier)
+    window_seconds: float = 10.0
+
+
+class _Table:
+    """One endpoint's rows: pre-serialised JSON per row plus the keys the filters need."""
+
+    def __init__(self, name: str, rows: list[dict]):
+        rows = sorted(rows, key=lambda r: r["id"])
+        self.name = name
+        self.blobs = [json.dumps(r, ensure_ascii=False, separators=(",", ":")).encode() for r in rows]
+        upd, cre = UPDATED_FIELD.get(name, "updated_at"), CREATED_FIELD.get(name, "created_at")
+        self.updated = [r.get(upd) or "" for r in rows]
+        self.created = [r.get(cre) or "" for r in rows]
+        self._cache: dict[tuple, list[int]] = {}
+
+    def select(self, updated_after: str | None, created_after: str | None) -> list[int] | range:
+        if not updated_after and not created_after:
+            return range(len(self.blobs))
+        key = (updated_after, created_after)
+        hit = self._cache.get(key)
+        if hit is None:
+            # timestamps share one ISO format, so string order is time order
+            hit = [i for i in range(len(self.blobs))
+                   if (not updated_after or self.updated[i] >= updated_after)
+                   and (not created_after or self.created[i] >= created_after)]
+            if len(self._cache) > 32:
+                self._cache.clear()
+            self._cache[key] = hit
+        return hit
+
+
+class SimulatorState:
+    def __init__(self, ats_dir: Path, api_key: str, rate_limit: RateLimit | None = None):
+        self.ats_dir = Path(ats_dir)
+        self.api_key = api_key
+        self.rate = rate_limit or RateLimit()
+        self.initial_rate = self.rate
+        self.faults = Faults()
+        self.lock = threading.Lock()
+        self.hits: deque[float] = deque()
+        self.fault_counter = 0
+        self.requests = 0
+        self.tables: dict[str, _Table] = {}
+        self._mtimes: dict[str, float] = {}
+
+    def table(self, name: str) -> _Table:
+        path = self.ats_dir / f"{name}.json"
+        mtime = path.stat().st_mtime if path.exists() else -1.0
+        with self.lock:
+            if self._mtimes.get(name) != mtime:  # a regenerated world is picked up without a restart
+                rows = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+                self.tables[name] = _Table(name, rows)
+                self._mtimes[name] = mtime
+            return self.tables[name]
+
+    def take_token(self) -> tuple[bool, int, int]:
+        """Sliding-window limiter: (allowed, remaining, seconds until a slot frees)."""
+        now = time.monotonic()
+        with self.lock:
+            while self.hits and now - self.hits[0] >= self.rate.window_seconds:
+                self.hits.popleft()
+            if len(self.hits) >= self.rate.limit:
+                wait = self.rate.window_seconds - (now - self.hits[0])
+                return False, 0, max(1, math.ceil(wait))
+            self.hits.append(now)
+            return True, self.rate.limit - len(self.hits), 0
+
+    def next_fault(self) -> str | None:
+        with self.lock:
+            self.requests += 1
+            self.fault_counter += 1
+            n, f = self.fault_counter, self.faults
+        if f.drop_every and n % f.drop_every == 0:
+            return "drop"
+        if f.status_500_every and n % f.status_500_every == 0:
+            return "500"
+        if f.rate_limit_every and n % f.rate_limit_every == 0:
+            return "429"
+        return None
+
+
+def _parse_time(value: str | None) -> str | None:
+    """Any ISO-8601 timestamp -> the served format (UTC, seconds, Z) for string comparison."""
+    if not value:
+        return None
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "+"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _authorised(request: Request, api_key: str) -> bool:
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("basic "):
+        return False
+    try:
+        user, _, _password = base64.b64decode(header[6:].strip()).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return user == api_key
+
+
+class _DroppedResponse(Response):
+    """Promises a body it never finishes: the client sees the connection end mid-response."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"100000")]})
+        await send({"type": "http.response.body", "body": b'[{"id":', "more_body": True})
+        # returning without finishing the body makes uvicorn close the connection (it logs one line)
+
+
+def create_app(ats_dir: Path, api_key: str, rate_limit: RateLimit | None = None) -> FastAPI:
+    state = SimulatorState(ats_dir, api_key, rate_limit)
+    app = FastAPI(title="Warmpool sandbox ATS (Harvest v1 shape)", docs_url=None, redoc_url=None)
+    app.state.sim = state
+
+    def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+        return JSONResponse({"message": message}, status_code=status, headers=headers)
+
+    @app.get("/_sim/health")
+    def health() -> dict:
+        return {"ok": True, "ats_dir": str(state.ats_dir)}
+
+    @app.get("/_sim/faults")
+    def get_faults() -> dict:
+        return {"faults": asdict(state.faults), "rate_limit": asdict(state.rate), "requests": state.requests}
+
+    @app.post("/_sim/faults")
+    async def set_faults(request: Request) -> Any:
+        body = await request.json()
+        if not isinstance(body, dict):
+            return error(422, "expected a JSON object")
+        # the posted object is the whole fault configuration: anything not named is switched off
+        faults, rate = asdict(Faults()), asdict(state.initial_rate)
+        for key, value in body.items():
+            if key in faults:
+                faults[key] = type(faults[key])(value)
+            elif key in ("rate_limit", "rate_limit_per_window"):
+                rate["limit"] = int(value)
+            elif key == "rate_window_seconds":
+                rate["window_seconds"] = float(value)
+            else:
+                return error(422, f"unknown fault {key!r}")
+        with state.lock:
+            state.faults, state.rate = Faults(**faults), RateLimit(**rate)
+            state.fault_counter = 0
+            state.hits.clear()
+        return {"faults": faults, "rate_limit": rate}
+
+    @app.delete("/_sim/faults")
+    def clear_faults() -> dict:
+        with state.lock:
+            state.faults, state.rate = Faults(), state.initial_rate
+            state.fault_counter = 0
+            state.hits.clear()
+        return {"faults": asdict(state.faults), "rate_limit": asdict(state.rate)}
+
+    @app.get("/v1/{endpoint}")
+    async def list_endpoint(endpoint: str, request: Request) -> Response:
+        if endpoint not in ENDPOINTS:
+            return error(404, f"unknown endpoint {endpoint}")
+        if not _authorised(request, state.api_key):
+            return error(401, "Invalid Basic Auth credentials", {"WWW-Authenticate": 'Basic realm="Harvest API"'})
+        fault = state.next_fault()
+        if state.faults.delay_seconds:
+            await asyncio.sleep(state.faults.delay_seconds)
+        if fault == "drop":
+            return _DroppedResponse()
+        if fault == "500":
+            return error(500, "Internal Server Error (sandbox fault)")
+        allowed, remaining, wait = state.take_token()
+        limit_headers = {"X-RateLimit-Limit": str(state.rate.limit), "X-RateLimit-Remaining": str(remaining)}
+        if fault == "429":
+            allowed, wait = False, state.faults.retry_after
+        if not allowed:
+            return error(429, "Rate limit exceeded", dict(limit_headers, **{"Retry-After": str(wait),
+                                                                             "X-RateLimit-Remaining": "0"}))
+        q = request.query_params
+        try:
+            per_page = int(q.get("per_page", DEFAULT_PER_PAGE))
+            page = int(q.get("page", 1))
+            updated_after = _parse_time(q.get("updated_after") or
+                                        (q.get("last_activity_after") if endpoint == "applications" else None))
+            created_after = _parse_time(q.get("created_after"))
+        except ValueError as exc:
+            return error(422, f"invalid parameter: {exc}")
+        if not 1 <= per_page <= MAX_PER_PAGE or page < 1:
+            return error(422, f"per_page must be 1-{MAX_PER_PAGE} and page >= 1")
+        table = await asyncio.to_thread(state.table, endpoint)
+        selected = table.select(updated_after, created_after)
+        last_page = max(1, math.ceil(len(selected) / per_page))
+        chunk = selected[(page - 1) * per_page: page * per_page]
+        body = b"[" + b",".join(table.blobs[i] for i in chunk) + b"]"
+        links = []
+
+        def link(n: int, rel: str) -> str:
+            return f'<{request.url.include_query_params(page=n, per_page=per_page)}>; rel="{rel}"'
+
+        if page < last_page:
+            links.append(link(page + 1, "next"))
+        if page > 1:
+            links.append(link(page - 1, "prev"))
+        if page < last_page:
+            links.append(link(last_page, "last"))
+        headers = dict(limit_headers)
+        if links:
+            headers["Link"] = ", ".join(links)
+        return Response(body, media_type="application/json", headers=headers)
+
+    return app
+
+
+def app_from_settings(settings=None, rate_limit: RateLimit | None = None) -> FastAPI:
+    from warmpool.config import get_settings
+
+    settings = settings or get_settings()
+    return create_app(settings.sandbox_dir / "ats", settings.ats.api_key, rate_limit)
