@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Warmpool: the recruiting CRM data platform.")
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False, help="Warmpool: the recruiting CRM data platform.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="The demo world: generator, ATS simulator, SMTP server.")
 app.add_typer(sandbox_app, name="sandbox")
 
@@ -40,9 +40,13 @@ def resolve(
     output: Path = typer.Option(..., "--output", "-o", help="Where to write source, source_record_id, person_id."),
 ) -> None:
     """Identity resolution of any candidate export: one output row per input row."""
-    from warmpool.identity.resolve import resolve_csv
+    from warmpool.identity.resolve import ResolveInputError, resolve_csv
 
-    stats = resolve_csv(input, output)
+    try:
+        stats = resolve_csv(input, output)
+    except ResolveInputError as exc:  # bad input is the user's to fix: say where, no traceback
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(stats.describe())
 
 
