@@ -340,6 +340,26 @@ def test_preferences_choose_topics_and_frequency(env):
     assert env.rows("select event from email_events") == [{"event": "unsubscribe"}]
 
 
+def test_after_unsubscribing_the_page_offers_no_topics_and_saving_changes_nothing(env):
+    # Downstream (int_candidate_consent, the campaign sender) an unsubscribe is permanent: the page
+    # must not pretend that ticking topics afterwards brings mail back.
+    token = _unsub_token("dee@example.com")
+    env.client.post(f"/u/{token}", data={"List-Unsubscribe": "One-Click"})
+    r = env.client.get(f"/u/{token}")
+    assert "unsubscribed from all" in r.text and "Save my preferences" not in r.text
+    assert "Unsubscribe from all emails" not in r.text
+    prefs = make_token("preferences", {"email": "dee@example.com", "person_id": "p-42"})
+    r = env.client.post(f"/p/{prefs}", data={"action": "save", "topics": ["nurture"], "frequency": "normal"})
+    assert r.status_code == 200 and "unsubscribed from all" in r.text and "saved" not in r.text
+    assert [p["unsubscribed_all"] for p in env.rows("select * from preference_changes")] == [1]
+    # a complaint at the provider counts the same
+    with store.store(env.settings.web_store_path) as con:
+        store.insert_email_events(con, [{"provider_event_id": "mg:1", "provider": "mailgun", "event": "complaint",
+                                         "email": "Eve@Example.com", "occurred_at": "2026-01-01T00:00:00.000Z"}])
+    r = env.client.get("/p/" + make_token("preferences", {"email": "eve@example.com"}))
+    assert "Save my preferences" not in r.text
+
+
 def test_tampered_unsubscribe_token_changes_nothing(env):
     token = _unsub_token()
     bad = token[:-2] + ("xx" if not token.endswith("xx") else "yy")

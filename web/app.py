@@ -400,7 +400,8 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
         return page(request, "preferences.html", status, title="Your email preferences",
                     email=mask_email(data["email"]), topics=forms.TOPICS, frequencies=forms.FREQUENCIES,
                     chosen=topics, frequency=(current or {}).get("frequency") or "normal",
-                    unsubscribed=bool(current and current["unsubscribed_all"]), **ctx)
+                    unsubscribed=bool(current and current["unsubscribed_all"])
+                    or db.run(store.has_unsubscribed, data["email"]), **ctx)
 
     def _unsubscribe(request: Request, token: str, data: dict, source: str) -> None:
         now = iso(opts.clock())
@@ -441,6 +442,9 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
                     _unsubscribe(request, token, data, "page")
                     return _prefs_page(request, data, notice="You are unsubscribed from all our emails.")
                 if action == "save":
+                    if db.run(store.has_unsubscribed, data["email"]):
+                        # Suppression is permanent downstream: saving topics would change nothing.
+                        return _prefs_page(request, data, notice="You are unsubscribed from all our emails.")
                     res = forms.Result()
                     topics = forms.clean_multi(res, form.getlist("topics"), "topics", forms.TOPICS, "topics")
                     frequency = forms.clean_choice(res, form, "frequency", forms.FREQUENCIES, "frequency") or "normal"

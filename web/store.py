@@ -290,6 +290,15 @@ def current_preferences(con: sqlite3.Connection, email: str) -> dict[str, Any] |
     return dict(row) if row else None
 
 
+def has_unsubscribed(con: sqlite3.Connection, email: str) -> bool:
+    """Whether the address ever unsubscribed or complained (here or at the provider). The pipeline
+    (`int_candidate_consent`) and the campaign sender treat that as permanent suppression."""
+    _ensure_web_schema(con)
+    row = con.execute("select 1 from email_events where lower(email) = lower(?) "
+                      "and event in ('unsubscribe', 'complaint') limit 1", (email,)).fetchone()
+    return row is not None
+
+
 def read_preference_changes_after(con: sqlite3.Connection, after_seq: int, limit: int = 10_000) -> list[dict[str, Any]]:
     _ensure_web_schema(con)
     rows = con.execute("select * from preference_changes where change_seq > ? order by change_seq limit ?",

@@ -1,0 +1,286 @@
+"""The candidate-facing web service through the whole pipeline, in real headless Chromium.
+
+A small generated world in a private home; the web app on a loopback uvicorn server; the sandbox's
+SMTP sink receiving every mail as .eml; Playwright driving Debian's chromium. Then:
+
+  1. Ada opts in to the talent network, the confirmation mail arrives, the browser follows its link
+     and confirms. Grace opts in too but never confirms. An employee refers Katherine.
+  2. The pipeline runs: Ada is in `marts.dim_candidates` with marketing consent (basis opt_in) and
+     her consent record (time, wording version and hash, IP, user agent) in `raw_forms`; Grace is
+     not contactable (`pending_double_opt_in`) and is in no audience; Katherine is in the pool with
+     source `referral` and no consent; Ada receives the nurture campaign mail, Grace nobody mails.
+  3. Ada opens the campaign mail's List-Unsubscribe URL in the browser and leaves everything on the
+     preference page; Katherine's mailbox provider one-click POSTs the referral notice's header URL.
+  4. The pipeline runs again: both are `is_contactable = false` with reason `suppressed`, in no
+     audience, and nobody is mailed twice.
+
+Screenshots go to $WARMPOOL_SCREENSHOTS (default data/screenshots/) as `pipeline-*.png`.
+"""
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import re
+import shutil
+import time
+from email.utils import getaddresses
+from pathlib import Path
+
+import httpx
+import pytest
+
+from warmpool import tables
+from warmpool.config import REPO_ROOT, get_settings
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PEOPLE = 300
+SEED = 23
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+
+ADA = "ada.lovelace.e2e@example.org"        # opts in and confirms, later unsubscribes on the page
+GRACE = "grace.hopper.e2e@example.org"      # opts in, never confirms
+KATHERINE = "katherine.johnson.e2e@example.org"  # referred; one-click unsubscribes from the notice
+NURTURE = "tn-engineering-nurture"           # config/campaigns: job families engineering + data
+
+
+def _clear_settings_cache() -> None:
+    from warmpool import config
+
+    config._settings_for.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """World + ATS simulator + SMTP sink + web server + chromium, all in a private home."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    from sandbox.services import SandboxServices
+    from sandbox.world import generate_world
+    from web.app import WebOptions, create_app
+    from web.server import free_port, serve_in_thread
+
+    home = tmp_path_factory.mktemp("web-pipeline")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("WARMPOOL_HOME", str(home))
+    mp.setenv("DAGSTER_HOME", str(home / "dagster"))
+    for var in ("WARMPOOL_LANDING_DIR", "WARMPOOL_WEB_STORE"):
+        mp.delenv(var, raising=False)
+    _clear_settings_cache()
+    shots = Path(os.environ.get("WARMPOOL_SCREENSHOTS") or REPO_ROOT / "data" / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    try:
+        get_settings().ensure_dirs()
+        t0 = time.perf_counter()
+        generate_world(people=PEOPLE, seed=SEED, home=home)
+        timings["world"] = time.perf_counter() - t0
+        web_port = free_port()
+        with SandboxServices(get_settings(), ats_port=0, smtp_port=0) as services:
+            mp.setenv("WARMPOOL_ATS_URL", services.ats_url)
+            mp.setenv("WARMPOOL_SMTP_HOST", services.smtp_host)
+            mp.setenv("WARMPOOL_SMTP_PORT", str(services.smtp_port))
+            mp.setenv("WARMPOOL_PUBLIC_URL", f"http://127.0.0.1:{web_port}")  # links in every mail
+            settings = get_settings()
+            app = create_app(settings, options=WebOptions(min_fill_seconds=1.0))
+            with serve_in_thread(app, port=web_port) as base, sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                try:
+                    yield {"base": base, "settings": settings, "browser": browser, "shots": shots,
+                           "mailbox": services.mailbox_dir, "timings": timings}
+                finally:
+                    browser.close()
+    finally:
+        mp.undo()
+        _clear_settings_cache()
+        if timings:
+            print("\nweb pipeline timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
+
+
+# --------------------------------------------------------------------------------------------- helpers
+def shot(page, stack, name: str) -> None:
+    page.screenshot(path=str(stack["shots"] / f"pipeline-{name}.png"), full_page=True)
+
+
+def mails_to(mailbox: Path, address: str) -> list[email.message.EmailMessage]:
+    out = []
+    for path in sorted(mailbox.glob("*.eml")):
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if address in {a.lower() for _, a in getaddresses([str(msg["To"] or "")])}:
+            out.append(msg)
+    return out
+
+
+def wait_for_mail(mailbox: Path, address: str, subject: str, timeout: float = 15.0) -> email.message.EmailMessage:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [m for m in mails_to(mailbox, address) if subject in str(m["Subject"])]
+        if found:
+            return found[-1]
+        time.sleep(0.1)
+    raise AssertionError(f"no mail '{subject}' to {address} arrived")
+
+
+def run_pipeline(stack, label: str) -> None:
+    from dagster import DagsterInstance
+
+    from warmpool.demo import run_pipeline as run
+
+    t0 = time.perf_counter()
+    result = run(DagsterInstance.ephemeral())
+    assert result.success
+    stack["timings"][label] = time.perf_counter() - t0
+    steps = sorted(((e.step_key, e.event_specific_data.duration_ms / 1000) for e in result.all_events
+                    if e.event_type_value == "STEP_SUCCESS"), key=lambda kv: -kv[1])
+    print(f"\n{label}: slowest steps (s): " + ", ".join(f"{k} {v:.1f}" for k, v in steps[:6]))
+
+
+def query(sql: str, *params) -> list[dict]:
+    from warmpool.warehouse import warehouse
+
+    with warehouse(read_only=True) as con:
+        cur = con.execute(sql, list(params))
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+
+def candidate(address: str) -> dict:
+    rows = query(f"select * from {tables.DIM_CANDIDATES} where lower(email) = ?", address)
+    assert len(rows) == 1, (address, rows)
+    return rows[0]
+
+
+def audiences_of(address: str) -> set[str]:
+    return {r["campaign_id"] for r in query(
+        f"select campaign_id from {tables.AUDIENCE_MEMBERS} where lower(email) = ?", address)}
+
+
+def opt_in(page, stack, *, first: str, last: str, address: str, country: str, family: str,
+           shots: bool = False) -> None:
+    page.goto(stack["base"] + "/talent-network")
+    if shots:
+        shot(page, stack, "01-talent-network")
+    page.get_by_label("First name").fill(first)
+    page.get_by_label("Last name").fill(last)
+    page.get_by_label("Email address").fill(address)
+    page.get_by_label("City").fill("London")
+    page.get_by_label("Country").select_option(country)
+    page.get_by_label(family).check()
+    page.get_by_label("Skills").fill("python, sql, statistics")
+    page.get_by_label("I agree that Warmpool").check()
+    page.wait_for_timeout(1100)  # the minimum fill time
+    page.get_by_role("button", name="Join the talent network").click()
+    assert page.get_by_role("heading", name="Check your inbox").is_visible()
+    if shots:
+        shot(page, stack, "02-check-inbox")
+
+
+# ------------------------------------------------------------------------------------------------ test
+def test_opt_in_referral_and_unsubscribe_through_the_pipeline(stack):
+    base, mailbox, browser = stack["base"], stack["mailbox"], stack["browser"]
+    page = browser.new_page()
+
+    # 1a. Ada opts in and confirms through the mailed link.
+    opt_in(page, stack, first="Ada", last="Lovelace", address=ADA, country="GB", family="Data and analytics",
+           shots=True)
+    confirmation = wait_for_mail(mailbox, ADA, "onfirm")
+    link = re.search(r"(http://127\.0\.0\.1:\d+/confirm/\S+)",
+                     confirmation.get_body(("plain",)).get_content()).group(1)
+    page.goto(link)
+    shot(page, stack, "03-confirm")
+    page.get_by_role("button", name="Yes, confirm and join").click()
+    assert page.get_by_role("heading", name=re.compile("You are in")).is_visible()
+    shot(page, stack, "04-confirmed")
+
+    # 1b. Grace opts in and never confirms (her confirmation mail arrives and is ignored).
+    opt_in(page, stack, first="Grace", last="Hopper", address=GRACE, country="GB", family="Data and analytics")
+    wait_for_mail(mailbox, GRACE, "onfirm")
+
+    # 1c. An employee refers Katherine; she is told by mail, with a one-click unsubscribe header.
+    page.goto(base + "/referral")
+    shot(page, stack, "05-referral")
+    page.get_by_label("Your name").fill("Dorothy Vaughan")
+    page.get_by_label("Your work email address").fill("dorothy.vaughan@warmpool.example")
+    page.get_by_label("First name").fill("Katherine")
+    page.get_by_label("Last name").fill("Johnson")
+    page.get_by_label("Their email address").fill(KATHERINE)
+    page.get_by_label("Country").select_option("US")
+    page.get_by_label("Job family").select_option("data")
+    page.get_by_label("How do you know them?").select_option("former_colleague")
+    page.get_by_label("I have told this person").check()
+    page.wait_for_timeout(1100)
+    page.get_by_role("button", name="Send referral").click()
+    assert page.get_by_role("heading", name="Thank you for your referral").is_visible()
+    shot(page, stack, "06-referral-thanks")
+    notice = wait_for_mail(mailbox, KATHERINE, "")
+    assert notice["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+    # 2. The pipeline runs once.
+    run_pipeline(stack, "pipeline_run_1")
+
+    ada = candidate(ADA)
+    assert "talent_network" in ada["sources"].split(";")
+    assert ada["has_marketing_consent"] is True and ada["consent_basis"] == "opt_in"
+    assert ada["country_code"] == "GB"  # opt-in country: only the confirmed opt-in gives consent
+    assert ada["is_contactable"] is True and ada["not_contactable_reason"] is None
+    # Her consent record: no mart carries it (dim_candidates has only the decision); the raw layer does.
+    [record] = query(f"select * from {tables.RAW_FORMS}.form_submissions where email = ?", ADA)
+    assert record["consent_marketing"] == 1 and record["submitted_at"] is not None
+    assert re.fullmatch(r"[0-9a-f]{64}", record["consent_wording_hash"]) and record["consent_wording_version"]
+    assert record["ip"] == "127.0.0.1" and "Chrome" in record["user_agent"]
+    [confirmed] = query(f"select * from {tables.RAW_FORMS}.consent_confirmations where submission_id = ?",
+                        record["submission_id"])
+    assert confirmed["confirmed_at"] >= record["submitted_at"] and "Chrome" in confirmed["user_agent"]
+    [staged] = query(f"select * from {tables.STAGING}.stg_forms__submissions where email = ?", ADA)
+    assert staged["consent_wording_version"] == record["consent_wording_version"]
+    assert staged["consent_wording_hash"] == record["consent_wording_hash"]
+    assert NURTURE in audiences_of(ADA)
+
+    grace = candidate(GRACE)  # pending double opt-in: in the pool, never marketed to
+    assert grace["has_marketing_consent"] is False
+    assert grace["is_contactable"] is False and grace["not_contactable_reason"] == "pending_double_opt_in"
+    assert audiences_of(GRACE) == set()
+
+    katherine = candidate(KATHERINE)
+    assert "referral" in katherine["sources"].split(";")
+    assert katherine["has_marketing_consent"] is False  # a referral alone never gives consent
+    assert katherine["not_contactable_reason"] == "no_marketing_consent"
+    assert audiences_of(KATHERINE) == set()
+
+    # The campaign mail reached Ada (and only the confirmation reached Grace).
+    campaign = wait_for_mail(mailbox, ADA, "What's new at Warmpool")
+    assert campaign["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert [str(m["Subject"]) for m in mails_to(mailbox, GRACE) if m["List-Unsubscribe"]] == []
+
+    # 3a. Ada opens the campaign mail's List-Unsubscribe URL and leaves everything on the page.
+    unsubscribe_url = re.fullmatch(r"<(http://127\.0\.0\.1:\d+/u/[^>]+)>", str(campaign["List-Unsubscribe"])).group(1)
+    page.goto(unsubscribe_url)
+    shot(page, stack, "07-preferences-from-campaign-mail")
+    page.get_by_role("button", name="Unsubscribe from all emails").click()
+    assert "unsubscribed from all" in page.get_by_role("status").inner_text()
+    shot(page, stack, "08-unsubscribed")
+    page.close()
+
+    # 3b. Katherine's mailbox provider does RFC 8058 one-click on the notice's header URL.
+    notice_url = re.fullmatch(r"<(.+)>", str(notice["List-Unsubscribe"])).group(1)
+    r = httpx.post(notice_url, data={"List-Unsubscribe": "One-Click"}, follow_redirects=False)
+    assert r.status_code == 200
+
+    # 4. The next pipeline run suppresses both.
+    mails_before = len(list(mailbox.glob("*.eml")))
+    run_pipeline(stack, "pipeline_run_2")
+
+    ada = candidate(ADA)
+    assert ada["is_contactable"] is False and ada["not_contactable_reason"] == "suppressed"
+    assert ada["is_suppressed"] is True
+    assert audiences_of(ADA) == set()
+    [event] = query(f"select * from {tables.RAW_EMAIL}.email_events where email = ? and event = 'unsubscribe'", ADA)
+    assert event["campaign_id"] == NURTURE
+    katherine = candidate(KATHERINE)
+    assert katherine["is_contactable"] is False and katherine["not_contactable_reason"] == "suppressed"
+    assert len(list(mailbox.glob("*.eml"))) == mails_before  # nobody was mailed twice
