@@ -100,5 +100,6 @@ def summary(people: int, world, timings: Timings) -> str:
     lines.append(f"  received mail (.eml):             {settings.mailbox_dir}")
     lines.append("  Dagster UI (assets, runs, checks): make dagster      -> http://127.0.0.1:3000")
     lines.append("  Dashboards:                        make dashboards   -> http://127.0.0.1:8501")
+    lines.append("  Candidate web (opt-in, referral, unsubscribe links in the mail): make web -> http://127.0.0.1:8300")
     lines.append(f"  (run from {REPO_ROOT})")
     return "\n".join(lines)
