@@ -33,7 +33,9 @@ def warehouse(path: Path | None = None, *, read_only: bool = False) -> Iterator[
 
 def table_exists(con: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:
     schema, _, name = qualified_name.rpartition(".")
-    return bool(con.execute(
+    # fetchall: DuckDB 2 refuses further work on a connection while a result is only partly read.
+    rows = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [schema or "main", name],
-    ).fetchone()[0])
+    ).fetchall()
+    return bool(rows[0][0])
