@@ -91,5 +91,98 @@ def run() -> None:
     run_pipeline(DagsterInstance.get())
 
 
+# ---- identity: explain, review, unmerge (the warehouse at get_settings().warehouse_path) ----------
+identity_app = typer.Typer(no_args_is_help=True, help="Person identity: explain, review uncertain pairs, unmerge.")
+review_app = typer.Typer(no_args_is_help=True, help="The review queue of uncertain pairs and reviewers' decisions.")
+app.add_typer(identity_app, name="identity")
+identity_app.add_typer(review_app, name="review")
+
+
+def _identity_call(fn, *, read_only: bool):
+    """Open the warehouse, run ``fn(con)``, turn expected errors into a clean exit."""
+    from warmpool.identity.review import ReviewError
+    from warmpool.warehouse import warehouse
+
+    try:
+        with warehouse(read_only=read_only) as con:
+            return fn(con)
+    except ReviewError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+
+
+@identity_app.command("explain")
+def identity_explain(
+    person_id: str = typer.Argument(..., help="Any person id (a merged-away id is followed to the current one)."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write Splink's waterfall chart (offline HTML)."),
+    all_pairs: bool = typer.Option(False, "--all-pairs", help="Every scored pair among the records, not only the links used."),
+) -> None:
+    """A person's records and, for each link holding them together, the match weight of every comparison. Read-only."""
+    from warmpool.identity.explain import explain_person
+
+    exp = _identity_call(lambda con: explain_person(con, person_id, all_pairs=all_pairs), read_only=True)
+    typer.echo(exp.format_text())
+    if html:
+        typer.echo(f"\n{exp.write_html(html)} written to {html}")
+
+
+@identity_app.command("unmerge")
+def identity_unmerge(
+    person_id: str = typer.Argument(..., help="The person to split."),
+    records: Optional[str] = typer.Option(None, "--records", help="SOURCE:ID,SOURCE:ID,... to split off together "
+                                          "(default: every record becomes its own person)."),
+    reviewer: str = typer.Option("unmerge", "--reviewer", help="Who decided (kept with the decisions)."),
+) -> None:
+    """Split a person without losing any record; recorded as 'separate' decisions that every later run keeps.
+
+    Writes the warehouse: run it only while no pipeline run is in progress (one writer at a time).
+    """
+    from warmpool.identity.review import parse_record_key, unmerge
+
+    keys = [parse_record_key(k) for k in records.split(",") if k.strip()] if records else None
+    typer.echo(_identity_call(lambda con: unmerge(con, person_id, keys, reviewer=reviewer), read_only=False).describe())
+
+
+
+@review_app.command("list")
+def identity_review_list(
+    limit: int = typer.Option(20, help="How many pairs to show."),
+    status: str = typer.Option("open", help="open | decided | all"),
+) -> None:
+    """Uncertain pairs (match probability inside identity.review_band), closest to a coin flip first. Read-only."""
+    from warmpool.identity.review import open_items
+
+    items = _identity_call(lambda con: open_items(con, limit, status), read_only=True)
+    if items.height == 0:
+        typer.echo("review queue: nothing to show")
+        return
+    for r in items.iter_rows(named=True):
+        typer.echo(f"{r['left_source']}:{r['left_source_record_id']}  {r['right_source']}:{r['right_source_record_id']}"
+                   f"  p={r['match_probability']:.3f}  weight={r['match_weight']:+.2f}  "
+                   f"{'same person' if r['left_person_id'] == r['right_person_id'] else 'different people'}"
+                   f"  [{r['status']}{' ' + r['decision'] if r['decision'] else ''}]")
+
+
+@review_app.command("decide")
+def identity_review_decide(
+    left: str = typer.Argument(..., help="SOURCE:SOURCE_RECORD_ID of one record."),
+    right: str = typer.Argument(..., help="SOURCE:SOURCE_RECORD_ID of the other."),
+    link: bool = typer.Option(..., "--link/--separate", help="Same person (--link) or never (--separate)."),
+    reviewer: str = typer.Option(..., "--reviewer", help="Who decided (audited)."),
+    note: Optional[str] = typer.Option(None, help="Why (kept with the decision)."),
+) -> None:
+    """Record a reviewer's decision for two records and apply it now; every later run respects it.
+
+    Writes the warehouse: run it only while no pipeline run is in progress (one writer at a time).
+    """
+    from warmpool.identity.review import decide, parse_record_key
+
+    a, b = parse_record_key(left), parse_record_key(right)
+    applied = _identity_call(lambda con: decide(con, a, b, "link" if link else "separate", reviewer=reviewer, note=note),
+                             read_only=False)
+    typer.echo(applied.describe())
+
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -4,5 +4,8 @@
 ``model``      the Splink settings, training, the saved/versioned model
 ``resolve``    predict + cluster + stable person ids; CSV and warehouse entry points
 ``evaluate``   pairwise precision / recall / F1 against a truth table
-``synthetic``  a seeded sandbox-like world used to train and measure the model
+``pairs``      scored pairs (one prediction) and clustering that respects reviewers' decisions
+``history``    merge / split history, resolution runs, the any-id -> current-id map
+``review``     review queue, link / separate decisions, unmerge (applied at once, kept by later runs)
+``explain``    a person's records and Splink's waterfall for the links holding them together
 """

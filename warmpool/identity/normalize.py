@@ -28,7 +28,13 @@ CONTRACT_COLUMNS = (
 
 # Bumped whenever a rule below changes what a feature looks like: a saved model was trained on
 # features of one version, so resolve refuses a model trained on another (see model.py).
-NORMALIZE_VERSION = 1
+NORMALIZE_VERSION = 2
+
+# Optional extra columns: not in the contract (exports are free to leave them out, and the contract
+# says unknown columns are ignored), but when an input carries them they are normalised and a model
+# trained with them (e.g. the FEBRL model, see model.py) compares them. A model trained without them
+# (the candidate-export model) never reads them.
+OPTIONAL_COLUMNS = ("date_of_birth", "address_line", "postcode")
 
 _NON_ALNUM = re.compile(r"[^a-z0-9 ]+")
 _SPACES = re.compile(r"\s+")
@@ -128,6 +134,30 @@ EMAIL_DOMAIN_FIXES = {
     "outlok.com": "outlook.com", "outllook.com": "outlook.com", "outlook.co": "outlook.com",
     "iclod.com": "icloud.com", "icloud.co": "icloud.com",
 }
+# Free-mail providers: an address there is the person's own, not an employer's. A person rarely
+# keeps two personal mailboxes, but work addresses come and go with jobs, so "two different
+# personal addresses" is much stronger evidence of two people than "personal vs work address".
+# Matched on the domain's first label (yahoo.co.uk, hotmail.fr, gmx.net ...) or on the whole domain.
+_FREEMAIL_LABELS = frozenset({
+    "gmail", "googlemail", "yahoo", "ymail", "rocketmail", "hotmail", "outlook", "live", "msn", "icloud", "aol",
+    "protonmail", "proton", "pm", "gmx", "zoho", "yandex", "mail", "fastmail", "tutanota", "hushmail",
+    "rediffmail", "btinternet", "orange", "wanadoo", "laposte", "sfr", "libero", "virgilio", "seznam",
+    "rogers", "shaw", "sympatico", "bigpond", "optusnet", "comcast", "verizon", "att", "sbcglobal",
+})
+_FREEMAIL_DOMAINS = frozenset({
+    "me.com", "mac.com", "web.de", "t-online.de", "posteo.de", "freenet.de", "free.fr", "sky.com",
+    "virginmedia.com", "qq.com", "163.com", "126.com", "wp.pl", "o2.pl", "interia.pl", "naver.com",
+})
+
+
+def email_is_freemail(value: str | None) -> bool | None:
+    """Whether a *normalised* address is at a free-mail provider (None when there is no address)."""
+    if not value or "@" not in value:
+        return None
+    domain = value.rsplit("@", 1)[1]
+    return domain in _FREEMAIL_DOMAINS or domain.split(".", 1)[0] in _FREEMAIL_LABELS
+
+
 # Providers that ignore dots in the local part.
 _DOTLESS_DOMAINS = frozenset({"gmail.com"})
 
@@ -154,9 +184,16 @@ def email_value(value: str | None) -> str | None:
     if not local or not domain:
         return None
     candidate = f"{local}@{domain}"
-    if not _email_syntax_ok(candidate):
+    # email-validator costs ~150 µs a call (a minute per million distinct addresses): a plain
+    # dot-atom address with an ordinary domain is valid for it too, so only the rest ask it
+    if not (len(local) <= 64 and _PLAIN_ADDRESS.match(candidate)) and not _email_syntax_ok(candidate):
         return None
     return candidate
+
+
+# A subset of what email-validator accepts (dot-atom local part, LDH labels, alphabetic TLD).
+_PLAIN_ADDRESS = re.compile(r"^[a-z0-9_%+\-]+(\.[a-z0-9_%+\-]+)*@(?=.{4,253}$)([a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?\.)+"
+                            r"(?!(?:local|localhost|test|invalid|onion|arpa|internal|home|lan|example)$)[a-z]{2,24}$")
 
 
 @lru_cache(maxsize=200_000)
@@ -217,6 +254,9 @@ def phone_value(value: str | None, region: str | None = None) -> str | None:
     hint = region if region and len(region) == 2 and region.isupper() else None
     if raw.startswith("00"):
         raw = "+" + raw[2:]
+    fast = _phone_fast(raw, hint)
+    if fast is not None:
+        return fast
     for r in (hint, "US") if hint != "US" else ("US",):
         try:
             num = phonenumbers.parse(raw, r)
@@ -228,6 +268,60 @@ def phone_value(value: str | None, region: str | None = None) -> str | None:
             break  # an explicit country code: another region hint cannot help
     digits = "".join(ch for ch in raw if ch.isdigit())
     return f"#{digits}" if len(digits) >= 7 else None
+
+
+_PHONE_SHAPE = re.compile(r"^\+?[0-9 ().\-/]+$")
+
+
+@lru_cache(maxsize=None)
+def _phone_region_info(region: str) -> tuple[str, str, frozenset[int]] | None:
+    """(country calling code, national prefix, possible national lengths) of a region."""
+    from phonenumbers.phonemetadata import PhoneMetadata
+
+    md = PhoneMetadata.metadata_for_region(region)
+    if md is None or md.general_desc is None:
+        return None
+    return str(md.country_code), md.national_prefix or "", frozenset(md.general_desc.possible_length or ())
+
+
+@lru_cache(maxsize=None)
+def _phone_cc_lengths(cc: str) -> frozenset[int] | None:
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(cc))
+    if not regions:
+        return None
+    out: set[int] = set()
+    for r in regions:
+        info = _phone_region_info(r)
+        if info:
+            out |= info[2]
+    return frozenset(out)
+
+
+def _phone_fast(raw: str, hint: str | None) -> str | None:
+    """E.164 for the plain shapes (digits with spaces, dots, dashes, brackets) without the
+    ~90 µs phonenumbers parse: a known calling code or national prefix and a possible length.
+    None means "ask phonenumbers" (anything unusual: letters, extensions, odd lengths)."""
+    if not _PHONE_SHAPE.match(raw):
+        return None
+    raw = raw.replace("(0)", "")
+    digits = re.sub(r"\D", "", raw)
+    if raw.startswith("+"):
+        for n in (1, 2, 3):  # calling codes are prefix-free
+            lengths = _phone_cc_lengths(digits[:n]) if len(digits) > n else None
+            if lengths is not None:
+                return "+" + digits if len(digits) - n in lengths and not digits[n:].startswith("0") else None
+        return None
+    info = _phone_region_info(hint) if hint else None
+    if info is None:
+        return None
+    cc, prefix, lengths = info
+    if prefix and digits.startswith(prefix) and len(digits) - len(prefix) in lengths:
+        nsn = digits[len(prefix):]
+    elif not prefix or (cc == "1" and len(digits) == 10):
+        nsn = digits
+    else:
+        return None
+    return f"+{cc}{nsn}" if len(nsn) in lengths and not nsn.startswith("0") else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,6 +387,25 @@ def location_value(value: str | None) -> str | None:
     return ascii_lower(value)
 
 
+def date_value(value: str | None) -> str | None:
+    """A date of birth as ``YYYYMMDD`` from ``YYYYMMDD``, ``YYYY-MM-DD`` or ``DD/MM/YYYY``; else None."""
+    if value is None:
+        return None
+    raw = str(value).strip()
+    digits = re.sub(r"\D", "", raw)
+    if len(digits) != 8:
+        return None
+    if re.fullmatch(r"\d{1,2}[/.]\d{1,2}[/.]\d{4}", raw):  # day first, the European way
+        digits = digits[4:] + digits[2:4] + digits[:2]
+    return digits if 1800 <= int(digits[:4]) <= 2100 else None
+
+
+def postcode_value(value: str | None) -> str | None:
+    """Postcode: upper-case letters and digits only ("sw1a 1aa" -> "SW1A1AA")."""
+    v = ascii_lower(value)
+    return v.replace(" ", "").upper() if v else None
+
+
 def skills_value(value: str | None) -> list[str] | None:
     """``;``-separated skills -> sorted distinct lower-case list."""
     if value is None:
@@ -318,11 +431,16 @@ def _blank_to_null(col: str) -> pl.Expr:
 
 
 def to_contract_frame(records) -> pl.DataFrame:
-    """Any pandas/polars frame -> polars, every contract column present as text (missing -> null)."""
+    """Any pandas/polars frame -> polars, every contract column present as text (missing -> null).
+
+    ``OPTIONAL_COLUMNS`` present in the input are kept (as text) after the contract columns; any
+    other column is dropped.
+    """
     df = records if isinstance(records, pl.DataFrame) else pl.from_pandas(records)
     missing = [c for c in CONTRACT_COLUMNS if c not in df.columns]
     df = df.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in missing])
-    return df.select([_blank_to_null(c) for c in CONTRACT_COLUMNS])
+    extra = [c for c in OPTIONAL_COLUMNS if c in df.columns]
+    return df.select([_blank_to_null(c) for c in (*CONTRACT_COLUMNS, *extra)])
 
 
 def normalize_records(records) -> pl.DataFrame:
@@ -331,7 +449,8 @@ def normalize_records(records) -> pl.DataFrame:
     Feature columns (None when absent or unusable):
       first_name_norm, first_name_canonical, first_name_aliases (list), last_name_norm,
       last_name_metaphone, email_norm, email_local, phone_e164, city_norm, region_norm,
-      country_norm, linkedin_slug, company_norm, title_norm, skills_list (list)
+      country_norm, linkedin_slug, company_norm, title_norm, skills_list (list), email_freemail (bool)
+    and, only when the input has them, dob_norm, address_norm, postcode_norm (OPTIONAL_COLUMNS).
     """
     import jellyfish
 
@@ -358,8 +477,15 @@ def normalize_records(records) -> pl.DataFrame:
         title_norm=_map_distinct(df, ["current_title"], title_value, "v", str_t),
         skills_list=_map_distinct(df, ["skills"], skills_value, "v", list_t),
     )
+    if "date_of_birth" in df.columns:
+        out = out.with_columns(dob_norm=_map_distinct(df, ["date_of_birth"], date_value, "v", str_t))
+    if "address_line" in df.columns:
+        out = out.with_columns(address_norm=_map_distinct(df, ["address_line"], ascii_lower, "v", str_t))
+    if "postcode" in df.columns:
+        out = out.with_columns(postcode_norm=_map_distinct(df, ["postcode"], postcode_value, "v", str_t))
     out = out.with_columns(
         email_local=pl.col("email_norm").str.split("@").list.first(),
+        email_freemail=_map_distinct(out, ["email_norm"], email_is_freemail, "v", pl.Boolean),
         last_name_metaphone=_map_distinct(
             out, ["last_name_norm"], lambda v: jellyfish.metaphone(v) if v else None, "v", str_t),
     )

@@ -70,29 +70,16 @@ def _require_keys(df: pl.DataFrame, where: str, *, line_offset: int = 2) -> None
 # clustering
 
 def cluster_records(records, model: TrainedModel | None = None) -> pl.DataFrame:
-    """``source, source_record_id, cluster_id`` for distinct-key records (no id stability here)."""
-    model = model or load_model()
-    keys = records.select(KEY_COLUMNS).with_row_index("unique_id").with_columns(pl.col("unique_id").cast(pl.Int64))
-    if records.height < 2:  # Splink needs at least one possible pair
-        return keys.select(*KEY_COLUMNS, pl.col("unique_id").alias("cluster_id"))
-    from splink import DuckDBAPI, Linker
+    """``source, source_record_id, cluster_id`` for distinct-key records (no id stability here).
 
-    db_api = DuckDBAPI()
-    features = features_for_splink(records)
-    sdf = db_api.register(features, table_name="records")
-    linker = Linker(sdf, model.splink_settings, log_level=logging.WARNING)
-    for col, table in smoothed_term_frequencies(pl.from_arrow(features), model).items():
-        linker.table_management.register_term_frequency_lookup(db_api.register(table.to_arrow()), col)
-    t = model.threshold_match_probability
-    preds = linker.inference.predict(threshold_match_probability=t, warning_mode="never")
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(preds, t)
-    rel = clusters.as_duckdbpyrelation().select("unique_id, cluster_id")
-    c = pl.from_arrow(rel.arrow().read_all()).with_columns(pl.col("unique_id").cast(pl.Int64))
-    db_api.duckdb_con.close()
-    # cluster_id is whatever Splink picked; stable ids are assigned afterwards
-    return keys.join(c, on="unique_id", how="left").select(
-        *KEY_COLUMNS, pl.coalesce(pl.col("cluster_id").cast(pl.String), pl.col("unique_id").cast(pl.String))
-        .alias("cluster_id"))
+    Scoring and clustering live in ``matching`` so the incremental path runs the same code.
+    """
+    from warmpool.identity.matching import cluster_features, features_for_model
+
+    model = model or load_model()
+    if records.height < 2:  # Splink needs at least one possible pair
+        return records.select(*KEY_COLUMNS, pl.int_range(0, records.height).cast(pl.String).alias("cluster_id"))
+    return cluster_features(features_for_model(records, model), model)
 
 
 # A batch's own value frequencies are only trusted in proportion to its size: in a 3-record CSV
@@ -128,16 +115,19 @@ def fresh_person_id(key: str, salt: int = 0) -> str:
     return "p_" + hashlib.sha1(data.encode("utf-8")).hexdigest()[:16]
 
 
-def assign_stable_ids(clusters, previous=None) -> pl.DataFrame:
+def assign_stable_ids(clusters, previous=None, *, reserved_ids=()) -> pl.DataFrame:
     """Person ids for ``clusters`` (source, source_record_id, cluster_id) that survive re-runs.
 
-    Rules (the foundation; merge/split history is layered on later):
+    Rules (``history.id_changes`` records what they did as merge / split rows):
     - a cluster holding records of a previous person keeps that person's id; if it holds several,
       the previous person with most records overall wins, then the smallest id;
     - a previous id goes to one cluster only: the one holding most of its records, then the one
       with the smallest minimum key; the other parts of a split get fresh ids;
     - otherwise the id is derived from the cluster's minimum (source, source_record_id) key, salted
-      if that would reuse any id already seen (a retired id never comes back for someone else).
+      if that would reuse any id already seen (a retired id never comes back for someone else) or
+      any of ``reserved_ids`` (persons outside ``clusters``, when only some persons are re-clustered).
+      An id retired in an earlier run can come back only for a cluster holding the very record it
+      was derived from: that is the same person's records reappearing (e.g. a bridge removed).
     Returns ``source, source_record_id, person_id``.
     """
     c = clusters if isinstance(clusters, pl.DataFrame) else pl.from_pandas(clusters)
@@ -145,7 +135,7 @@ def assign_stable_ids(clusters, previous=None) -> pl.DataFrame:
         (pl.col("source") + _KEY_SEP + pl.col("source_record_id")).alias("_key"))
     min_key = c.group_by("cluster_id").agg(pl.col("_key").min().alias("min_key"))
     assigned: dict[str, str] = {}
-    used: set[str] = set()
+    used: set[str] = set(reserved_ids)
 
     if previous is not None:
         prev = previous if isinstance(previous, pl.DataFrame) else pl.from_pandas(previous)
@@ -236,8 +226,19 @@ def resolve_csv(input_path: Path | str, output_path: Path | str, *, model_path: 
 
 
 def resolve_pool(con, *, model: TrainedModel | None = None) -> ResolveStats:
-    """Resolve the warehouse's source records and replace ``PERSON_ASSIGNMENTS`` in one transaction."""
+    """Resolve the warehouse's source records; replace ``PERSON_ASSIGNMENTS`` keeping ids stable.
+
+    One transaction writes the assignments, this run's scored pairs (``RECORD_PAIRS``), the review
+    queue, the id changes (``PERSON_MERGES``), the run (``RESOLUTION_RUNS``) and ``PERSON_ID_MAP``.
+    Reviewers' decisions in ``REVIEW_DECISIONS`` are applied: ``link`` pairs always share a person,
+    ``separate`` pairs never do (the cluster is cut where its evidence is weakest).
+    """
+    from warmpool.identity import history, review
+    from warmpool.identity.pairs import constrained_clusters, score_pairs
+
     started = time.perf_counter()
+    started_at = history.now_utc()
+    run_id = history.new_run_id("resolve", started_at)
     model = model or load_model()
     cols = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in CONTRACT_COLUMNS)
     records = pl.from_arrow(con.sql(f"SELECT {cols} FROM {tables.SOURCE_RECORDS}").arrow().read_all())
@@ -251,9 +252,25 @@ def resolve_pool(con, *, model: TrainedModel | None = None) -> ResolveStats:
             f"SELECT source, source_record_id, person_id FROM {tables.PERSON_ASSIGNMENTS}").arrow().read_all())
     contract = to_contract_frame(records)
     _require_keys(contract, tables.SOURCE_RECORDS, line_offset=1)
-    out, distinct = _resolve(contract, previous, model)
-    out = out.unique(subset=list(KEY_COLUMNS), keep="first", maintain_order=True)
+    distinct = contract.unique(subset=list(KEY_COLUMNS), keep="first", maintain_order=True)
+
+    # One prediction serves clustering, the review queue and explain: score down to the lower of
+    # the review band and the link threshold, cluster on the pairs at or above the threshold.
+    band = review.review_band()
+    threshold = model.threshold_match_probability
+    pairs = score_pairs(distinct, model, min(band[0], threshold))
+    links, separates = review.effective_decisions(con)
+    keys = (distinct["source"] + _KEY_SEP + distinct["source_record_id"]).to_list()
+    clustering = constrained_clusters(keys, pairs, threshold, links, separates)
+    if clustering.skipped_links:
+        log.warning("%d link decision(s) contradict separate decisions and were not applied",
+                    len(clustering.skipped_links))
+    out = assign_stable_ids(clustering.clusters, previous)
+    out = out.with_columns(pl.len().over("person_id").cast(pl.Int64).alias("cluster_size"))
+    changes = history.id_changes(previous, out, review_links=[(a, b) for a, b, how in clustering.held_by
+                                                              if how == "review_link"])
     con.register("_warmpool_assignments", out.to_arrow())
+    con.register("_warmpool_pairs", pairs.to_arrow())
     try:
         con.execute("BEGIN TRANSACTION")
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -263,12 +280,19 @@ def resolve_pool(con, *, model: TrainedModel | None = None) -> ResolveStats:
         con.execute(f"DELETE FROM {tables.PERSON_ASSIGNMENTS}")
         con.execute(f"""INSERT INTO {tables.PERSON_ASSIGNMENTS}
             SELECT source, source_record_id, person_id, cluster_size, now() FROM _warmpool_assignments""")
+        # the pairs' evidence columns follow the model's comparisons, so the table is replaced
+        con.execute(f"CREATE OR REPLACE TABLE {tables.RECORD_PAIRS} AS SELECT * FROM _warmpool_pairs")
+        history.record_run(con, run_id=run_id, kind="resolve", started=started_at, records=out.height,
+                           persons=out["person_id"].n_unique(), changes=changes, model_version=model.model_version)
+        history.rebuild_id_map(con)
+        review.write_queue(con, pairs, out, band, run_id)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
     finally:
         con.unregister("_warmpool_assignments")
+        con.unregister("_warmpool_pairs")
     return ResolveStats(records=records.height, persons=out["person_id"].n_unique(),
                         seconds=time.perf_counter() - started, model_version=model.model_version,
-                        distinct_records=distinct)
+                        distinct_records=distinct.height)
