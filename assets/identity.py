@@ -24,6 +24,9 @@ def source_record_person(context: dg.AssetExecutionContext) -> dg.MaterializeRes
     return dg.MaterializeResult(metadata={
         "source_records": dg.MetadataValue.int(int(stats.records)),
         "people": dg.MetadataValue.int(int(stats.persons)),
-        "duplicates_merged": dg.MetadataValue.int(int(stats.records - stats.persons)),
+        "duplicates_merged": dg.MetadataValue.int(int(stats.duplicates_merged)),
+        "merges_this_run": dg.MetadataValue.int(int(stats.merges)),
+        "splits_this_run": dg.MetadataValue.int(int(stats.splits)),
+        "model_version": dg.MetadataValue.int(int(stats.model_version)),
         "seconds": dg.MetadataValue.float(float(stats.seconds)),
     })

@@ -18,6 +18,7 @@ import polars as pl
 from warmpool import tables
 from warmpool.identity.model import MODEL_PATH, TrainedModel, features_for_splink
 from warmpool.identity.normalize import CONTRACT_COLUMNS, KEY_COLUMNS, to_contract_frame
+from warmpool.warehouse import table_exists
 
 log = logging.getLogger(__name__)
 _KEY_SEP = "\x1f"  # unit separator: cannot occur in a CSV-borne id, so (a, "b|c") != ("a|b", c)
@@ -34,6 +35,8 @@ class ResolveStats:
     seconds: float
     model_version: int
     distinct_records: int | None = None
+    merges: int = 0   # people whose ids were retired into another this run (pool runs only)
+    splits: int = 0   # people who lost records to a new or other person this run
 
     @property
     def duplicates_merged(self) -> int:
@@ -243,11 +246,8 @@ def resolve_pool(con, *, model: TrainedModel | None = None) -> ResolveStats:
     cols = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in CONTRACT_COLUMNS)
     records = pl.from_arrow(con.sql(f"SELECT {cols} FROM {tables.SOURCE_RECORDS}").arrow().read_all())
     schema, name = tables.PERSON_ASSIGNMENTS.split(".")
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [schema, name]).fetchall()[0][0]
     previous = None
-    if exists:
+    if table_exists(con, tables.PERSON_ASSIGNMENTS):
         previous = pl.from_arrow(con.sql(
             f"SELECT source, source_record_id, person_id FROM {tables.PERSON_ASSIGNMENTS}").arrow().read_all())
     contract = to_contract_frame(records)
@@ -295,4 +295,4 @@ def resolve_pool(con, *, model: TrainedModel | None = None) -> ResolveStats:
         con.unregister("_warmpool_pairs")
     return ResolveStats(records=records.height, persons=out["person_id"].n_unique(),
                         seconds=time.perf_counter() - started, model_version=model.model_version,
-                        distinct_records=distinct.height)
+                        distinct_records=distinct.height, merges=changes.merges, splits=changes.splits)
