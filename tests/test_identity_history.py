@@ -77,7 +77,7 @@ def test_rerun_keeps_every_id_and_records_no_change(world_records):
     assert assignments(con) == first
     assert history_rows(con) == []
     run = last_run(con)
-    assert (run["records"], run["merges"], run["splits"], run["kind"]) == (len(first), 0, 0, "resolve")
+    assert (run["records"], run["merges"], run["splits"], run["kind"]) == (len(first), 0, 0, "resolve_incremental")  # nothing new: the fast path
     assert run["persons"] == len(set(first.values()))
     # every current id maps to itself
     assert con.execute(f"SELECT count(*) FROM {tables.PERSON_ID_MAP} WHERE any_person_id <> person_id"

@@ -111,6 +111,21 @@ def _identity_call(fn, *, read_only: bool):
         raise typer.Exit(2)
 
 
+@identity_app.command("resolve")
+def identity_resolve(
+    full: bool = typer.Option(False, "--full", help="Re-score the whole pool even if an incremental run would do."),
+) -> None:
+    """Resolve the warehouse's source records to persons (what the pipeline's identity asset runs).
+
+    Incremental when only a small share of records changed since the last full run (see
+    identity.incremental_max_share), otherwise full; both give the same answer. Writes the warehouse:
+    run it only while no pipeline run is in progress (one writer at a time).
+    """
+    from warmpool.identity.resolve import resolve_pool
+
+    typer.echo(_identity_call(lambda con: resolve_pool(con, full=full), read_only=False).describe())
+
+
 @identity_app.command("explain")
 def identity_explain(
     person_id: str = typer.Argument(..., help="Any person id (a merged-away id is followed to the current one)."),

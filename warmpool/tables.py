@@ -26,6 +26,7 @@ QUARANTINED_ROWS = f"{QUARANTINE}.rejected_rows"
 SOURCE_RECORDS = f"{INTERMEDIATE}.int_source_records"        # one row per source record, resolve-contract columns
 PERSON_ASSIGNMENTS = f"{IDENTITY}.source_record_person"        # source, source_record_id, person_id, ...
 PERSON_MERGES = f"{IDENTITY}.person_merge_history"             # retired person_id -> surviving person_id
+RECORD_HASHES = f"{IDENTITY}.source_record_hashes"            # content hash per record at the last run (incremental)
 RESOLUTION_RUNS = f"{IDENTITY}.resolution_runs"                # one row per resolve / review / unmerge run
 PERSON_ID_MAP = f"{IDENTITY}.person_id_map"                    # any person_id ever issued -> current person_id
 RECORD_PAIRS = f"{IDENTITY}.record_pairs"                      # scored pairs of the last run (>= review band low)

@@ -8,8 +8,10 @@ Tables (names in ``warmpool.tables``):
   ``split`` / ``unmerge``: some records of ``retired_person_id`` (which usually lives on: it stays
   with the part holding most of its records) moved to ``surviving_person_id``, a new or another
   person. The column names follow the merge case; for a split read them as "from" -> "to".
-- ``RESOLUTION_RUNS``: ``run_id, kind (resolve|review|unmerge), started_at, records, persons, merges,
-  splits, model_version``.
+- ``RESOLUTION_RUNS``: ``run_id, kind (resolve|resolve_incremental|review|unmerge), started_at, records,
+  persons, merges, splits, model_version``, and for resolve runs ``new_records, changed_records,
+  removed_records`` (since the previous resolve run), ``drift_bits`` (incremental runs: the bound on
+  how far stored pair scores may have moved, see ``resolve``) and ``note`` (why a run was full).
 - ``PERSON_ID_MAP``: ``any_person_id -> person_id`` for every current id (to itself) and every
   retired id (following merge rows to the current holder). Downstream tables keyed by a person id
   join through it so an id that was merged away is never orphaned.
@@ -33,7 +35,8 @@ _DDL = {
         records_moved BIGINT NOT NULL, run_id VARCHAR NOT NULL, recorded_at TIMESTAMPTZ NOT NULL)""",
     tables.RESOLUTION_RUNS: """(
         run_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, started_at TIMESTAMPTZ NOT NULL, records BIGINT NOT NULL,
-        persons BIGINT NOT NULL, merges BIGINT NOT NULL, splits BIGINT NOT NULL, model_version INTEGER)""",
+        persons BIGINT NOT NULL, merges BIGINT NOT NULL, splits BIGINT NOT NULL, model_version INTEGER,
+        new_records BIGINT, changed_records BIGINT, removed_records BIGINT, drift_bits DOUBLE, note VARCHAR)""",
     tables.PERSON_ID_MAP: "(any_person_id VARCHAR NOT NULL, person_id VARCHAR NOT NULL)",
 }
 
@@ -55,10 +58,19 @@ def first_row(con, sql: str, params=None):
     return rows[0] if rows else None
 
 
+# columns added after the first release: warehouses created before get them on their next run
+_ADDED_COLUMNS = {tables.RESOLUTION_RUNS: (("new_records", "BIGINT"), ("changed_records", "BIGINT"),
+                                           ("removed_records", "BIGINT"), ("drift_bits", "DOUBLE"),
+                                           ("note", "VARCHAR"))}
+
+
 def ensure_tables(con) -> None:
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {tables.IDENTITY}")
     for name, ddl in _DDL.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {name} {ddl}")
+    for name, cols in _ADDED_COLUMNS.items():
+        for col, typ in cols:
+            con.execute(f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {col} {typ}")
 
 
 def new_run_id(kind: str, started: datetime) -> str:
@@ -134,11 +146,16 @@ def id_changes(previous: pl.DataFrame | None, current: pl.DataFrame, *, split_re
 
 
 def record_run(con, *, run_id: str, kind: str, started: datetime, records: int, persons: int,
-               changes: IdChanges, model_version: int | None) -> None:
+               changes: IdChanges, model_version: int | None, new_records: int | None = None,
+               changed_records: int | None = None, removed_records: int | None = None,
+               drift_bits: float | None = None, note: str | None = None) -> None:
     """Append the run and its id changes (inside the caller's transaction)."""
     ensure_tables(con)
-    con.execute(f"INSERT INTO {tables.RESOLUTION_RUNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [run_id, kind, started, records, persons, changes.merges, changes.splits, model_version])
+    con.execute(f"""INSERT INTO {tables.RESOLUTION_RUNS} (run_id, kind, started_at, records, persons, merges, splits,
+            model_version, new_records, changed_records, removed_records, drift_bits, note)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [run_id, kind, started, records, persons, changes.merges, changes.splits, model_version,
+                 new_records, changed_records, removed_records, drift_bits, note])
     if changes.rows.height:
         con.register("_warmpool_id_changes", changes.rows.to_arrow())
         try:

@@ -43,42 +43,36 @@ def evidence_columns(frame_columns) -> list[str]:
     return [c for c in frame_columns if c.startswith(("gamma_", "mw_"))]
 
 
-def score_pairs(records: pl.DataFrame, model: TrainedModel, min_probability: float) -> pl.DataFrame:
-    """Every candidate pair with ``match_probability >= min_probability``, keyed by record keys.
+def _pair_settings(model: TrainedModel, records: int) -> dict:
+    """Splink settings for a run of ``records`` records, keeping the per-comparison columns."""
+    from warmpool.identity.matching import settings_for_size
 
-    ``records``: distinct-key contract frame. Returns ``source_l, source_record_id_l, source_r,
-    source_record_id_r, match_probability, match_weight, gamma_*, mw_*`` with the left key the
-    smaller one. The linker is set up exactly as ``matching.score_edges`` does (same features,
-    run-size prior, smoothed term frequencies) so the pool and the CLI score pairs identically.
-    """
-    # the same features, run-size prior and term frequencies as the CLI's clustering (matching.py)
-    from warmpool.identity.matching import _register_tf, _splink_table, features_for_model, settings_for_size
-
-    empty = pl.DataFrame(schema={**{c: pl.String for c in PAIR_KEYS},
-                                 "match_probability": pl.Float64, "match_weight": pl.Float64})
-    if records.height < 2:
-        return empty
-    from splink import DuckDBAPI, Linker
-
-    features = features_for_model(records, model)
-    keys = features.select("source", "source_record_id", pl.col("unique_id").cast(pl.Int64))
-    settings = copy.deepcopy(settings_for_size(model, features.height))
+    settings = copy.deepcopy(settings_for_size(model, records))
     # the per-comparison columns (gamma_ levels need both flags) are what explain and the waterfall show
     settings["retain_intermediate_calculation_columns"] = True
     settings["retain_matching_columns"] = True
-    db_api = DuckDBAPI()
-    try:
-        linker = Linker(db_api.register(_splink_table(features), table_name="records"), settings,
-                        log_level=logging.WARNING)
-        _register_tf(db_api, linker, features, model)
-        preds = linker.inference.predict(threshold_match_probability=min_probability, warning_mode="never")
-        rel = preds.as_duckdbpyrelation()
-        wanted = ["unique_id_l", "unique_id_r", "match_probability", "match_weight", *evidence_columns(rel.columns)]
-        p = pl.from_arrow(rel.select(", ".join(f'"{c}"' for c in wanted)).arrow().read_all())
-    finally:
-        db_api.duckdb_con.close()
+    return settings
+
+
+def _empty_pairs() -> pl.DataFrame:
+    return pl.DataFrame(schema={**{c: pl.String for c in PAIR_KEYS},
+                                "match_probability": pl.Float64, "match_weight": pl.Float64})
+
+
+def _prediction_frame(preds) -> pl.DataFrame:
+    rel = preds.as_duckdbpyrelation()
+    wanted = ["unique_id_l", "unique_id_r", "match_probability", "match_weight", *evidence_columns(rel.columns)]
+    return pl.from_arrow(rel.select(", ".join(f'"{c}"' for c in wanted)).arrow().read_all())
+
+
+def keyed_pairs(p: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+    """Splink's ``unique_id`` pairs -> record-key pairs, smaller key on the left.
+
+    ``keys``: ``source, source_record_id, unique_id`` for every record the pairs can name.
+    """
     if p.height == 0:
-        return empty
+        return _empty_pairs()
+    keys = keys.select("source", "source_record_id", pl.col("unique_id").cast(pl.Int64))
     left = keys.rename({"unique_id": "unique_id_l", "source": "_sl", "source_record_id": "_il"})
     right = keys.rename({"unique_id": "unique_id_r", "source": "_sr", "source_record_id": "_ir"})
     p = p.with_columns(pl.col("unique_id_l", "unique_id_r").cast(pl.Int64)).join(left, on="unique_id_l").join(
@@ -92,6 +86,74 @@ def score_pairs(records: pl.DataFrame, model: TrainedModel, min_probability: flo
         pl.when(swap).then(pl.col("_il")).otherwise(pl.col("_ir")).alias("source_record_id_r"),
     )
     return p.select(*PAIR_KEYS, "match_probability", "match_weight", *evidence_columns(p.columns))
+
+
+def score_pairs(records: pl.DataFrame | None, model: TrainedModel, min_probability: float, *,
+                features: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Every candidate pair with ``match_probability >= min_probability``, keyed by record keys.
+
+    ``records``: distinct-key contract frame (or ``features``: its ``features_for_model`` output).
+    Returns ``source_l, source_record_id_l, source_r, source_record_id_r, match_probability,
+    match_weight, gamma_*, mw_*`` with the left key the smaller one. The linker is set up exactly
+    as ``matching.score_edges`` does (same features, run-size prior, smoothed term frequencies) so
+    the pool and the CLI score pairs identically.
+    """
+    from warmpool.identity.matching import _register_tf, _splink_table, features_for_model
+
+    if features is None:
+        features = features_for_model(records, model)
+    if features.height < 2:
+        return _empty_pairs()
+    from splink import DuckDBAPI, Linker
+
+    db_api = DuckDBAPI()
+    try:
+        linker = Linker(db_api.register(_splink_table(features), table_name="records"),
+                        _pair_settings(model, features.height), log_level=logging.WARNING)
+        _register_tf(db_api, linker, features, model)
+        p = _prediction_frame(linker.inference.predict(threshold_match_probability=min_probability,
+                                                       warning_mode="never"))
+    finally:
+        db_api.duckdb_con.close()
+    return keyed_pairs(p, features)
+
+
+def score_delta_pairs(pool: pl.DataFrame, delta: pl.DataFrame, rescore: pl.DataFrame, model: TrainedModel,
+                      min_probability: float) -> pl.DataFrame:
+    """The pairs an incremental run must (re)score, as ``score_pairs`` would score them in a full run.
+
+    ``pool``: features of the records kept from the last run; ``delta``: features of new and
+    changed records (``unique_id`` disjoint from the pool's); ``rescore``: a subset of ``pool``
+    whose pairs among themselves are scored again (their stored scores may have drifted).
+    Scores delta x pool, delta x delta and rescore x rescore with the prior and term frequencies
+    of pool + delta: exactly what a full run over pool + delta gives for those pairs.
+    """
+    from splink import DuckDBAPI, Linker
+
+    from warmpool.identity.matching import _register_tf, _splink_table
+
+    allf = pl.concat([pool, delta.select(pool.columns)], how="vertical_relaxed")
+    frames = []
+    db_api = DuckDBAPI()
+    try:
+        delta_sdf = db_api.register(_splink_table(delta.select(pool.columns)), table_name="delta_records")
+        linker = Linker(delta_sdf, _pair_settings(model, allf.height), log_level=logging.WARNING)
+        _register_tf(db_api, linker, allf, model)
+        kw = {"threshold_match_probability": min_probability, "warning_mode": "never"}
+        if delta.height and pool.height:
+            pool_sdf = db_api.register(_splink_table(pool), table_name="pool_records")
+            frames.append(_prediction_frame(linker.inference.predict_between(pool_sdf, delta_sdf, **kw)))
+        if delta.height > 1:
+            frames.append(_prediction_frame(linker.inference.predict_within(delta_sdf, **kw)))
+        if rescore.height > 1:
+            rescore_sdf = db_api.register(_splink_table(rescore), table_name="rescore_records")
+            frames.append(_prediction_frame(linker.inference.predict_within(rescore_sdf, **kw)))
+    finally:
+        db_api.duckdb_con.close()
+    frames = [f for f in frames if f.height]
+    if not frames:
+        return _empty_pairs()
+    return keyed_pairs(pl.concat(frames, how="diagonal_relaxed"), allf)
 
 
 @dataclass

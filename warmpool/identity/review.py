@@ -1,6 +1,7 @@
 """The review queue, reviewers' decisions, and unmerge.
 
-- ``REVIEW_QUEUE`` is rebuilt by every resolve run from the scored pairs whose match probability is
+- ``REVIEW_QUEUE`` is rebuilt by every full resolve run (an incremental run replaces only the rows
+  of pairs it scored) from the scored pairs whose match probability is
   inside the configured band (``identity.review_band`` in config/warmpool.yaml): the pairs the model
   is least sure about, whether it linked them or not. ``status`` is ``open`` until a decision exists.
 - ``REVIEW_DECISIONS`` is append-only: ``link`` or ``separate`` for a pair of records, who decided,
@@ -119,6 +120,25 @@ def write_queue(con, pairs: pl.DataFrame, assignments: pl.DataFrame, band: tuple
     con.register("_warmpool_queue", queue.to_arrow())
     try:
         con.execute(f"DELETE FROM {tables.REVIEW_QUEUE}")
+        con.execute(f"""INSERT INTO {tables.REVIEW_QUEUE}
+            SELECT source_l, source_record_id_l, source_r, source_record_id_r, match_probability, match_weight,
+                   NULL, NULL, 'open', NULL, ? FROM _warmpool_queue
+            ORDER BY match_probability, 1, 2, 3, 4""", [run_id])
+    finally:
+        con.unregister("_warmpool_queue")
+    refresh_queue(con)
+    return queue.height
+
+
+def append_queue(con, pairs: pl.DataFrame, band: tuple[float, float], run_id: str) -> int:
+    """Incremental runs: add the newly scored pairs inside ``band`` (the caller has already removed
+    the rows of pairs it re-scored or whose records changed); older rows keep their run_id."""
+    ensure_tables(con)
+    low, high = band
+    queue = pairs.filter(pl.col("match_probability").is_between(low, high)).select(
+        *PAIR_KEYS, "match_probability", "match_weight")
+    con.register("_warmpool_queue", queue.to_arrow())
+    try:
         con.execute(f"""INSERT INTO {tables.REVIEW_QUEUE}
             SELECT source_l, source_record_id_l, source_r, source_record_id_r, match_probability, match_weight,
                    NULL, NULL, 'open', NULL, ? FROM _warmpool_queue
