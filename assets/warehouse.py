@@ -52,7 +52,10 @@ def dbt_resource() -> DbtCliResource:
                           dbt_executable=str(Path(sys.executable).parent / "dbt"))
 
 
-MART_EXPORTS = ("dim_candidates", "fct_applications", "rpt_pool_by_source", "audience_members")
+MART_EXPORTS = ("dim_candidates", "fct_applications", "rpt_pool_by_source", "audience_members",
+                # reporting marts for dashboards and analysts (dbt_project/models/marts/reporting)
+                "fct_hires", "rpt_talent_pool_growth", "rpt_funnel", "rpt_source_roi", "rpt_vendor_utilization",
+                "rpt_recruiter_activity", "rpt_campaign_performance", "rpt_silver_medalists")
 
 
 @dg.asset(

@@ -1376,4 +1376,27 @@ def _truth(people, seed, persons, records, by_source, ats, ats_stats, vendor_sta
         "email_events": {"total": len(events), "by_type": dict(sorted(Counter(e["event"] for e in events).items())),
                          "machine_opens": sum(1 for e in events if e["is_machine_open"]),
                          "campaigns": sorted({e["campaign_id"] for e in events})},
+        **_warehouse_truth(records, ats, ats_stats, vendor_stats),
+    }
+
+
+def _warehouse_truth(records, ats, ats_stats, vendor_stats) -> dict:
+    """Facts the warehouse tests check the marts against (derived from what was generated; no draws)."""
+    first_seen: dict[str, Counter] = defaultdict(Counter)
+    for r in records:  # the day each record entered the company's world (vendor rows: the purchase)
+        first_seen[r.source][day(r.ts)] += 1
+    ats_source_of_vendor = {pool: name for name, _, _, pool in V.ATS_SOURCES if pool in VENDORS}
+    vendor_roi = {}
+    for vendor, name in sorted(ats_source_of_vendor.items()):
+        hires = ats_stats["hires_by_source"].get(name, 0)
+        spend = vendor_stats[vendor]["cost"]
+        vendor_roi[vendor] = {"ats_source": name, "spend": spend, "hires": hires,
+                              "cost_per_hire": round(spend / hires, 2) if hires else None}
+    silver_apps = sorted(a["id"] for a in ats.applications if a["status"] == "rejected" and a["stage_history"]
+                         and a["stage_history"][-1]["stage_name"] in ("Final Interview", "Offer"))
+    return {
+        "first_seen_by_day": {s: dict(sorted(c.items())) for s, c in sorted(first_seen.items())},
+        "vendor_roi": vendor_roi,
+        "silver_medal_application_ids": silver_apps,
+        "hired_application_ids": sorted(a["id"] for a in ats.applications if a["status"] == "hired"),
     }

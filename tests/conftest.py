@@ -79,3 +79,82 @@ def sandbox_services(small_world):
 
     with SandboxServices(small_world.settings(), ats_port=0, smtp_port=0) as services:
         yield services
+
+
+# ---- one world through the whole asset graph, shared by the end-to-end and warehouse-truth tests ----
+PIPELINE_WORLD_PEOPLE = 1200
+PIPELINE_WORLD_SEED = 7
+
+
+def pipeline_env(home: Path) -> dict[str, str]:
+    """Environment that points every piece (settings, Dagster, dbt's clock) at one world's home."""
+    from sandbox.world import WORLD_NOW
+
+    return {"WARMPOOL_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), "DO_NOT_TRACK": "1",
+            # decay, time in stage and snapshots are measured at the world's own "now", not today's
+            "WARMPOOL_AS_OF": WORLD_NOW.strftime("%Y-%m-%d")}
+
+
+def run_whole_graph(home: Path):
+    """Start the sandbox services for `home` and materialise every asset once; returns the result."""
+    from dagster import DagsterInstance
+
+    from sandbox.services import SandboxServices
+    from warmpool.config import get_settings
+    from warmpool.demo import run_pipeline
+
+    mp = pytest.MonkeyPatch()
+    try:
+        for k, v in pipeline_env(home).items():
+            mp.setenv(k, v)
+        with SandboxServices(get_settings(), ats_port=0, smtp_port=0) as svc:
+            mp.setenv("WARMPOOL_ATS_URL", svc.ats_url)
+            mp.setenv("WARMPOOL_SMTP_HOST", svc.smtp_host)
+            mp.setenv("WARMPOOL_SMTP_PORT", str(svc.smtp_port))
+            return run_pipeline(DagsterInstance.ephemeral(), log_level="WARNING")
+    finally:
+        mp.undo()
+
+
+@dataclass(frozen=True)
+class PipelineWorld:
+    home: Path
+    first_run: object  # dagster ExecuteInProcessResult of the first run
+
+    @property
+    def truth_dir(self) -> Path:
+        return self.home / "sandbox" / "truth"
+
+
+@pytest.fixture(scope="session")
+def pipeline_world(tmp_path_factory) -> PipelineWorld:
+    """A world run once through ingest → identity → dbt → audiences → sends. Tests that read it
+    use `pointed_at_pipeline_world`; a test that changes it must work on a copy of `home`."""
+    from sandbox.world import generate_world
+    from warmpool.config import get_settings
+
+    home = tmp_path_factory.mktemp("pipeline-world")
+    mp = pytest.MonkeyPatch()
+    try:
+        for k, v in pipeline_env(home).items():
+            mp.setenv(k, v)
+        get_settings().ensure_dirs()
+        generate_world(people=PIPELINE_WORLD_PEOPLE, seed=PIPELINE_WORLD_SEED, home=home)
+    finally:
+        mp.undo()
+    result = run_whole_graph(home)
+    assert result.success
+    return PipelineWorld(home=home, first_run=result)
+
+
+@pytest.fixture
+def pointed_at_pipeline_world(pipeline_world, monkeypatch) -> PipelineWorld:
+    for k, v in pipeline_env(pipeline_world.home).items():
+        monkeypatch.setenv(k, v)
+    return pipeline_world
+
+
+@pytest.fixture
+def rerun_whole_graph():
+    """`run_whole_graph` for a test that runs the graph again (e.g. to prove nothing happens twice)."""
+    return run_whole_graph

@@ -23,7 +23,11 @@ PHASE_2 = ["--exclude", "+int_source_records"]
 RESOLVE_CONTRACT = ["source", "source_record_id", "first_name", "last_name", "email", "phone", "city", "region",
                     "country", "linkedin_url", "current_title", "current_company", "skills", "years_experience",
                     "updated_at"]
-MARTS = ["dim_candidates", "fct_applications", "dim_jobs", "dim_sources", "rpt_pool_by_source", "audience_members"]
+MARTS = ["dim_candidates", "bridge_candidate_records", "dim_candidate_work_history", "dim_jobs", "dim_recruiters",
+         "dim_sources", "fct_applications", "fct_stage_transitions", "fct_hires", "fct_hire_touches", "fct_outreach",
+         "fct_email_events", "fct_vendor_purchases", "rpt_talent_pool_growth", "rpt_funnel", "rpt_source_roi",
+         "rpt_vendor_utilization", "rpt_recruiter_activity", "rpt_campaign_performance", "rpt_silver_medalists",
+         "rpt_pool_by_source", "audience_members"]
 
 
 def _dbt(tmp: Path, *args: str) -> None:
@@ -67,7 +71,7 @@ def warehouse(tmp_path_factory):
         started = time.perf_counter()
         _dbt(tmp, *PHASE_2)
         timings["phase_2"] = time.perf_counter() - started
-        yield path, timings
+        yield path, timings, tmp
     finally:
         mp.undo()
 
@@ -80,7 +84,7 @@ def _rows(path: Path, sql: str) -> list[tuple]:
 
 
 def test_phase_1_builds_the_source_records_without_identity(warehouse):
-    path, timings = warehouse
+    path, timings, _ = warehouse
     assert timings["identity_before_phase_2"] == 0
     assert timings["marts_after_phase_1"] == 0
     columns = _rows(path, "select column_name, data_type from information_schema.columns "
@@ -98,13 +102,52 @@ def test_phase_1_builds_the_source_records_without_identity(warehouse):
 
 
 def test_marts_exist_in_schema_marts(warehouse):
-    path, _ = warehouse
+    path, _, _ = warehouse
     tables = {t for (t,) in _rows(path, "select table_name from information_schema.tables where table_schema = 'marts'")}
     assert set(MARTS) <= tables
 
 
+def _manifest(tmp: Path) -> dict:
+    import json
+
+    return json.loads((tmp / "target" / "manifest.json").read_text())
+
+
+def test_every_mart_has_a_description_tests_and_an_enforced_contract(warehouse, tmp_path_factory):
+    manifest = _manifest(warehouse[2])
+    models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    tested = {dep for n in manifest["nodes"].values() if n["resource_type"] == "test"
+              for dep in n["depends_on"]["nodes"]}
+    for name in MARTS:
+        node = models[name]
+        assert node["description"].strip(), name
+        assert node["config"]["contract"]["enforced"], name
+        assert node["unique_id"] in tested, name
+        assert all(c.get("description") for c in node["columns"].values()), name
+
+
+def test_no_data_test_spans_the_two_phases(warehouse):
+    """A test whose parents sit in both phases would run in phase 1 against a phase-2 model that a
+    fresh warehouse does not have yet (dbt selects a test when any parent is selected)."""
+    manifest = _manifest(warehouse[2])
+    nodes = manifest["nodes"]
+    phase_1 = {"model.warmpool.int_source_records"}
+    frontier = list(phase_1)
+    while frontier:  # every ancestor of int_source_records
+        for parent in nodes.get(frontier.pop(), {}).get("depends_on", {}).get("nodes", []):
+            if parent not in phase_1:
+                phase_1.add(parent)
+                frontier.append(parent)
+    for node in nodes.values():
+        if node["resource_type"] != "test":
+            continue
+        parents = [p for p in node["depends_on"]["nodes"] if not p.startswith("source.")]
+        in_phase_1 = {p in phase_1 for p in parents}
+        assert len(in_phase_1) <= 1, (node["name"], parents)
+
+
 def test_dim_candidates_one_row_per_person_with_golden_fields(warehouse):
-    path, _ = warehouse
+    path, _, _ = warehouse
     people = _rows(path, "select count(*), count(distinct person_id) from marts.dim_candidates")[0]
     assert people == (11, 11)  # 13 records; Alice and Bob each found in the ATS and a vendor
     alice = _rows(path, "select first_name, current_title, skills, sources, source_count, job_family "
@@ -116,7 +159,7 @@ def test_dim_candidates_one_row_per_person_with_golden_fields(warehouse):
 
 
 def test_contactability(warehouse):
-    path, _ = warehouse
+    path, _, _ = warehouse
     rows = dict((email.lower(), (ok, reason)) for email, ok, reason in _rows(
         path, "select email, is_contactable, not_contactable_reason from marts.dim_candidates"))
     assert {e for e, (ok, _) in rows.items() if ok} == CONTACTABLE
@@ -124,14 +167,14 @@ def test_contactability(warehouse):
 
 
 def test_a_later_double_opt_in_confirmation_counts(warehouse):
-    path, _ = warehouse
+    path, _, _ = warehouse
     # Heidi's submission was loaded unconfirmed; her confirmation arrived in consent_confirmations
     assert _rows(path, "select has_marketing_consent, consent_basis from marts.dim_candidates "
                        "where email = 'heidi@example.com'") == [(True, "opt_in")]
 
 
 def test_audience_members(warehouse):
-    path, _ = warehouse
+    path, _, _ = warehouse
     audiences: dict[str, set[str]] = {campaign: set() for campaign in EXPECTED_AUDIENCES}
     for campaign_id, email in _rows(path, "select campaign_id, lower(email) from marts.audience_members"):
         audiences.setdefault(campaign_id, set()).add(email)
@@ -145,7 +188,7 @@ def test_audience_members(warehouse):
 
 
 def test_fct_applications(warehouse):
-    path, _ = warehouse
+    path, _, _ = warehouse
     assert _rows(path, "select count(*), count(person_id) from marts.fct_applications") == [(5, 5)]
     hired = _rows(path, "select status, job_family, screen_at, final_interview_at, offer_at, hired_at "
                         "from marts.fct_applications where application_id = 5005")
@@ -156,7 +199,7 @@ def test_fct_applications(warehouse):
 
 
 def test_pool_by_source(warehouse):
-    path, _ = warehouse
+    path, _, _ = warehouse
     rows = {r[0]: r[1:] for r in _rows(path, "select source, source_kind, record_count, person_count, "
                                              "only_here_person_count from marts.rpt_pool_by_source")}
     assert rows["ats"] == ("ats", 6, 6, 4)
@@ -164,7 +207,7 @@ def test_pool_by_source(warehouse):
 
 
 def test_both_phases_are_quick(warehouse):
-    _, timings = warehouse
+    _, timings, _ = warehouse
     assert timings["phase_1"] + timings["phase_2"] < 90, timings
 
 

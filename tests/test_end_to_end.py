@@ -17,46 +17,17 @@ from warmpool.warehouse import warehouse
 
 pytestmark = pytest.mark.slow
 
-PEOPLE = 1200
 
 
-@pytest.fixture(scope="module")
-def e2e_home(tmp_path_factory):
-    """An own world (not the shared one: this test writes its warehouse and mailbox)."""
-    from sandbox.world import generate_world
-
-    mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp("e2e")
-    mp.setenv("WARMPOOL_HOME", str(home))
-    mp.setenv("DAGSTER_HOME", str(home / "dagster"))
-    get_settings().ensure_dirs()
-    generate_world(people=PEOPLE, seed=7, home=home)
-    yield home
-    mp.undo()
+@pytest.fixture
+def e2e_home(pointed_at_pipeline_world):
+    """The shared world that went once through the whole graph (tests/conftest.py)."""
+    return pointed_at_pipeline_world.home
 
 
-@pytest.fixture(scope="module")
-def services(e2e_home):
-    from sandbox.services import SandboxServices
-
-    mp = pytest.MonkeyPatch()
-    with SandboxServices(get_settings(), ats_port=0, smtp_port=0) as svc:
-        mp.setenv("WARMPOOL_ATS_URL", svc.ats_url)
-        mp.setenv("WARMPOOL_SMTP_HOST", svc.smtp_host)
-        mp.setenv("WARMPOOL_SMTP_PORT", str(svc.smtp_port))
-        yield svc
-    mp.undo()
-
-
-@pytest.fixture(scope="module")
-def first_run(services):
-    from dagster import DagsterInstance
-
-    from warmpool.demo import run_pipeline
-
-    result = run_pipeline(DagsterInstance.ephemeral())
-    assert result.success
-    return result
+@pytest.fixture
+def first_run(pointed_at_pipeline_world):
+    return pointed_at_pipeline_world.first_run
 
 
 def _count(sql: str) -> int:
@@ -130,11 +101,7 @@ def test_audience_files_and_mail_arrive(e2e_home, first_run):
         assert mail["List-Unsubscribe"] and mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
-def test_second_run_loads_and_sends_nothing_twice(e2e_home, first_run):
-    from dagster import DagsterInstance
-
-    from warmpool.demo import run_pipeline
-
+def test_second_run_loads_and_sends_nothing_twice(e2e_home, first_run, rerun_whole_graph):
     settings = get_settings()
     raw_counts = {t: _count(f"select count(*) from {t}") for t in (
         f"{tables.RAW_ATS}.candidates", f"{tables.RAW_ATS}.applications", f"{tables.RAW_VENDORS}.resumes",
@@ -144,7 +111,7 @@ def test_second_run_loads_and_sends_nothing_twice(e2e_home, first_run):
             f"select source || ':' || source_record_id, person_id from {tables.PERSON_ASSIGNMENTS}").fetchall())
     mails_before = len(_mails(settings))
 
-    assert run_pipeline(DagsterInstance.ephemeral()).success
+    assert rerun_whole_graph(e2e_home).success
 
     assert {t: _count(f"select count(*) from {t}") for t in raw_counts} == raw_counts
     with warehouse(read_only=True) as con:

@@ -1,6 +1,6 @@
 {#- One row per ATS application: its person, first job, stage timestamps (first entry into each
-    stage of the stage history) and hire time (entry into "Hired", else the accepted offer's
-    resolution for a hired application). -#}
+    stage of the stage history), the furthest stage reached, the outcome and hire time (entry into
+    "Hired", else the accepted offer's resolution for a hired application). -#}
 with
 
 applications as (
@@ -68,6 +68,23 @@ stage_times as (
 
 ),
 
+furthest_stages as (
+
+    -- the stage an application reached last (the latest entered; list order breaks a tie)
+    select application_row_id, stage_name as furthest_stage
+    from (
+        select
+            application_row_id,
+            stage_name,
+            row_number() over (
+                partition by application_row_id order by entered_at desc, list_position desc
+            ) as stage_rank
+        from stages
+    ) as ranked
+    where stage_rank = 1
+
+),
+
 accepted_offers as (
 
     select application_id, max(resolved_at) as offer_accepted_at
@@ -81,6 +98,7 @@ enriched as (
 
     select
         applications.application_id,
+        applications.application_row_id,
         assignments.person_id,
         applications.candidate_id,
         first_jobs.job_id,
@@ -105,16 +123,47 @@ enriched as (
         end as hired_at,
         applications.rejected_at,
         applications.rejection_reason_name as rejection_reason,
+        applications.rejection_reason_type,
+        coalesce(furthest_stages.furthest_stage, case when applications.is_prospect then 'Prospect' end)
+            as furthest_stage,
         applications.status = 'active' and not applications.is_prospect as is_in_process
     from applications
     left join first_jobs on applications.application_row_id = first_jobs.application_row_id
     left join jobs on first_jobs.job_id = jobs.job_id
     left join stage_times on applications.application_row_id = stage_times.application_row_id
+    left join furthest_stages on applications.application_row_id = furthest_stages.application_row_id
     left join accepted_offers on applications.application_id = accepted_offers.application_id
     left join assignments
         on assignments.source = 'ats'
         and assignments.source_record_id = cast(applications.candidate_id as varchar)
 
+),
+
+final as (
+
+    select
+        enriched.*,
+        case furthest_stage
+            when 'Prospect' then 0
+            when 'Application Review' then 1
+            when 'Phone Screen' then 2
+            when 'Interview' then 3
+            when 'Final Interview' then 4
+            when 'Offer' then 5
+            when 'Hired' then 6
+        end as furthest_stage_rank,
+        case
+            when status = 'hired' then 'hired'
+            when status = 'rejected' and rejection_reason_type = 'They rejected us' then 'withdrew'
+            when status = 'rejected' then 'rejected'
+            when status = 'converted' then 'converted'
+            when is_prospect then 'prospect'
+            else 'in_process'
+        end as outcome,
+        -- a silver medal: turned away (either side) after reaching the final interview or the offer
+        status = 'rejected' and furthest_stage in ('Final Interview', 'Offer') as is_silver_medal_application
+    from enriched
+
 )
 
-select * from enriched
+select * from final

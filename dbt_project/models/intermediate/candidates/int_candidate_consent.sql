@@ -1,10 +1,11 @@
 {#- Per person: marketing opt-in and suppression facts (not yet the decision; see
     int_candidate_contactability).
     - confirmed opt-in: a talent-network submission with the marketing box ticked and the double
-      opt-in confirmed (`confirmed_at` set);
+      opt-in confirmed; `opt_in_email` is the address THAT submission gave (the latest confirmed
+      one): consent is given for an address and never spreads to the person's other addresses;
     - pending opt-in: ticked but not confirmed;
-    - suppressed: an unsubscribe, a complaint or a hard bounce on ANY of the person's addresses
-      (earliest such event gives the reason);
+    - suppressed: an unsubscribe, a complaint, a hard bounce, a preference-centre opt-out or an
+      erasure request on ANY address of ANY record of the person (earliest gives the reason);
     - employee address: one of the person's addresses is an ATS user's (recruiter, employee). -#}
 with
 
@@ -35,22 +36,21 @@ confirmations as (
 
 ),
 
-submissions_confirmed as (
-
-    -- a confirmation may arrive after the submission was loaded: the confirmations table wins
-    select
-        form_submissions.submission_id,
-        form_submissions.form_name,
-        form_submissions.has_marketing_consent,
-        coalesce(confirmations.confirmed_at, form_submissions.confirmed_at) as confirmed_at
-    from form_submissions
-    left join confirmations on form_submissions.submission_id = confirmations.submission_id
-
-),
-
 email_events as (
 
     select * from {{ ref('stg_email__events') }}
+
+),
+
+preference_changes as (
+
+    select * from {{ ref('stg_forms__preference_changes') }}
+
+),
+
+erasure_requests as (
+
+    select * from {{ ref('stg_forms__erasure_requests') }}
 
 ),
 
@@ -60,26 +60,101 @@ users as (
 
 ),
 
+submissions_confirmed as (
+
+    -- a confirmation may arrive after the submission was loaded: the confirmations table wins
+    select
+        form_submissions.submission_id,
+        form_submissions.form_name,
+        form_submissions.email,
+        form_submissions.submitted_at,
+        form_submissions.has_marketing_consent,
+        coalesce(confirmations.confirmed_at, form_submissions.confirmed_at) as confirmed_at
+    from form_submissions
+    left join confirmations on form_submissions.submission_id = confirmations.submission_id
+
+),
+
 people as (
 
     select distinct person_id from records
 
 ),
 
-opt_ins as (
+talent_network_sign_ups as (
 
     select
         records.person_id,
-        max(case when submissions_confirmed.confirmed_at is not null then 1 else 0 end) = 1 as has_confirmed_opt_in,
-        max(case when submissions_confirmed.confirmed_at is null then 1 else 0 end) = 1 as has_pending_opt_in,
-        min(submissions_confirmed.confirmed_at) as opted_in_at
+        submissions_confirmed.submission_id,
+        submissions_confirmed.email,
+        submissions_confirmed.confirmed_at,
+        row_number() over (
+            partition by records.person_id
+            order by
+                case when submissions_confirmed.confirmed_at is not null then 0 else 1 end,
+                submissions_confirmed.confirmed_at desc,
+                submissions_confirmed.submission_id desc
+        ) as sign_up_rank
     from records
     inner join submissions_confirmed
         on records.source = submissions_confirmed.form_name
         and records.source_record_id = cast(submissions_confirmed.submission_id as varchar)
     where submissions_confirmed.form_name = 'talent_network'
         and submissions_confirmed.has_marketing_consent
-    group by records.person_id
+
+),
+
+opt_ins as (
+
+    select
+        person_id,
+        max(case when confirmed_at is not null then 1 else 0 end) = 1 as has_confirmed_opt_in,
+        max(case when confirmed_at is null then 1 else 0 end) = 1 as has_pending_opt_in,
+        min(confirmed_at) as opted_in_at,
+        max(case when sign_up_rank = 1 and confirmed_at is not null then trim(email) end) as opt_in_email
+    from talent_network_sign_ups
+    group by person_id
+
+),
+
+latest_preferences as (
+
+    select email_normalized, is_unsubscribed_all, changed_at
+    from (
+        select
+            email_normalized,
+            is_unsubscribed_all,
+            changed_at,
+            row_number() over (
+                partition by email_normalized order by changed_at desc, preference_change_id desc
+            ) as change_rank
+        from preference_changes
+    ) as ranked
+    where change_rank = 1
+
+),
+
+suppressing_facts as (
+
+    select
+        email_normalized,
+        occurred_at,
+        case when event_type = 'bounce' then 'hard_bounce' else event_type end as suppression_reason,
+        event_id as fact_id
+    from email_events
+    where event_type in ('unsubscribe', 'complaint')
+        or (event_type = 'bounce' and bounce_type = 'hard')
+
+    union all
+
+    select email_normalized, changed_at, 'unsubscribe', 'preference:' || email_normalized
+    from latest_preferences
+    where is_unsubscribed_all
+
+    union all
+
+    select email_normalized, requested_at, 'erasure', 'erasure:' || cast(erasure_request_id as varchar)
+    from erasure_requests
 
 ),
 
@@ -87,18 +162,14 @@ suppressing_events as (
 
     select
         addresses.person_id,
-        email_events.occurred_at,
-        case
-            when email_events.event_type = 'bounce' then 'hard_bounce'
-            else email_events.event_type
-        end as suppression_reason,
+        suppressing_facts.occurred_at,
+        suppressing_facts.suppression_reason,
         row_number() over (
-            partition by addresses.person_id order by email_events.occurred_at, email_events.event_id
+            partition by addresses.person_id
+            order by suppressing_facts.occurred_at, suppressing_facts.fact_id
         ) as event_rank
-    from email_events
-    inner join addresses on email_events.email_normalized = addresses.email_normalized
-    where email_events.event_type in ('unsubscribe', 'complaint')
-        or (email_events.event_type = 'bounce' and email_events.bounce_type = 'hard')
+    from suppressing_facts
+    inner join addresses on suppressing_facts.email_normalized = addresses.email_normalized
 
 ),
 
@@ -117,6 +188,7 @@ consent as (
         coalesce(opt_ins.has_confirmed_opt_in, false) as has_confirmed_opt_in,
         coalesce(opt_ins.has_pending_opt_in, false) as has_pending_opt_in,
         opt_ins.opted_in_at,
+        opt_ins.opt_in_email,
         suppressing_events.person_id is not null as is_suppressed,
         suppressing_events.suppression_reason,
         suppressing_events.occurred_at as suppressed_at,

@@ -1,5 +1,7 @@
 {#- The marketing decision per person (rules in the model's YAML). Reasons are checked in order
-    and the first that applies is `not_contactable_reason`. -#}
+    and the first that applies is `not_contactable_reason`. The address marketing may use is the
+    one the consent covers (`marketing_email`): the confirmed opt-in's own address, or for
+    legitimate interest the ATS profile's address; an opt-in never spreads to another address. -#}
 with
 
 golden as (
@@ -20,6 +22,12 @@ applications as (
 
 ),
 
+hires as (
+
+    select * from {{ ref('int_hires') }}
+
+),
+
 country_codes as (
 
     select * from {{ ref('country_codes') }}
@@ -30,11 +38,16 @@ application_flags as (
 
     select
         person_id,
-        max(case when is_in_process then 1 else 0 end) = 1 as is_in_active_application,
-        max(case when status = 'hired' then 1 else 0 end) = 1 as is_hired
+        max(case when is_in_process then 1 else 0 end) = 1 as is_in_active_application
     from applications
     where person_id is not null
     group by person_id
+
+),
+
+hired_people as (
+
+    select distinct person_id from hires where person_id is not null
 
 ),
 
@@ -43,7 +56,8 @@ facts as (
     select
         golden.person_id,
         golden.email,
-        {{ is_valid_email('golden.email') }} as has_valid_email,
+        golden.ats_email,
+        consent.opt_in_email,
         country_codes.country_code,
         coalesce(country_codes.requires_opt_in, true) as requires_opt_in,
         golden.has_ats_record,
@@ -53,12 +67,28 @@ facts as (
         golden.has_ats_record and not coalesce(country_codes.requires_opt_in, true) as has_legitimate_interest,
         consent.is_suppressed,
         consent.suppression_reason,
-        consent.has_employee_address or coalesce(application_flags.is_hired, false) as is_employee,
+        consent.has_employee_address or hired_people.person_id is not null as is_employee,
         coalesce(application_flags.is_in_active_application, false) as is_in_active_application
     from golden
     inner join consent on golden.person_id = consent.person_id
     left join application_flags on golden.person_id = application_flags.person_id
+    left join hired_people on golden.person_id = hired_people.person_id
     left join country_codes on lower(trim(golden.country)) = country_codes.alias
+
+),
+
+addressed as (
+
+    select
+        facts.*,
+        -- the address the consent covers; without consent the golden one (only for the reason)
+        case
+            when has_confirmed_opt_in then opt_in_email
+            when has_legitimate_interest then ats_email
+        end as marketing_email,
+        {{ is_valid_email("case when has_confirmed_opt_in then opt_in_email when has_legitimate_interest then ats_email else email end") }}
+            as has_valid_email
+    from facts
 
 ),
 
@@ -67,6 +97,7 @@ decided as (
     select
         person_id,
         email,
+        marketing_email,
         has_valid_email,
         country_code,
         requires_opt_in,
@@ -90,7 +121,7 @@ decided as (
             when not (has_confirmed_opt_in or has_legitimate_interest) then 'no_marketing_consent'
             when is_in_active_application then 'in_active_application'
         end as not_contactable_reason
-    from facts
+    from addressed
 
 ),
 

@@ -39,6 +39,12 @@ job_family_keywords as (
 
 ),
 
+ats_records as (
+
+    select * from records where source = 'ats'
+
+),
+
 people as (
 
     select
@@ -62,14 +68,27 @@ person_sources as (
 
 ),
 
-golden_name as ({{ survivor('records', ['first_name', 'last_name']) }}),
-golden_email as ({{ survivor('records', ['email']) }}),
+-- survivorship, one rule per field group (documented in the model's YAML)
+golden_name as ({{ survivor('records', ['first_name', 'last_name'], ['first_name', 'last_name'],
+    rank_by=['case when first_name is not null and last_name is not null then 0 else 1 end',
+             'updated_at desc nulls last', 'source_priority'], alias='name') }}),
+golden_email as ({{ survivor('records', ['email'],
+    rank_by=['case when ' ~ is_valid_email('email') ~ ' then 0 else 1 end', 'source_priority',
+             'updated_at desc nulls last'], alias='email') }}),
 golden_phone as ({{ survivor('records', ['phone']) }}),
-golden_location as ({{ survivor('records', ['city', 'region', 'country'], ['city', 'country']) }}),
-golden_linkedin as ({{ survivor('records', ['linkedin_url']) }}),
-golden_job as ({{ survivor('records', ['current_title', 'current_company'], ['current_title']) }}),
-golden_skills as ({{ survivor('records', ['skills']) }}),
+golden_location as ({{ survivor('records', ['city', 'region', 'country'], ['city', 'country'],
+    rank_by=['updated_at desc nulls last',
+             '(case when city is null then 0 else 1 end + case when region is null then 0 else 1 end'
+             ~ ' + case when country is null then 0 else 1 end) desc', 'source_priority'], alias='location') }}),
+golden_linkedin as ({{ survivor('records', ['linkedin_url'], rank_by=['source_priority', 'updated_at desc nulls last']) }}),
+golden_job as ({{ survivor('records', ['current_title', 'current_company'], ['current_title'],
+    rank_by=['updated_at desc nulls last', 'case when current_company is null then 1 else 0 end',
+             'source_priority'], alias='job') }}),
+golden_skills as ({{ survivor('records', ['skills'],
+    rank_by=["length(skills) - length(replace(skills, ';', '')) desc", 'updated_at desc nulls last',
+             'source_priority'], alias='skills') }}),
 golden_experience as ({{ survivor('records', ['years_experience']) }}),
+ats_email as ({{ survivor('ats_records', ['email'], alias='ats_email') }}),
 
 applied_job_family as (
 
@@ -158,6 +177,7 @@ golden as (
         golden_name.first_name,
         golden_name.last_name,
         golden_email.email,
+        ats_email.email as ats_email,
         golden_phone.phone,
         golden_location.city,
         golden_location.region,
@@ -167,13 +187,34 @@ golden as (
         golden_job.current_company,
         golden_skills.skills,
         golden_experience.years_experience,
+        case
+            when ' ' || lower(golden_job.current_title) || ' ' like '% intern %' then 'intern'
+            when ' ' || lower(golden_job.current_title) || ' ' like '% junior %'
+                or ' ' || lower(golden_job.current_title) || ' ' like '% jr%' then 'junior'
+            when lower(golden_job.current_title) like '%chief %' or lower(golden_job.current_title) like '%vp %'
+                or lower(golden_job.current_title) like '%vice president%' or lower(golden_job.current_title) like '%director%'
+                or lower(golden_job.current_title) like '%head of%' then 'executive'
+            when ' ' || lower(golden_job.current_title) || ' ' like '% lead %'
+                or lower(golden_job.current_title) like '%principal%' or lower(golden_job.current_title) like '%staff %'
+                or lower(golden_job.current_title) like '%manager%' then 'lead'
+            when ' ' || lower(golden_job.current_title) || ' ' like '% senior %'
+                or ' ' || lower(golden_job.current_title) || ' ' like '% sr%' then 'senior'
+            when golden_experience.years_experience >= 8 then 'senior'
+            when golden_experience.years_experience >= 3 then 'mid'
+            when golden_experience.years_experience is not null then 'junior'
+        end as seniority,
         coalesce(applied_job_family.job_family, stated_job_family.job_family, title_job_family.job_family) as job_family,
         person_sources.sources,
         people.source_count,
         people.record_count,
         people.has_ats_record,
         people.first_seen_at,
-        last_activity.last_activity_at
+        last_activity.last_activity_at,
+        golden_name.name_source,
+        golden_email.email_source,
+        golden_location.location_source,
+        golden_job.job_source,
+        golden_skills.skills_source
     from people
     left join person_sources on people.person_id = person_sources.person_id
     left join golden_name on people.person_id = golden_name.person_id
@@ -184,6 +225,7 @@ golden as (
     left join golden_job on people.person_id = golden_job.person_id
     left join golden_skills on people.person_id = golden_skills.person_id
     left join golden_experience on people.person_id = golden_experience.person_id
+    left join ats_email on people.person_id = ats_email.person_id
     left join applied_job_family on people.person_id = applied_job_family.person_id
     left join stated_job_family on people.person_id = stated_job_family.person_id
     left join title_job_family on people.person_id = title_job_family.person_id

@@ -30,7 +30,7 @@ matched as (
     select
         campaigns.campaign_id,
         contactable.person_id,
-        contactable.email,
+        contactable.marketing_email as email,
         contactable.first_name,
         contactable.last_name,
         contactable.city,

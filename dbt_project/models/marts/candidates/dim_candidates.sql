@@ -12,6 +12,43 @@ contactability as (
 
 ),
 
+consent as (
+
+    select * from {{ ref('int_candidate_consent') }}
+
+),
+
+engagement as (
+
+    select * from {{ ref('int_candidate_engagement') }}
+
+),
+
+applications as (
+
+    select * from {{ ref('int_applications_enriched') }}
+    where person_id is not null
+
+),
+
+hires as (
+
+    select distinct person_id from {{ ref('int_hires') }} where person_id is not null
+
+),
+
+application_facts as (
+
+    select
+        person_id,
+        cast(count(*) as bigint) as application_count,
+        max(case when is_silver_medal_application then 1 else 0 end) = 1 as has_silver_medal_application,
+        max(applied_at) as last_applied_at
+    from applications
+    group by person_id
+
+),
+
 final as (
 
     select
@@ -29,19 +66,47 @@ final as (
         golden.current_company,
         golden.skills,
         golden.years_experience,
+        golden.seniority,
         golden.job_family,
         golden.sources,
         golden.source_count,
         golden.record_count,
         golden.first_seen_at,
         golden.last_activity_at,
+        engagement.last_engaged_at,
+        engagement.engagement_score,
+        engagement.heat_band,
+        coalesce(application_facts.application_count, 0) as application_count,
+        hires.person_id is not null as is_hired,
+        -- silver medalist: reached the final interview or the offer, turned away, never hired
+        coalesce(application_facts.has_silver_medal_application, false) and hires.person_id is null
+            as is_silver_medalist,
+        case
+            when consent.is_suppressed then 'suppressed'
+            when consent.has_confirmed_opt_in then 'opted_in'
+            when consent.has_pending_opt_in then 'pending_double_opt_in'
+            when contactability.has_legitimate_interest then 'legitimate_interest'
+            else 'no_consent'
+        end as consent_state,
+        consent.opted_in_at,
+        consent.suppression_reason,
+        consent.suppressed_at,
+        contactability.marketing_email,
         contactability.has_marketing_consent,
         contactability.consent_basis,
         contactability.is_suppressed,
         contactability.is_contactable,
-        contactability.not_contactable_reason
+        contactability.not_contactable_reason,
+        golden.name_source,
+        golden.email_source,
+        golden.location_source,
+        golden.job_source
     from golden
     inner join contactability on golden.person_id = contactability.person_id
+    inner join consent on golden.person_id = consent.person_id
+    inner join engagement on golden.person_id = engagement.person_id
+    left join application_facts on golden.person_id = application_facts.person_id
+    left join hires on golden.person_id = hires.person_id
 
 )
 

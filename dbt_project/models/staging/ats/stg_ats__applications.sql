@@ -22,6 +22,7 @@ renamed as (
         {{ optional_column(columns, 'credited_to__id', 'bigint') }} as credited_to_user_id,
         {{ optional_column(columns, 'rejection_reason__id', 'bigint') }} as rejection_reason_id,
         {{ optional_column(columns, 'rejection_reason__name', 'varchar') }} as rejection_reason_name,
+        {{ optional_column(columns, 'rejection_reason__type__name', 'varchar') }} as rejection_reason_type,
         {{ optional_column(columns, 'applied_at', 'timestamp') }} as applied_at,
         {{ optional_column(columns, 'rejected_at', 'timestamp') }} as rejected_at,
         {{ optional_column(columns, 'last_activity_at', 'timestamp') }} as last_activity_at

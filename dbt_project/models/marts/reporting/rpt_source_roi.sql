@@ -1,0 +1,104 @@
+-- Hires, spend, cost per hire and time to hire by ATS source (with its channel and vendor) and month.
+with
+
+hires as (
+
+    select * from {{ ref('fct_hires') }}
+
+),
+
+applications as (
+
+    select * from {{ ref('int_applications_enriched') }}
+
+),
+
+purchases as (
+
+    select * from {{ ref('fct_vendor_purchases') }}
+
+),
+
+channels as (
+
+    select * from {{ ref('ats_source_channels') }}
+
+),
+
+hire_months as (
+
+    select
+        cast({{ dbt.date_trunc('month', 'hired_at') }} as date) as period_month,
+        coalesce(source_name, '(no source)') as source_name,
+        cast(count(*) as bigint) as hires,
+        cast(sum(days_to_hire) as bigint) as total_days_to_hire,
+        cast(count(days_to_hire) as bigint) as hires_with_days
+    from hires
+    group by 1, 2
+
+),
+
+application_months as (
+
+    select
+        cast({{ dbt.date_trunc('month', 'applied_at') }} as date) as period_month,
+        coalesce(source_name, '(no source)') as source_name,
+        cast(count(*) as bigint) as applications
+    from applications
+    where applied_at is not null
+    group by 1, 2
+
+),
+
+spend_months as (
+
+    -- a vendor's spend goes to the ATS source mapped to it (seed ats_source_channels)
+    select
+        cast({{ dbt.date_trunc('month', 'purchases.purchased_at') }} as date) as period_month,
+        coalesce(channels.source_name, '(vendor ' || purchases.vendor || ')') as source_name,
+        cast(sum(purchases.cost) as numeric(14, 2)) as spend,
+        cast(count(*) as bigint) as resumes_bought
+    from purchases
+    left join channels on purchases.vendor = channels.vendor
+    group by 1, 2
+
+),
+
+spine as (
+
+    select period_month, source_name from hire_months
+    union
+    select period_month, source_name from application_months
+    union
+    select period_month, source_name from spend_months
+
+),
+
+final as (
+
+    select
+        spine.period_month,
+        spine.source_name,
+        coalesce(channels.channel, 'inbound') as channel,
+        channels.vendor,
+        coalesce(application_months.applications, 0) as applications,
+        coalesce(hire_months.hires, 0) as hires,
+        coalesce(spend_months.resumes_bought, 0) as resumes_bought,
+        coalesce(spend_months.spend, cast(0 as numeric(14, 2))) as spend,
+        case when coalesce(hire_months.hires, 0) > 0
+            then cast(coalesce(spend_months.spend, 0) / hire_months.hires as numeric(14, 2)) end as cost_per_hire,
+        case when hire_months.hires_with_days > 0
+            then cast(cast(hire_months.total_days_to_hire as numeric(14, 2)) / hire_months.hires_with_days as numeric(10, 1))
+        end as avg_days_to_hire
+    from spine
+    left join channels on spine.source_name = channels.source_name
+    left join hire_months
+        on spine.period_month = hire_months.period_month and spine.source_name = hire_months.source_name
+    left join application_months
+        on spine.period_month = application_months.period_month and spine.source_name = application_months.source_name
+    left join spend_months
+        on spine.period_month = spend_months.period_month and spine.source_name = spend_months.source_name
+
+)
+
+select * from final
