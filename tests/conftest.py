@@ -158,3 +158,42 @@ def pointed_at_pipeline_world(pipeline_world, monkeypatch) -> PipelineWorld:
 def rerun_whole_graph():
     """`run_whole_graph` for a test that runs the graph again (e.g. to prove nothing happens twice)."""
     return run_whole_graph
+
+
+# ---- real headless Chromium (Debian's package, driven by Playwright; never `playwright install`) ----
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for the session; each test opens its own page."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                    args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots_dir() -> Path:
+    """Where browser tests leave screenshots for review ($WARMPOOL_SCREENSHOTS, else data/screenshots)."""
+    from warmpool.config import REPO_ROOT
+
+    folder = Path(os.environ.get("WARMPOOL_SCREENSHOTS") or REPO_ROOT / "data" / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,11 +18,11 @@ pytestmark = pytest.mark.browser
 QUERY = "{ assetNodes { assetKey { path } } }"
 
 
-def test_dagster_ui_shows_the_asset_graph(warmpool_home):
+def test_dagster_ui_shows_the_asset_graph(warmpool_home, chromium, screenshots_dir):
+    from conftest import free_port
+
     settings = get_settings().ensure_dirs()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = dict(os.environ, DAGSTER_HOME=str(settings.dagster_home))
     webserver = Path(sys.executable).parent / "dagster-webserver"
     proc = subprocess.Popen([str(webserver), "-w", str(REPO_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
@@ -44,23 +42,14 @@ def test_dagster_ui_shows_the_asset_graph(warmpool_home):
                          "marts/audience_members", "campaign_sends"):
             assert expected in keys, expected
 
-        from playwright.sync_api import sync_playwright
-
-        shots = Path(os.environ.get("WARMPOOL_SCREENSHOTS") or REPO_ROOT / "data" / "screenshots")
-        shots.mkdir(parents=True, exist_ok=True)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=shutil.which("chromium") or "/usr/bin/chromium",
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                      "--disable-sync", "--no-first-run", "--disable-quic"])
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 900})
-                page.goto(f"{base}/assets/marts/dim_candidates")
-                page.get_by_text("dim_candidates").first.wait_for(timeout=60_000)
-                page.wait_for_timeout(1500)
-                page.screenshot(path=str(shots / "dagster-dim-candidates.png"))
-            finally:
-                browser.close()
+        page = chromium.new_page(viewport={"width": 1400, "height": 900})
+        try:
+            page.goto(f"{base}/assets/marts/dim_candidates")
+            page.get_by_text("dim_candidates").first.wait_for(timeout=60_000)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(screenshots_dir / "dagster-dim-candidates.png"))
+        finally:
+            page.close()
     finally:
         # dagster's webserver does not always stop on SIGTERM promptly: end its whole group.
         os.killpg(proc.pid, signal.SIGTERM)

@@ -47,21 +47,18 @@ def test_without_exports_the_page_says_what_to_run(warmpool_home):
 
 
 @pytest.mark.browser
-def test_dashboard_in_a_real_browser(exported_candidates, warmpool_home):
+def test_dashboard_in_a_real_browser(exported_candidates, warmpool_home, chromium, screenshots_dir):
     """`streamlit run` served on loopback and looked at in headless Chromium."""
     import os
-    import shutil
-    import socket
     import subprocess
     import sys
     import time
 
     import httpx
-    from playwright.sync_api import sync_playwright
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from conftest import free_port
+
+    port = free_port()
     streamlit = Path(sys.executable).parent / "streamlit"
     env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     proc = subprocess.Popen([str(streamlit), "run", APP, "--server.headless", "true", "--server.address", "127.0.0.1",
@@ -77,28 +74,20 @@ def test_dashboard_in_a_real_browser(exported_candidates, warmpool_home):
                 pass
             assert time.monotonic() < deadline, "streamlit did not start"
             time.sleep(0.3)
-        shots = Path(os.environ.get("WARMPOOL_SCREENSHOTS") or Path(__file__).resolve().parent.parent / "data" / "screenshots")
-        shots.mkdir(parents=True, exist_ok=True)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=shutil.which("chromium") or "/usr/bin/chromium",
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                      "--disable-sync", "--no-first-run", "--disable-quic"])
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.goto(f"http://127.0.0.1:{port}/")
-                page.get_by_text("People in the pool").wait_for(timeout=30_000)
-                page.get_by_text("People by source").wait_for(timeout=30_000)
-                # the chart and table are drawn lazily: wait for them before looking
-                page.wait_for_selector('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg',
-                                       timeout=30_000)
-                page.wait_for_selector('[data-testid="stDataFrame"] canvas', timeout=30_000)
-                page.wait_for_timeout(1000)
-                page.screenshot(path=str(shots / "dashboard-pool.png"), full_page=True)
-                values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
-                assert values == ["4", "3", "2"]
-            finally:
-                browser.close()
+        page = chromium.new_page(viewport={"width": 1280, "height": 900})
+        try:
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.get_by_text("People in the pool").wait_for(timeout=30_000)
+            # the chart and table are drawn lazily: wait for them before looking
+            page.wait_for_selector('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg',
+                                   timeout=30_000)
+            page.wait_for_selector('[data-testid="stDataFrame"] canvas', timeout=30_000)
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(screenshots_dir / "dashboard-pool.png"), full_page=True)
+            values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+            assert values == ["4", "3", "2"]
+        finally:
+            page.close()
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=20)
