@@ -52,6 +52,8 @@ def dbt_resource() -> DbtCliResource:
                           dbt_executable=str(Path(sys.executable).parent / "dbt"))
 
 
+# Not exported: marts.fct_consent_records (the consent ledger). It holds IP addresses and user agents,
+# personal data the dashboards do not need; auditors read it in the warehouse, not from parquet copies.
 MART_EXPORTS = ("dim_candidates", "fct_applications", "rpt_pool_by_source", "audience_members",
                 # reporting marts for dashboards and analysts (dbt_project/models/marts/reporting)
                 "fct_hires", "rpt_talent_pool_growth", "rpt_funnel", "rpt_source_roi", "rpt_vendor_utilization",

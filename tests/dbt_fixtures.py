@@ -10,7 +10,7 @@ timestamps become `timestamptz`). The people in it each exercise one contactabil
 | Bob Schmidt | ATS 102 (Germany) + hirewire H-9 | not contactable: no marketing consent (EU) |
 | Carol Diaz | talent network #1, confirmed (Canada, Data Scientist) | contactable (opt-in) |
 | Dan Roe | talent network #2, pending double opt-in (US) | not contactable: pending_double_opt_in |
-| Erin Kay | ATS 103 (US); unsubscribe on her *work* address | not contactable: suppressed (unsubscribe) |
+| Erin Kay | ATS 103 (US); unsubscribe on her *work* address, later a one-click unsubscribe (web store: preference change + its event) on her personal one | not contactable: suppressed (unsubscribe) |
 | Frank Li | ATS 104 (US), active application | not contactable: in_active_application |
 | Grace Hall | eurocv E-7 (UK) | not contactable: no marketing consent |
 | Heidi Fox | talent network #3, confirmed later (raw_forms.consent_confirmations), then a hard bounce | not contactable: suppressed (hard bounce) |
@@ -174,16 +174,21 @@ select * from (values
 
 create or replace table raw_forms.form_submissions as
 select * from (values
-  (1, 'talent_network', timestamptz '2026-01-05 12:00:00+00', 'Carol', 'Diaz', 'carol@example.ca', '+1 604 555 0199', 'Vancouver', 'BC', 'Canada', null, 'Data Scientist', 'Maple AI', 'python;ml', 'Data', '6', null, 1, 'v1', 'h1', timestamptz '2026-01-05 12:10:00+00', null, null, null),
-  (2, 'talent_network', timestamptz '2026-02-05 12:00:00+00', 'Dan', 'Roe', 'dan@example.com', null, 'Boston', 'MA', 'US', null, 'Frontend Developer', 'Webco', 'react', 'Engineering', '4', null, 1, 'v1', 'h1', null, null, null, null),
-  (3, 'talent_network', timestamptz '2026-02-07 12:00:00+00', 'Heidi', 'Fox', 'heidi@example.com', null, 'Denver', 'CO', 'USA', null, 'Platform Engineer', 'Cloudy', 'k8s', 'Engineering', '8', null, 1, 'v1', 'h1', null, null, null, null),
-  (4, 'referral', timestamptz '2026-03-01 12:00:00+00', 'Ivan', 'Pope', 'ivan@example.com', null, 'Miami', 'FL', 'US', null, 'Backend Engineer', 'Fintech', null, null, null, null, 0, null, null, null, 'Rita Recruiter', 'rita@warmpool.example', 'former colleague')
-) t(submission_id, form, submitted_at, first_name, last_name, email, phone, city, region, country, linkedin_url, current_title, current_company, skills, job_families, years_experience, resume_text, consent_marketing, consent_wording_version, consent_wording_hash, confirmed_at, referrer_name, referrer_email, relationship);
+  (1, 'talent_network', timestamptz '2026-01-05 12:00:00+00', 'Carol', 'Diaz', 'carol@example.ca', '+1 604 555 0199', 'Vancouver', 'BC', 'Canada', null, 'Data Scientist', 'Maple AI', 'python;ml', 'Data', '6', null, 1, 'v1', 'h1', timestamptz '2026-01-05 12:10:00+00', '203.0.113.5', 'Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0', null, null, null),
+  (2, 'talent_network', timestamptz '2026-02-05 12:00:00+00', 'Dan', 'Roe', 'dan@example.com', null, 'Boston', 'MA', 'US', null, 'Frontend Developer', 'Webco', 'react', 'Engineering', '4', null, 1, 'v1', 'h1', null, '203.0.113.6', 'Mozilla/5.0 (Macintosh) Safari/605.1', null, null, null),
+  (3, 'talent_network', timestamptz '2026-02-07 12:00:00+00', 'Heidi', 'Fox', 'heidi@example.com', null, 'Denver', 'CO', 'USA', null, 'Platform Engineer', 'Cloudy', 'k8s', 'Engineering', '8', null, 1, 'v1', 'h1', null, '203.0.113.7', 'Mozilla/5.0 (Windows NT 10.0) Firefox/128.0', null, null, null),
+  (4, 'referral', timestamptz '2026-03-01 12:00:00+00', 'Ivan', 'Pope', 'ivan@example.com', null, 'Miami', 'FL', 'US', null, 'Backend Engineer', 'Fintech', null, null, null, null, 0, null, null, null, '198.51.100.20', 'Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0', 'Rita Recruiter', 'rita@warmpool.example', 'former colleague')
+) t(submission_id, form, submitted_at, first_name, last_name, email, phone, city, region, country, linkedin_url, current_title, current_company, skills, job_families, years_experience, resume_text, consent_marketing, consent_wording_version, consent_wording_hash, confirmed_at, ip, user_agent, referrer_name, referrer_email, relationship);
 
 create or replace table raw_forms.consent_confirmations as
 select * from (values
-  (1, 3, 'nonce-heidi', timestamptz '2026-02-07 12:05:00+00', null, null)
+  (1, 3, 'nonce-heidi', timestamptz '2026-02-07 12:05:00+00', '203.0.113.8', 'Mozilla/5.0 (Android 14) Firefox/128.0')
 ) t(confirmation_seq, submission_id, token_nonce, confirmed_at, ip, user_agent);
+
+create or replace table raw_forms.preference_changes as
+select * from (values
+  (1, 'erin@example.com', null, 'c_old', null, null, 1, timestamptz '2026-05-01 08:00:00.123+00', 'one_click', '198.51.100.7', 'GoogleImageProxy one-click')
+) t(change_seq, email, person_id, campaign_id, topics, frequency, unsubscribed_all, changed_at, source, ip, user_agent);
 
 create or replace table raw_email.email_events as
 select * from (values
@@ -192,7 +197,8 @@ select * from (values
   (3, 'ev-3', 'mailgun', 'bounce', 'heidi@example.com', 'c_old', 'm2', timestamptz '2026-04-01 00:00:00+00', null, 'hard', 0, '{}'),
   (4, 'ev-4', 'mailgun', 'bounce', 'carol@example.ca', 'c_old', 'm3', timestamptz '2026-04-01 00:00:00+00', null, 'soft', 0, '{}'),
   (5, 'ev-5', 'mailgun', 'open', 'carol@example.ca', 'c_old', 'm3', timestamptz '2026-04-03 00:00:00+00', null, null, 0, '{}'),
-  (6, 'ev-6', 'mailgun', 'click', 'alice@example.com', 'c_old', 'm4', timestamptz '2026-04-03 00:00:00+00', 'https://jobs.example/1', null, 0, '{}')
+  (6, 'ev-6', 'mailgun', 'click', 'alice@example.com', 'c_old', 'm4', timestamptz '2026-04-03 00:00:00+00', 'https://jobs.example/1', null, 0, '{}'),
+  (7, 'warmpool-web:unsubscribe:e1', 'warmpool-web', 'unsubscribe', 'erin@example.com', 'c_old', null, timestamptz '2026-05-01 08:00:00.123+00', null, null, 0, '{}')
 ) t(received_seq, provider_event_id, provider, event, email, campaign_id, message_id, occurred_at, url, bounce_type, is_machine_open, payload);
 
 create or replace table raw_campaigns.campaigns as

@@ -27,7 +27,7 @@ MARTS = ["dim_candidates", "bridge_candidate_records", "dim_candidate_work_histo
          "dim_sources", "fct_applications", "fct_stage_transitions", "fct_hires", "fct_hire_touches", "fct_outreach",
          "fct_email_events", "fct_vendor_purchases", "rpt_talent_pool_growth", "rpt_funnel", "rpt_source_roi",
          "rpt_vendor_utilization", "rpt_recruiter_activity", "rpt_campaign_performance", "rpt_silver_medalists",
-         "rpt_pool_by_source", "audience_members"]
+         "rpt_pool_by_source", "audience_members", "fct_consent_records"]
 
 
 def _dbt(tmp: Path, *args: str) -> None:
@@ -171,6 +171,58 @@ def test_a_later_double_opt_in_confirmation_counts(warehouse):
     # Heidi's submission was loaded unconfirmed; her confirmation arrived in consent_confirmations
     assert _rows(path, "select has_marketing_consent, consent_basis from marts.dim_candidates "
                        "where email = 'heidi@example.com'") == [(True, "opt_in")]
+
+
+def test_consent_ledger(warehouse):
+    path, _, _ = warehouse
+    rows = _rows(path, """
+        select c.email, c.event, c.channel, cast(c.occurred_at as varchar), c.wording_version, c.wording_hash, c.ip,
+               c.user_agent, c.submission_id, c.provider_event_id, c.campaign_id
+        from marts.fct_consent_records c
+        order by c.email, c.occurred_at, c.event""")
+    chrome, safari = "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0", "Mozilla/5.0 (Macintosh) Safari/605.1"
+    firefox, android = "Mozilla/5.0 (Windows NT 10.0) Firefox/128.0", "Mozilla/5.0 (Android 14) Firefox/128.0"
+    assert rows == [
+        # confirmed before the load, no confirmation row: confirmed at the submission's confirmed_at, IP unknown
+        ("carol@example.ca", "requested", "talent_network_form", "2026-01-05 12:00:00", "v1", "h1", "203.0.113.5",
+         chrome, 1, None, None),
+        ("carol@example.ca", "confirmed", "confirmation_link", "2026-01-05 12:10:00", "v1", "h1", None, None, 1,
+         None, None),
+        # pending double opt-in: requested only
+        ("dan@example.com", "requested", "talent_network_form", "2026-02-05 12:00:00", "v1", "h1", "203.0.113.6",
+         safari, 2, None, None),
+        # one-click on the web: one row (the preference change), its unsubscribe event as provider_event_id
+        ("erin@example.com", "withdrawn", "one_click_unsubscribe", "2026-05-01 08:00:00.123", None, None,
+         "198.51.100.7", "GoogleImageProxy one-click", None, "warmpool-web:unsubscribe:e1", "c_old"),
+        ("erin@globex.example", "withdrawn", "provider_unsubscribe", "2026-04-02 00:00:00", None, None, None, None,
+         None, "ev-2", "c_old"),
+        # confirmed later (consent_confirmations, with the confirming browser); her hard bounce is not consent
+        ("heidi@example.com", "requested", "talent_network_form", "2026-02-07 12:00:00", "v1", "h1", "203.0.113.7",
+         firefox, 3, None, None),
+        ("heidi@example.com", "confirmed", "confirmation_link", "2026-02-07 12:05:00", "v1", "h1", "203.0.113.8",
+         android, 3, None, None),
+    ]
+    # every row's person is the person of the address in dim_candidates (Erin: both her addresses)
+    assert _rows(path, """
+        select count(*) from marts.fct_consent_records c
+        left join marts.dim_candidates d on c.person_id = d.person_id
+        where d.person_id is null
+           or (c.email not like 'erin@%' and lower(d.email) <> c.email)""") == [(0,)]
+
+
+def test_dim_candidates_carries_the_consent_record(warehouse):
+    path, _, _ = warehouse
+    rows = {email: rest for email, *rest in _rows(path, """
+        select lower(email), cast(marketing_consent_given_at as varchar), cast(marketing_consent_confirmed_at as varchar),
+               marketing_consent_wording_version, cast(marketing_consent_withdrawn_at as varchar),
+               marketing_consent_withdrawal_channel
+        from marts.dim_candidates""")}
+    assert rows["carol@example.ca"] == ["2026-01-05 12:00:00", "2026-01-05 12:10:00", "v1", None, None]
+    assert rows["dan@example.com"] == ["2026-02-05 12:00:00", None, "v1", None, None]  # pending
+    assert rows["heidi@example.com"] == ["2026-02-07 12:00:00", "2026-02-07 12:05:00", "v1", None, None]
+    # no sign-up (legitimate interest, or a suppression without any opt-in): no consent record
+    assert rows["alice@example.com"] == [None] * 5
+    assert rows["erin@example.com"] == [None] * 5
 
 
 def test_audience_members(warehouse):

@@ -6,13 +6,16 @@ SMTP sink receiving every mail as .eml; Playwright driving Debian's chromium. Th
   1. Ada opts in to the talent network, the confirmation mail arrives, the browser follows its link
      and confirms. Grace opts in too but never confirms. An employee refers Katherine.
   2. The pipeline runs: Ada is in `marts.dim_candidates` with marketing consent (basis opt_in) and
-     her consent record (time, wording version and hash, IP, user agent) in `raw_forms`; Grace is
-     not contactable (`pending_double_opt_in`) and is in no audience; Katherine is in the pool with
-     source `referral` and no consent; Ada receives the nurture campaign mail, Grace nobody mails.
+     her consent record (time, wording version and hash, IP, user agent; confirmed by double opt-in)
+     in the ledger `marts.fct_consent_records` and on her `dim_candidates` row; Grace is not
+     contactable (`pending_double_opt_in`), in no audience, and her ledger has only `requested`;
+     Katherine is in the pool with source `referral` and no consent; Ada receives the nurture
+     campaign mail, Grace nobody mails.
   3. Ada opens the campaign mail's List-Unsubscribe URL in the browser and leaves everything on the
      preference page; Katherine's mailbox provider one-click POSTs the referral notice's header URL.
   4. The pipeline runs again: both are `is_contactable = false` with reason `suppressed`, in no
-     audience, and nobody is mailed twice.
+     audience, and nobody is mailed twice; the ledger has each withdrawal (when and how: the
+     preference centre for Ada, one-click from the referral notice for Katherine).
 
 Screenshots go to $WARMPOOL_SCREENSHOTS (default data/screenshots/) as `pipeline-*.png`.
 """
@@ -24,6 +27,7 @@ import os
 import re
 import shutil
 import time
+from datetime import timezone
 from email.utils import getaddresses
 from pathlib import Path
 
@@ -155,6 +159,16 @@ def candidate(address: str) -> dict:
     return rows[0]
 
 
+def consent_records(address: str) -> list[dict]:
+    return query(f"select * from {tables.MARTS}.fct_consent_records where email = ? order by occurred_at, event",
+                 address)
+
+
+def _utc_naive(ts):
+    # raw_* timestamps are timestamptz; the marts' are UTC timestamps
+    return ts.astimezone(timezone.utc).replace(tzinfo=None) if ts.tzinfo else ts
+
+
 def audiences_of(address: str) -> set[str]:
     return {r["campaign_id"] for r in query(
         f"select campaign_id from {tables.AUDIENCE_MEMBERS} where lower(email) = ?", address)}
@@ -228,29 +242,50 @@ def test_opt_in_referral_and_unsubscribe_through_the_pipeline(stack):
     assert ada["has_marketing_consent"] is True and ada["consent_basis"] == "opt_in"
     assert ada["country_code"] == "GB"  # opt-in country: only the confirmed opt-in gives consent
     assert ada["is_contactable"] is True and ada["not_contactable_reason"] is None
-    # Her consent record: no mart carries it (dim_candidates has only the decision); the raw layer does.
+    # Her consent record, in the ledger mart: requested on the form, confirmed from the mailed link.
+    requested, confirmed = consent_records(ADA)
+    assert requested["person_id"] == confirmed["person_id"] == ada["person_id"]
+    assert (requested["event"], requested["channel"]) == ("requested", "talent_network_form")
+    assert re.fullmatch(r"[0-9a-f]{64}", requested["wording_hash"]) and requested["wording_version"]
+    assert requested["ip"] == "127.0.0.1" and "Chrome" in requested["user_agent"]
+    assert (confirmed["event"], confirmed["channel"]) == ("confirmed", "confirmation_link")
+    assert confirmed["occurred_at"] >= requested["occurred_at"]
+    assert confirmed["ip"] == "127.0.0.1" and "Chrome" in confirmed["user_agent"]
+    assert (confirmed["wording_version"], confirmed["wording_hash"], confirmed["submission_id"]) == \
+        (requested["wording_version"], requested["wording_hash"], requested["submission_id"])
+    # ... exactly as the web store recorded it
     [record] = query(f"select * from {tables.RAW_FORMS}.form_submissions where email = ?", ADA)
-    assert record["consent_marketing"] == 1 and record["submitted_at"] is not None
-    assert re.fullmatch(r"[0-9a-f]{64}", record["consent_wording_hash"]) and record["consent_wording_version"]
-    assert record["ip"] == "127.0.0.1" and "Chrome" in record["user_agent"]
-    [confirmed] = query(f"select * from {tables.RAW_FORMS}.consent_confirmations where submission_id = ?",
-                        record["submission_id"])
-    assert confirmed["confirmed_at"] >= record["submitted_at"] and "Chrome" in confirmed["user_agent"]
-    [staged] = query(f"select * from {tables.STAGING}.stg_forms__submissions where email = ?", ADA)
-    assert staged["consent_wording_version"] == record["consent_wording_version"]
-    assert staged["consent_wording_hash"] == record["consent_wording_hash"]
+    assert record["consent_marketing"] == 1 and record["submission_id"] == requested["submission_id"]
+    assert _utc_naive(record["submitted_at"]) == requested["occurred_at"]
+    assert (record["consent_wording_version"], record["consent_wording_hash"], record["ip"], record["user_agent"]) \
+        == (requested["wording_version"], requested["wording_hash"], requested["ip"], requested["user_agent"])
+    [raw_confirmation] = query(f"select * from {tables.RAW_FORMS}.consent_confirmations where submission_id = ?",
+                               record["submission_id"])
+    assert _utc_naive(raw_confirmation["confirmed_at"]) == confirmed["occurred_at"]
+    assert raw_confirmation["user_agent"] == confirmed["user_agent"]
+    # ... and on her dim_candidates row
+    assert ada["marketing_consent_given_at"] == requested["occurred_at"]
+    assert ada["marketing_consent_confirmed_at"] == confirmed["occurred_at"]
+    assert ada["marketing_consent_wording_version"] == requested["wording_version"]
+    assert ada["marketing_consent_withdrawn_at"] is None
     assert NURTURE in audiences_of(ADA)
 
     grace = candidate(GRACE)  # pending double opt-in: in the pool, never marketed to
     assert grace["has_marketing_consent"] is False
     assert grace["is_contactable"] is False and grace["not_contactable_reason"] == "pending_double_opt_in"
     assert audiences_of(GRACE) == set()
+    [pending] = consent_records(GRACE)  # ticked, never confirmed: requested only
+    assert (pending["event"], pending["channel"], pending["ip"]) == ("requested", "talent_network_form", "127.0.0.1")
+    assert grace["marketing_consent_given_at"] == pending["occurred_at"]
+    assert grace["marketing_consent_confirmed_at"] is None
 
     katherine = candidate(KATHERINE)
     assert "referral" in katherine["sources"].split(";")
     assert katherine["has_marketing_consent"] is False  # a referral alone never gives consent
     assert katherine["not_contactable_reason"] == "no_marketing_consent"
     assert audiences_of(KATHERINE) == set()
+    assert consent_records(KATHERINE) == []  # a referral gives no consent
+    assert katherine["marketing_consent_given_at"] is None
 
     # The campaign mail reached Ada (and only the confirmation reached Grace).
     campaign = wait_for_mail(mailbox, ADA, "What's new at Warmpool")
@@ -281,6 +316,18 @@ def test_opt_in_referral_and_unsubscribe_through_the_pipeline(stack):
     assert audiences_of(ADA) == set()
     [event] = query(f"select * from {tables.RAW_EMAIL}.email_events where email = ? and event = 'unsubscribe'", ADA)
     assert event["campaign_id"] == NURTURE
+    # the withdrawal in the ledger: when and how (the preference page, from the campaign mail)
+    [withdrawn] = [r for r in consent_records(ADA) if r["event"] == "withdrawn"]
+    assert (withdrawn["channel"], withdrawn["campaign_id"]) == ("preference_centre", NURTURE)
+    assert withdrawn["provider_event_id"] == event["provider_event_id"]  # one row for the opt-out and its event
+    assert withdrawn["ip"] == "127.0.0.1" and "Chrome" in withdrawn["user_agent"]
+    assert ada["marketing_consent_withdrawn_at"] == withdrawn["occurred_at"] == ada["suppressed_at"]
+    assert ada["marketing_consent_withdrawal_channel"] == "preference_centre"
+    assert ada["marketing_consent_confirmed_at"] is not None  # the record of the consent stays
     katherine = candidate(KATHERINE)
     assert katherine["is_contactable"] is False and katherine["not_contactable_reason"] == "suppressed"
+    [withdrawn] = consent_records(KATHERINE)  # the provider's RFC 8058 POST on the referral notice
+    assert (withdrawn["event"], withdrawn["channel"], withdrawn["campaign_id"]) == \
+        ("withdrawn", "one_click_unsubscribe", "referral-notice")
+    assert withdrawn["person_id"] == katherine["person_id"] and withdrawn["user_agent"].startswith("python-httpx")
     assert len(list(mailbox.glob("*.eml"))) == mails_before  # nobody was mailed twice

@@ -111,7 +111,8 @@ opt_ins as (
         max(case when confirmed_at is not null then 1 else 0 end) = 1 as has_confirmed_opt_in,
         max(case when confirmed_at is null then 1 else 0 end) = 1 as has_pending_opt_in,
         min(confirmed_at) as opted_in_at,
-        max(case when sign_up_rank = 1 and confirmed_at is not null then trim(email) end) as opt_in_email
+        max(case when sign_up_rank = 1 and confirmed_at is not null then trim(email) end) as opt_in_email,
+        max(case when sign_up_rank = 1 then submission_id end) as consent_submission_id
     from talent_network_sign_ups
     group by person_id
 
@@ -189,6 +190,7 @@ consent as (
         coalesce(opt_ins.has_pending_opt_in, false) as has_pending_opt_in,
         opt_ins.opted_in_at,
         opt_ins.opt_in_email,
+        opt_ins.consent_submission_id,
         suppressing_events.person_id is not null as is_suppressed,
         suppressing_events.suppression_reason,
         suppressing_events.occurred_at as suppressed_at,

@@ -31,6 +31,63 @@ applications as (
 
 ),
 
+consent_events as (
+
+    select * from {{ ref('int_candidate_consent_events') }}
+
+),
+
+consent_sign_up as (
+
+    -- the consent record of the sign-up the person's opt-in rests on (int_candidate_consent:
+    -- the latest confirmed one, else the latest pending one), from the ledger
+    select
+        consent.person_id,
+        consent_events.email,
+        consent_events.occurred_at as given_at,
+        consent_events.wording_version,
+        confirmations.confirmed_at
+    from consent
+    inner join consent_events
+        on consent.person_id = consent_events.person_id
+        and consent.consent_submission_id = consent_events.submission_id
+        and consent_events.event = 'requested'
+    left join (
+        select person_id, submission_id, min(occurred_at) as confirmed_at
+        from consent_events
+        where event = 'confirmed'
+        group by person_id, submission_id
+    ) as confirmations
+        on consent.person_id = confirmations.person_id
+        and consent.consent_submission_id = confirmations.submission_id
+
+),
+
+consent_withdrawals as (
+
+    -- the first withdrawal of that address since the consent was given (a person-wide suppression,
+    -- e.g. on another address or before this sign-up, is `suppressed_at`)
+    select person_id, withdrawn_at, withdrawal_channel
+    from (
+        select
+            consent_sign_up.person_id,
+            consent_events.occurred_at as withdrawn_at,
+            consent_events.channel as withdrawal_channel,
+            row_number() over (
+                partition by consent_sign_up.person_id
+                order by consent_events.occurred_at, consent_events.consent_event_id
+            ) as withdrawal_rank
+        from consent_sign_up
+        inner join consent_events
+            on consent_sign_up.person_id = consent_events.person_id
+            and consent_sign_up.email = consent_events.email
+            and consent_events.event = 'withdrawn'
+            and consent_events.occurred_at >= consent_sign_up.given_at
+    ) as ranked
+    where withdrawal_rank = 1
+
+),
+
 hires as (
 
     select distinct person_id from {{ ref('int_hires') }} where person_id is not null
@@ -89,6 +146,11 @@ final as (
             else 'no_consent'
         end as consent_state,
         consent.opted_in_at,
+        consent_sign_up.given_at as marketing_consent_given_at,
+        consent_sign_up.confirmed_at as marketing_consent_confirmed_at,
+        consent_sign_up.wording_version as marketing_consent_wording_version,
+        consent_withdrawals.withdrawn_at as marketing_consent_withdrawn_at,
+        consent_withdrawals.withdrawal_channel as marketing_consent_withdrawal_channel,
         consent.suppression_reason,
         consent.suppressed_at,
         contactability.marketing_email,
@@ -107,6 +169,8 @@ final as (
     inner join engagement on golden.person_id = engagement.person_id
     left join application_facts on golden.person_id = application_facts.person_id
     left join hires on golden.person_id = hires.person_id
+    left join consent_sign_up on golden.person_id = consent_sign_up.person_id
+    left join consent_withdrawals on golden.person_id = consent_withdrawals.person_id
 
 )
 

@@ -18,7 +18,9 @@ renamed as (
         {{ optional_column(columns, 'frequency', 'varchar') }} as frequency,
         coalesce({{ optional_column(columns, 'unsubscribed_all', 'integer') }}, 0) = 1 as is_unsubscribed_all,
         {{ optional_column(columns, 'changed_at', 'timestamp') }} as changed_at,
-        {{ optional_column(columns, 'source', 'varchar') }} as change_source
+        {{ optional_column(columns, 'source', 'varchar') }} as change_source,
+        {{ optional_column(columns, 'ip', 'varchar') }} as ip,
+        {{ optional_column(columns, 'user_agent', 'varchar') }} as user_agent
 
     from source
 

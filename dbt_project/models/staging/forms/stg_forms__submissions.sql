@@ -30,6 +30,8 @@ renamed as (
         {{ optional_column(columns, 'consent_wording_version', 'varchar') }} as consent_wording_version,
         {{ optional_column(columns, 'consent_wording_hash', 'varchar') }} as consent_wording_hash,
         {{ optional_column(columns, 'confirmed_at', 'timestamp') }} as confirmed_at,
+        {{ optional_column(columns, 'ip', 'varchar') }} as ip,
+        {{ optional_column(columns, 'user_agent', 'varchar') }} as user_agent,
         {{ optional_column(columns, 'referrer_name', 'varchar') }} as referrer_name,
         {{ optional_column(columns, 'referrer_email', 'varchar') }} as referrer_email,
         {{ optional_column(columns, 'relationship', 'varchar') }} as referrer_relationship

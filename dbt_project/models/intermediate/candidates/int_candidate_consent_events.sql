@@ -1,0 +1,291 @@
+{#- The consent ledger: one row per consent event per person and address (fct_consent_records).
+    - requested: a talent-network submission with the marketing box ticked (wording version and
+      hash, IP and user agent of the submission);
+    - confirmed: a double opt-in confirmation (stg_forms__consent_confirmations, with its own IP and
+      user agent; a submission loaded already confirmed without such a row counts once, at its
+      `confirmed_at`, without IP and user agent);
+    - withdrawn: a preference-centre opt-out of everything (page or RFC 8058 one-click, with IP and
+      user agent; the web store writes an `unsubscribe` email event in the same transaction, which
+      is this row's provider_event_id, not a second row), any other unsubscribe or complaint email
+      event, or an erasure request. A withdrawal is on an address: it is a row for EVERY person who
+      has that address (as suppression is). Hard bounces are deliverability, not consent: not here. -#}
+with
+
+records as (
+
+    select * from {{ ref('int_candidate_records_resolved') }}
+    where person_id is not null
+
+),
+
+addresses as (
+
+    select * from {{ ref('int_candidate_email_addresses') }}
+
+),
+
+form_submissions as (
+
+    select * from {{ ref('stg_forms__submissions') }}
+
+),
+
+confirmations as (
+
+    select * from {{ ref('stg_forms__consent_confirmations') }}
+
+),
+
+preference_changes as (
+
+    select * from {{ ref('stg_forms__preference_changes') }}
+
+),
+
+email_events as (
+
+    select * from {{ ref('stg_email__events') }}
+
+),
+
+erasure_requests as (
+
+    select * from {{ ref('stg_forms__erasure_requests') }}
+
+),
+
+sign_ups as (
+
+    -- talent-network submissions with the (never pre-ticked) marketing box ticked, with their person
+    select
+        records.person_id,
+        form_submissions.submission_id,
+        {{ normalize_email('form_submissions.email') }} as email,
+        form_submissions.submitted_at,
+        form_submissions.consent_wording_version,
+        form_submissions.consent_wording_hash,
+        form_submissions.ip,
+        form_submissions.user_agent,
+        form_submissions.confirmed_at
+    from form_submissions
+    inner join records
+        on records.source = form_submissions.form_name
+        and records.source_record_id = cast(form_submissions.submission_id as varchar)
+    where form_submissions.form_name = 'talent_network'
+        and form_submissions.has_marketing_consent
+
+),
+
+requested as (
+
+    select
+        'form_submission:' || cast(submission_id as varchar) as event_key,
+        person_id,
+        email,
+        'requested' as event,
+        submitted_at as occurred_at,
+        'talent_network_form' as channel,
+        consent_wording_version as wording_version,
+        consent_wording_hash as wording_hash,
+        ip,
+        user_agent,
+        submission_id,
+        cast(null as varchar) as provider_event_id,
+        cast(null as varchar) as campaign_id
+    from sign_ups
+
+),
+
+confirmed_by_link as (
+
+    select
+        'consent_confirmation:' || cast(confirmations.confirmation_id as varchar) as event_key,
+        sign_ups.person_id,
+        sign_ups.email,
+        'confirmed' as event,
+        confirmations.confirmed_at as occurred_at,
+        'confirmation_link' as channel,
+        sign_ups.consent_wording_version as wording_version,
+        sign_ups.consent_wording_hash as wording_hash,
+        confirmations.ip,
+        confirmations.user_agent,
+        sign_ups.submission_id,
+        cast(null as varchar) as provider_event_id,
+        cast(null as varchar) as campaign_id
+    from confirmations
+    inner join sign_ups on confirmations.submission_id = sign_ups.submission_id
+
+),
+
+confirmed_on_submission as (
+
+    -- loaded already confirmed, and no confirmation row: the submission's own `confirmed_at`
+    select
+        'form_submission:' || cast(sign_ups.submission_id as varchar) || ':confirmed' as event_key,
+        sign_ups.person_id,
+        sign_ups.email,
+        'confirmed' as event,
+        sign_ups.confirmed_at as occurred_at,
+        'confirmation_link' as channel,
+        sign_ups.consent_wording_version as wording_version,
+        sign_ups.consent_wording_hash as wording_hash,
+        cast(null as varchar) as ip,
+        cast(null as varchar) as user_agent,
+        sign_ups.submission_id,
+        cast(null as varchar) as provider_event_id,
+        cast(null as varchar) as campaign_id
+    from sign_ups
+    left join confirmations on sign_ups.submission_id = confirmations.submission_id
+    where sign_ups.confirmed_at is not null
+        and confirmations.submission_id is null
+
+),
+
+web_unsubscribe_events as (
+
+    select event_id, email_normalized, occurred_at
+    from email_events
+    where event_type = 'unsubscribe' and provider = 'warmpool-web'
+
+),
+
+preference_opt_outs as (
+
+    -- an opt-out of everything, with the web store's unsubscribe event written in the same
+    -- transaction (same address, same instant)
+    select
+        preference_changes.preference_change_id,
+        preference_changes.email_normalized,
+        preference_changes.changed_at,
+        preference_changes.change_source,
+        preference_changes.ip,
+        preference_changes.user_agent,
+        preference_changes.campaign_id,
+        min(web_unsubscribe_events.event_id) as provider_event_id
+    from preference_changes
+    left join web_unsubscribe_events
+        on preference_changes.email_normalized = web_unsubscribe_events.email_normalized
+        and preference_changes.changed_at = web_unsubscribe_events.occurred_at
+    where preference_changes.is_unsubscribed_all
+        and preference_changes.email_normalized is not null
+    group by
+        preference_changes.preference_change_id,
+        preference_changes.email_normalized,
+        preference_changes.changed_at,
+        preference_changes.change_source,
+        preference_changes.ip,
+        preference_changes.user_agent,
+        preference_changes.campaign_id
+
+),
+
+withdrawals as (
+
+    select
+        'preference_change:' || cast(preference_change_id as varchar) as event_key,
+        email_normalized as email,
+        changed_at as occurred_at,
+        case change_source
+            when 'one_click' then 'one_click_unsubscribe'
+            when 'page' then 'preference_centre'
+            else 'web_unsubscribe'
+        end as channel,
+        ip,
+        user_agent,
+        provider_event_id,
+        campaign_id
+    from preference_opt_outs
+
+    union all
+
+    -- provider unsubscribes and complaints, and web unsubscribes with no preference change of their
+    -- own (a second link used after the address had already opted out)
+    select
+        'email_event:' || email_events.event_id as event_key,
+        email_events.email_normalized as email,
+        email_events.occurred_at,
+        case
+            when email_events.event_type = 'complaint' then 'provider_complaint'
+            when email_events.provider = 'warmpool-web' then 'web_unsubscribe'
+            else 'provider_unsubscribe'
+        end as channel,
+        cast(null as varchar) as ip,
+        cast(null as varchar) as user_agent,
+        email_events.event_id as provider_event_id,
+        email_events.campaign_id
+    from email_events
+    left join preference_opt_outs on email_events.event_id = preference_opt_outs.provider_event_id
+    where email_events.event_type in ('unsubscribe', 'complaint')
+        and email_events.email_normalized is not null
+        and preference_opt_outs.provider_event_id is null
+
+    union all
+
+    select
+        'erasure_request:' || cast(erasure_request_id as varchar) as event_key,
+        email_normalized as email,
+        requested_at as occurred_at,
+        'erasure_request' as channel,
+        cast(null as varchar) as ip,
+        cast(null as varchar) as user_agent,
+        cast(null as varchar) as provider_event_id,
+        cast(null as varchar) as campaign_id
+    from erasure_requests
+    where email_normalized is not null
+
+),
+
+withdrawn as (
+
+    select
+        withdrawals.event_key,
+        addresses.person_id,
+        withdrawals.email,
+        'withdrawn' as event,
+        withdrawals.occurred_at,
+        withdrawals.channel,
+        cast(null as varchar) as wording_version,
+        cast(null as varchar) as wording_hash,
+        withdrawals.ip,
+        withdrawals.user_agent,
+        cast(null as bigint) as submission_id,
+        withdrawals.provider_event_id,
+        withdrawals.campaign_id
+    from withdrawals
+    inner join addresses on withdrawals.email = addresses.email_normalized
+
+),
+
+events as (
+
+    select * from requested
+    union all
+    select * from confirmed_by_link
+    union all
+    select * from confirmed_on_submission
+    union all
+    select * from withdrawn
+
+),
+
+final as (
+
+    select
+        person_id || '/' || event_key as consent_event_id,
+        person_id,
+        email,
+        event,
+        occurred_at,
+        channel,
+        wording_version,
+        wording_hash,
+        ip,
+        user_agent,
+        submission_id,
+        provider_event_id,
+        campaign_id
+    from events
+
+)
+
+select * from final
