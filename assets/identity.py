@@ -30,3 +30,28 @@ def source_record_person(context: dg.AssetExecutionContext) -> dg.MaterializeRes
         "model_version": dg.MetadataValue.int(int(stats.model_version)),
         "seconds": dg.MetadataValue.float(float(stats.seconds)),
     })
+
+
+@dg.asset(
+    deps=[dg.AssetKey([tables.INTERMEDIATE, "int_source_records"])],
+    group_name="identity",
+    kinds={"splink"},
+    description="Retrain: re-estimates the matching model on the pool's own records and writes a candidate "
+                "(next model version, current threshold) with its agreement with today's people. "
+                "Not part of the daily job; promote with `warmpool identity promote-model`.",
+)
+def identity_model_candidate(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    from warmpool.config import get_settings
+    from warmpool.identity.retrain import retrain_on_pool
+    from warmpool.warehouse import warehouse
+
+    with warehouse(read_only=True) as con:
+        report = retrain_on_pool(con, get_settings().identity_dir / "candidate_model.json")
+    context.log.info(report.describe())
+    return dg.MaterializeResult(metadata={
+        "candidate": dg.MetadataValue.path(str(report.candidate_path)),
+        "model_version": dg.MetadataValue.int(report.model_version),
+        "people_today": dg.MetadataValue.int(report.persons_current or 0),
+        "people_with_candidate": dg.MetadataValue.int(report.persons_candidate),
+        "agreement_f1": dg.MetadataValue.float(float(report.agreement_f1 or 0.0)),
+    })

@@ -141,6 +141,32 @@ def identity_explain(
         typer.echo(f"\n{exp.write_html(html)} written to {html}")
 
 
+@identity_app.command("retrain")
+def identity_retrain(
+    output: Optional[Path] = typer.Option(None, help="Where to write the candidate (default: data/identity/candidate_model.json)."),
+) -> None:
+    """Re-estimate the model on the pool's own records; writes a candidate, changes nothing until promoted. Read-only."""
+    from warmpool.config import get_settings
+    from warmpool.identity.retrain import retrain_on_pool
+
+    path = output or get_settings().identity_dir / "candidate_model.json"
+    typer.echo(_identity_call(lambda con: retrain_on_pool(con, path), read_only=True).describe())
+
+
+@identity_app.command("promote-model")
+def identity_promote_model(candidate: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
+    """Make a reviewed candidate the model every run loads (commit warmpool/identity/trained_model.json after)."""
+    from warmpool.identity.model import MODEL_PATH
+    from warmpool.identity.retrain import promote_model
+
+    try:
+        model = promote_model(candidate)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"model v{model.model_version} is now {MODEL_PATH}; the next run re-resolves the whole pool")
+
+
 @identity_app.command("unmerge")
 def identity_unmerge(
     person_id: str = typer.Argument(..., help="The person to split."),
