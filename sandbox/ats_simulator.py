@@ -5,6 +5,15 @@ RFC 5988 ``Link`` header, ``updated_after`` / ``last_activity_after`` / ``create
 ``X-RateLimit-*`` headers with 429 + ``Retry-After`` over the limit, and faults on demand through
 ``POST``/``DELETE /_sim/faults``, e.g. ``{"status_500_every": 5, "rate_limit_every": 7, "delay_seconds": 0.5,
 "drop_every": 11, "retry_after": 1, "rate_limit": 50, "rate_window_seconds": 10}``. Rows are served sorted by id so that pagination is stable.
+
+Faults for the ingestion tests (all count API list requests since the faults were set):
+- ``slow_every``: with ``delay_seconds``, only every Nth request is slow (0: every request), so a client
+  timeout can be hit on some requests and retried;
+- ``mutate_every``: every Nth request of a page after the first, the endpoint's data changes *between page
+  calls*: a record on an already-served page is updated (its cursor field set to the simulator's clock)
+  and a new record is appended (id = max + 1). A client whose cursor is the largest timestamp it saw
+  would lose the first change. ``GET /_sim/rows/<endpoint>`` returns what the API holds now (the truth); ``POST /_sim/reset`` switches
+faults off and re-reads the world's files.
 """
 from __future__ import annotations
 
@@ -40,6 +49,8 @@ class Faults:
     delay_seconds: float = 0.0
     drop_every: int = 0
     retry_after: int = 1
+    slow_every: int = 0
+    mutate_every: int = 0
 
 
 @dataclass
@@ -59,6 +70,26 @@ class _Table:
         self.updated = [r.get(upd) or "" for r in rows]
         self.created = [r.get(cre) or "" for r in rows]
         self._cache: dict[tuple, list[int]] = {}
+        self.updated_field = upd
+
+    def rows(self) -> list[dict]:
+        return [json.loads(b) for b in self.blobs]
+
+    def mutate(self, served: int, k: int, now: str) -> None:
+        """Update a record among the first `served` rows and append a new one, both stamped `now`."""
+        if not self.blobs or not self.updated[0]:
+            return  # reference lists have no cursor field: nothing a client could miss
+        i = (k * 7919) % max(1, min(served, len(self.blobs)))
+        row = json.loads(self.blobs[i])
+        row[self.updated_field] = now
+        self.blobs[i] = json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode()
+        self.updated[i] = now
+        new = json.loads(self.blobs[-1])
+        new.update({"id": new["id"] + 1, self.updated_field: now}, **({"created_at": now} if "created_at" in new else {}))
+        self.blobs.append(json.dumps(new, ensure_ascii=False, separators=(",", ":")).encode())
+        self.updated.append(now)
+        self.created.append(now)
+        self._cache.clear()
 
     def select(self, updated_after: str | None, created_after: str | None) -> list[int] | range:
         if not updated_after and not created_after:
@@ -87,6 +118,7 @@ class SimulatorState:
         self.hits: deque[float] = deque()
         self.fault_counter = 0
         self.requests = 0
+        self.mutations = 0
         self.tables: dict[str, _Table] = {}
         self._mtimes: dict[str, float] = {}
 
@@ -117,6 +149,8 @@ class SimulatorState:
             self.requests += 1
             self.fault_counter += 1
             n, f = self.fault_counter, self.faults
+        if f.mutate_every and n % f.mutate_every == 0:
+            return "mutate"
         if f.drop_every and n % f.drop_every == 0:
             return "drop"
         if f.status_500_every and n % f.status_500_every == 0:
@@ -171,7 +205,14 @@ def create_app(ats_dir: Path, api_key: str, rate_limit: RateLimit | None = None)
 
     @app.get("/_sim/faults")
     def get_faults() -> dict:
-        return {"faults": asdict(state.faults), "rate_limit": asdict(state.rate), "requests": state.requests}
+        return {"faults": asdict(state.faults), "rate_limit": asdict(state.rate), "requests": state.requests,
+                "mutations": state.mutations}
+
+    @app.get("/_sim/rows/{endpoint}")
+    async def rows(endpoint: str) -> Any:
+        if endpoint not in ENDPOINTS:
+            return error(404, f"unknown endpoint {endpoint}")
+        return (await asyncio.to_thread(state.table, endpoint)).rows()
 
     @app.post("/_sim/faults")
     async def set_faults(request: Request) -> Any:
@@ -203,6 +244,16 @@ def create_app(ats_dir: Path, api_key: str, rate_limit: RateLimit | None = None)
             state.hits.clear()
         return {"faults": asdict(state.faults), "rate_limit": asdict(state.rate)}
 
+    @app.post("/_sim/reset")
+    def reset() -> dict:
+        """Faults off and the data re-read from the world's files (drops `mutate_every` changes)."""
+        with state.lock:
+            state.faults, state.rate = Faults(), state.initial_rate
+            state.fault_counter = state.mutations = 0
+            state.hits.clear()
+            state._mtimes.clear()
+        return {"ok": True}
+
     @app.get("/v1/{endpoint}")
     async def list_endpoint(endpoint: str, request: Request) -> Response:
         if endpoint not in ENDPOINTS:
@@ -210,8 +261,9 @@ def create_app(ats_dir: Path, api_key: str, rate_limit: RateLimit | None = None)
         if not _authorised(request, state.api_key):
             return error(401, "Invalid Basic Auth credentials", {"WWW-Authenticate": 'Basic realm="Harvest API"'})
         fault = state.next_fault()
-        if state.faults.delay_seconds:
-            await asyncio.sleep(state.faults.delay_seconds)
+        f = state.faults
+        if f.delay_seconds and (not f.slow_every or state.fault_counter % f.slow_every == 0):
+            await asyncio.sleep(f.delay_seconds)
         if fault == "drop":
             return _DroppedResponse()
         if fault == "500":
@@ -235,6 +287,11 @@ def create_app(ats_dir: Path, api_key: str, rate_limit: RateLimit | None = None)
         if not 1 <= per_page <= MAX_PER_PAGE or page < 1:
             return error(422, f"per_page must be 1-{MAX_PER_PAGE} and page >= 1")
         table = await asyncio.to_thread(state.table, endpoint)
+        if fault == "mutate" and page > 1:
+            with state.lock:
+                state.mutations += 1
+                table.mutate((page - 1) * per_page, state.mutations,
+                             datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
         selected = table.select(updated_after, created_after)
         last_page = max(1, math.ceil(len(selected) / per_page))
         chunk = selected[(page - 1) * per_page: page * per_page]

@@ -2,12 +2,17 @@
 
 Everything that differs between the sandbox and a real deployment (paths, the ATS URL and key, the
 SMTP relay, the sender's postal address) comes from here: ``config/warmpool.yaml`` in the checkout,
-overridden by environment variables. Secrets are only ever read from the environment (or
-``.dlt/secrets.toml`` by dlt itself) and never printed.
+overridden by environment variables. Secrets are only ever read from the environment or from
+``.dlt/secrets.toml`` (git-ignored; see ``.dlt/example.secrets.toml``) and never printed.
+
+ATS API key, first found wins: ``WARMPOOL_ATS_API_KEY``; ``SOURCES__ATS__API_KEY`` (dlt's own env
+name); ``[sources.ats] api_key`` in ``.dlt/secrets.toml``; the sandbox key in ``config/warmpool.yaml``.
+The ATS URL likewise: ``WARMPOOL_ATS_URL``, ``SOURCES__ATS__BASE_URL``, ``[sources.ats] base_url``, yaml.
 """
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -64,6 +69,12 @@ class Settings:
     def landing_dir(self) -> Path:
         """Vendor export drop folder (per-vendor sub-folders)."""
         return Path(_env("WARMPOOL_LANDING_DIR", self.home / "landing"))
+
+    @property
+    def landing_url(self) -> str:
+        """The vendor landing folder as an fsspec URL or path (`s3://bucket/landing`, `memory://x`, ...);
+        the local `landing_dir` unless `WARMPOOL_LANDING_URL` or `landing.url` in the yaml says otherwise."""
+        return str(_env("WARMPOOL_LANDING_URL", (self.raw.get("landing") or {}).get("url") or self.landing_dir))
 
     @property
     def web_store_path(self) -> Path:
@@ -124,8 +135,23 @@ def load_yaml(path: Path) -> dict:
 _ENV_KEYS = (
     "WARMPOOL_ATS_URL", "WARMPOOL_ATS_API_KEY", "WARMPOOL_ATS_PER_PAGE", "WARMPOOL_SMTP_HOST", "WARMPOOL_SMTP_PORT",
     "WARMPOOL_SMTP_USERNAME", "WARMPOOL_SMTP_PASSWORD", "WARMPOOL_SMTP_STARTTLS", "WARMPOOL_SENDER",
-    "WARMPOOL_PUBLIC_URL", "WARMPOOL_LANDING_DIR", "WARMPOOL_WEB_STORE",
+    "WARMPOOL_PUBLIC_URL", "WARMPOOL_LANDING_DIR", "WARMPOOL_WEB_STORE", "WARMPOOL_LANDING_URL",
+    "SOURCES__ATS__API_KEY", "SOURCES__ATS__BASE_URL", "DLT_PROJECT_DIR",
 )
+
+
+def dlt_secrets_path() -> Path:
+    """`.dlt/secrets.toml` of the project (dlt's own convention: `DLT_PROJECT_DIR`, else the checkout)."""
+    return Path(_env("DLT_PROJECT_DIR", REPO_ROOT)) / ".dlt" / "secrets.toml"
+
+
+def _dlt_secret(section: str, key: str) -> Any:
+    """`[sources.<section>] <key>` from `.dlt/secrets.toml`, or None (missing file, table or key)."""
+    path = dlt_secrets_path()
+    if not path.exists():
+        return None
+    with open(path, "rb") as fh:
+        return ((tomllib.load(fh).get("sources") or {}).get(section) or {}).get(key) or None
 
 
 @lru_cache(maxsize=32)
@@ -137,8 +163,10 @@ def _settings_for(home: str, config_file: str, _env_snapshot: tuple = ()) -> Set
     return Settings(
         home=Path(home),
         ats=AtsSettings(
-            base_url=_env("WARMPOOL_ATS_URL", ats.get("base_url", "http://127.0.0.1:8200/v1")),
-            api_key=_env("WARMPOOL_ATS_API_KEY", ats.get("sandbox_api_key", "sandbox-harvest-key")),
+            base_url=_env("WARMPOOL_ATS_URL", _env("SOURCES__ATS__BASE_URL", _dlt_secret("ats", "base_url")
+                                                    or ats.get("base_url", "http://127.0.0.1:8200/v1"))),
+            api_key=_env("WARMPOOL_ATS_API_KEY", _env("SOURCES__ATS__API_KEY", _dlt_secret("ats", "api_key")
+                                                      or ats.get("sandbox_api_key", "sandbox-harvest-key"))),
             per_page=int(_env("WARMPOOL_ATS_PER_PAGE", ats.get("per_page", 500))),
         ),
         smtp=SmtpSettings(
@@ -159,4 +187,6 @@ def get_settings() -> Settings:
     """Settings for the current environment (``WARMPOOL_HOME`` moves the data folder)."""
     home = Path(_env("WARMPOOL_HOME", REPO_ROOT / "data")).resolve()
     config_file = _env("WARMPOOL_CONFIG", CONFIG_DIR / "warmpool.yaml")
-    return _settings_for(str(home), str(config_file), tuple(os.environ.get(k) for k in _ENV_KEYS))
+    secrets = dlt_secrets_path()
+    secrets_version = secrets.stat().st_mtime_ns if secrets.exists() else None  # an edited secrets file is seen
+    return _settings_for(str(home), str(config_file), tuple(os.environ.get(k) for k in _ENV_KEYS) + (secrets_version,))

@@ -21,6 +21,7 @@ MARTS = "marts"
 
 # quarantine
 QUARANTINED_ROWS = f"{QUARANTINE}.rejected_rows"
+VALIDATED_ROW_COUNTS = f"{QUARANTINE}.row_counts"  # per check and table: rows at the last load (row-count drops)
 
 # identity resolution inputs / outputs
 SOURCE_RECORDS = f"{INTERMEDIATE}.int_source_records"        # one row per source record, resolve-contract columns

@@ -60,3 +60,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 # Before the first run every record is "new"; the API takes ISO-8601 timestamps.
 INITIAL_CURSOR = "1970-01-01T00:00:00Z"
 PRIMARY_KEY = "id"
+
+# What a change in the API's shape does (pipelines/README.md, "Schema contracts"): new endpoints'
+# tables and new fields evolve (Harvest adds fields; dbt staging selects its columns by name, so a
+# new column changes nothing downstream); a field whose type drifts (text where a number was) fails
+# the run with dlt's DataValidationError instead of silently creating a `<col>__v_text` variant.
+SCHEMA_CONTRACT = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
