@@ -7,23 +7,19 @@ import email
 import email.policy
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from warmpool.config import REPO_ROOT, get_settings
+from warmpool.config import get_settings
 from warmpool.tokens import make_token
 from web import store
 from web.app import WebOptions, create_app
 from web.server import free_port, serve_in_thread
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
 class MailboxHandler:
@@ -40,11 +36,8 @@ class MailboxHandler:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+def world(tmp_path_factory, chromium, screenshots_dir):
     from aiosmtpd.controller import Controller
-    from playwright.sync_api import sync_playwright
 
     home = tmp_path_factory.mktemp("webhome")
     web_port, smtp_port = free_port(), free_port()
@@ -54,18 +47,14 @@ def world(tmp_path_factory):
                       WARMPOOL_PUBLIC_URL=f"http://127.0.0.1:{web_port}")
     os.environ.pop("WARMPOOL_WEB_STORE", None)
     settings = get_settings()
-    shots = Path(os.environ.get("WARMPOOL_SCREENSHOTS") or REPO_ROOT / "data" / "screenshots")
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = screenshots_dir
     smtp = Controller(MailboxHandler(settings.mailbox_dir), hostname="127.0.0.1", port=smtp_port)
     smtp.start()
     app = create_app(settings, options=WebOptions(min_fill_seconds=1.0))
     try:
-        with serve_in_thread(app, port=web_port) as base, sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            try:
-                yield {"base": base, "settings": settings, "browser": browser, "shots": shots}
-            finally:
-                browser.close()
+        with serve_in_thread(app, port=web_port) as base:
+            # the session browser (tests/conftest.py): one sync Playwright per thread
+            yield {"base": base, "settings": settings, "browser": chromium, "shots": shots}
     finally:
         smtp.stop()
         for k, v in saved.items():

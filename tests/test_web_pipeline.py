@@ -25,7 +25,6 @@ import email
 import email.policy
 import os
 import re
-import shutil
 import time
 from datetime import timezone
 from email.utils import getaddresses
@@ -35,15 +34,12 @@ import httpx
 import pytest
 
 from warmpool import tables
-from warmpool.config import REPO_ROOT, get_settings
+from warmpool.config import get_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PEOPLE = 300
 SEED = 23
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
 
 ADA = "ada.lovelace.e2e@example.org"        # opts in and confirms, later unsubscribes on the page
 GRACE = "grace.hopper.e2e@example.org"      # opts in, never confirms
@@ -58,12 +54,8 @@ def _clear_settings_cache() -> None:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory, chromium, screenshots_dir):
     """World + ATS simulator + SMTP sink + web server + chromium, all in a private home."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
     from sandbox.services import SandboxServices
     from sandbox.world import generate_world
     from web.app import WebOptions, create_app
@@ -76,8 +68,7 @@ def stack(tmp_path_factory):
     for var in ("WARMPOOL_LANDING_DIR", "WARMPOOL_WEB_STORE"):
         mp.delenv(var, raising=False)
     _clear_settings_cache()
-    shots = Path(os.environ.get("WARMPOOL_SCREENSHOTS") or REPO_ROOT / "data" / "screenshots")
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = screenshots_dir
     timings: dict[str, float] = {}
     try:
         get_settings().ensure_dirs()
@@ -92,13 +83,10 @@ def stack(tmp_path_factory):
             mp.setenv("WARMPOOL_PUBLIC_URL", f"http://127.0.0.1:{web_port}")  # links in every mail
             settings = get_settings()
             app = create_app(settings, options=WebOptions(min_fill_seconds=1.0))
-            with serve_in_thread(app, port=web_port) as base, sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-                try:
-                    yield {"base": base, "settings": settings, "browser": browser, "shots": shots,
-                           "mailbox": services.mailbox_dir, "timings": timings}
-                finally:
-                    browser.close()
+            with serve_in_thread(app, port=web_port) as base:
+                # the session browser (tests/conftest.py): one sync Playwright per thread
+                yield {"base": base, "settings": settings, "browser": chromium, "shots": shots,
+                       "mailbox": services.mailbox_dir, "timings": timings}
     finally:
         mp.undo()
         _clear_settings_cache()
