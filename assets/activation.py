@@ -21,6 +21,17 @@ def _audience_by_campaign() -> dict[str, list[dict]]:
     return grouped
 
 
+def _person_id_map() -> list[tuple[str, str]] | None:
+    """Retired person id -> current person id, so the send ledger follows merges."""
+    from warmpool.warehouse import table_exists, warehouse
+
+    with warehouse(read_only=True) as con:
+        if not table_exists(con, tables.PERSON_ID_MAP):
+            return None
+        return con.execute(f"select any_person_id, person_id from {tables.PERSON_ID_MAP} "
+                           f"where any_person_id <> person_id").fetchall()
+
+
 @dg.asset(deps=[AUDIENCE_KEY], group_name="activation", kinds={"csv"}, pool=WAREHOUSE_POOL,
           description="One CSV per campaign in email-provider import columns, under data/audiences/.")
 def audience_files(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
@@ -47,9 +58,11 @@ def campaign_sends(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     from warmpool.campaigns.sender import send_campaign
 
     members = _audience_by_campaign()
+    id_map = _person_id_map()
     reports = {}
     for campaign in load_campaigns():
-        report = send_campaign(campaign, members.get(campaign.campaign_id, []), get_settings())
+        report = send_campaign(campaign, members.get(campaign.campaign_id, []), get_settings(),
+                               person_id_map=id_map)
         context.log.info(f"{campaign.campaign_id}: {report.describe()}")
         reports[campaign.campaign_id] = report.describe()
     return dg.MaterializeResult(metadata={"reports": dg.MetadataValue.json(reports)})

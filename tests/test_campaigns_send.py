@@ -293,6 +293,34 @@ def test_one_address_under_two_person_ids_gets_one_mail(smtp, settings, nurture)
     assert report.sent == 1 and report.skipped_already_sent == 1 and len(sink.messages) == 1
 
 
+def test_people_merged_after_a_send_are_not_mailed_that_version_again(smtp, settings, nurture, campaigns):
+    """p-1 (ada@work) and p-2 (ada@home) were both mailed; identity resolution then merges them
+    into p-2, whose golden address is a third one. The merged person gets no second copy, and the
+    frequency cap counts what was sent under the retired id."""
+    sink, _ = smtp
+    first = send(nurture, [member("p-1", "ada@work.example"), member("p-3", "bob@example.com")], settings)
+    assert first.sent == 2
+
+    merged = [member("p-2", "ada.lovelace@home.example"), member("p-3", "bob@example.com"),
+              member("p-4", "carol@example.com")]
+    later = send(nurture, merged, settings, clock=clock_at(T0 + dt.timedelta(days=1)), person_id_map={"p-1": "p-2"})
+    assert later.sent == 1 and sink.to("ada.lovelace@home.example") == []
+    assert len(sink.to("carol@example.com")) == 1
+    assert ledger_state(settings, nurture, "p-2")["state"] == "duplicate"
+
+    # Another campaign inside the cap window: deferred for the merged person too.
+    sales = campaigns["invite-to-apply-sales"]
+    report = send(sales, [member("p-2", "ada.lovelace@home.example", campaign_id=sales.campaign_id)], settings,
+                  clock=clock_at(T0 + dt.timedelta(days=2)))
+    assert report.deferred_by_cap == 1 and report.sent == 0
+
+    # Without the map (before the fix) the survivor would have been mailed: the map is what stops it.
+    other = dataclasses.replace(settings, home=settings.home / "no-map")
+    send(nurture, [member("p-1", "ada@work.example")], other)
+    assert send(nurture, [member("p-2", "ada.lovelace@home.example")], other,
+                clock=clock_at(T0 + dt.timedelta(days=1))).sent == 1
+
+
 def test_a_new_content_version_is_a_new_send(smtp, settings, nurture):
     sink, _ = smtp
     send(nurture, audience(2), settings)

@@ -8,7 +8,12 @@ One row per (campaign_id, person_id, content_version). States::
            (lease expired before submit,           ├── SMTP 4xx ──> planned     (retried next run)
             4xx, cap, run stopped)                 └── unknown ───> ambiguous   (never resent blindly)
     claimed ──suppressed at send time──> suppressed
-    claimed ──address already mailed this version under another person id──> duplicate
+    claimed ──this person or address already mailed this version under another person id──> duplicate
+
+Person ids change when identity resolution merges people. ``person_ids`` holds the retired ids and
+the id each now belongs to (``set_person_ids``, from the warehouse's ``identity.person_id_map``), so
+a row written under a retired id still counts for its surviving person: duplicate checks and the
+frequency cap follow merges, and nobody gets the same version twice because their records merged.
 
 ``submitted`` is written (with the Message-ID) *before* the SMTP transaction starts, so a crash at any
 point after it leaves evidence: a ``submitted`` row whose lease has expired is turned into
@@ -51,6 +56,11 @@ create table if not exists sends (
 create index if not exists sends_by_state on sends (campaign_id, content_version, state);
 create index if not exists sends_by_person on sends (person_id, submitted_at);
 create index if not exists sends_by_email on sends (email_key, submitted_at);
+create table if not exists person_ids (
+    any_person_id     text primary key,   -- a retired person id
+    person_id         text not null       -- the person it now belongs to
+);
+create index if not exists person_ids_by_person on person_ids (person_id);
 """
 
 
@@ -89,6 +99,21 @@ class SendLedger:
             self.con.execute("rollback")
             raise
         self.con.execute("commit")
+
+    # --- identity -------------------------------------------------------------------------------
+    def set_person_ids(self, mapping: Iterable[tuple[str, str]]) -> int:
+        """Replace the retired-id map with ``(any_person_id, person_id)`` pairs (identity pairs ignored)."""
+        rows = [(str(a), str(b)) for a, b in mapping if a is not None and b is not None and str(a) != str(b)]
+        with self._tx() as con:
+            con.execute("delete from person_ids")
+            con.executemany("insert into person_ids values (?, ?) "
+                            "on conflict do update set person_id = excluded.person_id", rows)
+        return len(rows)
+
+    # Every id a row of this person may carry: the id itself and each retired id now mapped to the
+    # same person. Parameters: the person id three times.
+    _SAME_PERSON = ("person_id in (select ? union select any_person_id from person_ids where person_id = "
+                    "coalesce((select person_id from person_ids where any_person_id = ?), ?))")
 
     # --- planning -------------------------------------------------------------------------------
     def plan(self, campaign_id: str, version: str, rows: Iterable[tuple[str, str | None, str | None, str | None]],
@@ -146,7 +171,8 @@ class SendLedger:
                    message_id: str, now: dt.datetime, lease_until: dt.datetime, cap_since: dt.datetime | None) -> str:
         """Check duplicates and the frequency cap and mark ``submitted`` in one transaction.
 
-        Returns 'ok', 'duplicate' (this address already got this version under another person id),
+        Returns 'ok', 'duplicate' (this person, under a retired id, or this address already got this
+        version under another person id),
         'deferred' (mailed by any campaign since ``cap_since``) or 'lost' (our lease is gone).
         """
         mailed = ",".join(repr(s) for s in MAILED_STATES)
@@ -157,20 +183,23 @@ class SendLedger:
             if not mine:
                 return "lost"
             # Serialised by the write lock: of two person ids sharing an address, the second sees the first.
-            dup = con.execute(f"select 1 from sends where campaign_id = ? and content_version = ? and email_key = ? "
-                              f"and person_id <> ? and state in ({mailed}) limit 1",
-                              (campaign_id, version, email_key, person_id)).fetchone()
+            # The same person under a retired id (people merged since) counts as well.
+            same = self._SAME_PERSON
+            dup = con.execute(f"select 1 from sends where campaign_id = ? and content_version = ? "
+                              f"and person_id <> ? and state in ({mailed}) and (email_key = ? or {same}) limit 1",
+                              (campaign_id, version, person_id, email_key, person_id, person_id, person_id)).fetchone()
             if dup:
                 con.execute("update sends set state = 'duplicate', lease_owner = null, lease_expires_at = null, "
-                            "finished_at = ?, error = 'address already mailed this version under another person id' "
-                            "where campaign_id = ? and person_id = ? and content_version = ?",
+                            "finished_at = ?, error = 'this person or address already got this version under "
+                            "another person id' where campaign_id = ? and person_id = ? and content_version = ?",
                             (iso(now), campaign_id, person_id, version))
                 return "duplicate"
             if cap_since is not None:
                 recent = con.execute(
-                    f"select 1 from sends where (person_id = ? or email_key = ?) and state in ({mailed}) "
+                    f"select 1 from sends where ({same} or email_key = ?) and state in ({mailed}) "
                     f"and submitted_at >= ? and not (campaign_id = ? and content_version = ? and person_id = ?) limit 1",
-                    (person_id, email_key, iso(cap_since), campaign_id, version, person_id)).fetchone()
+                    (person_id, person_id, person_id, email_key, iso(cap_since), campaign_id, version,
+                     person_id)).fetchone()
                 if recent:
                     self._release(con, campaign_id, person_id, version, owner)
                     return "deferred"

@@ -25,7 +25,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from email import policy
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from warmpool.campaigns.config import Campaign
 from warmpool.campaigns.ledger import SendLedger
@@ -105,7 +105,8 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
                   rate_per_second: float | None = None, lease_seconds: float | None = None,
                   batch_size: int = DEFAULT_BATCH_SIZE, clock: Callable[[], dt.datetime] | None = None,
                   fault_hook: FaultHook | None = None, smtp_timeout: float = 30.0,
-                  max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES) -> SendReport:
+                  max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
+                  person_id_map: Mapping[str, str] | Iterable[tuple[str, str]] | None = None) -> SendReport:
     """Send ``campaign`` to ``members`` (rows of ``marts.audience_members``); returns a SendReport.
 
     ``suppressed``: addresses (or person ids) never to mail, or a callable ``(email)`` /
@@ -117,6 +118,9 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
     SMTP) and ``"accepted"`` (SMTP accepted, before the ledger records it): tests raise there, or
     exit the process, to prove that a crash at any step sends nobody a second mail.
     ``clock`` returns the current aware UTC time (tests move time forward for leases and caps).
+    ``person_id_map``: retired person id -> current person id (``identity.person_id_map``); the ledger
+    keeps it, so what was sent under a retired id counts for the person it merged into (no second
+    mail of a version, caps included). ``None`` keeps the map the ledger already has.
     """
     settings = settings or get_settings()
     options = (settings.raw or {}).get("campaigns") or {}
@@ -136,6 +140,8 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
     person_ids = list(audience)
     ledger = SendLedger(settings.campaign_ledger_path)
     try:
+        if person_id_map is not None:
+            ledger.set_person_ids(person_id_map.items() if isinstance(person_id_map, Mapping) else person_id_map)
         now = clock()
         plan_rows = []
         for pid, member in audience.items():
