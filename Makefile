@@ -15,7 +15,7 @@ export RUNTIME__DLTHUB_TELEMETRY := false
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install manifest demo test bench dagster dashboards web clean-data
+.PHONY: install manifest demo test bench dagster dashboards web dbt-docs clean-data
 
 $(STAMP): pyproject.toml requirements.lock scripts/install.sh
 	./scripts/install.sh
@@ -49,6 +49,19 @@ dashboards: install
 
 web: install
 	$(PY) -m warmpool.cli web
+
+# dbt's docs site (lineage, every model's columns and tests) for the demo warehouse. dbt reads a
+# snapshot copy, so a running pipeline or dashboard keeps the warehouse file to itself.
+DOCS_PORT ?= 8580
+dbt-docs: manifest
+	@set -e; wh=$$($(PY) -c 'from warmpool.config import get_settings as g; print(g().warehouse_path)'); \
+	test -f "$$wh" || { echo "no warehouse at $$wh: run make demo first"; exit 1; }; \
+	snap=$$(mktemp -d)/warehouse.duckdb; cp "$$wh" "$$snap"; \
+	WARMPOOL_WAREHOUSE="$$snap" $(VENV)/bin/dbt docs generate --quiet --project-dir dbt_project \
+	  --profiles-dir dbt_project --target-path target/docs; \
+	echo "dbt docs: http://127.0.0.1:$(DOCS_PORT)"; \
+	WARMPOOL_WAREHOUSE="$$snap" $(VENV)/bin/dbt docs serve --project-dir dbt_project --profiles-dir dbt_project \
+	  --target-path target/docs --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
 clean-data:
 	rm -rf data
