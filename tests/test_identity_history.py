@@ -6,7 +6,6 @@ bridging record is added and removed to make two people merge and split again.
 from __future__ import annotations
 
 import runpy
-import time
 from pathlib import Path
 
 import duckdb
@@ -187,9 +186,7 @@ def test_diagnostics_notebook_runs_as_a_script(tmp_path, monkeypatch):
     from warmpool import config
 
     config._settings_for.cache_clear()
-    started = time.perf_counter()
     ns = runpy.run_path(str(REPO / "notebooks" / "identity_diagnostics.py"), run_name="__main__")
-    assert time.perf_counter() - started < 60
     charts = {p.name for p in (tmp_path / "charts").iterdir()}
     assert {"m_u_parameters.html", "match_weights.html", "waterfall.html"} <= charts
     assert ns["scores"].f1 > 0.9

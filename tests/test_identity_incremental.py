@@ -115,7 +115,6 @@ def test_added_records_match_incrementally_with_the_full_answer(records):
     s = resolve_pool(inc)
     assert (s.kind, s.note, s.new_records, s.changed_records, s.removed_records) == (
         "resolve_incremental", "no changes", 0, 0, 0)
-    assert s.seconds < 2.0
     assert assignments(inc).equals(after)
     assert inc.execute(f"SELECT max(resolved_at) FROM {tables.PERSON_ASSIGNMENTS}").fetchall()[0][0] == stamp
     assert last_run(inc)["merges"] == 0
