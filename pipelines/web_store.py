@@ -7,6 +7,8 @@ merged on that key, so a re-run loads nothing twice. One pipeline per dataset (`
 A double opt-in confirmation updates an *old* `form_submissions` row, which a reader keyed on
 `submission_id` never sees again: `raw_forms.consent_confirmations` (append-only, its own key) is
 the authoritative record of confirmation; `form_submissions.confirmed_at` is as of the load.
+`erasure_requests` (append-only, one per address) lands in `raw_forms.erasure_requests`, which
+`int_candidate_consent` reads to suppress the whole person.
 """
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ FORMS = (
     StoreTable("preference_changes", "change_seq", "read_preference_changes_after",
                ("email", "person_id", "campaign_id", "topics", "frequency", "unsubscribed_all", "changed_at",
                 "source", "ip", "user_agent"), ("unsubscribed_all",)),
+    StoreTable("erasure_requests", "request_seq", "read_erasure_requests_after", store.ERASURE_COLUMNS),
 )
 EMAIL = (
     StoreTable("email_events", "received_seq", "read_email_events_after", store.EVENT_COLUMNS,

@@ -474,3 +474,190 @@ def test_pipeline_reads_incrementally(env):
     with store.store(env.settings.web_store_path) as con:
         [c] = store.read_confirmations_after(con, 0)
         assert c["submission_id"] == 1 and c["ip"]
+
+
+# --- erasure (GDPR Art. 17): preference centre and /privacy/erase ----------------------------------
+
+def _erasures(env) -> list[dict]:
+    return env.rows("select * from erasure_requests order by request_seq")
+
+
+def _form_csrf(client: TestClient, path: str) -> str:
+    page = client.get(path)
+    assert page.status_code == 200, (path, page.status_code)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def erase_link(message) -> str:
+    text = message.get_body(("plain",)).get_content()
+    return re.search(r"https?://\S+(/privacy/erase/\S+)", text).group(1)
+
+
+def test_erasure_from_the_preference_centre_is_confirmed_recorded_once_and_suppresses(env):
+    token = _unsub_token("bob@example.com", "c-2026-01")
+    prefs = env.client.get(f"/u/{token}")
+    assert prefs.status_code == 200 and "Delete my data" in prefs.text
+    assert f'href="/u/{token}/erase"' in prefs.text
+    # GET of the confirmation page shows what happens and changes nothing (mail scanners follow links)
+    confirm = env.client.get(f"/u/{token}/erase")
+    assert confirm.status_code == 200 and "Yes, delete my data" in confirm.text and "one month" in confirm.text
+    assert "b•••@example.com" in confirm.text and "bob@example.com" not in confirm.text
+    assert confirm.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in confirm.headers["content-security-policy"]
+    assert _erasures(env) == []
+    # without the CSRF pair: 403 and nothing stored (a cookie-less client, then a forged field)
+    assert TestClient(env.client.app).post(f"/u/{token}/erase", data={}).status_code == 403
+    field = re.search(r'name="csrf_token" value="([^"]+)"', confirm.text).group(1)
+    other = env.make()
+    other.cookies.set("wp_csrf", "someone-elses-cookie")
+    assert other.post(f"/u/{token}/erase", data={"csrf_token": field}).status_code == 403
+    assert _erasures(env) == []
+
+    done = env.client.post(f"/u/{token}/erase", data={"csrf_token": field})
+    assert done.status_code == 200 and "Your request is recorded" in done.text
+    assert "No more emails, starting now" in done.text and "within one month" in done.text
+    assert "not automatic" in done.text  # honest: deletion is carried out by the operator
+    [row] = _erasures(env)
+    assert (row["email"], row["person_id"], row["campaign_id"], row["source"]) == \
+        ("bob@example.com", "p-42", "c-2026-01", "preference_centre")
+    assert row["ip"] and row["user_agent"] == "testclient"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", row["requested_at"])
+
+    # idempotent: the same button again, the /p link, another spelling of the address: one row
+    again = env.client.post(f"/u/{token}/erase", data={"csrf_token": field})
+    assert again.status_code == 200 and "We already have your request" in again.text
+    p_token = make_token("preferences", {"email": "Bob@Example.com", "person_id": "p-43"})
+    assert "We already have your request" in env.client.get(f"/p/{p_token}/erase").text
+    assert "We already have your request" in env.client.post(f"/p/{p_token}/erase", data={"csrf_token": field}).text
+    assert len(_erasures(env)) == 1
+
+    # the preference page now says so, offers no topics, and saving stores nothing
+    page = env.client.get(f"/p/{p_token}")
+    assert "Your data is being deleted" in page.text and "Save my preferences" not in page.text
+    r = env.client.post(f"/p/{p_token}", data={"action": "save", "topics": ["nurture"], "frequency": "normal"})
+    assert r.status_code == 200 and "saved" not in r.text
+    assert env.rows("select * from preference_changes") == []
+
+    # the campaign sender blocks the address at once
+    from warmpool.campaigns.sender import WebStoreSuppression
+
+    blocked = WebStoreSuppression(env.settings.web_store_path)
+    assert blocked("bob@example.com") and blocked("BOB+jobs@example.com") and not blocked("carol@example.com")
+
+
+def test_erasure_with_tampered_expired_or_foreign_tokens_changes_nothing(env, monkeypatch):
+    token = _unsub_token("bob@example.com")
+    field = _form_csrf(env.client, f"/u/{token}/erase")
+    bad = token[:-2] + ("xx" if not token.endswith("xx") else "yy")
+    assert env.client.get(f"/u/{bad}/erase").status_code == 400
+    assert env.client.post(f"/u/{bad}/erase", data={"csrf_token": field}).status_code == 400
+    # signed for another purpose: a click token on the unsubscribe route, an unsubscribe token as an erase link
+    click = make_token("click", {"email": "bob@example.com", "url": "https://x.example"})
+    assert env.client.post(f"/u/{click}/erase", data={"csrf_token": field}).status_code == 400
+    assert env.client.post(f"/privacy/erase/{token}", data={"csrf_token": field}).status_code == 400
+    confirm_purpose = make_token("confirm", {"sid": 1, "email": "bob@example.com", "n": "x"})
+    assert env.client.post(f"/privacy/erase/{confirm_purpose}", data={"csrf_token": field}).status_code == 400
+    import itsdangerous.timed
+
+    old_erase, old_unsub = time.time() - 25 * 3600, time.time() - 366 * 86400
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: old_erase)
+    expired_erase = make_token("erase", {"email": "bob@example.com", "n": "n1"})
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: old_unsub)
+    expired_unsub = make_token("unsubscribe", {"email": "bob@example.com", "person_id": "p-42"})
+    monkeypatch.undo()
+    monkeypatch.setenv("WARMPOOL_HOME", str(env.settings.home))
+    for path in (f"/privacy/erase/{expired_erase}", f"/u/{expired_unsub}/erase"):
+        assert env.client.get(path).status_code == 400
+        assert env.client.post(path, data={"csrf_token": field}).status_code == 400
+    # and a valid link with the CSRF field but no cookie: 403
+    assert TestClient(env.client.app).post(f"/u/{token}/erase", data={"csrf_token": field}).status_code == 403
+    assert _erasures(env) == []
+
+
+def test_privacy_erase_records_only_after_the_mailed_link_is_confirmed(env):
+    page = env.client.get("/privacy/erase")
+    assert page.status_code == 200 and 'autocomplete="email"' in page.text and 'name="website"' in page.text
+    env.clock.now += 10
+    assert env.client.post("/privacy/erase", data={"email": "zoe@example.com"}).status_code == 403  # no CSRF
+    bad = submit(env, {"email": "not-an-email"}, path="/privacy/erase")
+    assert bad.status_code == 400 and 'id="email-error"' in bad.text
+    bot = submit(env, {"email": "zoe@example.com", "website": "http://spam.example"}, path="/privacy/erase")
+    assert bot.status_code == 200 and "Check your inbox" in bot.text
+    assert env.mailer.sent == []
+
+    # anyone may ask for an address; only its mailbox gets the link, and nothing is recorded yet
+    r = submit(env, {"email": "Zoe@Example.com"}, path="/privacy/erase")
+    assert r.status_code == 200 and "Check your inbox" in r.text
+    assert _erasures(env) == []
+    [mail] = env.mailer.sent
+    assert mail["To"] == "Zoe@example.com" and "delete your data" in str(mail["Subject"])
+    link = erase_link(mail)
+    # asking again the same day: the same answer, no second mail (the web's daily per-address cap)
+    assert "Check your inbox" in submit(env, {"email": "zoe@example.com"}, path="/privacy/erase").text
+    assert len(env.mailer.sent) == 1
+
+    shown = env.client.get(link)
+    assert shown.status_code == 200 and "Yes, delete my data" in shown.text
+    assert _erasures(env) == []  # the GET (a mail scanner) changes nothing
+    assert TestClient(env.client.app).post(link, data={}).status_code == 403
+    assert _erasures(env) == []
+    field = re.search(r'name="csrf_token" value="([^"]+)"', shown.text).group(1)
+    done = env.client.post(link, data={"csrf_token": field})
+    assert done.status_code == 200 and "Your request is recorded" in done.text
+    [row] = _erasures(env)
+    assert (row["email"], row["person_id"], row["campaign_id"], row["source"]) == \
+        ("Zoe@example.com", None, None, "privacy_page")
+    # single use: the link again records nothing; a fresh link for the address neither; no more mail
+    assert "We already have your request" in env.client.post(link, data={"csrf_token": field}).text
+    assert "We already have your request" in env.client.get(link).text
+    fresh = "/privacy/erase/" + make_token("erase", {"email": "zoe@example.com", "n": "another"})
+    assert "We already have your request" in env.client.post(fresh, data={"csrf_token": field}).text
+    env.clock.now += 86400 + 60
+    assert "Check your inbox" in submit(env, {"email": "zoe@example.com"}, path="/privacy/erase").text
+    assert len(env.mailer.sent) == 1  # an address that asked for erasure gets no further mail
+    assert len(_erasures(env)) == 1
+    assert len(env.rows("select * from used_link_tokens")) == 2
+
+
+def test_privacy_erase_link_is_single_use_even_before_a_request_exists(env):
+    """A spent nonce never records anything, even if the row it made were gone (deleted by hand)."""
+    link = "/privacy/erase/" + make_token("erase", {"email": "yan@example.com", "n": "once"})
+    field = _form_csrf(env.client, link)
+    assert "Your request is recorded" in env.client.post(link, data={"csrf_token": field}).text
+    with store.store(env.settings.web_store_path) as con:
+        con.execute("delete from erasure_requests")
+    assert env.client.get(link).status_code == 400
+    assert env.client.post(link, data={"csrf_token": field}).status_code == 400
+    assert _erasures(env) == []
+
+
+def test_erasure_naughty_strings_are_stored_literally_or_rejected_never_executed(env):
+    client = env.make(submissions_per_minute=10_000, confirm_mails_per_day=10_000)
+    token = csrf(client, "/privacy/erase")
+    env.clock.now += 5
+    accepted = 0
+    for s in _naughty():
+        r = client.post("/privacy/erase", data={"csrf_token": token, "email": s})
+        assert r.status_code in (200, 400), (s, r.status_code)
+        assert "<script>alert" not in r.text and "<img src=x onerror" not in r.text.lower()
+        accepted += r.status_code == 200
+    assert _erasures(env) == []  # nothing is recorded from the form itself
+    assert len(env.mailer.sent) == accepted
+    for mail in env.mailer.sent:
+        assert all("\n" not in v and "\r" not in v for v in map(str, mail.values()))
+    # strings inside a signed link (as a campaign could write them): escaped on the page, stored literally
+    field = _form_csrf(client, "/privacy/erase")
+    for i, s in enumerate(_naughty()[:200]):
+        if not s.strip():
+            continue
+        link = "/p/" + make_token("preferences", {"email": f"{s}{i}", "person_id": s, "campaign_id": s})
+        page = client.get(link + "/erase")
+        assert page.status_code == 200, s
+        body = page.text.split("</header>")[1]
+        assert "<script>" not in body and "<img src=x onerror" not in body.lower()
+        r = client.post(link + "/erase", data={"csrf_token": field})
+        assert r.status_code == 200 and "<script>" not in r.text.split("</header>")[1]
+        row = env.rows("select * from erasure_requests order by request_seq desc limit 1")[0]
+        assert row["person_id"] == s or "already" in r.text
+    for row in _erasures(env):
+        assert row["source"] == "preference_centre"

@@ -192,3 +192,70 @@ def test_preferences_and_unsubscribe_from_the_page(world):
     shot(page, world, "12-invalid-link")
     assert "not valid" in page.content()
     page.close()
+
+
+def test_erasure_from_a_campaign_mail_and_from_the_privacy_page(world):
+    """A real campaign mail (the campaign sender over SMTP) → its unsubscribe link → the preference
+    centre → "Delete my data" → confirm; then, for another address, /privacy/erase → the mailed
+    single-use link → confirm."""
+    from warmpool.campaigns.config import load_campaigns
+    from warmpool.campaigns.sender import send_campaign
+
+    base, settings = world["base"], world["settings"]
+    nurture = {c.campaign_id: c for c in load_campaigns()}["tn-engineering-nurture"]
+    member = {"campaign_id": nurture.campaign_id, "person_id": "p-erase-1", "email": "lise@example.org",
+              "first_name": "Lise", "last_name": "Meitner", "city": "Vienna", "country": "AT",
+              "job_family": "engineering", "inclusion_reason": "job_family"}
+    report = send_campaign(nurture, [member], settings, suppressed=None, rate_per_second=0)
+    assert report.sent == 1, report.describe()
+    mail = wait_for_mail(settings.mailbox_dir, "lise@example.org")
+
+    page = world["browser"].new_page()
+    page.set_content(mail.get_body(("html",)).get_content())  # the mail as a mail client shows it
+    page.get_by_role("link", name="Unsubscribe").click()
+    page.wait_for_url(re.compile(r"/u/"))
+    assert page.get_by_role("heading", name="Your email preferences").is_visible()
+    erase_section = page.get_by_role("region", name="Delete my data")
+    assert erase_section.is_visible()
+    shot(page, world, "13-preferences-delete-my-data")
+    erase_section.get_by_role("link", name="Ask us to delete my data").click()
+    assert page.get_by_role("heading", name="Delete my data").is_visible()
+    assert "within one month" in page.content()
+    shot(page, world, "14-erase-confirm")
+    assert rows(settings, "select * from erasure_requests") == []  # showing the page changes nothing
+    page.get_by_role("button", name="Yes, delete my data").click()
+    assert page.get_by_role("heading", name="Your request is recorded").is_visible()
+    assert "No more emails, starting now" in page.content()
+    shot(page, world, "15-erase-recorded")
+    [row] = rows(settings, "select * from erasure_requests")
+    assert (row["email"], row["person_id"], row["campaign_id"], row["source"]) == \
+        ("lise@example.org", "p-erase-1", nurture.campaign_id, "preference_centre")
+    assert row["ip"] == "127.0.0.1" and "Chrome" in row["user_agent"]
+    page.go_back()
+    page.reload()  # the browser resubmits nothing it should not: still one row
+    assert len(rows(settings, "select * from erasure_requests")) == 1
+
+    # /privacy/erase, reached from the footer of any page: only the mailed link records the request
+    page.goto(base + "/")
+    page.get_by_role("contentinfo").get_by_role("link", name="Delete my data").click()
+    assert page.get_by_role("heading", name="Delete my data").is_visible()
+    shot(page, world, "16-privacy-erase")
+    page.get_by_label("Your email address").fill("otto@example.org")
+    page.wait_for_timeout(1100)  # the minimum fill time
+    page.get_by_role("button", name="Email me a confirmation link").click()
+    assert page.get_by_role("heading", name="Check your inbox").is_visible()
+    shot(page, world, "17-privacy-erase-check-inbox")
+    assert rows(settings, "select * from erasure_requests where email = 'otto@example.org'") == []
+    mail = wait_for_mail(settings.mailbox_dir, "otto@example.org")
+    link = re.search(r"(http://127\.0\.0\.1:\d+/privacy/erase/\S+)", mail.get_body(("plain",)).get_content()).group(1)
+    page.goto(link)
+    assert rows(settings, "select * from erasure_requests where email = 'otto@example.org'") == []
+    page.get_by_role("button", name="Yes, delete my data").click()
+    assert page.get_by_role("heading", name="Your request is recorded").is_visible()
+    shot(page, world, "18-privacy-erase-recorded")
+    [row] = rows(settings, "select * from erasure_requests where email = 'otto@example.org'")
+    assert row["source"] == "privacy_page" and row["person_id"] is None and "Chrome" in row["user_agent"]
+    page.goto(link)  # the used link: already recorded, nothing new
+    assert "We already have your request" in page.content()
+    assert len(rows(settings, "select * from erasure_requests")) == 2
+    page.close()

@@ -13,9 +13,15 @@ SMTP sink receiving every mail as .eml; Playwright driving Debian's chromium. Th
      campaign mail, Grace nobody mails.
   3. Ada opens the campaign mail's List-Unsubscribe URL in the browser and leaves everything on the
      preference page; Katherine's mailbox provider one-click POSTs the referral notice's header URL.
-  4. The pipeline runs again: both are `is_contactable = false` with reason `suppressed`, in no
-     audience, and nobody is mailed twice; the ledger has each withdrawal (when and how: the
-     preference centre for Ada, one-click from the referral notice for Katherine).
+     A contactable person of the generated world who is in an audience and has a second record
+     with another address asks for erasure of that OTHER address on /privacy/erase and confirms
+     from the mailed single-use link.
+  4. The pipeline runs again: Ada and Katherine are `is_contactable = false` with reason
+     `suppressed`, in no audience, and nobody is mailed twice; the ledger has each withdrawal (when
+     and how: the preference centre for Ada, one-click from the referral notice for Katherine). The
+     erasure suppresses the WHOLE person (reason `erasure`), takes them out of every audience, is in
+     the consent ledger with the confirming browser, and the campaign sender refuses the erased
+     address at send time.
 
 Screenshots go to $WARMPOOL_SCREENSHOTS (default data/screenshots/) as `pipeline-*.png`.
 """
@@ -162,6 +168,31 @@ def audiences_of(address: str) -> set[str]:
         f"select campaign_id from {tables.AUDIENCE_MEMBERS} where lower(email) = ?", address)}
 
 
+def erasure_candidate() -> dict:
+    """A contactable person in some audience with a second record under another address (that
+    address belongs to nobody else): the address they will ask to erase."""
+    rows = query(f"""
+        with addresses as (
+            select distinct person_id, lower(trim(email)) as email
+            from {tables.MARTS}.bridge_candidate_records
+            where email like '%_@_%._%'
+        ),
+        owners as (select email, count(distinct person_id) as people from addresses group by email)
+        select candidates.person_id, lower(candidates.marketing_email) as mailed, addresses.email as other
+        from {tables.DIM_CANDIDATES} as candidates
+        inner join addresses on addresses.person_id = candidates.person_id
+        inner join owners on owners.email = addresses.email and owners.people = 1
+        where candidates.is_contactable
+            and addresses.email <> lower(candidates.marketing_email)
+            and addresses.email not like '%+%'
+            and exists (select 1 from {tables.AUDIENCE_MEMBERS} as members
+                        where members.person_id = candidates.person_id)
+        order by candidates.person_id, addresses.email
+        limit 1""")
+    assert rows, "the generated world has no contactable person with a second address"
+    return rows[0]
+
+
 def opt_in(page, stack, *, first: str, last: str, address: str, country: str, family: str,
            shots: bool = False) -> None:
     page.goto(stack["base"] + "/talent-network")
@@ -294,7 +325,29 @@ def test_opt_in_referral_and_unsubscribe_through_the_pipeline(stack):
     r = httpx.post(notice_url, data={"List-Unsubscribe": "One-Click"}, follow_redirects=False)
     assert r.status_code == 200
 
-    # 4. The next pipeline run suppresses both.
+    # 3c. A person of the pool asks to erase their OTHER address (another record of theirs) on the
+    # privacy page; only the mailbox's owner can confirm, from the single-use link mailed to it.
+    erased = erasure_candidate()
+    assert audiences_of(erased["mailed"])
+    page = browser.new_page()
+    page.goto(base + "/")
+    page.get_by_role("contentinfo").get_by_role("link", name="Delete my data").click()
+    page.get_by_label("Your email address").fill(erased["other"])
+    page.wait_for_timeout(1100)  # the minimum fill time
+    page.get_by_role("button", name="Email me a confirmation link").click()
+    assert page.get_by_role("heading", name="Check your inbox").is_visible()
+    shot(page, stack, "09-privacy-erase-check-inbox")
+    erase_mail = wait_for_mail(mailbox, erased["other"], "delete your data")
+    erase_url = re.search(r"(http://127\.0\.0\.1:\d+/privacy/erase/\S+)",
+                          erase_mail.get_body(("plain",)).get_content()).group(1)
+    page.goto(erase_url)
+    shot(page, stack, "10-privacy-erase-confirm")
+    page.get_by_role("button", name="Yes, delete my data").click()
+    assert page.get_by_role("heading", name="Your request is recorded").is_visible()
+    shot(page, stack, "11-privacy-erase-recorded")
+    page.close()
+
+    # 4. The next pipeline run suppresses all three.
     mails_before = len(list(mailbox.glob("*.eml")))
     run_pipeline(stack, "pipeline_run_2")
 
@@ -319,3 +372,36 @@ def test_opt_in_referral_and_unsubscribe_through_the_pipeline(stack):
         ("withdrawn", "one_click_unsubscribe", "referral-notice")
     assert withdrawn["person_id"] == katherine["person_id"] and withdrawn["user_agent"].startswith("python-httpx")
     assert len(list(mailbox.glob("*.eml"))) == mails_before  # nobody was mailed twice
+
+    # The erasure request reached the warehouse once and suppresses the whole person: the address
+    # they still had consent for is in no audience either.
+    [request] = query(f"select * from {tables.RAW_FORMS}.erasure_requests where lower(email) = ?", erased["other"])
+    assert request["source"] == "privacy_page" and request["ip"] == "127.0.0.1"
+    [owner] = query(f"select distinct person_id from {tables.MARTS}.bridge_candidate_records "
+                    f"where lower(trim(email)) = ?", erased["other"])
+    assert owner["person_id"] == erased["person_id"]  # stable person id across runs
+    [person] = query(f"select * from {tables.DIM_CANDIDATES} where person_id = ?", erased["person_id"])
+    assert person["is_contactable"] is False and person["not_contactable_reason"] == "suppressed"
+    assert person["is_suppressed"] is True and person["suppression_reason"] == "erasure"
+    assert _utc_naive(request["requested_at"]) == person["suppressed_at"]
+    assert query(f"select * from {tables.AUDIENCE_MEMBERS} where person_id = ?", erased["person_id"]) == []
+    assert audiences_of(erased["mailed"]) == set() and audiences_of(erased["other"]) == set()
+    [erasure] = [r for r in query(f"select * from {tables.MARTS}.fct_consent_records where person_id = ? "
+                                  f"and channel = 'erasure_request'", erased["person_id"])]
+    assert (erasure["event"], erasure["email"], erasure["ip"]) == ("withdrawn", erased["other"], "127.0.0.1")
+    assert "Chrome" in erasure["user_agent"]
+
+    # ... and the campaign sender refuses the erased address at send time, whatever the audience says
+    import dataclasses
+
+    from warmpool.campaigns.config import load_campaigns
+    from warmpool.campaigns.sender import send_campaign
+
+    nurture = {c.campaign_id: c for c in load_campaigns()}[NURTURE]
+    check = dataclasses.replace(nurture, content_version="erasure-send-time-check")  # a ledger key never sent
+    report = send_campaign(check, [{"campaign_id": NURTURE, "person_id": erased["person_id"], "email": erased["other"],
+                                    "first_name": "X", "last_name": "Y", "city": "", "country": "",
+                                    "job_family": "engineering", "inclusion_reason": "job_family"}],
+                           get_settings(), rate_per_second=0)
+    assert report.suppressed == 1 and report.sent == 0, report.describe()
+    assert [str(m["Subject"]) for m in mails_to(mailbox, erased["other"])] == [str(erase_mail["Subject"])]

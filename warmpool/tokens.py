@@ -20,6 +20,9 @@ MAX_AGE_SECONDS = {
     "open": 365 * 86400,
     "click": 365 * 86400,
     "confirm": 3 * 86400,
+    # The link mailed from /privacy/erase: proves the person asking controls the address. Short
+    # lived and single use (its nonce is spent when the request is recorded).
+    "erase": 86400,
 }
 
 

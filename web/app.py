@@ -154,17 +154,28 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
         form = await request.form(max_files=1, max_fields=80, max_part_size=opts.max_field_bytes)
         rendered_at = security.check_csrf(request.cookies.get(security.CSRF_COOKIE), form.get(security.CSRF_FIELD))
         if rendered_at is None:
-            return message(request, "This form has expired",
-                           "For your security the form must be sent from this site with cookies enabled. "
-                           "Please reload the page and try again.", 403)
+            return csrf_refused(request)
         return form, rendered_at
+
+    def csrf_refused(request: Request) -> Response:
+        return message(request, "This form has expired",
+                       "For your security the form must be sent from this site with cookies enabled. "
+                       "Please reload the page and try again.", 403)
+
+    async def csrf_checked(request: Request) -> Any:
+        """CSRF only, for forms a signed link already authorises (no per-IP limit, like /confirm).
+        Returns the form, or the 403 response to send."""
+        form = await request.form(max_files=0, max_fields=20, max_part_size=4096)
+        if security.check_csrf(request.cookies.get(security.CSRF_COOKIE), form.get(security.CSRF_FIELD)) is None:
+            return csrf_refused(request)
+        return form
 
     def is_bot(form: Any, rendered_at: float) -> bool:
         if form.get(security.HONEYPOT_FIELD):
             return True
         return opts.clock() - rendered_at < opts.min_fill_seconds
 
-    def send_once(email: str, kind: str, submission_id: int, build: Callable[[], Any]) -> str:
+    def send_once(email: str, kind: str, submission_id: int | None, build: Callable[[], Any]) -> str:
         """Send at most one mail of this kind per address per day; 'sent' | 'capped' | 'failed'."""
         now = opts.clock()
         claim = db.run(store.claim_mail, email.lower(), kind, iso(now), iso(now - 86400), submission_id)
@@ -393,6 +404,8 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
 
     def _prefs_page(request: Request, data: dict, status: int = 200, **ctx: Any) -> Response:
         current = db.run(store.current_preferences, data["email"])
+        erased = db.run(store.erasure_request_for, data["email"])
+        path = request.url.path.rstrip("/")
         if current is None:
             topics = set(forms.TOPICS)  # nobody chose yet: everything they signed up for
         else:
@@ -401,7 +414,8 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
                     email=mask_email(data["email"]), topics=forms.TOPICS, frequencies=forms.FREQUENCIES,
                     chosen=topics, frequency=(current or {}).get("frequency") or "normal",
                     unsubscribed=bool(current and current["unsubscribed_all"])
-                    or db.run(store.has_unsubscribed, data["email"]), **ctx)
+                    or db.run(store.has_unsubscribed, data["email"]),
+                    erased=erased, erase_url=path + "/erase", **ctx)
 
     def _unsubscribe(request: Request, token: str, data: dict, source: str) -> None:
         now = iso(opts.clock())
@@ -442,6 +456,8 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
                     _unsubscribe(request, token, data, "page")
                     return _prefs_page(request, data, notice="You are unsubscribed from all our emails.")
                 if action == "save":
+                    if db.run(store.has_erasure_request, data["email"]):
+                        return _prefs_page(request, data)  # the page says the data is being deleted
                     if db.run(store.has_unsubscribed, data["email"]):
                         # Suppression is permanent downstream: saving topics would change nothing.
                         return _prefs_page(request, data, notice="You are unsubscribed from all our emails.")
@@ -466,6 +482,136 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
         show, change = make_routes()
         app.add_api_route(prefix + "/{token}", show, methods=["GET"], response_class=HTMLResponse)
         app.add_api_route(prefix + "/{token}", change, methods=["POST"], response_class=HTMLResponse)
+
+    # ------------------------------------------------ erasure (GDPR Art. 17)
+    # The request is recorded and the address suppressed at once (the sender reads this table; the
+    # pipeline suppresses the whole person). Deleting the person's records is the operator's job.
+    erase_invalid = ("This link is not valid", "The link may have expired, been used already or been changed. "
+                     "Nothing was changed. You can ask again on our \u201cDelete my data\u201d page.")
+
+    def _erase_done(request: Request, outcome: str, row: dict | None) -> Response:
+        return page(request, "erase_done.html", title="Your request to delete your data",
+                    already=outcome != "recorded", requested_on=((row or {}).get("requested_at") or "")[:10])
+
+    def _erase_confirm(request: Request, email: str, back: str | None = None) -> Response:
+        # GET changes nothing (mail scanners follow links); the button POSTs with the CSRF pair.
+        return form_page(request, "erase_confirm.html", title="Delete my data", email=mask_email(email), back=back)
+
+    def _erase_row(request: Request, data: dict, source: str) -> dict:
+        return {"email": data["email"].strip(), "person_id": _s(data.get("person_id")),
+                "campaign_id": _s(data.get("campaign_id")), "requested_at": iso(opts.clock()),
+                "ip": client_ip(request), "user_agent": user_agent(request), "source": source}
+
+    # From the preference centre: the mail's signed link (unsubscribe or preferences token) is the
+    # authorisation; the confirmation form adds the CSRF pair.
+    for prefix, purpose in (("/u", "unsubscribe"), ("/p", "preferences")):
+        def make_erase_routes(prefix: str = prefix, purpose: str = purpose) -> tuple[Callable, Callable]:
+            def show(request: Request, token: str) -> Response:
+                data = _link_token(purpose, token)
+                if data is None:
+                    return message(request, *erase_invalid, 400, link="/privacy/erase", link_text="Delete my data")
+                existing = db.run(store.erasure_request_for, data["email"])
+                if existing is not None:
+                    return _erase_done(request, "exists", existing)
+                return _erase_confirm(request, data["email"], back=f"{prefix}/{token}")
+
+            async def submit(request: Request, token: str) -> Response:
+                form = await csrf_checked(request)
+                if isinstance(form, Response):
+                    return form
+                return await run_in_threadpool(_submit, request, token)
+
+            def _submit(request: Request, token: str) -> Response:
+                data = _link_token(purpose, token)
+                if data is None:
+                    return message(request, *erase_invalid, 400, link="/privacy/erase", link_text="Delete my data")
+                outcome, row = db.run(store.record_erasure_request, _erase_row(request, data, "preference_centre"))
+                return _erase_done(request, outcome, row)
+
+            return show, submit
+
+        erase_show, erase_submit = make_erase_routes()
+        app.add_api_route(prefix + "/{token}/erase", erase_show, methods=["GET"], response_class=HTMLResponse)
+        app.add_api_route(prefix + "/{token}/erase", erase_submit, methods=["POST"], response_class=HTMLResponse)
+
+    # Standalone: anyone may ask, but only the mailbox's owner can confirm (a single-use link that
+    # expires), so nobody can have someone else's data erased.
+    @app.get("/privacy/erase", response_class=HTMLResponse)
+    async def erase_form(request: Request) -> Response:
+        return form_page(request, "erase_request.html", title="Delete my data")
+
+    @app.post("/privacy/erase", response_class=HTMLResponse)
+    async def erase_ask(request: Request) -> Response:
+        guarded = await guarded_form(request)
+        if isinstance(guarded, Response):
+            return guarded
+        form, rendered_at = guarded
+        if is_bot(form, rendered_at):
+            return page(request, "thanks.html", title="Check your inbox", kind="erase")
+        res = forms.Result()
+        email = forms.clean_email(res, form, "email", "email address")
+        if not res.ok or email is None:
+            return form_page(request, "erase_request.html", 400, rendered_at=rendered_at, title="Delete my data",
+                             values=_echo(form), errors=res.errors)
+        return await run_in_threadpool(_mail_erase_link, request, email)
+
+    def _mail_erase_link(request: Request, email: str) -> Response:
+        # The same answer whatever we know about the address: the page reveals nothing.
+        checked = page(request, "thanks.html", title="Check your inbox", kind="erase")
+        if db.run(store.has_erasure_request, email):
+            return checked  # already asked: nothing to confirm, and no more mail to this address
+
+        def build() -> Any:
+            token = make_token("erase", {"email": email, "n": secrets.token_urlsafe(12)})
+            return build_message(settings.smtp, email, "Please confirm that you want us to delete your data",
+                                 "erase_confirm", {"confirm_url": f"{base_url}/privacy/erase/{token}", "hours": 24})
+
+        if send_once(email, "erase_confirm", None, build) == "failed":
+            return message(request, "We could not send your confirmation email",
+                           "Our mail server did not answer. Nothing was recorded; please try again later.", 503)
+        return checked
+
+    def _erase_token(token: str) -> dict | None:
+        try:
+            data = read_token("erase", token)
+        except InvalidToken:
+            return None
+        if not (isinstance(data, dict) and isinstance(data.get("email"), str) and data["email"]
+                and isinstance(data.get("n"), str)):
+            return None
+        return data
+
+    @app.get("/privacy/erase/{token}", response_class=HTMLResponse)
+    def erase_link(request: Request, token: str) -> Response:
+        data = _erase_token(token)
+        if data is None:
+            return message(request, *erase_invalid, 400, link="/privacy/erase", link_text="Delete my data")
+        existing = db.run(store.erasure_request_for, data["email"])
+        if existing is not None:
+            return _erase_done(request, "exists", existing)
+        if db.run(store.link_token_used, "erase", data["n"]):
+            return message(request, *erase_invalid, 400, link="/privacy/erase", link_text="Delete my data")
+        return _erase_confirm(request, data["email"])
+
+    @app.post("/privacy/erase/{token}", response_class=HTMLResponse)
+    async def erase_link_submit(request: Request, token: str) -> Response:
+        form = await csrf_checked(request)
+        if isinstance(form, Response):
+            return form
+        return await run_in_threadpool(_erase_link_submit, request, token)
+
+    def _erase_link_submit(request: Request, token: str) -> Response:
+        data = _erase_token(token)
+        if data is None:
+            return message(request, *erase_invalid, 400, link="/privacy/erase", link_text="Delete my data")
+        outcome, row = db.run(store.record_erasure_request, _erase_row(request, data, "privacy_page"),
+                              ("erase", data["n"]))
+        if outcome == "used":
+            existing = db.run(store.erasure_request_for, data["email"])
+            if existing is None:
+                return message(request, *erase_invalid, 400, link="/privacy/erase", link_text="Delete my data")
+            return _erase_done(request, "exists", existing)
+        return _erase_done(request, outcome, row)
 
     # ------------------------------------------------ tracking
     @app.get("/o/{token}.gif")

@@ -190,6 +190,28 @@ create table if not exists web_mail_log (
     message_id           text
 );
 create index if not exists web_mail_log_email on web_mail_log(email, kind, claimed_at);
+-- Erasure (GDPR Art. 17) requests, append-only, one per address (lower-cased, trimmed): a repeat
+-- records nothing. The pipeline loads them into raw_forms.erasure_requests (int_candidate_consent
+-- then suppresses the whole person) and the campaign sender blocks the address at send time.
+create table if not exists erasure_requests (
+    request_seq          integer primary key autoincrement,
+    email                text not null,
+    person_id            text,                       -- from the mail's signed link, if any
+    campaign_id          text,
+    requested_at         text not null,              -- ISO-8601 UTC
+    ip                   text,
+    user_agent           text,
+    source               text not null               -- preference_centre | privacy_page
+);
+create index if not exists erasure_requests_email on erasure_requests(lower(trim(email)));
+-- Single-use links (nonce of a signed token) other than the double opt-in's, e.g. the erasure
+-- confirmation mailed from /privacy/erase.
+create table if not exists used_link_tokens (
+    purpose              text not null,
+    nonce                text not null,
+    used_at              text not null,
+    primary key (purpose, nonce)
+);
 """
 
 
@@ -370,3 +392,65 @@ def release_mail_claim(con: sqlite3.Connection, mail_seq: int) -> None:
     """Sending failed: give the claim back so a retry may send."""
     with con:
         con.execute("delete from web_mail_log where mail_seq = ? and sent_at is null", (mail_seq,))
+
+
+# --- Erasure requests (right to be forgotten) --------------------------------------------------
+
+ERASURE_COLUMNS = ("email", "person_id", "campaign_id", "requested_at", "ip", "user_agent", "source")
+
+
+def erasure_request_for(con: sqlite3.Connection, email: str) -> dict[str, Any] | None:
+    """The (first) erasure request recorded for this address, compared lower-cased and trimmed."""
+    _ensure_web_schema(con)
+    row = con.execute("select * from erasure_requests where lower(trim(email)) = lower(trim(?)) "
+                      "order by request_seq limit 1", (email,)).fetchone()
+    return dict(row) if row else None
+
+
+def has_erasure_request(con: sqlite3.Connection, email: str) -> bool:
+    return erasure_request_for(con, email) is not None
+
+
+def link_token_used(con: sqlite3.Connection, purpose: str, nonce: str) -> bool:
+    _ensure_web_schema(con)
+    return con.execute("select 1 from used_link_tokens where purpose = ? and nonce = ?",
+                       (purpose, nonce)).fetchone() is not None
+
+
+def record_erasure_request(con: sqlite3.Connection, row: dict[str, Any],
+                           token: tuple[str, str] | None = None) -> tuple[str, dict[str, Any] | None]:
+    """Record an erasure request: ('recorded', row) | ('exists', first row) | ('used', None).
+
+    Idempotent per address: a second request for an address that has one stores nothing. ``token``
+    = (purpose, nonce) of a single-use link: a used nonce stores nothing ('used'); otherwise the
+    nonce is spent in the same transaction as the request. Serialised with ``begin immediate``."""
+    _ensure_web_schema(con)
+    con.execute("begin immediate")
+    try:
+        if token is not None:
+            if con.execute("select 1 from used_link_tokens where purpose = ? and nonce = ?", token).fetchone():
+                con.execute("rollback")
+                return "used", None
+            con.execute("insert into used_link_tokens (purpose, nonce, used_at) values (?,?,?)",
+                        (*token, row["requested_at"]))
+        existing = con.execute("select * from erasure_requests where lower(trim(email)) = lower(trim(?)) "
+                               "order by request_seq limit 1", (row["email"],)).fetchone()
+        if existing is not None:
+            con.execute("commit")  # the link is spent either way
+            return "exists", dict(existing)
+        cur = con.execute(f"insert into erasure_requests ({','.join(ERASURE_COLUMNS)}) "
+                          f"values ({','.join('?' for _ in ERASURE_COLUMNS)})",
+                          [row.get(c) for c in ERASURE_COLUMNS])
+        seq = int(cur.lastrowid)
+        con.execute("commit")
+        return "recorded", dict(row, request_seq=seq)
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def read_erasure_requests_after(con: sqlite3.Connection, after_seq: int, limit: int = 10_000) -> list[dict[str, Any]]:
+    _ensure_web_schema(con)
+    rows = con.execute("select * from erasure_requests where request_seq > ? order by request_seq limit ?",
+                       (after_seq, limit)).fetchall()
+    return [dict(r) for r in rows]

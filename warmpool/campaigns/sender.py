@@ -336,8 +336,8 @@ def _suppression(suppressed, settings: Settings, kind: str) -> tuple[Callable[[s
 
 class WebStoreSuppression:
     """What the web store says about an address: never mail it (unsubscribed, complained,
-    hard-bounced), or not this kind of campaign (preference-centre topics are campaign kinds), or not
-    this often (preference-centre frequency: monthly / quarterly).
+    hard-bounced, asked for erasure), or not this kind of campaign (preference-centre topics are
+    campaign kinds), or not this often (preference-centre frequency: monthly / quarterly).
 
     Reloaded every ``refresh_seconds`` so an unsubscribe that arrives during a long send is honoured.
     A store that cannot be read stops the send (failing open would mail people who opted out).
@@ -379,6 +379,10 @@ class WebStoreSuppression:
             for (email,) in _rows_if_table(con, (
                     "select email from email_events where event in ('unsubscribe', 'complaint') "
                     "or (event = 'bounce' and coalesce(bounce_type, 'hard') <> 'soft')")):
+                blocked.add(canonical_email(email))
+            # An erasure request (GDPR Art. 17, from the preference centre or /privacy/erase) blocks
+            # the address for good, from the moment it is recorded.
+            for (email,) in _rows_if_table(con, "select email from erasure_requests"):
                 blocked.add(canonical_email(email))
             # The latest preference change per address is its current choice.
             for email, topics, frequency, unsubscribed_all in _rows_if_table(con, (

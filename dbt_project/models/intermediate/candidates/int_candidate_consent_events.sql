@@ -226,10 +226,10 @@ withdrawals as (
         email_normalized as email,
         requested_at as occurred_at,
         'erasure_request' as channel,
-        cast(null as varchar) as ip,
-        cast(null as varchar) as user_agent,
+        ip,
+        user_agent,
         cast(null as varchar) as provider_event_id,
-        cast(null as varchar) as campaign_id
+        campaign_id
     from erasure_requests
     where email_normalized is not null
 
