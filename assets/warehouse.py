@@ -52,7 +52,8 @@ def dbt_resource() -> DbtCliResource:
                           dbt_executable=str(Path(sys.executable).parent / "dbt"))
 
 
-# Not exported: marts.fct_consent_records (the consent ledger). It holds IP addresses and user agents,
+# Not exported: marts.fct_consent_records (the consent ledger) and marts.rpt_erasure_requests (the
+# privacy team's worklist). The ledger holds IP addresses and user agents,
 # personal data the dashboards do not need; auditors read it in the warehouse, not from parquet copies.
 MART_EXPORTS = ("dim_candidates", "fct_applications", "rpt_pool_by_source", "audience_members",
                 # reporting marts for dashboards and analysts (dbt_project/models/marts/reporting)

@@ -390,6 +390,14 @@ def test_opt_in_referral_and_unsubscribe_through_the_pipeline(stack):
                                   f"and channel = 'erasure_request'", erased["person_id"])]
     assert (erasure["event"], erasure["email"], erasure["ip"]) == ("withdrawn", erased["other"], "127.0.0.1")
     assert "Chrome" in erasure["user_agent"]
+    # The privacy team's worklist names the person, the deadline and every record to delete.
+    [item] = query(f"select * from {tables.MARTS}.rpt_erasure_requests where email = ?", erased["other"])
+    assert item["person_id"] == erased["person_id"] and item["request_source"] == "privacy_page"
+    assert item["due_by"] > item["requested_at"] and (item["due_by"] - item["requested_at"]).days in (28, 29, 30, 31)
+    records = query(f"select source, source_record_id from {tables.MARTS}.bridge_candidate_records "
+                    f"where person_id = ?", erased["person_id"])
+    assert item["source_record_count"] == len(records) >= 2
+    assert set(item["source_record_keys"].split(";")) == {f"{r['source']}:{r['source_record_id']}" for r in records}
 
     # ... and the campaign sender refuses the erased address at send time, whatever the audience says
     import dataclasses
