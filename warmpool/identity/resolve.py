@@ -428,7 +428,7 @@ def _diff(distinct: pl.DataFrame, prev_hashes: pl.DataFrame | None) -> _Diff | N
 def _resolve_pool_full(con, model, distinct, rows, previous, diff, started, started_at, note) -> ResolveStats:
     from warmpool.identity import history, review
     from warmpool.identity.matching import features_for_model
-    from warmpool.identity.pairs import constrained_clusters, score_pairs
+    from warmpool.identity.pairs import constrained_clusters, model_contradictions, score_pairs
 
     run_id = history.new_run_id("resolve", started_at)
     contract = distinct.drop("content_hash")
@@ -440,7 +440,9 @@ def _resolve_pool_full(con, model, distinct, rows, previous, diff, started, star
     pairs = score_pairs(None, model, min(band[0], threshold), features=features)
     links, separates = review.effective_decisions(con)
     keys = _key(distinct).to_list()
-    clustering = constrained_clusters(keys, pairs, threshold, links, separates)
+    contradictions = model_contradictions(keys, features, pairs, threshold, model)
+    clustering = constrained_clusters(keys, pairs, threshold, links, separates, contradictions)
+    _log_guard(clustering)
     if clustering.skipped_links:
         log.warning("%d link decision(s) contradict separate decisions and were not applied",
                     len(clustering.skipped_links))
@@ -547,7 +549,7 @@ def _resolve_pool_incremental(con, model, distinct, rows, previous, prev_hashes,
                               margin, started, started_at):
     from warmpool.identity import history, review
     from warmpool.identity.matching import features_for_model
-    from warmpool.identity.pairs import constrained_clusters, score_delta_pairs
+    from warmpool.identity.pairs import constrained_clusters, model_contradictions, score_delta_pairs
 
     k = list(KEY_COLUMNS)
     threshold = model.threshold_match_probability
@@ -625,7 +627,8 @@ def _resolve_pool_incremental(con, model, distinct, rows, previous, prev_hashes,
                                           old_near["match_probability"].to_list()) if p >= threshold}
     new_link = {(a, b) for a, b, p in zip(rescored["_a"].to_list(), rescored["_b"].to_list(),
                                           rescored["match_probability"].to_list()) if p >= threshold}
-    for a, b in (old_link ^ new_link) if not separates else (old_link | new_link):
+    # (the guard against chaining makes the order of links matter too, as separate decisions do)
+    for a, b in old_link | new_link:
         seeds |= {person_of[a], person_of[b]}
     # stored links between different persons (only where decisions cut a group) and link decisions
     for a, b in _stored_cross_person_links(con, threshold, gone, rescore_keys):
@@ -651,7 +654,11 @@ def _resolve_pool_incremental(con, model, distinct, rows, previous, prev_hashes,
     sub_pairs = pl.concat([stored.select(needed),
                            scored.filter(pl.col("_a").is_in(keys) & pl.col("_b").is_in(keys)).select(needed)],
                           how="vertical_relaxed")
-    clustering = constrained_clusters(keys, sub_pairs, threshold, links, separates)
+    sub_f = pl.concat([pool_f, delta_f], how="vertical_relaxed").filter(
+        (pl.col("source") + _KEY_SEP + pl.col("source_record_id")).is_in(keys))
+    contradictions = model_contradictions(keys, sub_f, sub_pairs, threshold, model)
+    clustering = constrained_clusters(keys, sub_pairs, threshold, links, separates, contradictions)
+    _log_guard(clustering)
     if clustering.skipped_links:
         log.warning("%d link decision(s) contradict separate decisions and were not applied",
                     len(clustering.skipped_links))
@@ -741,8 +748,15 @@ def _stored_pairs_among(con, keys: set[str], *, exclude: pl.DataFrame | None = N
     return p
 
 
+def _log_guard(clustering) -> None:
+    if clustering.guarded:
+        log.info("identity: %d link(s) refused: they would join records whose evidence contradicts "
+                 "(guard against chaining)", len(clustering.guarded))
+
+
 def _stored_cross_person_links(con, threshold: float, gone: pl.DataFrame, rescored: set[str]) -> list[tuple[str, str]]:
-    """Stored linking pairs whose records sit in different persons (decisions cut them), still valid."""
+    """Stored linking pairs whose records sit in different persons (decisions or the guard against
+    chaining cut them), still valid."""
     sep = f"'{_KEY_SEP}'"
     p = _frame(con, f"""SELECT p.source_l || {sep} || p.source_record_id_l AS _a,
                                p.source_r || {sep} || p.source_record_id_r AS _b

@@ -210,6 +210,32 @@ def _pairs_among(con, current: pl.DataFrame) -> pl.DataFrame | None:
         con.unregister("_warmpool_members")
 
 
+def _contradictions(con, current: pl.DataFrame, keys: list[str], pairs, threshold: float) -> list[tuple[str, str]]:
+    """The guard against chaining for these records (``pairs.model_contradictions``), from their
+    source rows (first row of a duplicated key, as a resolve run reads them)."""
+    from warmpool.identity.matching import features_for_model
+    from warmpool.identity.normalize import CONTRACT_COLUMNS, to_contract_frame
+    from warmpool.identity.pairs import model_contradictions
+    from warmpool.identity.resolve import load_model
+
+    if pairs is None or not history.table_exists(con, tables.SOURCE_RECORDS):
+        return []
+    model = load_model()
+    cols = ", ".join(f'CAST(s."{c}" AS VARCHAR) AS "{c}"' for c in CONTRACT_COLUMNS)
+    con.register("_warmpool_members", current.select("source", "source_record_id").to_arrow())
+    try:
+        rows = history.frame(con, f"""SELECT {cols} FROM (SELECT *, row_number() OVER () AS _seq
+                FROM {tables.SOURCE_RECORDS}) s
+            JOIN _warmpool_members m ON (m.source, m.source_record_id) = (s.source, s.source_record_id)
+            QUALIFY row_number() OVER (PARTITION BY s.source, s.source_record_id ORDER BY s._seq) = 1""")
+    finally:
+        con.unregister("_warmpool_members")
+    if rows.height < 3:
+        return []
+    features = features_for_model(to_contract_frame(rows), model)
+    return model_contradictions(keys, features, pairs, threshold, model)
+
+
 def _component_persons(con, person_ids, threshold: float, links) -> list[str]:
     """``person_ids`` plus every person reachable from them through linking pairs or link decisions.
 
@@ -255,7 +281,9 @@ def recluster_persons(con, person_ids, *, kind: str, split_reason: str, threshol
     links, separates = effective_decisions(con)
     current = _person_records(con, _component_persons(con, person_ids, threshold, links))
     keys = (current["source"] + KEY_SEP + current["source_record_id"]).to_list()
-    clustering = constrained_clusters(keys, _pairs_among(con, current), threshold, links, separates)
+    pairs = _pairs_among(con, current)
+    contradictions = _contradictions(con, current, keys, pairs, threshold)
+    clustering = constrained_clusters(keys, pairs, threshold, links, separates, contradictions)
     others = {r[0] for r in con.execute(f"SELECT DISTINCT person_id FROM {tables.PERSON_ASSIGNMENTS}").fetchall()}
     others -= set(current["person_id"].unique().to_list())
     ids = assign_stable_ids(clustering.clusters, current, reserved_ids=others)
