@@ -258,9 +258,18 @@ class _PeopleFactory:
             local = f"{l}.{f}"
         domain = self.domain_pick[country].pick(rng)
         email = f"{local}@{domain}"
-        while email in self.emails:
+        while _mailbox(email) in self.emails:
             email = f"{local}{rng.randint(1, 9999)}@{domain}"
-        self.emails.add(email)
+        self.emails.add(_mailbox(email))
+        return email
+
+    def work_email(self, local: str, domain: str) -> str:
+        """first.last@company, numbered when a colleague already has it (as mail admins do)."""
+        email, n = f"{local}@{domain}", 1
+        while _mailbox(email) in self.emails:
+            n += 1
+            email = f"{local}{n}@{domain}"
+        self.emails.add(_mailbox(email))
         return email
 
     def slug(self, first: str, last: str) -> str:
@@ -356,9 +365,9 @@ class _PeopleFactory:
         p.personal_email = self.personal_email(p.first, p.last, p.country)
         if rng.random() < 0.45:
             local = f"{_ascii_local(p.first)}.{_ascii_local(p.last)}"
-            p.work_email = f"{local}@{p.company.domain}"
+            p.work_email = self.work_email(local, p.company.domain)
             if p.prev_company is not None:
-                p.prev_work_email = f"{local}@{p.prev_company.domain}"
+                p.prev_work_email = self.work_email(local, p.prev_company.domain)
         p.mobile = self.phone(p.country, p.city, landline=False)
         p.home = home or (self.phone(p.country, p.city, landline=True) if rng.random() < 0.25 else None)
         p.slug = self.slug(p.first, p.last)
@@ -546,6 +555,15 @@ def _vary_name(rng: random.Random, first: str, last: str, source: str) -> tuple[
     elif r < 0.06 and len(first) > 2:
         first = first[0] + "."  # an initial only
     return first, last
+
+
+def _mailbox(email: str) -> str:
+    """The mailbox an address reaches: Gmail ignores dots and case in the local part, so two people
+    can never hold addresses that differ only by dots there."""
+    local, _, domain = email.lower().partition("@")
+    if domain in ("gmail.com", "googlemail.com"):
+        local = local.replace(".", "")
+    return f"{local}@{domain}"
 
 
 def _vary_email(rng: random.Random, email: str) -> str:

@@ -238,3 +238,30 @@ def test_ats_files_are_harvest_shaped(small_world):
         if a["status"] == "hired":
             assert hist[-1]["stage_name"] == "Hired"
     assert len(data["users"]) >= 5 and len(data["jobs"]) >= 20
+
+
+def test_one_mailbox_never_belongs_to_two_people(small_world):
+    """Gmail ignores dots, and a company numbers a second john.smith@: two different people never
+    reach the same mailbox, whatever spelling a record uses (otherwise the truth itself would be
+    wrong and matching scores would be meaningless)."""
+    import random
+
+    import numpy as np
+
+    from sandbox.world import _PeopleFactory
+    from warmpool.identity.normalize import email_value
+
+    # Many namesakes, as in a 1M-people pool: each gets a mailbox of their own.
+    factory = _PeopleFactory(random.Random(5), np.random.default_rng(5), 5, 1000)
+    personal = [factory.personal_email("Julie", "Cross", "US") for _ in range(3000)]
+    work = [factory.work_email("julie.cross", "acme.example") for _ in range(50)]
+    assert len({email_value(e) for e in personal + work}) == len(personal) + len(work)
+
+    # ... and in the generated world, whatever spelling a record uses.
+    truth = {(r["source"], r["source_record_id"]): r["true_person_id"] for r in _truth_rows(small_world.home)}
+    owners = defaultdict(set)
+    for r in _export_rows(small_world.home):
+        if key := email_value(r["email"]):
+            owners[key].add(truth[(r["source"], r["source_record_id"])])
+    shared = {k: o for k, o in owners.items() if len(o) > 1}
+    assert len(owners) > 1000 and not shared, list(shared.items())[:5]
