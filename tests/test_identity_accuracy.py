@@ -12,9 +12,9 @@ import polars as pl
 import pytest
 
 from warmpool.identity.evaluate import febrl4_records, naive_rule_clusters, pairwise_scores
-from warmpool.identity.matching import match_incremental
+from warmpool.identity.matching import features_for_model, match_incremental
 from warmpool.identity.model import TRAIN_SEED, TUNE_SEED
-from warmpool.identity.resolve import load_model, resolve_frame
+from warmpool.identity.resolve import load_model, resolve_frame, term_counts
 
 TEST_SEED = 31
 FEBRL_MODEL = Path(__file__).resolve().parents[1] / "warmpool" / "identity" / "febrl_model.json"
@@ -65,3 +65,9 @@ def test_incremental_equals_full(sandbox):
     full = resolve_frame(records)
     assert inc.height == records.height and inc["is_new"].sum() == new_records.height
     assert _partition(inc, "cluster_id") == _partition(full, "person_id")
+    # with the pool's features and value counts cached (what a long-lived pool keeps): same answer
+    model = load_model()
+    pool_features = features_for_model(pool_records, model)
+    cached = match_incremental(new_records, pool, model, pool_features=pool_features,
+                               pool_term_counts=term_counts(pool_features, model))
+    assert _partition(cached, "cluster_id") == _partition(inc, "cluster_id")

@@ -58,14 +58,16 @@ def _splink_table(features: pl.DataFrame):
     return features.drop([c for c in _DROP if c in features.columns]).to_arrow()
 
 
-def _register_tf(db_api, linker, features: pl.DataFrame, model, registered: dict | None = None) -> dict:
-    """Give ``linker`` the smoothed term frequencies of ``features``; returns the registered tables
-    (pass them back as ``registered`` to give another linker on ``db_api`` the same ones)."""
+def _register_tf(db_api, linker, features: pl.DataFrame | None, model, registered: dict | None = None, *,
+                 counts: dict | None = None) -> dict:
+    """Give ``linker`` the smoothed term frequencies of ``features`` (or of ready ``counts``); returns
+    the registered tables (pass them back as ``registered`` to give another linker on ``db_api`` the
+    same ones)."""
     from warmpool.identity.resolve import smoothed_term_frequencies
 
     if registered is None:
         registered = {col: db_api.register(table.to_arrow())
-                      for col, table in smoothed_term_frequencies(features, model).items()}
+                      for col, table in smoothed_term_frequencies(features, model, counts=counts).items()}
     for col, table in registered.items():
         linker.table_management.register_term_frequency_lookup(table, col)
     return registered
@@ -166,7 +168,8 @@ def _label(features: pl.DataFrame, comp: np.ndarray) -> pl.DataFrame:
         *KEY_COLUMNS, "cluster_id")
 
 
-def match_incremental(new_records, pool, model=None, *, pool_features: pl.DataFrame | None = None) -> pl.DataFrame:
+def match_incremental(new_records, pool, model=None, *, pool_features: pl.DataFrame | None = None,
+                      pool_term_counts: dict | None = None) -> pl.DataFrame:
     """Match ``new_records`` against an already-resolved ``pool`` without re-scoring pool x pool.
 
     new_records: contract columns (pandas or polars); keys must not already be in the pool.
@@ -174,6 +177,8 @@ def match_incremental(new_records, pool, model=None, *, pool_features: pl.DataFr
         unless ``pool_features`` is given.
     pool_features: the pool's ``features_for_model`` output, row-aligned with ``pool`` (cache it:
         normalising a 1M pool costs more than the whole incremental match).
+    pool_term_counts: ``resolve.term_counts(pool_features, model)``, cached with the features (the
+        term frequencies are then the pool's counts plus the new records', as a full run counts).
     Returns ``source, source_record_id, cluster_id, is_new`` for every pool and new record: pool
     records whose person gains nobody keep ``cluster_id == person_id``; a cluster that absorbed
     new records or joined several persons gets a fresh label. Feed it to
@@ -215,7 +220,13 @@ def match_incremental(new_records, pool, model=None, *, pool_features: pl.DataFr
         pool_sdf = db_api.register(_splink_table(pool_features.select(cols)), table_name="pool")
         new_sdf = db_api.register(_splink_table(new_f.select(cols)), table_name="new_records")
         linker = Linker(new_sdf, settings, log_level=logging.WARNING)
-        tf = _register_tf(db_api, linker, allf, model)  # pool + new: what a full run would count
+        if pool_term_counts is not None:  # pool + new: what a full run would count
+            from warmpool.identity.resolve import add_term_counts, term_counts
+
+            tf = _register_tf(db_api, linker, None, model,
+                              counts=add_term_counts(pool_term_counts, term_counts(new_f, model)))
+        else:
+            tf = _register_tf(db_api, linker, allf, model)
         between = _edges(linker.inference.predict_between(pool_sdf, new_sdf, threshold_match_probability=t,
                                                           warning_mode="never"), t)
         within = (_edges(linker.inference.predict_within(new_sdf, threshold_match_probability=t,

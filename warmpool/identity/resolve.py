@@ -104,19 +104,45 @@ def cluster_records(records, model: TrainedModel | None = None) -> pl.DataFrame:
 TF_PRIOR_RECORDS = 20_000
 
 
-def smoothed_term_frequencies(features: pl.DataFrame, model: TrainedModel) -> dict[str, pl.DataFrame]:
-    """``{column: DataFrame[column, tf_column]}`` for every TF-adjusted level of the model."""
-    out = {}
+def _tf_levels(model: TrainedModel) -> dict[str, float]:
+    """``{tf column: u probability of its exact level}`` for every TF-adjusted level of the model."""
+    out: dict[str, float] = {}
     for comparison in model.splink_settings["comparisons"]:
         for level in comparison["comparison_levels"]:
             col = level.get("tf_adjustment_column")
-            if not col or col in out or col not in features.columns:
-                continue
-            prior = float(level.get("u_probability") or 1e-4)
-            values = features.select(pl.col(col)).drop_nulls()
-            n = values.height
-            out[col] = values.group_by(col).len().select(
-                pl.col(col), ((pl.col("len") + TF_PRIOR_RECORDS * prior) / (n + TF_PRIOR_RECORDS)).alias(f"tf_{col}"))
+            if col and col not in out:
+                out[col] = float(level.get("u_probability") or 1e-4)
+    return out
+
+
+def term_counts(features: pl.DataFrame, model: TrainedModel) -> dict[str, pl.DataFrame]:
+    """``{column: DataFrame[column, len]}``: how often each value occurs (nulls left out). Counts of
+    two batches add up (``add_term_counts``), so a pool's counts can be cached for incremental runs."""
+    return {col: features.select(pl.col(col)).drop_nulls().group_by(col).len().with_columns(pl.col("len").cast(pl.Int64))
+            for col in _tf_levels(model) if col in features.columns}
+
+
+def add_term_counts(a: dict[str, pl.DataFrame], b: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    out = {}
+    for col in a.keys() | b.keys():
+        parts = [t for t in (a.get(col), b.get(col)) if t is not None]
+        out[col] = pl.concat(parts, how="vertical_relaxed").group_by(col).agg(pl.col("len").sum())
+    return out
+
+
+def smoothed_term_frequencies(features: pl.DataFrame | None, model: TrainedModel, *,
+                              counts: dict[str, pl.DataFrame] | None = None) -> dict[str, pl.DataFrame]:
+    """``{column: DataFrame[column, tf_column]}`` for every TF-adjusted level of the model, from
+    ``features`` or from ready ``counts`` (``term_counts``)."""
+    counts = term_counts(features, model) if counts is None else counts
+    out = {}
+    for col, prior in _tf_levels(model).items():
+        if col not in counts:
+            continue
+        table = counts[col]
+        n = int(table["len"].sum()) if table.height else 0
+        out[col] = table.select(
+            pl.col(col), ((pl.col("len") + TF_PRIOR_RECORDS * prior) / (n + TF_PRIOR_RECORDS)).alias(f"tf_{col}"))
     return out
 
 
