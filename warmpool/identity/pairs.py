@@ -311,23 +311,20 @@ def constrained_clusters(keys: list[str], pairs: pl.DataFrame | None, threshold:
             i = parent[i]
         return i
 
-    # cannot[root] = records the component must never join with (kept per root, merged on union)
-    cannot: dict[int, set[int]] = {}
-    for a, b in separates:
-        ia, ib = index.get(a), index.get(b)
-        if ia is None or ib is None or ia == ib:
-            continue
-        cannot.setdefault(ia, set()).add(ib)
-        cannot.setdefault(ib, set()).add(ia)
+    def conflicts(pairs) -> dict[int, set[int]]:
+        out: dict[int, set[int]] = {}
+        for a, b in pairs:
+            ia, ib = index.get(a), index.get(b)
+            if ia is None or ib is None or ia == ib:
+                continue
+            out.setdefault(ia, set()).add(ib)
+            out.setdefault(ib, set()).add(ia)
+        return out
 
+    # cannot[root] = records the component must never join with (kept per root, merged on union)
+    cannot = conflicts(separates)
     # the model's contradictions, kept the same way but checked for evidence joins only
-    soft: dict[int, set[int]] = {}
-    for a, b in contradictions:
-        ia, ib = index.get(a), index.get(b)
-        if ia is None or ib is None or ia == ib:
-            continue
-        soft.setdefault(ia, set()).add(ib)
-        soft.setdefault(ib, set()).add(ia)
+    soft = conflicts(contradictions)
 
     def _union(mapping: dict[int, set[int]], ra: int, rb: int) -> None:
         ca, cb = mapping.get(ra), mapping.get(rb)
