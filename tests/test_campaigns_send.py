@@ -381,6 +381,31 @@ def test_default_suppression_reads_the_web_store(smtp, settings, nurture):
     assert sorted(str(m["To"]) for m in sink.parsed()) == ["person2@example.com", "person4@example.com"]
 
 
+def test_repeated_soft_bounces_suppress_at_send_time(smtp, settings, nurture):
+    """Three soft bounces in a row spanning 14 days stop mail to the address; fewer, a shorter
+    span, or a run broken by a delivery do not (COMPLIANCE.md)."""
+    from web import store
+
+    def soft(i, email, day):
+        return {"provider_event_id": f"s{i}", "provider": "test", "event": "bounce", "bounce_type": "soft",
+                "email": email, "occurred_at": f"2026-02-{day:02d}T00:00:00Z"}
+
+    sink, _ = smtp
+    with store.store(settings.web_store_path) as con:
+        store.insert_email_events(con, [
+            soft(1, "person0@example.com", 1), soft(2, "Person0@Example.com", 8), soft(3, "person0@example.com", 15),
+            soft(4, "person1@example.com", 1), soft(5, "person1@example.com", 2), soft(6, "person1@example.com", 3),
+            soft(7, "person2@example.com", 1),
+            {"provider_event_id": "d1", "provider": "test", "event": "delivered", "email": "person2@example.com",
+             "occurred_at": "2026-02-05T00:00:00Z"},
+            soft(8, "person2@example.com", 8), soft(9, "person2@example.com", 15),
+        ])
+    report = send_campaign(nurture, audience(3), settings, clock=clock_at(T0))
+    assert report.suppressed == 1 and report.sent == 2
+    assert sink.to("person0@example.com") == []
+    assert len(sink.to("person1@example.com")) == 1 and len(sink.to("person2@example.com")) == 1
+
+
 def test_frequency_cap_defers_across_campaigns(smtp, settings, campaigns):
     sink, _ = smtp
     nurture, sales = campaigns["tn-engineering-nurture"], campaigns["invite-to-apply-sales"]

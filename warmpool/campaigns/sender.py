@@ -334,9 +334,48 @@ def _suppression(suppressed, settings: Settings, kind: str) -> tuple[Callable[[s
     return (lambda address, key, pid: key in keys or pid in values), _no_gap
 
 
+# COMPLIANCE.md: soft bounces suppress after 3 consecutive failures spanning 14 days. The warehouse
+# applies the same rule (dbt vars soft_bounce_limit / soft_bounce_span_days).
+SOFT_BOUNCE_LIMIT = 3
+SOFT_BOUNCE_SPAN = dt.timedelta(days=14)
+
+
+def repeatedly_soft_bounced(events: Iterable[tuple[str, str, str | None]]) -> set[str]:
+    """Canonical addresses whose soft bounces since they were last reached (a delivery, open or
+    click) number ``SOFT_BOUNCE_LIMIT`` or more and span ``SOFT_BOUNCE_SPAN`` or more.
+
+    ``events``: ``(email, event, occurred_at ISO-8601)`` for bounce (soft only), delivered, open and
+    click events, in any order."""
+    reached: dict[str, dt.datetime] = {}
+    bounces: dict[str, list[dt.datetime]] = {}
+    for email, event, occurred_at in events:
+        key = canonical_email(email) if email else None
+        at = _parse_time(occurred_at)
+        if key is None or at is None:
+            continue
+        if event == "bounce":
+            bounces.setdefault(key, []).append(at)
+        elif key not in reached or at > reached[key]:
+            reached[key] = at
+    out = set()
+    for key, times in bounces.items():
+        since = [t for t in times if key not in reached or t > reached[key]]
+        if len(since) >= SOFT_BOUNCE_LIMIT and max(since) - min(since) >= SOFT_BOUNCE_SPAN:
+            out.add(key)
+    return out
+
+
+def _parse_time(value: str | None) -> dt.datetime | None:
+    try:
+        t = dt.datetime.fromisoformat(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+
 class WebStoreSuppression:
     """What the web store says about an address: never mail it (unsubscribed, complained,
-    hard-bounced, asked for erasure), or not this kind of campaign (preference-centre topics are
+    hard-bounced, soft-bounced 3 times in a row over 14 days, asked for erasure), or not this kind of campaign (preference-centre topics are
     campaign kinds), or not this often (preference-centre frequency: monthly / quarterly).
 
     Reloaded every ``refresh_seconds`` so an unsubscribe that arrives during a long send is honoured.
@@ -380,6 +419,9 @@ class WebStoreSuppression:
                     "select email from email_events where event in ('unsubscribe', 'complaint') "
                     "or (event = 'bounce' and coalesce(bounce_type, 'hard') <> 'soft')")):
                 blocked.add(canonical_email(email))
+            blocked |= repeatedly_soft_bounced(_rows_if_table(con, (
+                "select email, event, occurred_at from email_events where event in ('delivered', 'open', 'click') "
+                "or (event = 'bounce' and bounce_type = 'soft')")))
             # An erasure request (GDPR Art. 17, from the preference centre or /privacy/erase) blocks
             # the address for good, from the moment it is recorded.
             for (email,) in _rows_if_table(con, "select email from erasure_requests"):

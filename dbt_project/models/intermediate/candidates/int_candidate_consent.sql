@@ -4,8 +4,9 @@
       opt-in confirmed; `opt_in_email` is the address THAT submission gave (the latest confirmed
       one): consent is given for an address and never spreads to the person's other addresses;
     - pending opt-in: ticked but not confirmed;
-    - suppressed: an unsubscribe, a complaint, a hard bounce, a preference-centre opt-out or an
-      erasure request on ANY address of ANY record of the person (earliest gives the reason);
+    - suppressed: an unsubscribe, a complaint, a hard bounce, repeated soft bounces (3 in a row
+      spanning 14 days, vars soft_bounce_*), a preference-centre opt-out or an erasure request on
+      ANY address of ANY record of the person (earliest gives the reason);
     - employee address: one of the person's addresses is an ATS user's (recruiter, employee). -#}
 with
 
@@ -135,6 +136,33 @@ latest_preferences as (
 
 ),
 
+last_reached as (
+
+    -- a delivery, or an open or click (which prove one), ends a run of soft bounces
+    select email_normalized, max(occurred_at) as reached_at
+    from email_events
+    where event_type in ('delivered', 'open', 'click')
+    group by email_normalized
+
+),
+
+soft_bounce_runs as (
+
+    -- the soft bounces since the address was last reached
+    select
+        email_events.email_normalized,
+        count(*) as soft_bounces,
+        min(email_events.occurred_at) as first_bounced_at,
+        max(email_events.occurred_at) as last_bounced_at
+    from email_events
+    left join last_reached on email_events.email_normalized = last_reached.email_normalized
+    where email_events.event_type = 'bounce'
+        and email_events.bounce_type = 'soft'
+        and (last_reached.reached_at is null or email_events.occurred_at > last_reached.reached_at)
+    group by email_events.email_normalized
+
+),
+
 suppressing_facts as (
 
     select
@@ -156,6 +184,13 @@ suppressing_facts as (
 
     select email_normalized, requested_at, 'erasure', 'erasure:' || cast(erasure_request_id as varchar)
     from erasure_requests
+
+    union all
+
+    select email_normalized, last_bounced_at, 'soft_bounce', 'soft_bounce:' || email_normalized
+    from soft_bounce_runs
+    where soft_bounces >= {{ var('soft_bounce_limit') }}
+        and {{ dbt.datediff('first_bounced_at', 'last_bounced_at', 'day') }} >= {{ var('soft_bounce_span_days') }}
 
 ),
 
