@@ -235,6 +235,35 @@ def test_crash_after_smtp_accept_is_ambiguous_never_resent(smtp, settings, nurtu
     assert send(nurture, audience(4), settings).sent == 0
 
 
+def test_an_ambiguous_send_is_settled_by_the_providers_event_for_it(smtp, settings, nurture):
+    """After a crash between SMTP accept and the ledger write, the provider's delivered event for that
+    Message-ID (as Mailgun posts it, without angle brackets) settles the row as sent; a row nobody
+    reported stays ambiguous. Neither is ever resent."""
+    from web import store
+
+    sink, _ = smtp
+
+    def crash(step, info):
+        if step == "accepted" and info["person_id"] in ("p-1", "p-2"):
+            raise Crash("power cut between SMTP accept and the ledger write")
+
+    for _ in range(2):  # p-1 in the first run, p-2 in the second
+        with pytest.raises(Crash):
+            send(nurture, audience(3), settings, fault_hook=crash)
+    reported = ledger_state(settings, nurture, "p-1")
+    assert reported["state"] == ledger_state(settings, nurture, "p-2")["state"] == "ambiguous"
+    with store.store(settings.web_store_path) as con:
+        store.insert_email_events(con, [{
+            "provider_event_id": "mg-1", "provider": "mailgun", "event": "delivered", "email": "person1@example.com",
+            "message_id": reported["message_id"].strip("<>"), "occurred_at": "2026-03-02T09:00:05Z"}])
+
+    rerun = send(nurture, audience(3), settings)
+    assert rerun.reconciled == 1 and rerun.ambiguous == 1 and "reconciled 1" in rerun.describe()
+    assert ledger_state(settings, nurture, "p-1")["state"] == "accepted"
+    assert ledger_state(settings, nurture, "p-2")["state"] == "ambiguous"
+    assert len(sink.to("person1@example.com")) == 1 and len(sink.to("person2@example.com")) == 1
+
+
 def test_crash_before_smtp_is_sent_once_on_rerun(smtp, settings, nurture):
     sink, _ = smtp
 

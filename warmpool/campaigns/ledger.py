@@ -64,6 +64,11 @@ create index if not exists person_ids_by_person on person_ids (person_id);
 """
 
 
+def _bare_message_id(value: str) -> str:
+    # Providers report Message-IDs with or without the angle brackets.
+    return value.strip().strip("<>").strip().lower()
+
+
 def iso(t: dt.datetime) -> str:
     """UTC, fixed width: ISO strings then compare in time order inside SQL."""
     return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -140,6 +145,26 @@ class SendLedger:
                 "where campaign_id = ? and content_version = ? and state = 'claimed' and lease_expires_at < ?",
                 (campaign_id, version, iso(now))).rowcount
         return amb, rel
+
+    def ambiguous_message_ids(self, campaign_id: str, version: str) -> list[str]:
+        return [r[0] for r in self.con.execute(
+            "select message_id from sends where campaign_id = ? and content_version = ? and state = 'ambiguous' "
+            "and message_id is not null", (campaign_id, version)).fetchall()]
+
+    def reconcile(self, campaign_id: str, version: str, delivered_message_ids: Iterable[str],
+                  now: dt.datetime) -> int:
+        """``ambiguous`` rows whose Message-ID the provider reported (delivered, opened, clicked,
+        bounced: it had the message) become ``accepted``; returns how many. The rest stay ambiguous."""
+        ids = {_bare_message_id(m) for m in delivered_message_ids if m}
+        settled = [m for m in self.ambiguous_message_ids(campaign_id, version) if _bare_message_id(m) in ids]
+        if not settled:
+            return 0
+        with self._tx() as con:
+            return con.executemany(
+                "update sends set state = 'accepted', finished_at = ?, "
+                "error = 'reconciled: the provider reported this message after an unknown SMTP outcome' "
+                "where campaign_id = ? and content_version = ? and state = 'ambiguous' and message_id = ?",
+                [(iso(now), campaign_id, version, m) for m in settled]).rowcount
 
     def states(self, campaign_id: str, version: str, person_ids: Sequence[str] | None = None) -> dict[str, str]:
         rows = self.con.execute("select person_id, state from sends where campaign_id = ? and content_version = ?",

@@ -25,7 +25,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from email import policy
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from warmpool.campaigns.config import Campaign
 from warmpool.campaigns.ledger import SendLedger
@@ -78,6 +78,7 @@ class SendReport:
     suppressed: int = 0            # suppressed when their turn came (unsubscribed, bounced, ...)
     deferred_by_cap: int = 0       # left planned: mailed by some campaign within the cap window
     ambiguous: int = 0             # may or may not have been delivered: reconcile, never resend blindly
+    reconciled: int = 0            # ambiguous rows settled in this run by the provider's events for them
     failed: int = 0                # invalid address or permanent (5xx) refusal
     retry_later: int = 0           # temporary (4xx) refusal or connection lost before data: still planned
     in_flight: int = 0             # leased by another run that is still going
@@ -88,6 +89,8 @@ class SendReport:
         parts = [f"{self.campaign_id} v{self.content_version}: planned {self.planned}", f"sent {self.sent}",
                  f"already sent {self.skipped_already_sent}", f"suppressed {self.suppressed}",
                  f"deferred by cap {self.deferred_by_cap}", f"ambiguous {self.ambiguous}", f"failed {self.failed}"]
+        if self.reconciled:
+            parts.append(f"reconciled {self.reconciled}")
         if self.retry_later:
             parts.append(f"retry later {self.retry_later}")
         if self.in_flight:
@@ -152,6 +155,7 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
                 plan_rows.append((pid, None, None, f"invalid address: {exc}"))
         ledger.plan(campaign.campaign_id, version, plan_rows, now)
         ledger.recover_stale(campaign.campaign_id, version, now)
+        report.reconciled = _reconcile(ledger, campaign.campaign_id, version, settings, now)
 
         if now < campaign.starts_at:
             report.note = f"not started: starts at {campaign.starts_at.isoformat()}"
@@ -288,6 +292,29 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], person_ids: lis
         raise
     finally:
         conn.close()
+
+
+def _reconcile(ledger: SendLedger, campaign_id: str, version: str, settings: Settings, now: dt.datetime) -> int:
+    """Settle ambiguous sends the provider has since reported (webhook or tracking events in the web
+    store carry the Message-ID): those were delivered, so they count as sent. Unreported ones stay
+    ambiguous for a person to look at; they are never resent."""
+    pending = ledger.ambiguous_message_ids(campaign_id, version)
+    path = Path(settings.web_store_path)
+    if not pending or not path.exists():
+        return 0
+    bare = sorted({m.strip().strip("<>").strip() for m in pending})
+    candidates = bare + [f"<{m}>" for m in bare]
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        seen = []
+        for start in range(0, len(candidates), 500):
+            chunk = candidates[start:start + 500]
+            seen += [r[0] for r in _rows_if_table(con, (
+                f"select distinct message_id from email_events where message_id in ({','.join('?' * len(chunk))})"),
+                chunk)]
+    finally:
+        con.close()
+    return ledger.reconcile(campaign_id, version, seen, now)
 
 
 def _audience(campaign: Campaign, members: Iterable[dict]) -> dict[str, dict]:
@@ -441,9 +468,9 @@ class WebStoreSuppression:
         return blocked, prefs
 
 
-def _rows_if_table(con: sqlite3.Connection, sql: str) -> list[tuple]:
+def _rows_if_table(con: sqlite3.Connection, sql: str, params: Sequence = ()) -> list[tuple]:
     try:
-        return con.execute(sql).fetchall()
+        return con.execute(sql, params).fetchall()
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):  # the web service has not created it yet: nothing recorded
             return []
