@@ -101,5 +101,6 @@ def summary(people: int, world, timings: Timings) -> str:
     lines.append("  Dagster UI (assets, runs, checks): make dagster      -> http://127.0.0.1:3000")
     lines.append("  Dashboards:                        make dashboards   -> http://127.0.0.1:8501")
     lines.append("  Candidate web (opt-in, referral, unsubscribe links in the mail): make web -> http://127.0.0.1:8300")
+    lines.append("  dbt docs (models, columns, tests):  make dbt-docs     -> http://127.0.0.1:8580")
     lines.append(f"  (run from {REPO_ROOT})")
     return "\n".join(lines)
