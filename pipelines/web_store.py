@@ -13,7 +13,7 @@ the authoritative record of confirmation; `form_submissions.confirmed_at` is as 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import dlt
 
@@ -27,25 +27,25 @@ PAGE = 10_000
 
 class StoreTable(NamedTuple):
     name: str
-    key: str
-    reader: str  # name of the `web.store` function reading rows with key > n
     columns: tuple[str, ...] = ()
     counters: tuple[str, ...] = ()  # integer columns besides the key
 
+    @property
+    def key(self) -> str:
+        return store.INCREMENTAL_KEYS[self.name]
+
 
 FORMS = (
-    StoreTable("form_submissions", "submission_id", "read_submissions_after", store.FORM_COLUMNS,
-               ("consent_marketing",)),
-    StoreTable("consent_confirmations", "confirmation_seq", "read_confirmations_after",
-               ("submission_id", "token_nonce", "confirmed_at", "ip", "user_agent"), ("submission_id",)),
-    StoreTable("preference_changes", "change_seq", "read_preference_changes_after",
-               ("email", "person_id", "campaign_id", "topics", "frequency", "unsubscribed_all", "changed_at",
-                "source", "ip", "user_agent"), ("unsubscribed_all",)),
-    StoreTable("erasure_requests", "request_seq", "read_erasure_requests_after", store.ERASURE_COLUMNS),
+    StoreTable("form_submissions", store.FORM_COLUMNS, ("consent_marketing",)),
+    StoreTable("consent_confirmations", ("submission_id", "token_nonce", "confirmed_at", "ip", "user_agent"),
+               ("submission_id",)),
+    StoreTable("preference_changes", ("email", "person_id", "campaign_id", "topics", "frequency",
+                                      "unsubscribed_all", "changed_at", "source", "ip", "user_agent"),
+               ("unsubscribed_all",)),
+    StoreTable("erasure_requests", store.ERASURE_COLUMNS),
 )
 EMAIL = (
-    StoreTable("email_events", "received_seq", "read_email_events_after", store.EVENT_COLUMNS,
-               ("is_machine_open",)),
+    StoreTable("email_events", store.EVENT_COLUMNS, ("is_machine_open",)),
 )
 PIPELINES = {tables.RAW_FORMS: ("warmpool_forms", FORMS), tables.RAW_EMAIL: ("warmpool_email", EMAIL)}
 
@@ -59,27 +59,22 @@ def _columns(t: StoreTable) -> dict[str, dict]:
     return {t.key: {"data_type": "bigint", "nullable": False}, **{c: hint(c) for c in t.columns}}
 
 
-def _store_resource(path: Path, t: StoreTable, reader: Callable):
+def _store_resource(path: Path, t: StoreTable):
     @dlt.resource(name=t.name, primary_key=t.key, write_disposition="merge", columns=_columns(t))
     def rows(cursor=dlt.sources.incremental(t.key, initial_value=0)):
         if not path.exists():  # no web store yet: nothing to load (never create one here)
             return
         after = cursor.last_value or 0
         with store.store(path) as con:
-            while page := reader(con, after, PAGE):
+            while page := store.read_after(con, t.name, after, PAGE):
                 yield page
                 after = page[-1][t.key]
     return rows
 
 
-def _available(family: tuple[StoreTable, ...]) -> list[tuple[StoreTable, Callable]]:
-    # Tables the installed `web.store` can read (the web service adds tables over time).
-    return [(t, getattr(store, t.reader)) for t in family if hasattr(store, t.reader)]
-
-
 @dlt.source(name="web_store")
 def web_store(path: Path, family: tuple[StoreTable, ...]):
-    return [_store_resource(Path(path), t, reader) for t, reader in _available(family)]
+    return [_store_resource(Path(path), t) for t in family]
 
 
 def forms_source(settings: Settings | None = None):
@@ -99,5 +94,5 @@ def run_web_store(settings: Settings | None = None) -> dict[str, int]:
     for dataset, source in ((tables.RAW_FORMS, forms_source(s)), (tables.RAW_EMAIL, email_source(s))):
         name, family = PIPELINES[dataset]
         counts.update(_runner.run(_runner.make_pipeline(name, dataset, s), source,
-                                  expected_tables=[t.name for t, _ in _available(family)]))
+                                  expected_tables=[t.name for t in family]))
     return counts

@@ -468,11 +468,11 @@ def test_pipeline_reads_incrementally(env):
     submit(env, talent())
     link = confirm_link(env.mailer.sent[0])
     with store.store(env.settings.web_store_path) as con:
-        assert [r["submission_id"] for r in store.read_submissions_after(con, 0)] == [1]
-        assert store.read_submissions_after(con, 1) == []
+        assert [r["submission_id"] for r in store.read_after(con, "form_submissions", 0)] == [1]
+        assert store.read_after(con, "form_submissions", 1) == []
     env.client.post(link)
     with store.store(env.settings.web_store_path) as con:
-        [c] = store.read_confirmations_after(con, 0)
+        [c] = store.read_after(con, "consent_confirmations", 0)
         assert c["submission_id"] == 1 and c["ip"]
 
 

@@ -146,8 +146,10 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
                             secure=https, path="/")
         return resp
 
-    async def guarded_form(request: Request) -> tuple[Any, float] | Response:
-        """Rate limit, then CSRF. Returns (form, rendered_at) or the response to send."""
+    async def guarded_form(request: Request, bot_reply: Callable[[], Response]) -> tuple[Any, float] | Response:
+        """Rate limit, CSRF, then the bot traps (honeypot, fill time). Returns (form, rendered_at) or
+        the response to send; a bot gets ``bot_reply()``, the page a person would see: it tells a bot
+        nothing."""
         if not limiter.hit(client_ip(request)):
             return message(request, "Too many submissions", "Please wait a minute and try again.", 429,
                            headers={"retry-after": "60"})
@@ -155,6 +157,8 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
         rendered_at = security.check_csrf(request.cookies.get(security.CSRF_COOKIE), form.get(security.CSRF_FIELD))
         if rendered_at is None:
             return csrf_refused(request)
+        if is_bot(form, rendered_at):
+            return bot_reply()
         return form, rendered_at
 
     def csrf_refused(request: Request) -> Response:
@@ -223,13 +227,11 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
 
     @app.post("/talent-network", response_class=HTMLResponse)
     async def talent_submit(request: Request) -> Response:
-        guarded = await guarded_form(request)
+        thanks = lambda: page(request, "thanks.html", title="Check your inbox", kind="talent_network")  # noqa: E731
+        guarded = await guarded_form(request, thanks)
         if isinstance(guarded, Response):
             return guarded
         form, rendered_at = guarded
-        thanks = lambda: page(request, "thanks.html", title="Check your inbox", kind="talent_network")  # noqa: E731
-        if is_bot(form, rendered_at):
-            return thanks()  # answer as if all went well: tells a bot nothing
 
         res = forms.Result()
         v = res.values
@@ -339,12 +341,10 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
 
     @app.post("/referral", response_class=HTMLResponse)
     async def referral_submit(request: Request) -> Response:
-        guarded = await guarded_form(request)
+        guarded = await guarded_form(request, lambda: page(request, "thanks.html", title="Thank you", kind="referral"))
         if isinstance(guarded, Response):
             return guarded
         form, rendered_at = guarded
-        if is_bot(form, rendered_at):
-            return page(request, "thanks.html", title="Thank you", kind="referral")
         res = forms.Result()
         v = res.values
         v["referrer_name"] = forms.clean_line(res, form, "referrer_name", "your name", required=True)
@@ -542,12 +542,11 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
 
     @app.post("/privacy/erase", response_class=HTMLResponse)
     async def erase_ask(request: Request) -> Response:
-        guarded = await guarded_form(request)
+        guarded = await guarded_form(
+            request, lambda: page(request, "thanks.html", title="Check your inbox", kind="erase"))
         if isinstance(guarded, Response):
             return guarded
         form, rendered_at = guarded
-        if is_bot(form, rendered_at):
-            return page(request, "thanks.html", title="Check your inbox", kind="erase")
         res = forms.Result()
         email = forms.clean_email(res, form, "email", "email address")
         if not res.ok or email is None:

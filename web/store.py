@@ -127,20 +127,6 @@ def insert_email_events(con: sqlite3.Connection, rows: Iterable[dict[str, Any]])
     return cur.rowcount
 
 
-def read_submissions_after(con: sqlite3.Connection, after_id: int, limit: int = 10_000) -> list[dict[str, Any]]:
-    rows = con.execute(
-        "select * from form_submissions where submission_id > ? order by submission_id limit ?", (after_id, limit)
-    ).fetchall()
-    return [dict(r) for r in rows]
-
-
-def read_email_events_after(con: sqlite3.Connection, after_seq: int, limit: int = 10_000) -> list[dict[str, Any]]:
-    rows = con.execute(
-        "select * from email_events where received_seq > ? order by received_seq limit ?", (after_seq, limit)
-    ).fetchall()
-    return [dict(r) for r in rows]
-
-
 # --- Added for the web service (issue 6). Additive only: the tables above are the pipeline's
 # contract and keep their shape. --------------------------------------------------------------
 
@@ -268,13 +254,6 @@ def confirm_submission(con: sqlite3.Connection, submission_id: int, email: str, 
         raise
 
 
-def read_confirmations_after(con: sqlite3.Connection, after_seq: int, limit: int = 10_000) -> list[dict[str, Any]]:
-    _ensure_web_schema(con)
-    rows = con.execute("select * from consent_confirmations where confirmation_seq > ? order by confirmation_seq limit ?",
-                       (after_seq, limit)).fetchall()
-    return [dict(r) for r in rows]
-
-
 def record_preferences(con: sqlite3.Connection, change: dict[str, Any],
                        unsubscribe_event: dict[str, Any] | None = None) -> None:
     """Append a preference change, and (for a full unsubscribe) the email event the pipeline's
@@ -319,13 +298,6 @@ def has_unsubscribed(con: sqlite3.Connection, email: str) -> bool:
     row = con.execute("select 1 from email_events where lower(email) = lower(?) "
                       "and event in ('unsubscribe', 'complaint') limit 1", (email,)).fetchone()
     return row is not None
-
-
-def read_preference_changes_after(con: sqlite3.Connection, after_seq: int, limit: int = 10_000) -> list[dict[str, Any]]:
-    _ensure_web_schema(con)
-    rows = con.execute("select * from preference_changes where change_seq > ? order by change_seq limit ?",
-                       (after_seq, limit)).fetchall()
-    return [dict(r) for r in rows]
 
 
 def insert_webhook_events(con: sqlite3.Connection, provider: str, token: str, at: str,
@@ -449,8 +421,22 @@ def record_erasure_request(con: sqlite3.Connection, row: dict[str, Any],
         raise
 
 
-def read_erasure_requests_after(con: sqlite3.Connection, after_seq: int, limit: int = 10_000) -> list[dict[str, Any]]:
+# --- incremental reads (the pipeline's web-store source) -------------------------------------
+
+# Each table the pipeline loads, with its increasing key: rows are read with the key above the last
+# one loaded, so a re-run reads nothing twice.
+INCREMENTAL_KEYS = {
+    "form_submissions": "submission_id",
+    "consent_confirmations": "confirmation_seq",
+    "preference_changes": "change_seq",
+    "erasure_requests": "request_seq",
+    "email_events": "received_seq",
+}
+
+
+def read_after(con: sqlite3.Connection, table: str, after: int, limit: int = 10_000) -> list[dict[str, Any]]:
+    """Rows of ``table`` (one of ``INCREMENTAL_KEYS``) whose key is above ``after``, in key order."""
+    key = INCREMENTAL_KEYS[table]  # identifiers from this fixed map only
     _ensure_web_schema(con)
-    rows = con.execute("select * from erasure_requests where request_seq > ? order by request_seq limit ?",
-                       (after_seq, limit)).fetchall()
+    rows = con.execute(f"select * from {table} where {key} > ? order by {key} limit ?", (after, limit)).fetchall()
     return [dict(r) for r in rows]

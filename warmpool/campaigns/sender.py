@@ -302,6 +302,7 @@ def _reconcile(ledger: SendLedger, campaign_id: str, version: str, settings: Set
     path = Path(settings.web_store_path)
     if not pending or not path.exists():
         return 0
+    # Stored as sent (``<id@host>``) or as a provider reports it (often without brackets).
     bare = sorted({m.strip().strip("<>").strip() for m in pending})
     candidates = bare + [f"<{m}>" for m in bare]
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
