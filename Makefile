@@ -25,14 +25,14 @@ install: $(STAMP)
 
 # The dbt manifest is prepared once, ahead of any run (Dagster loads it; never parsed at import).
 $(MANIFEST): $(STAMP) $(shell find dbt_project -name '*.sql' -o -name '*.yml' -o -name '*.csv' 2>/dev/null | grep -v target/)
-	$(PY) -m warmpool.cli manifest
+	$(PY) -m cli manifest
 
 manifest: $(MANIFEST)
 
 demo:
 	@export WARMPOOL_SETUP_STARTED=$$(date +%s.%N); \
 	$(MAKE) --no-print-directory manifest && \
-	$(PY) -m warmpool.cli demo --people $(PEOPLE) --seed $(SEED)
+	$(PY) -m cli demo --people $(PEOPLE) --seed $(SEED)
 
 test: manifest
 	$(PY) -m pytest -q $(PYTEST_ARGS)
@@ -48,7 +48,7 @@ dashboards: install
 	$(VENV)/bin/streamlit run dashboards/app.py --server.headless true --server.address 127.0.0.1
 
 web: install
-	$(PY) -m warmpool.cli web
+	$(PY) -m cli web
 
 # dbt's docs site (lineage, every model's columns and tests) for the demo warehouse. dbt reads a
 # snapshot copy, so a running pipeline or dashboard keeps the warehouse file to itself.

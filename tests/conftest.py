@@ -101,7 +101,7 @@ def run_whole_graph(home: Path):
 
     from sandbox.services import SandboxServices
     from warmpool.config import get_settings
-    from warmpool.demo import run_pipeline
+    from cli.demo import run_pipeline
 
     mp = pytest.MonkeyPatch()
     try:

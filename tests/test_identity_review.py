@@ -181,7 +181,7 @@ def test_explain_shows_records_and_waterfall(world_records, tmp_path):
 
 def test_cli_identity_commands(world_records, tmp_path, monkeypatch):
     from warmpool import config
-    from warmpool.cli import app
+    from cli.main import app
 
     monkeypatch.setattr(review, "review_band", lambda settings=None: WIDE_BAND)
 

@@ -127,7 +127,7 @@ def wait_for_mail(mailbox: Path, address: str, subject: str, timeout: float = 15
 def run_pipeline(stack, label: str) -> None:
     from dagster import DagsterInstance
 
-    from warmpool.demo import run_pipeline as run
+    from cli.demo import run_pipeline as run
 
     t0 = time.perf_counter()
     result = run(DagsterInstance.ephemeral())

@@ -56,7 +56,7 @@ def demo(
     seed: int = typer.Option(42, envvar="SEED"),
 ) -> None:
     """Generate the sandbox, start its services, run the whole asset graph, print a summary."""
-    from warmpool.demo import run_demo
+    from cli.demo import run_demo
 
     run_demo(people=people, seed=seed)
 
@@ -83,7 +83,7 @@ def run() -> None:
     from dagster import DagsterInstance
 
     from warmpool.config import get_settings
-    from warmpool.demo import run_pipeline
+    from cli.demo import run_pipeline
 
     import os
 

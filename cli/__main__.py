@@ -1,0 +1,4 @@
+"""`python -m cli ...` is the `warmpool` command."""
+from cli.main import app
+
+app()
