@@ -20,7 +20,7 @@ import dlt
 from pipelines import _runner
 from warmpool import tables
 from warmpool.config import Settings
-from web import store
+from warmpool import web_store as store
 
 PAGE = 10_000
 

@@ -3,7 +3,7 @@
 ``generate_world(people, seed)`` writes (paths per docs/data-contracts.md section 1):
   sandbox/ats/*.json                the ATS's data in Greenhouse Harvest v1 shape (served by the simulator)
   landing/vendors/<vendor>/*        vendor exports as the vendors deliver them (config/vendors.yaml)
-  web/web.sqlite                    form submissions and past campaigns' provider events (via web.store)
+  web/web.sqlite                    form submissions and past campaigns' provider events (via warmpool.web_store)
   sandbox/truth/*                   who is who and what was generated (tests and benchmarks only)
   sandbox/exports/source_records.csv every source record in the resolve contract (section 4)
 
@@ -1185,7 +1185,7 @@ def _clear(sandbox_dir: Path, landing: Path, web_store: Path) -> None:
 
 def generate_world(people: int, seed: int, home: Path | None = None) -> WorldSummary:
     """Generate the sandbox world for (people, seed), replacing any previous world in ``home``."""
-    from web import store as web_store
+    from warmpool import web_store
 
     if people < 1:
         raise ValueError("people must be at least 1")

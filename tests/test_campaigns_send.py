@@ -239,7 +239,7 @@ def test_an_ambiguous_send_is_settled_by_the_providers_event_for_it(smtp, settin
     """After a crash between SMTP accept and the ledger write, the provider's delivered event for that
     Message-ID (as Mailgun posts it, without angle brackets) settles the row as sent; a row nobody
     reported stays ambiguous. Neither is ever resent."""
-    from web import store
+    from warmpool import web_store as store
 
     sink, _ = smtp
 
@@ -391,7 +391,7 @@ def test_suppression_is_checked_at_send_time(smtp, settings, nurture):
 
 
 def test_default_suppression_reads_the_web_store(smtp, settings, nurture):
-    from web import store
+    from warmpool import web_store as store
 
     sink, _ = smtp
     with store.store(settings.web_store_path) as con:
@@ -413,7 +413,7 @@ def test_default_suppression_reads_the_web_store(smtp, settings, nurture):
 def test_repeated_soft_bounces_suppress_at_send_time(smtp, settings, nurture):
     """Three soft bounces in a row spanning 14 days stop mail to the address; fewer, a shorter
     span, or a run broken by a delivery do not (COMPLIANCE.md)."""
-    from web import store
+    from warmpool import web_store as store
 
     def soft(i, email, day):
         return {"provider_event_id": f"s{i}", "provider": "test", "event": "bounce", "bounce_type": "soft",
@@ -502,7 +502,7 @@ def test_rate_limit(smtp, settings, nurture):
 
 def test_preference_centre_topics_and_frequency_are_honoured(smtp, settings, campaigns):
     """Topics are campaign kinds; a monthly / quarterly choice widens that person's cap."""
-    from web import store
+    from warmpool import web_store as store
 
     sink, _ = smtp
     nurture, sales = campaigns["tn-engineering-nurture"], campaigns["invite-to-apply-sales"]

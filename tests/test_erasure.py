@@ -11,7 +11,7 @@ from test_campaigns_send import T0, audience, clock_at, smtp, settings, campaign
 from tests.ingestion_fixtures import home, query  # noqa: F401 (fixture)
 from warmpool import tables
 from warmpool.campaigns.sender import send_campaign
-from web import store
+from warmpool import web_store as store
 
 
 def _request(email: str, n: int, source: str = "preference_centre") -> dict:

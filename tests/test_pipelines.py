@@ -228,7 +228,7 @@ def _event(i: int) -> dict:
 
 def test_web_store_loads_incrementally(home):
     from pipelines.web_store import run_web_store
-    from web import store
+    from warmpool import web_store as store
 
     assert sum(run_web_store().values()) == 0  # no store yet: nothing, no error
     with store.store(home.web_store_path) as con:

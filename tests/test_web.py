@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from warmpool.config import get_settings
 from warmpool.tokens import make_token
-from web import store
+from warmpool import web_store as store
 from web.app import WebOptions, create_app
 
 SIGNING_KEY = "test-mailgun-key"

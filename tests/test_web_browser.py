@@ -15,7 +15,7 @@ import pytest
 
 from warmpool.config import get_settings
 from warmpool.tokens import make_token
-from web import store
+from warmpool import web_store as store
 from web.app import WebOptions, create_app
 from web.server import free_port, serve_in_thread
 

@@ -2,7 +2,7 @@
 centre and one-click unsubscribe, open/click tracking and the Mailgun webhook receiver.
 
 Pages are server-rendered (Jinja2, autoescaped) and work without JavaScript. Everything durable
-goes to ``web.store`` (SQLite WAL) before anything is acknowledged or mailed.
+goes to ``warmpool.web_store`` (SQLite WAL) before anything is acknowledged or mailed.
 """
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from warmpool.config import Settings, get_settings
 from warmpool.tokens import InvalidToken, make_token, read_token
-from web import forms, security, store
+from warmpool import web_store as store
+from web import forms, security
 from web.mailer import Mailer, SmtpMailer, build_message
 
 log = logging.getLogger("warmpool.web")

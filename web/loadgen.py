@@ -40,7 +40,7 @@ def bench_app():
 
 def measure(submissions: int = 1000, concurrency: int = 8, static_requests: int = 2000,
             time_limit: float = 60.0) -> dict:
-    from web import store
+    from warmpool import web_store as store
     from web.server import free_port
 
     home = Path(tempfile.mkdtemp(prefix="warmpool-bench-web-"))
