@@ -21,7 +21,7 @@ from aiosmtpd.controller import Controller
 
 from warmpool.campaigns.config import load_campaigns
 from warmpool.campaigns.ledger import SendLedger
-from warmpool.campaigns.message import HeaderInjectionError
+from warmpool.mail import HeaderInjectionError
 from warmpool.campaigns.sender import SendAborted, send_campaign
 from warmpool.config import AtsSettings, Settings, SmtpSettings
 from warmpool.tokens import read_token
@@ -36,6 +36,7 @@ class Sink:
     def __init__(self):
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.reject: dict[str, str] = {}  # address -> SMTP reply
+        self.hang_up_in_data: set[str] = set()  # close the connection after receiving these messages
         self.lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -45,6 +46,9 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.hang_up_in_data & set(envelope.rcpt_tos):
+            server.transport.close()  # the sender cannot know whether the message was taken
+            return "250 OK"
         with self.lock:
             self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content
                                   or envelope.content))
@@ -482,6 +486,18 @@ def test_permanent_refusal_fails_and_temporary_is_retried(smtp, settings, nurtur
     again = send(nurture, audience(3), settings)
     assert again.sent == 1 and again.failed == 1  # the 5xx address is never retried
     assert [m["To"] for m in sink.parsed()].count("person0@example.com") == 0
+
+
+def test_a_connection_lost_during_data_is_ambiguous_never_resent(smtp, settings, nurture):
+    sink, _ = smtp
+    sink.hang_up_in_data = {"person1@example.com"}
+    report = send(nurture, audience(3), settings)
+    assert (report.sent, report.ambiguous, report.retry_later) == (2, 1, 0), report.describe()
+    assert ledger_state(settings, nurture, "p-1")["state"] == "ambiguous"
+    assert "during DATA" in ledger_state(settings, nurture, "p-1")["error"]
+    sink.hang_up_in_data = set()
+    again = send(nurture, audience(3), settings)
+    assert (again.sent, again.ambiguous) == (0, 1) and sink.to("person1@example.com") == []
 
 
 def test_unreachable_relay_marks_nothing(settings, nurture, smtp):

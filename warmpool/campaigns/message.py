@@ -1,9 +1,9 @@
-"""Building one campaign mail: personalised bodies, compliance footer, tracking links, safe headers.
+"""Building one campaign mail: personalised bodies, compliance footer, tracking links, and the
+campaign's headers (RFC 8058 List-Unsubscribe) on top of the shared builder (``warmpool.mail``).
 
 Data about candidates (names, cities) only ever reaches the bodies: the HTML part is rendered with
 autoescape, the text part is plain text. Headers carry only the campaign's fixed subject, the sender
-from configuration and a validated address, and every header value is refused if it holds CR, LF
-or NUL (header injection).
+from configuration and a validated address, each checked by ``warmpool.mail``'s header guard.
 """
 from __future__ import annotations
 
@@ -11,43 +11,31 @@ import datetime as dt
 import html
 import re
 from dataclasses import dataclass
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
 from warmpool.campaigns.config import Campaign
 from warmpool.config import SmtpSettings
+from warmpool.mail import breaks_header, compose, new_message_id, sender_address
 from warmpool.tokens import make_token
 
-_HEADER_UNSAFE = re.compile(r"[\r\n\x00]")
 # An <a ...> tag's href in rendered HTML. Autoescape turns '<' and '"' from data into entities, so
 # only template authors can produce a match: data never becomes a tracked (signed) link target.
 _ANCHOR_HREF = re.compile(r'(<a\b[^>]*?\bhref\s*=\s*")([^"]*)(")', re.IGNORECASE)
 _URL_TAIL = r"(?![A-Za-z0-9/_~%#?&=+\-])"
 
 
-class HeaderInjectionError(ValueError):
-    """A header value holds CR, LF or NUL."""
-
-
 class InvalidRecipient(ValueError):
     """The recipient address is not a valid email address."""
-
-
-def check_header(name: str, value: str) -> str:
-    if _HEADER_UNSAFE.search(value or ""):
-        raise HeaderInjectionError(f"refused: header {name} contains CR, LF or NUL")
-    return value
 
 
 def recipient_address(raw: Any) -> str:
     """The normalised address to send to, or InvalidRecipient (never passes CR/LF through)."""
     if not isinstance(raw, str) or not raw.strip():
         raise InvalidRecipient("no email address")
-    if _HEADER_UNSAFE.search(raw):
+    if breaks_header(raw):
         raise InvalidRecipient("address contains CR, LF or NUL")
     try:
         return validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=True).normalized
@@ -71,10 +59,6 @@ def canonical_email(address: str | None) -> str | None:
     return f"{local}@{domain}"
 
 
-def sender_domain(sender: str) -> str:
-    return parseaddr(sender)[1].rpartition("@")[2] or "warmpool.localhost"
-
-
 @dataclass(frozen=True)
 class BuiltMessage:
     message: EmailMessage
@@ -89,10 +73,7 @@ def build_message(campaign: Campaign, member: dict[str, Any], smtp: SmtpSettings
                   now: dt.datetime, message_id: str | None = None, env=None) -> BuiltMessage:
     """The complete MIME message (multipart/alternative: text, then HTML) for one member."""
     base = smtp.public_base_url.rstrip("/")
-    subject = check_header("Subject", campaign.subject)
-    sender = check_header("From", smtp.sender)
-    check_header("To", to_addr)
-    message_id = message_id or make_msgid(domain=sender_domain(smtp.sender))
+    message_id = message_id or new_message_id(smtp.sender)
     person_id = str(member.get("person_id"))
     # Every token carries the address: the web service records unsubscribes and engagement from the
     # token alone, with no look-up (CAN-SPAM: opting out needs an address and one web page).
@@ -133,18 +114,11 @@ def build_message(campaign: Campaign, member: dict[str, Any], smtp: SmtpSettings
     html_body = _html_footer(html_body, unsubscribe_url, pixel_url, smtp.physical_address)
     text_body = text_body.rstrip() + _text_footer(unsubscribe_url, smtp.physical_address)
 
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = Address(addr_spec=to_addr)  # the address only: no display name from data in a header
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(now.astimezone(dt.timezone.utc))
-    msg["Message-ID"] = check_header("Message-ID", message_id)
     # RFC 8058: one HTTPS URI and the One-Click POST marker (both to be covered by DKIM at the relay).
-    msg["List-Unsubscribe"] = check_header("List-Unsubscribe", f"<{unsubscribe_url}>")
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(text_body)
-    msg.add_alternative(html_body, subtype="html")
-    return BuiltMessage(msg, message_id, to_addr, parseaddr(sender)[1], unsubscribe_url, dict(tracked))
+    msg = compose(smtp, to=to_addr, subject=campaign.subject, text=text_body, html=html_body, date=now,
+                  message_id=message_id, headers={"List-Unsubscribe": f"<{unsubscribe_url}>",
+                                                  "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+    return BuiltMessage(msg, message_id, to_addr, sender_address(smtp.sender), unsubscribe_url, dict(tracked))
 
 
 def _clean(value: Any) -> str | None:

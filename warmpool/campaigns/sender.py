@@ -9,29 +9,28 @@ The order of operations is what makes a crash safe (see ``ledger.py``)::
 A failure after ``submitted`` is never retried blindly: the row becomes ``ambiguous`` (at once when
 the process survives, after the lease expires when it does not) and is reported.
 
-SMTP is plain ``smtplib`` against ``settings.smtp`` (any provider's relay, or the sandbox server).
+SMTP goes through ``warmpool.mail.SmtpClient`` against ``settings.smtp`` (any provider's relay, or the
+sandbox server); its outcome classes (refused / not sent / delivery unknown) decide the ledger state.
 """
 from __future__ import annotations
 
 import datetime as dt
 import inspect
 import os
-import smtplib
 import socket
 import sqlite3
-import ssl
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from email import policy
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from warmpool.campaigns.config import Campaign
 from warmpool.campaigns.ledger import SendLedger
-from warmpool.campaigns.message import (InvalidRecipient, build_message, canonical_email, check_header,
-                                        recipient_address)
+from warmpool.campaigns.message import InvalidRecipient, build_message, canonical_email, recipient_address
 from warmpool.config import Settings, get_settings
+from warmpool.mail import (DeliveryUnknown, NotSent, Refused, SmtpClient, SmtpUnreachable, check_header,
+                           needs_smtputf8, wire_bytes)
 
 DEFAULT_RATE_PER_SECOND = 10.0
 DEFAULT_LEASE_SECONDS = 900
@@ -41,11 +40,6 @@ DEFAULT_BATCH_SIZE = 50
 DEFAULT_MAX_CONSECUTIVE_FAILURES = 10
 
 FaultHook = Callable[[str, dict], None]
-
-# Headers fold only at RFC 5322's hard limit: folded at 78, the long List-Unsubscribe URI would be
-# turned into RFC 2047 encoded-words, which mailbox providers do not decode (one-click would break).
-_WIRE = policy.SMTP.clone(max_line_length=998)
-_WIRE_UTF8 = policy.SMTPUTF8.clone(max_line_length=998)
 
 
 class _WebStore:
@@ -190,7 +184,7 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], person_ids: lis
                   batch_size: int, clock, hook: FaultHook, smtp_timeout: float, helo: str, max_failures: int) -> None:
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     limiter = _RateLimiter(rate)
-    conn = _Connection(settings, smtp_timeout, helo)
+    client = SmtpClient(settings.smtp, timeout=smtp_timeout, helo=helo)
     cid, version = campaign.campaign_id, campaign.content_version
     env = campaign.template_env()
     is_suppressed, person_gap_days = suppression
@@ -216,9 +210,12 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], person_ids: lis
 
                 now = clock()
                 built = build_message(campaign, member, settings.smtp, to_addr=address, now=now, env=env)
-                utf8 = not (built.from_addr + built.to_addr).isascii()
-                data = built.message.as_bytes(policy=_WIRE_UTF8 if utf8 else _WIRE)
-                smtp = conn.get()  # connect before `submitted`: an unreachable relay marks nothing
+                utf8 = needs_smtputf8(built.from_addr, built.to_addr)
+                data = wire_bytes(built.message, utf8)  # serialised before anything is marked
+                try:  # connect before `submitted`: an unreachable relay marks nothing
+                    client.connect()
+                except SmtpUnreachable as exc:
+                    raise SendAborted(str(exc)) from exc
                 limiter.wait()
                 now = clock()
                 cap_days = max(campaign.frequency_cap_days, person_gap_days(address))
@@ -237,9 +234,8 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], person_ids: lis
 
                 current["stage"] = "smtp"
                 try:
-                    response = _transmit(smtp, built.from_addr, built.to_addr, data, utf8)
-                except _Refused as exc:
-                    conn.drop_if_closing(exc.code)
+                    response = client.transmit(built.from_addr, built.to_addr, data, utf8)
+                except Refused as exc:
                     if exc.sender_refused:  # not this recipient's fault: keep the row, stop the run
                         ledger.release(cid, pid, version, owner, error=f"{exc.code} {exc.text}"[:500])
                         current.clear()
@@ -256,17 +252,15 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], person_ids: lis
                         raise SendAborted(f"{consecutive_failures} permanent refusals in a row; last: "
                                           f"{exc.code} {exc.text}") from None
                     continue
-                except _NotSent as exc:
-                    conn.drop()
+                except NotSent as exc:
                     ledger.release(cid, pid, version, owner, error=str(exc)[:500])
                     report.retry_later += 1
                     current.clear()
                     continue
-                except (smtplib.SMTPException, OSError) as exc:
+                except DeliveryUnknown as exc:
                     # Lost during DATA: the server may have the message. Never resend blindly.
-                    conn.drop()
                     ledger.finish(cid, pid, version, "ambiguous", clock(), message_id=built.message_id,
-                                  error=f"connection lost during DATA: {exc!r}"[:500])
+                                  error=str(exc)[:500])
                     current.clear()
                     continue
 
@@ -291,7 +285,7 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], person_ids: lis
             pass
         raise
     finally:
-        conn.close()
+        client.close()
 
 
 def _reconcile(ledger: SendLedger, campaign_id: str, version: str, settings: Settings, now: dt.datetime) -> int:
@@ -476,109 +470,6 @@ def _rows_if_table(con: sqlite3.Connection, sql: str, params: Sequence = ()) -> 
         if "no such table" in str(exc):  # the web service has not created it yet: nothing recorded
             return []
         raise
-
-
-# --- SMTP ----------------------------------------------------------------------------------------
-
-class _Refused(Exception):
-    """The server answered with an error code: a definite outcome (nothing was accepted)."""
-
-    def __init__(self, code: int, text: str, sender_refused: bool = False):
-        super().__init__(f"{code} {text}")
-        self.code, self.text, self.sender_refused = code, text, sender_refused
-
-
-class _NotSent(Exception):
-    """The connection failed before DATA: the message cannot have been accepted."""
-
-
-def _text(resp: bytes | str) -> str:
-    return resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
-
-
-def _transmit(smtp: smtplib.SMTP, from_addr: str, to_addr: str, data: bytes, utf8: bool) -> str:
-    """One SMTP transaction; returns the server's final reply (often holding its queue id)."""
-    try:
-        smtp.ehlo_or_helo_if_needed()
-        options: list[str] = []
-        if utf8:
-            if not smtp.has_extn("smtputf8"):
-                raise _Refused(553, "recipient or sender needs SMTPUTF8, which the server does not offer")
-            options = ["SMTPUTF8", "BODY=8BITMIME"]
-        code, resp = smtp.mail(from_addr, options)
-        if code != 250:
-            _rset(smtp)
-            raise _Refused(code, _text(resp), sender_refused=True)
-        code, resp = smtp.rcpt(to_addr)
-        if code not in (250, 251):
-            _rset(smtp)
-            raise _Refused(code, _text(resp))
-    except (smtplib.SMTPServerDisconnected, OSError) as exc:
-        raise _NotSent(f"connection lost before DATA: {exc!r}") from exc
-    # From here a lost connection is ambiguous: the caller lets OSError / SMTPException through.
-    try:
-        code, resp = smtp.data(data)
-    except smtplib.SMTPDataError as exc:  # DATA itself refused, or the final reply an error
-        _rset(smtp)
-        raise _Refused(exc.smtp_code, _text(exc.smtp_error)) from None
-    if code != 250:
-        _rset(smtp)
-        raise _Refused(code, _text(resp))
-    return _text(resp)
-
-
-def _rset(smtp: smtplib.SMTP) -> None:
-    try:
-        smtp.rset()
-    except (smtplib.SMTPException, OSError):
-        pass
-
-
-class _Connection:
-    """One SMTP connection, opened on first use and reopened after a drop."""
-
-    def __init__(self, settings: Settings, timeout: float, helo: str):
-        self.cfg, self.timeout, self.helo = settings.smtp, timeout, helo
-        self.smtp: smtplib.SMTP | None = None
-
-    def get(self) -> smtplib.SMTP:
-        if self.smtp is None:
-            cfg = self.cfg
-            try:
-                if cfg.port == 465:  # implicit TLS ("SMTPS")
-                    smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, local_hostname=self.helo, timeout=self.timeout,
-                                            context=ssl.create_default_context())
-                else:
-                    smtp = smtplib.SMTP(cfg.host, cfg.port, local_hostname=self.helo, timeout=self.timeout)
-                    if cfg.starttls:
-                        smtp.starttls(context=ssl.create_default_context())
-                smtp.ehlo()
-                if cfg.username:
-                    smtp.login(cfg.username, cfg.password or "")
-            except (smtplib.SMTPException, OSError) as exc:
-                raise SendAborted(f"cannot reach the SMTP relay {cfg.host}:{cfg.port}: {exc!r}") from exc
-            self.smtp = smtp
-        return self.smtp
-
-    def drop_if_closing(self, code: int) -> None:
-        if code == 421:  # the server is closing the channel
-            self.drop()
-
-    def drop(self) -> None:
-        if self.smtp is not None:
-            try:
-                self.smtp.close()
-            finally:
-                self.smtp = None
-
-    def close(self) -> None:
-        if self.smtp is not None:
-            try:
-                self.smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                pass
-            finally:
-                self.drop()
 
 
 class _RateLimiter:

@@ -1,0 +1,82 @@
+"""Building a mail: one multipart/alternative message (text, then HTML) with safe headers.
+
+Headers carry only fixed text (subjects), the sender from configuration and validated addresses, and
+every value is refused if it holds CR, LF or NUL: written into a header those would start a new one
+(header injection). Data about people only ever reaches the bodies.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from typing import Mapping
+
+from warmpool.config import SmtpSettings
+
+_HEADER_BREAK = re.compile(r"[\r\n\x00]")
+
+# Headers fold only at RFC 5322's hard limit: folded at 78, a long List-Unsubscribe URI would be
+# turned into RFC 2047 encoded-words, which mailbox providers do not decode (one-click would break).
+_WIRE = policy.SMTP.clone(max_line_length=998)
+_WIRE_UTF8 = policy.SMTPUTF8.clone(max_line_length=998)
+
+
+class HeaderInjectionError(ValueError):
+    """A header value holds CR, LF or NUL."""
+
+
+def breaks_header(value: str | None) -> bool:
+    """True if ``value`` holds CR, LF or NUL (it would end the header it is written into)."""
+    return bool(_HEADER_BREAK.search(value or ""))
+
+
+def check_header(name: str, value: str) -> str:
+    """``value`` unchanged, or HeaderInjectionError."""
+    if breaks_header(value):
+        raise HeaderInjectionError(f"refused: header {name} contains CR, LF or NUL")
+    return value
+
+
+def sender_address(sender: str) -> str:
+    """The bare address of a configured sender (``Name <addr>``): the SMTP envelope sender."""
+    return parseaddr(sender)[1]
+
+
+def sender_domain(sender: str) -> str:
+    return sender_address(sender).rpartition("@")[2] or "warmpool.localhost"
+
+
+def new_message_id(sender: str) -> str:
+    """A fresh ``<...@sender-domain>`` Message-ID (campaign links carry it before the mail is built)."""
+    return make_msgid(domain=sender_domain(sender))
+
+
+def compose(smtp: SmtpSettings, *, to: str, subject: str, text: str, html: str, date: dt.datetime | None = None,
+            message_id: str | None = None, headers: Mapping[str, str] | None = None) -> EmailMessage:
+    """The complete message from ``smtp.sender`` to the bare address ``to`` (never a display name taken
+    from data). ``headers`` are added after Message-ID in their order. HeaderInjectionError if any
+    header value holds CR, LF or NUL."""
+    msg = EmailMessage()
+    msg["From"] = check_header("From", smtp.sender)
+    msg["To"] = Address(addr_spec=check_header("To", to))
+    msg["Subject"] = check_header("Subject", subject)
+    msg["Date"] = format_datetime((date or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc))
+    msg["Message-ID"] = check_header("Message-ID", message_id or new_message_id(smtp.sender))
+    for name, value in (headers or {}).items():
+        msg[name] = check_header(name, value)
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def needs_smtputf8(from_addr: str, to_addr: str) -> bool:
+    """An envelope address outside ASCII can only travel with the SMTPUTF8 extension."""
+    return not (from_addr + to_addr).isascii()
+
+
+def wire_bytes(message: EmailMessage, utf8: bool = False) -> bytes:
+    """The message as sent over SMTP (CRLF, headers folded only at 998 characters)."""
+    return message.as_bytes(policy=_WIRE_UTF8 if utf8 else _WIRE)
