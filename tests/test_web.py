@@ -1,11 +1,13 @@
 """The candidate-facing web service at the HTTP level (TestClient; no browser, no SMTP server)."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import io
 import json
 import re
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -16,7 +18,8 @@ from fastapi.testclient import TestClient
 from warmpool.config import get_settings
 from warmpool.tokens import make_token
 from warmpool import web_store as store
-from web.app import WebOptions, create_app
+from web.app import create_app
+from web.context import WebOptions
 
 SIGNING_KEY = "test-mailgun-key"
 
@@ -60,6 +63,12 @@ def env(tmp_path, monkeypatch):
     e.client = make()
     e.rows = lambda sql="select * from form_submissions": _rows(settings.web_store_path, sql)
     return e
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _rows(path: Path, sql: str) -> list[dict]:
@@ -299,6 +308,34 @@ def test_referral_is_stored_and_the_candidate_notified(env):
     [mail] = env.mailer.sent
     assert mail["To"] == "alan@example.org" and "Grace Hopper" in mail.get_body(("plain",)).get_content()
     assert mail["List-Unsubscribe"].startswith("<http") and mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_the_referral_notice_leaves_over_smtp_with_a_one_line_list_unsubscribe(env):
+    """What a mailbox provider receives: the RFC 8058 header URL as it is (not RFC 2047 encoded-words,
+    which providers do not decode), the same wire format as campaign mail."""
+    from aiosmtpd.controller import Controller
+
+    received = []
+
+    class Relay:
+        async def handle_DATA(self, server, session, envelope):
+            received.append(envelope.original_content or envelope.content)
+            return "250 OK"
+
+    controller = Controller(Relay(), hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        settings = dataclasses.replace(env.settings, smtp=dataclasses.replace(env.settings.smtp, host="127.0.0.1",
+                                                                              port=controller.port))
+        client = TestClient(create_app(settings, options=WebOptions(clock=env.clock)))  # the real SMTP mailer
+        assert submit(env, referral(), path="/referral", client=client).status_code == 200
+    finally:
+        controller.stop()
+    [raw] = received
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    [line] = [h for h in head.split(b"\r\n") if h.startswith(b"List-Unsubscribe:")]
+    assert re.fullmatch(rb"List-Unsubscribe: <http://127\.0\.0\.1:\d+/u/[\w.\-]+>", line), line
+    assert head.count(b"\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click") == 1
 
 
 # --- preference centre and one-click unsubscribe -------------------------------------------------

@@ -16,7 +16,8 @@ import pytest
 from warmpool.config import get_settings
 from warmpool.tokens import make_token
 from warmpool import web_store as store
-from web.app import WebOptions, create_app
+from web.app import create_app
+from web.context import WebOptions
 from web.server import free_port, serve_in_thread
 
 pytestmark = pytest.mark.browser

@@ -64,7 +64,8 @@ def stack(tmp_path_factory, chromium, screenshots_dir):
     """World + ATS simulator + SMTP sink + web server + chromium, all in a private home."""
     from sandbox.services import SandboxServices
     from sandbox.world import generate_world
-    from web.app import WebOptions, create_app
+    from web.app import create_app
+    from web.context import WebOptions
     from web.server import free_port, serve_in_thread
 
     home = tmp_path_factory.mktemp("web-pipeline")

@@ -30,10 +30,15 @@ class InvalidToken(ValueError):
     """A token that was tampered with, expired, or made for another purpose."""
 
 
+def secret_key() -> str:
+    """The signing secret of every token (and the web service's CSRF fields)."""
+    return os.environ.get("WARMPOOL_SECRET_KEY") or _SANDBOX_SECRET
+
+
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
     if purpose not in MAX_AGE_SECONDS:
         raise ValueError(f"unknown token purpose {purpose!r}")
-    return URLSafeTimedSerializer(os.environ.get("WARMPOOL_SECRET_KEY") or _SANDBOX_SECRET, salt=f"warmpool:{purpose}")
+    return URLSafeTimedSerializer(secret_key(), salt=f"warmpool:{purpose}")
 
 
 def make_token(purpose: str, payload: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -166,8 +167,6 @@ def clean_url(res: Result, form: Any, name: str) -> str | None:
     value = clean_line(res, form, name, "profile URL")
     if not value:
         return None
-    from urllib.parse import urlsplit
-
     try:
         parts = urlsplit(value if "://" in value else "https://" + value)
         parts.port  # raises on a malformed host or port
@@ -199,7 +198,7 @@ def sniff_and_extract(data: bytes) -> tuple[str, str]:
 
 
 def _pdf_text(data: bytes) -> str:
-    from pypdf import PdfReader
+    from pypdf import PdfReader  # lazy: only a PDF upload needs it
 
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -224,7 +223,7 @@ def _docx_text(data: bytes) -> str:
     except zipfile.BadZipFile as exc:
         raise ResumeError("The document could not be read.") from exc
     try:
-        import docx
+        import docx  # lazy: only a Word upload needs python-docx
 
         document = docx.Document(io.BytesIO(data))
         parts = [p.text for p in document.paragraphs]

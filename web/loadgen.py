@@ -24,6 +24,11 @@ from pathlib import Path
 
 import httpx
 
+from warmpool import web_store as store
+from web.app import create_app
+from web.context import WebOptions
+from web.server import free_port
+
 
 class _NullMailer:
     def send(self, message) -> None:  # counted by web_mail_log rows
@@ -32,17 +37,12 @@ class _NullMailer:
 
 def bench_app():
     """uvicorn --factory entry point for the benchmark server."""
-    from web.app import WebOptions, create_app
-
     return create_app(mailer=_NullMailer(), options=WebOptions(min_fill_seconds=0, submissions_per_minute=10**9,
                                                                confirm_mails_per_day=10**9))
 
 
 def measure(submissions: int = 1000, concurrency: int = 8, static_requests: int = 2000,
             time_limit: float = 60.0) -> dict:
-    from warmpool import web_store as store
-    from web.server import free_port
-
     home = Path(tempfile.mkdtemp(prefix="warmpool-bench-web-"))
     port = free_port()
     env = dict(os.environ, WARMPOOL_HOME=str(home))

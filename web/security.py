@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from warmpool.tokens import secret_key
+
 CSRF_COOKIE = "wp_csrf"
 CSRF_FIELD = "csrf_token"
 HONEYPOT_FIELD = "website"  # bots fill fields called like this; people never see it
@@ -25,19 +27,13 @@ def mailgun_signing_key() -> str:
     return os.environ.get("WARMPOOL_MAILGUN_SIGNING_KEY") or _SANDBOX_MAILGUN_KEY
 
 
-def _secret() -> str:
-    from warmpool.tokens import _SANDBOX_SECRET
-
-    return os.environ.get("WARMPOOL_SECRET_KEY") or _SANDBOX_SECRET
-
-
 # --- CSRF (signed double submit) + form start time ---------------------------------------------
 # The cookie holds a random value; the hidden field holds that value *signed* together with the
 # time the form was rendered. A cross-site attacker can neither read the cookie nor forge the
 # signature, and the signed time gives a minimum-fill-time check bots cannot fake.
 
 def _csrf_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(_secret(), salt="warmpool:csrf")
+    return URLSafeSerializer(secret_key(), salt="warmpool:csrf")
 
 
 def new_csrf_cookie() -> str:

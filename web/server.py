@@ -10,6 +10,8 @@ from typing import Any, Iterator
 
 import uvicorn
 
+from web.app import create_app
+
 
 def _proxy_settings() -> dict[str, Any]:
     # X-Forwarded-For decides the client IP for rate limits and consent records, so it is only
@@ -20,8 +22,6 @@ def _proxy_settings() -> dict[str, Any]:
 
 def run(host: str = "127.0.0.1", port: int = 8300, app: Any = None) -> None:
     """Serve until interrupted (one process: the rate limiter lives in memory)."""
-    from web.app import create_app
-
     uvicorn.run(app or create_app(), host=host, port=port, log_level="info", server_header=False,
                 limit_concurrency=512, timeout_keep_alive=5, **_proxy_settings())
 
@@ -36,8 +36,6 @@ def free_port(host: str = "127.0.0.1") -> int:
 def serve_in_thread(app: Any = None, host: str = "127.0.0.1", port: int | None = None,
                     timeout: float = 15.0) -> Iterator[str]:
     """Start uvicorn in a background thread; yields the base URL; stops it on exit."""
-    from web.app import create_app
-
     port = port or free_port(host)
     config = uvicorn.Config(app or create_app(), host=host, port=port, log_level="warning", server_header=False,
                             lifespan="off", **_proxy_settings())

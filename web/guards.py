@@ -1,0 +1,73 @@
+"""Form handling shared by every form of the service, in one place: rendering a form with its CSRF
+pair and honeypot, and checking a submission (per-IP rate limit, CSRF, honeypot, minimum fill time).
+The primitives (signed double-submit CSRF, the limiter) are in ``security``."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+
+from web import forms, security
+from web.context import Web, client_ip
+
+
+def form_page(web: Web, request: Request, name: str, status: int = 200, rendered_at: float | None = None,
+              **ctx: Any) -> HTMLResponse:
+    """A page holding a form: the CSRF field signed with the render time (kept across a re-shown form
+    so the fill time counts from the first render), the honeypot, the choice lists."""
+    cookie = request.cookies.get(security.CSRF_COOKIE)
+    fresh = not cookie or len(cookie) > 64
+    if fresh:
+        cookie = security.new_csrf_cookie()
+    resp = web.page(request, name, status, csrf_field=security.CSRF_FIELD,
+                    csrf_token=security.make_csrf_field(cookie, rendered_at or web.now()),
+                    honeypot=security.HONEYPOT_FIELD, job_families=forms.JOB_FAMILIES, countries=forms.COUNTRIES,
+                    relationships=forms.RELATIONSHIPS, consent_text=forms.CONSENT_TEXT,
+                    consent_version=forms.CONSENT_VERSION, values=ctx.pop("values", {}),
+                    errors=ctx.pop("errors", {}), **ctx)
+    if fresh:
+        resp.set_cookie(security.CSRF_COOKIE, cookie, max_age=12 * 3600, httponly=True, samesite="lax",
+                        secure=web.https, path="/")
+    return resp
+
+
+async def guarded_form(web: Web, request: Request, bot_reply: Callable[[], Response]) -> tuple[Any, float] | Response:
+    """Rate limit, CSRF, then the bot traps (honeypot, fill time). Returns (form, rendered_at) or
+    the response to send; a bot gets ``bot_reply()``, the page a person would see: it tells a bot
+    nothing."""
+    if not web.limiter.hit(client_ip(request)):
+        return web.message(request, "Too many submissions", "Please wait a minute and try again.", 429,
+                           headers={"retry-after": "60"})
+    form = await request.form(max_files=1, max_fields=80, max_part_size=web.options.max_field_bytes)
+    rendered_at = security.check_csrf(request.cookies.get(security.CSRF_COOKIE), form.get(security.CSRF_FIELD))
+    if rendered_at is None:
+        return csrf_refused(web, request)
+    if form.get(security.HONEYPOT_FIELD) or web.now() - rendered_at < web.options.min_fill_seconds:
+        return bot_reply()
+    return form, rendered_at
+
+
+async def small_form(request: Request) -> Any:
+    """The form of a button on a page reached by a signed link (a few fields, no files)."""
+    return await request.form(max_files=0, max_fields=20, max_part_size=4096)
+
+
+async def csrf_checked(web: Web, request: Request) -> Any:
+    """CSRF only, for forms a signed link already authorises (no per-IP limit, like /confirm).
+    Returns the form, or the 403 response to send."""
+    form = await small_form(request)
+    if security.check_csrf(request.cookies.get(security.CSRF_COOKIE), form.get(security.CSRF_FIELD)) is None:
+        return csrf_refused(web, request)
+    return form
+
+
+def csrf_refused(web: Web, request: Request) -> Response:
+    return web.message(request, "This form has expired",
+                       "For your security the form must be sent from this site with cookies enabled. "
+                       "Please reload the page and try again.", 403)
+
+
+def echo_form(form: Any) -> dict[str, str]:
+    """Submitted values to re-fill a form after an error (escaped by the templates)."""
+    return {k: v for k, v in form.multi_items() if isinstance(v, str) and k != security.CSRF_FIELD}
