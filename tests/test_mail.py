@@ -3,13 +3,13 @@ header guard, the bytes on the wire, connection reuse, and how each outcome of a
 classified (the campaign send ledger relies on it)."""
 from __future__ import annotations
 
-import socket
 import threading
 from email import policy
 from email.parser import BytesParser
 
 import pytest
 from aiosmtpd.controller import Controller
+from conftest import free_port
 
 from warmpool.config import SmtpSettings
 from warmpool.mail import (DeliveryUnknown, HeaderInjectionError, NotSent, Refused, RelayMailer, SmtpClient,
@@ -55,16 +55,10 @@ class Relay:
         return f"250 2.0.0 Ok: queued as Q{len(self.messages):05d}"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def relay():
     handler = Relay()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
         yield handler, SmtpSettings(host="127.0.0.1", port=controller.port)
@@ -150,7 +144,7 @@ def test_a_hang_up_before_data_is_not_sent_and_during_data_is_unknown(relay):
 
 
 def test_an_unreachable_relay_is_not_sent():
-    dead = SmtpSettings(host="127.0.0.1", port=_free_port())
+    dead = SmtpSettings(host="127.0.0.1", port=free_port())
     with pytest.raises(SmtpUnreachable, match="cannot reach the SMTP relay") as caught:
         SmtpClient(dead, timeout=5).connect()
     assert isinstance(caught.value, NotSent)  # nothing can have been accepted

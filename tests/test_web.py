@@ -7,12 +7,12 @@ import hmac
 import io
 import json
 import re
-import socket
 import sqlite3
 import time
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 from fastapi.testclient import TestClient
 
 from warmpool.config import get_settings
@@ -63,12 +63,6 @@ def env(tmp_path, monkeypatch):
     e.client = make()
     e.rows = lambda sql="select * from form_submissions": _rows(settings.web_store_path, sql)
     return e
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _rows(path: Path, sql: str) -> list[dict]:
@@ -322,7 +316,7 @@ def test_the_referral_notice_leaves_over_smtp_with_a_one_line_list_unsubscribe(e
             received.append(envelope.original_content or envelope.content)
             return "250 OK"
 
-    controller = Controller(Relay(), hostname="127.0.0.1", port=_free_port())
+    controller = Controller(Relay(), hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
         settings = dataclasses.replace(env.settings, smtp=dataclasses.replace(env.settings.smtp, host="127.0.0.1",

@@ -27,6 +27,7 @@ from warmpool.config import Settings, get_settings
 from warmpool.mail import Mailer, RelayMailer
 from web import preferences, privacy, referrals, security, site, talent_network, tracking, webhooks
 from web.context import StoreUnavailable, Web, WebOptions, get_web
+from web.guards import Refusal, answer_refusal
 
 STATIC = Path(__file__).parent / "static"
 ROUTERS = (site.router, talent_network.router, referrals.router, preferences.router, privacy.router,
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.add_exception_handler(StoreUnavailable, store_down)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Refusal, answer_refusal)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(security.BodySizeLimit, max_bytes=web.options.max_body_bytes)

@@ -154,6 +154,18 @@ def clean_multi(res: Result, values: list[str], name: str, choices: dict[str, st
     return picked
 
 
+def clean_candidate_profile(res: Result, form: Any) -> None:
+    """The fields both forms ask about a candidate, into ``res.values``: country (ISO code), phone
+    (E.164, read in that country's format), city, region, profile URL and current title."""
+    v = res.values
+    v["country"] = clean_choice(res, form, "country", COUNTRIES, "country")
+    v["phone"] = clean_phone(res, form, "phone", v["country"])
+    v["city"] = clean_line(res, form, "city", "city")
+    v["region"] = clean_line(res, form, "region", "region or state")
+    v["linkedin_url"] = clean_url(res, form, "linkedin_url")
+    v["current_title"] = clean_line(res, form, "current_title", "current job title")
+
+
 def clean_skills(res: Result, form: Any) -> str | None:
     raw = clean_line(res, form, "skills", "skills")
     if not raw:

@@ -12,6 +12,19 @@ from web import forms, security
 from web.context import Web, client_ip
 
 
+class Refusal(Exception):
+    """A guard's answer instead of handling the form (429, 403, the decoy page a bot gets); the app
+    sends ``response`` (``answer_refusal`` is its exception handler)."""
+
+    def __init__(self, response: Response):
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def answer_refusal(request: Request, exc: Refusal) -> Response:
+    return exc.response
+
+
 def form_page(web: Web, request: Request, name: str, status: int = 200, rendered_at: float | None = None,
               **ctx: Any) -> HTMLResponse:
     """A page holding a form: the CSRF field signed with the render time (kept across a re-shown form
@@ -32,19 +45,18 @@ def form_page(web: Web, request: Request, name: str, status: int = 200, rendered
     return resp
 
 
-async def guarded_form(web: Web, request: Request, bot_reply: Callable[[], Response]) -> tuple[Any, float] | Response:
-    """Rate limit, CSRF, then the bot traps (honeypot, fill time). Returns (form, rendered_at) or
-    the response to send; a bot gets ``bot_reply()``, the page a person would see: it tells a bot
-    nothing."""
+async def guarded_form(web: Web, request: Request, bot_reply: Callable[[], Response]) -> tuple[Any, float]:
+    """Rate limit, CSRF, then the bot traps (honeypot, fill time). Returns (form, rendered_at), or
+    raises Refusal; a bot gets ``bot_reply()``, the page a person would see: it tells a bot nothing."""
     if not web.limiter.hit(client_ip(request)):
-        return web.message(request, "Too many submissions", "Please wait a minute and try again.", 429,
-                           headers={"retry-after": "60"})
+        raise Refusal(web.message(request, "Too many submissions", "Please wait a minute and try again.", 429,
+                                  headers={"retry-after": "60"}))
     form = await request.form(max_files=1, max_fields=80, max_part_size=web.options.max_field_bytes)
     rendered_at = security.check_csrf(request.cookies.get(security.CSRF_COOKIE), form.get(security.CSRF_FIELD))
     if rendered_at is None:
-        return csrf_refused(web, request)
+        raise Refusal(csrf_refused(web, request))
     if form.get(security.HONEYPOT_FIELD) or web.now() - rendered_at < web.options.min_fill_seconds:
-        return bot_reply()
+        raise Refusal(bot_reply())
     return form, rendered_at
 
 
@@ -53,13 +65,12 @@ async def small_form(request: Request) -> Any:
     return await request.form(max_files=0, max_fields=20, max_part_size=4096)
 
 
-async def csrf_checked(web: Web, request: Request) -> Any:
-    """CSRF only, for forms a signed link already authorises (no per-IP limit, like /confirm).
-    Returns the form, or the 403 response to send."""
+async def require_csrf(web: Web, request: Request) -> None:
+    """CSRF only, for a button a signed link already authorises (no per-IP limit, like /confirm);
+    raises Refusal (403) without a valid pair."""
     form = await small_form(request)
     if security.check_csrf(request.cookies.get(security.CSRF_COOKIE), form.get(security.CSRF_FIELD)) is None:
-        return csrf_refused(web, request)
-    return form
+        raise Refusal(csrf_refused(web, request))
 
 
 def csrf_refused(web: Web, request: Request) -> Response:

@@ -19,7 +19,7 @@ from warmpool import web_store as store
 from warmpool.tokens import make_token
 from web import forms
 from web.context import Web, WebDep, client_ip, mask_email, text_or_none, user_agent
-from web.guards import csrf_checked, echo_form, form_page, guarded_form
+from web.guards import echo_form, form_page, guarded_form, require_csrf
 from web.links import read_link
 from web.mailer import transactional_message
 
@@ -82,9 +82,7 @@ def _show_from_link(web: Web, request: Request, purpose: str, token: str, back: 
 
 
 async def _submit_from_link(web: Web, request: Request, purpose: str, token: str) -> Response:
-    form = await csrf_checked(web, request)
-    if isinstance(form, Response):
-        return form
+    await require_csrf(web, request)
     return await run_in_threadpool(_record_from_link, web, request, purpose, token)
 
 
@@ -109,10 +107,7 @@ def _check_inbox(web: Web, request: Request) -> Response:
 
 @router.post("/privacy/erase", response_class=HTMLResponse)
 async def erase_ask(request: Request, web: WebDep) -> Response:
-    guarded = await guarded_form(web, request, lambda: _check_inbox(web, request))
-    if isinstance(guarded, Response):
-        return guarded
-    form, rendered_at = guarded
+    form, rendered_at = await guarded_form(web, request, lambda: _check_inbox(web, request))
     res = forms.Result()
     email = forms.clean_email(res, form, "email", "email address")
     if not res.ok or email is None:
@@ -153,9 +148,7 @@ def erase_link(request: Request, token: str, web: WebDep) -> Response:
 
 @router.post("/privacy/erase/{token}", response_class=HTMLResponse)
 async def erase_link_submit(request: Request, token: str, web: WebDep) -> Response:
-    form = await csrf_checked(web, request)
-    if isinstance(form, Response):
-        return form
+    await require_csrf(web, request)
     return await run_in_threadpool(_record_from_erase_link, web, request, token)
 
 

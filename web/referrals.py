@@ -29,10 +29,7 @@ async def referral_form(request: Request, web: WebDep) -> Response:
 
 @router.post("/referral", response_class=HTMLResponse)
 async def referral_submit(request: Request, web: WebDep) -> Response:
-    guarded = await guarded_form(web, request, lambda: _thanks(web, request))
-    if isinstance(guarded, Response):
-        return guarded
-    form, rendered_at = guarded
+    form, rendered_at = await guarded_form(web, request, lambda: _thanks(web, request))
     res = forms.Result()
     v = res.values
     v["referrer_name"] = forms.clean_line(res, form, "referrer_name", "your name", required=True)
@@ -40,12 +37,7 @@ async def referral_submit(request: Request, web: WebDep) -> Response:
     v["first_name"] = forms.clean_line(res, form, "first_name", "candidate's first name", required=True)
     v["last_name"] = forms.clean_line(res, form, "last_name", "candidate's last name", required=True)
     v["email"] = forms.clean_email(res, form, "email", "candidate's email address")
-    v["country"] = forms.clean_choice(res, form, "country", forms.COUNTRIES, "country")
-    v["phone"] = forms.clean_phone(res, form, "phone", v["country"])
-    v["city"] = forms.clean_line(res, form, "city", "city")
-    v["region"] = forms.clean_line(res, form, "region", "region or state")
-    v["linkedin_url"] = forms.clean_url(res, form, "linkedin_url")
-    v["current_title"] = forms.clean_line(res, form, "current_title", "current job title")
+    forms.clean_candidate_profile(res, form)
     v["current_company"] = forms.clean_line(res, form, "current_company", "current employer")
     v["job_families"] = forms.clean_choice(res, form, "job_family", forms.JOB_FAMILIES, "job family", required=True)
     v["relationship"] = forms.clean_choice(res, form, "relationship", forms.RELATIONSHIPS, "relationship",

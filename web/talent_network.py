@@ -34,22 +34,14 @@ async def talent_form(request: Request, web: WebDep) -> Response:
 
 @router.post("/talent-network", response_class=HTMLResponse)
 async def talent_submit(request: Request, web: WebDep) -> Response:
-    guarded = await guarded_form(web, request, lambda: _thanks(web, request))
-    if isinstance(guarded, Response):
-        return guarded
-    form, rendered_at = guarded
+    form, rendered_at = await guarded_form(web, request, lambda: _thanks(web, request))
 
     res = forms.Result()
     v = res.values
     v["first_name"] = forms.clean_line(res, form, "first_name", "first name", required=True)
     v["last_name"] = forms.clean_line(res, form, "last_name", "last name", required=True)
     v["email"] = forms.clean_email(res, form, "email")
-    v["country"] = forms.clean_choice(res, form, "country", forms.COUNTRIES, "country")
-    v["phone"] = forms.clean_phone(res, form, "phone", v["country"])
-    v["city"] = forms.clean_line(res, form, "city", "city")
-    v["region"] = forms.clean_line(res, form, "region", "region or state")
-    v["linkedin_url"] = forms.clean_url(res, form, "linkedin_url")
-    v["current_title"] = forms.clean_line(res, form, "current_title", "current job title")
+    forms.clean_candidate_profile(res, form)
     families = forms.clean_multi(res, form.getlist("job_families"), "job_families", forms.JOB_FAMILIES,
                                  "job families", required=True)
     v["job_families"] = ";".join(families) or None
