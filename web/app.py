@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from warmpool.config import Settings, get_settings
 from warmpool.mail import Mailer, RelayMailer
 from web import preferences, privacy, referrals, security, site, talent_network, tracking, webhooks
-from web.context import StoreUnavailable, Web, WebOptions, get_web
+from web.context import StoreUnavailable, Web, WebOptions, web_of
 from web.guards import Refusal, answer_refusal
 
 STATIC = Path(__file__).parent / "static"
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
 async def store_down(request: Request, exc: StoreUnavailable) -> Response:
     if request.url.path.startswith("/webhooks/"):
         return JSONResponse({"error": "store unavailable"}, 503, headers={"retry-after": "60"})
-    return get_web(request).message(
+    return web_of(request).message(
         request, "Please try again shortly",
         "We could not save your request just now. Nothing was lost: please try again in a minute.",
         503, headers={"retry-after": "60"})
@@ -64,4 +64,4 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
     if request.url.path.startswith("/webhooks/"):
         return JSONResponse({"error": exc.detail}, exc.status_code)
     titles = {404: "Page not found", 405: "Not allowed", 413: "Too large", 400: "Bad request"}
-    return get_web(request).message(request, titles.get(exc.status_code, "Error"), str(exc.detail), exc.status_code)
+    return web_of(request).message(request, titles.get(exc.status_code, "Error"), str(exc.detail), exc.status_code)

@@ -140,8 +140,13 @@ class Web:
         return "sent"
 
 
-def get_web(request: Request) -> Web:
+def web_of(request: Request) -> Web:
     return request.app.state.web
 
 
-WebDep = Annotated[Web, Depends(get_web)]
+async def _web_dependency(request: Request) -> Web:
+    # async on purpose: FastAPI runs a sync dependency in the thread pool, one thread hop per request.
+    return web_of(request)
+
+
+WebDep = Annotated[Web, Depends(_web_dependency)]
