@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -114,6 +115,7 @@ def measure(submissions: int = 1000, concurrency: int = 8, static_requests: int 
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        shutil.rmtree(home, ignore_errors=True)  # the run's private WARMPOOL_HOME
 
 
 if __name__ == "__main__":
