@@ -15,7 +15,7 @@ from warmpool import tables
                 "ids of existing people are kept across runs.",
 )
 def source_record_person(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    from warmpool.identity.resolve import resolve_pool
+    from warmpool.identity import resolve_pool
     from warmpool.warehouse import warehouse
 
     with warehouse() as con:
@@ -42,7 +42,7 @@ def source_record_person(context: dg.AssetExecutionContext) -> dg.MaterializeRes
 )
 def identity_model_candidate(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     from warmpool.config import get_settings
-    from warmpool.identity.retrain import retrain_on_pool
+    from warmpool.identity import retrain_on_pool
     from warmpool.warehouse import warehouse
 
     with warehouse(read_only=True) as con:

@@ -59,9 +59,8 @@ def _naive_email_dedupe(path: Path) -> tuple[float, int]:
 
 
 def run(quick: bool) -> list[BenchResult]:
-    from warmpool.identity.evaluate import febrl4_records, naive_rule_clusters, pairwise_scores
-    from warmpool.identity.matching import features_for_model, match_incremental
-    from warmpool.identity.resolve import load_model, resolve_frame, term_counts
+    from warmpool.identity import (febrl4_records, features_for_model, load_model, match_incremental,
+                                   naive_rule_clusters, pairwise_scores, resolve_frame, term_counts)
 
     people = 30_000 if quick else 600_000
     records_csv, truth_csv = _world(people, WORLD_SEED)
@@ -152,7 +151,7 @@ def pool_incremental(records_csv: Path, pool_n: int, new_n: int) -> list[BenchRe
     import duckdb
 
     from warmpool import config, tables
-    from warmpool.identity.resolve import resolve_pool
+    from warmpool.identity import resolve_pool
 
     records = pl.read_csv(records_csv, infer_schema=False, n_rows=pool_n + new_n)
     home = tempfile.mkdtemp(prefix="warmpool-bench-identity-")

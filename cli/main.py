@@ -40,7 +40,7 @@ def resolve(
     output: Path = typer.Option(..., "--output", "-o", help="Where to write source, source_record_id, person_id."),
 ) -> None:
     """Identity resolution of any candidate export: one output row per input row."""
-    from warmpool.identity.resolve import ResolveInputError, resolve_csv
+    from warmpool.identity import ResolveInputError, resolve_csv
 
     try:
         stats = resolve_csv(input, output)
@@ -100,7 +100,7 @@ identity_app.add_typer(review_app, name="review")
 
 def _identity_call(fn, *, read_only: bool):
     """Open the warehouse, run ``fn(con)``, turn expected errors into a clean exit."""
-    from warmpool.identity.review import ReviewError
+    from warmpool.identity import ReviewError
     from warmpool.warehouse import warehouse
 
     try:
@@ -121,7 +121,7 @@ def identity_resolve(
     identity.incremental_max_share), otherwise full; both give the same answer. Writes the warehouse:
     run it only while no pipeline run is in progress (one writer at a time).
     """
-    from warmpool.identity.resolve import resolve_pool
+    from warmpool.identity import resolve_pool
 
     typer.echo(_identity_call(lambda con: resolve_pool(con, full=full), read_only=False).describe())
 
@@ -133,7 +133,7 @@ def identity_explain(
     all_pairs: bool = typer.Option(False, "--all-pairs", help="Every scored pair among the records, not only the links used."),
 ) -> None:
     """A person's records and, for each link holding them together, the match weight of every comparison. Read-only."""
-    from warmpool.identity.explain import explain_person
+    from warmpool.identity import explain_person
 
     exp = _identity_call(lambda con: explain_person(con, person_id, all_pairs=all_pairs), read_only=True)
     typer.echo(exp.format_text())
@@ -147,7 +147,7 @@ def identity_retrain(
 ) -> None:
     """Re-estimate the model on the pool's own records; writes a candidate, changes nothing until promoted. Read-only."""
     from warmpool.config import get_settings
-    from warmpool.identity.retrain import retrain_on_pool
+    from warmpool.identity import retrain_on_pool
 
     path = output or get_settings().identity_dir / "candidate_model.json"
     typer.echo(_identity_call(lambda con: retrain_on_pool(con, path), read_only=True).describe())
@@ -156,8 +156,7 @@ def identity_retrain(
 @identity_app.command("promote-model")
 def identity_promote_model(candidate: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
     """Make a reviewed candidate the model every run loads (commit warmpool/identity/trained_model.json after)."""
-    from warmpool.identity.model import MODEL_PATH
-    from warmpool.identity.retrain import promote_model
+    from warmpool.identity import MODEL_PATH, promote_model
 
     try:
         model = promote_model(candidate)
@@ -165,6 +164,28 @@ def identity_promote_model(candidate: Path = typer.Argument(..., exists=True, di
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"model v{model.model_version} is now {MODEL_PATH}; the next run re-resolves the whole pool")
+
+
+@identity_app.command("train-sandbox-model")
+def identity_train_sandbox_model(
+    people: int = typer.Option(40_000, help="People in the generated training world."),
+    seed: Optional[int] = typer.Option(None, help="Training world seed (default: the shipped model's, model.TRAIN_SEED)."),
+    tune_people: int = typer.Option(20_000, help="People in the held-out world the threshold is chosen on."),
+    tune_seed: Optional[int] = typer.Option(None, help="Held-out world seed (default: model.TUNE_SEED)."),
+    records_csv: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
+                                               help="Train on this contract CSV instead of a sandbox world."),
+    truth_csv: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
+                                             help="Its truth (source, source_record_id, true_person_id), to tune the threshold."),
+    output: Optional[Path] = typer.Option(None, help="Where to save (default: warmpool/identity/trained_model.json)."),
+) -> None:
+    """Developer tool: train the shipped model on generated sandbox worlds (threshold chosen on a held-out one)."""
+    import json
+
+    from cli.train_sandbox_model import train_sandbox_model
+
+    model = train_sandbox_model(people=people, seed=seed, tune_people=tune_people, tune_seed=tune_seed,
+                                records_csv=records_csv, truth_csv=truth_csv, output=output)
+    typer.echo(json.dumps({"model_version": model.model_version, **model.metrics.get("chosen", {})}))
 
 
 @identity_app.command("unmerge")
@@ -178,10 +199,13 @@ def identity_unmerge(
 
     Writes the warehouse: run it only while no pipeline run is in progress (one writer at a time).
     """
-    from warmpool.identity.review import parse_record_key, unmerge
+    from warmpool.identity import parse_record_key, unmerge
 
-    keys = [parse_record_key(k) for k in records.split(",") if k.strip()] if records else None
-    typer.echo(_identity_call(lambda con: unmerge(con, person_id, keys, reviewer=reviewer), read_only=False).describe())
+    def split(con):  # inside the call: a malformed key is reported like any other review error
+        keys = [parse_record_key(k) for k in records.split(",") if k.strip()] if records else None
+        return unmerge(con, person_id, keys, reviewer=reviewer)
+
+    typer.echo(_identity_call(split, read_only=False).describe())
 
 
 
@@ -191,7 +215,7 @@ def identity_review_list(
     status: str = typer.Option("open", help="open | decided | all"),
 ) -> None:
     """Uncertain pairs (match probability inside identity.review_band), closest to a coin flip first. Read-only."""
-    from warmpool.identity.review import open_items
+    from warmpool.identity import open_items
 
     items = _identity_call(lambda con: open_items(con, limit, status), read_only=True)
     if items.height == 0:
@@ -216,10 +240,10 @@ def identity_review_decide(
 
     Writes the warehouse: run it only while no pipeline run is in progress (one writer at a time).
     """
-    from warmpool.identity.review import decide, parse_record_key
+    from warmpool.identity import decide, parse_record_key
 
-    a, b = parse_record_key(left), parse_record_key(right)
-    applied = _identity_call(lambda con: decide(con, a, b, "link" if link else "separate", reviewer=reviewer, note=note),
+    applied = _identity_call(lambda con: decide(con, parse_record_key(left), parse_record_key(right),
+                                                "link" if link else "separate", reviewer=reviewer, note=note),
                              read_only=False)
     typer.echo(applied.describe())
 

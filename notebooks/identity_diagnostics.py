@@ -36,12 +36,9 @@ import polars as pl
 
 from sandbox.world import generate_world
 from warmpool import tables
-from warmpool.identity.evaluate import pairwise_scores
-from warmpool.identity.explain import explain_person
-from warmpool.identity.matching import _splink_table, features_for_model
+from warmpool.identity import (explain_person, features_for_model, load_model, open_items, pairwise_scores,
+                               resolve_pool, splink_table)
 from warmpool.identity.normalize import to_contract_frame
-from warmpool.identity.resolve import load_model, resolve_pool
-from warmpool.identity.review import open_items
 from warmpool.warehouse import connect
 
 PEOPLE = int(os.environ.get("IDENTITY_NOTEBOOK_PEOPLE", "2000"))
@@ -86,7 +83,7 @@ from splink import DuckDBAPI, Linker  # noqa: E402
 model = load_model()
 print(f"model v{model.model_version}, link threshold {model.threshold_match_probability}")
 db_api = DuckDBAPI()
-linker = Linker(db_api.register(_splink_table(features_for_model(records.head(1000), model)), table_name="sample"),
+linker = Linker(db_api.register(splink_table(features_for_model(records.head(1000), model)), table_name="sample"),
                 model.splink_settings, log_level=logging.WARNING)
 linker.visualisations.m_u_parameters_chart().save(str(OUT / "m_u_parameters.html"), inline=True)
 linker.visualisations.match_weights_chart().save(str(OUT / "match_weights.html"), inline=True)

@@ -11,10 +11,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from warmpool.identity.evaluate import febrl4_records, naive_rule_clusters, pairwise_scores
-from warmpool.identity.matching import features_for_model, match_incremental
+from warmpool.identity import (febrl4_records, features_for_model, load_model, match_incremental, naive_rule_clusters,
+                               pairwise_scores, resolve_frame, term_counts)
 from warmpool.identity.model import TRAIN_SEED, TUNE_SEED
-from warmpool.identity.resolve import load_model, resolve_frame, term_counts
 
 TEST_SEED = 31
 FEBRL_MODEL = Path(__file__).resolve().parents[1] / "warmpool" / "identity" / "febrl_model.json"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from warmpool.identity.pairs import constrained_clusters
-from warmpool.identity.resolve import resolve_frame
+from warmpool.identity import resolve_frame
+from warmpool.identity.clustering import constrained_clusters
 
 COLUMNS = ["source", "source_record_id", "first_name", "last_name", "email", "phone", "city", "region", "country",
            "linkedin_url", "current_title", "current_company"]
@@ -92,9 +92,8 @@ def _persons(con) -> dict[str, str]:
 
 def test_pool_runs_keep_namesakes_apart_and_incremental_equals_full(tmp_path, monkeypatch):
     from warmpool import config
+    from warmpool.identity import decide, resolve_pool
     from warmpool.identity.normalize import to_contract_frame
-    from warmpool.identity.resolve import resolve_pool
-    from warmpool.identity.review import decide
 
     monkeypatch.setenv("WARMPOOL_HOME", str(tmp_path / "home"))
     config._settings_for.cache_clear()

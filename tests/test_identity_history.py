@@ -13,10 +13,10 @@ import polars as pl
 import pytest
 
 from warmpool import tables
-from warmpool.identity.history import canonical_person_id
+from warmpool.identity import canonical_person_id, resolve_frame, resolve_pool
+from warmpool.identity.clustering import constrained_clusters
+from warmpool.identity.keys import record_key
 from warmpool.identity.normalize import to_contract_frame
-from warmpool.identity.pairs import constrained_clusters, record_key
-from warmpool.identity.resolve import resolve_frame, resolve_pool
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -14,10 +14,8 @@ import yaml
 
 from warmpool import tables
 from warmpool.config import CONFIG_DIR
-from warmpool.identity.evaluate import pairwise_scores
+from warmpool.identity import decide, pairwise_scores, parse_record_key, resolve_pool
 from warmpool.identity.normalize import to_contract_frame
-from warmpool.identity.resolve import resolve_pool
-from warmpool.identity.review import decide, parse_record_key
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,8 @@ import polars as pl
 import pytest
 
 from warmpool import tables
-from warmpool.identity.evaluate import pairwise_scores
-from warmpool.identity.resolve import (
-    ResolveInputError, assign_stable_ids, resolve_csv, resolve_frame, resolve_pool,
-)
+from warmpool.identity import ResolveInputError, pairwise_scores, resolve_csv, resolve_frame, resolve_pool
+from warmpool.identity.history import assign_stable_ids
 
 HEADER = ["source", "source_record_id", "first_name", "last_name", "email", "phone", "city", "region", "country",
           "linkedin_url", "current_title", "current_company", "skills", "years_experience", "updated_at"]

@@ -8,9 +8,7 @@ import polars as pl
 import pytest
 
 from warmpool import tables
-from warmpool.identity.model import MODEL_PATH, TrainedModel
-from warmpool.identity.resolve import resolve_pool
-from warmpool.identity.retrain import promote_model, retrain_on_pool
+from warmpool.identity import MODEL_PATH, TrainedModel, promote_model, resolve_pool, retrain_on_pool
 
 
 @pytest.fixture

@@ -7,12 +7,9 @@ import pytest
 from typer.testing import CliRunner
 
 from warmpool import tables
-from warmpool.identity import review
-from warmpool.identity.explain import explain_person
-from warmpool.identity.history import canonical_person_id
+from warmpool.identity import canonical_person_id, explain_person, resolve_pool, review
+from warmpool.identity.keys import record_key, split_key
 from warmpool.identity.normalize import to_contract_frame
-from warmpool.identity.pairs import record_key, split_key
-from warmpool.identity.resolve import resolve_pool
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from warmpool.identity.evaluate import pairwise_scores
+from warmpool.identity import pairwise_scores
 
 WARMPOOL = str(Path(sys.executable).parent / "warmpool")
 

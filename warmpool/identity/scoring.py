@@ -1,0 +1,262 @@
+"""Scoring record pairs with the saved model (Splink 5, each call in its own in-memory DuckDB so its
+scratch tables never land in the warehouse file).
+
+Every linker here is set up the same way: the model's settings with the prior scaled to the run's
+size (``model.settings_for_size``) and the smoothed term frequencies of the run's records
+(``features.smoothed_term_frequencies``), so the CLI, the pool's full and incremental runs and the
+review commands score a pair identically.
+
+- ``score_pairs``: one prediction over a set of records, every pair at or above a floor, keyed by
+  record keys, with the per-comparison evidence Splink computed (``gamma_*`` level, ``mw_*`` match
+  weight, ``mw_tf_adj_*`` term-frequency adjustment). The same pairs serve clustering, the review
+  queue and ``explain``. ``score_delta_pairs`` scores only what an incremental run must.
+- ``score_links`` / ``score_links_against_pool`` / ``score_links_within_groups``: the linking pairs
+  alone as row positions (``unique_id``), for clustering frames in memory.
+- ``contradicting_pairs``: the evidence half of the guard against chaining (see ``clustering``).
+"""
+from __future__ import annotations
+
+import copy
+import logging
+
+import polars as pl
+from splink import DuckDBAPI, Linker
+
+from warmpool.identity.features import smoothed_term_frequencies, splink_table
+from warmpool.identity.keys import KEY_SEP, ordered_pair
+from warmpool.identity.model import TrainedModel, settings_for_size
+
+PAIR_KEYS = ("source_l", "source_record_id_l", "source_r", "source_record_id_r")
+
+# A pair of records inside one linked group contradicts when the model's comparisons alone (an even
+# prior, no term-frequency adjustment) favour "two people" by at least 2**CONTRADICTION_BITS to 1:
+# the mirror of the link threshold (0.999 is about 2**10 to 1 for "one person"). Checked on the
+# threshold-tuning world only (seed 41, 150k people): precision 0.9824 -> 0.9896, recall 0.9942 ->
+# 0.9941; any value from 0 to 20 bits gives F1 0.9917-0.9922, 30 bits 0.9897. Independent of the
+# pool's size and term frequencies, so full, incremental and review runs find the same pairs.
+CONTRADICTION_BITS = 10.0
+
+_NEVER_WARN = {"warning_mode": "never"}
+
+
+def _linker(db_api: DuckDBAPI, records, settings: dict, term_frequencies: dict[str, pl.DataFrame]) -> Linker:
+    """A linker over ``records`` (a table registered on ``db_api``) with ``term_frequencies``
+    (``smoothed_term_frequencies`` tables)."""
+    linker = Linker(records, settings, log_level=logging.WARNING)
+    for col, tf in term_frequencies.items():
+        linker.table_management.register_term_frequency_lookup(db_api.register(tf.to_arrow()), col)
+    return linker
+
+
+def _register(db_api: DuckDBAPI, features: pl.DataFrame, name: str):
+    return db_api.register(splink_table(features), table_name=name)
+
+
+def pair_settings(model: TrainedModel, records: int) -> dict:
+    """Splink settings for a run of ``records`` records, keeping the per-comparison columns."""
+    settings = copy.deepcopy(settings_for_size(model, records))
+    # the per-comparison columns (gamma_ levels need both flags) are what explain and the waterfall show
+    settings["retain_intermediate_calculation_columns"] = True
+    settings["retain_matching_columns"] = True
+    return settings
+
+
+def evidence_columns(frame_columns) -> list[str]:
+    """The per-comparison evidence columns Splink retains (depends on the model's comparisons)."""
+    return [c for c in frame_columns if c.startswith(("gamma_", "mw_"))]
+
+
+def empty_pairs() -> pl.DataFrame:
+    return pl.DataFrame(schema={**{c: pl.String for c in PAIR_KEYS},
+                                "match_probability": pl.Float64, "match_weight": pl.Float64})
+
+
+# ---------------------------------------------------------------------------------------------
+# linking pairs as row positions (clustering in memory)
+
+def _link_edges(pred, threshold: float) -> pl.DataFrame:
+    rel = pred.as_duckdbpyrelation()
+    df = pl.from_arrow(rel.select("unique_id_l, unique_id_r, match_probability, match_weight").filter(
+        f"match_probability >= {threshold!r}").arrow().read_all())
+    return df.with_columns(pl.col("unique_id_l").cast(pl.Int64), pl.col("unique_id_r").cast(pl.Int64))
+
+
+def score_links(features: pl.DataFrame, model: TrainedModel, threshold: float | None = None) -> pl.DataFrame:
+    """``unique_id_l, unique_id_r, match_probability, match_weight`` of every blocked pair at/above
+    ``threshold`` (default: the model's)."""
+    t = model.threshold_match_probability if threshold is None else threshold
+    db_api = DuckDBAPI()
+    try:
+        linker = _linker(db_api, _register(db_api, features, "records"), settings_for_size(model, features.height),
+                         smoothed_term_frequencies(features, model))
+        return _link_edges(linker.inference.predict(threshold_match_probability=t, **_NEVER_WARN), t)
+    finally:
+        db_api.duckdb_con.close()
+
+
+def score_links_against_pool(pool: pl.DataFrame, new: pl.DataFrame, model: TrainedModel, records: int,
+                             term_frequencies: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The links (``unique_id_l, unique_id_r, match_weight``) of new x pool and new x new, scored as in
+    a run of ``records`` records with ``term_frequencies``. ``unique_id`` of the two frames disjoint."""
+    t = model.threshold_match_probability
+    db_api = DuckDBAPI()
+    try:
+        pool_sdf = _register(db_api, pool, "pool")
+        new_sdf = _register(db_api, new, "new_records")
+        linker = _linker(db_api, new_sdf, settings_for_size(model, records), term_frequencies)
+        between = _link_edges(linker.inference.predict_between(pool_sdf, new_sdf, threshold_match_probability=t,
+                                                               **_NEVER_WARN), t)
+        within = (_link_edges(linker.inference.predict_within(new_sdf, threshold_match_probability=t,
+                                                              **_NEVER_WARN), t)
+                  if new.height > 1 else between.clear())
+    finally:
+        db_api.duckdb_con.close()
+    return pl.concat([between.select("unique_id_l", "unique_id_r", "match_weight"),
+                      within.select("unique_id_l", "unique_id_r", "match_weight")])
+
+
+def score_links_within_groups(features: pl.DataFrame, groups: pl.Series, model: TrainedModel, records: int,
+                              term_frequencies: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The links (``unique_id_l, unique_id_r, match_weight``) between records of the same group
+    (``groups``: a label per row of ``features``), scored as in a run of ``records`` records."""
+    t = model.threshold_match_probability
+    settings = settings_for_size(model, records)
+    s = dict(settings)
+    s["blocking_rules_to_generate_predictions"] = [
+        {**rule, "blocking_rule": f"({rule['blocking_rule']}) AND l._group = r._group"}
+        for rule in settings["blocking_rules_to_generate_predictions"]]
+    db_api = DuckDBAPI()
+    try:
+        linker = _linker(db_api, _register(db_api, features.with_columns(groups.alias("_group")), "grouped_records"),
+                         s, term_frequencies)
+        links = _link_edges(linker.inference.predict(threshold_match_probability=t, **_NEVER_WARN), t)
+    finally:
+        db_api.duckdb_con.close()
+    return links.select("unique_id_l", "unique_id_r", "match_weight")
+
+
+# ---------------------------------------------------------------------------------------------
+# scored pairs keyed by record keys (the pool, the review queue, explain)
+
+def _prediction_frame(preds) -> pl.DataFrame:
+    rel = preds.as_duckdbpyrelation()
+    wanted = ["unique_id_l", "unique_id_r", "match_probability", "match_weight", *evidence_columns(rel.columns)]
+    return pl.from_arrow(rel.select(", ".join(f'"{c}"' for c in wanted)).arrow().read_all())
+
+
+def keyed_pairs(p: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+    """Splink's ``unique_id`` pairs -> record-key pairs, smaller key on the left.
+
+    ``keys``: ``source, source_record_id, unique_id`` for every record the pairs can name.
+    """
+    if p.height == 0:
+        return empty_pairs()
+    keys = keys.select("source", "source_record_id", pl.col("unique_id").cast(pl.Int64))
+    left = keys.rename({"unique_id": "unique_id_l", "source": "_sl", "source_record_id": "_il"})
+    right = keys.rename({"unique_id": "unique_id_r", "source": "_sr", "source_record_id": "_ir"})
+    p = p.with_columns(pl.col("unique_id_l", "unique_id_r").cast(pl.Int64)).join(left, on="unique_id_l").join(
+        right, on="unique_id_r")
+    # order each pair by record key so decisions and history compare pairs regardless of Splink's order
+    swap = (pl.col("_sl") + KEY_SEP + pl.col("_il")) > (pl.col("_sr") + KEY_SEP + pl.col("_ir"))
+    p = p.with_columns(
+        pl.when(swap).then(pl.col("_sr")).otherwise(pl.col("_sl")).alias("source_l"),
+        pl.when(swap).then(pl.col("_ir")).otherwise(pl.col("_il")).alias("source_record_id_l"),
+        pl.when(swap).then(pl.col("_sl")).otherwise(pl.col("_sr")).alias("source_r"),
+        pl.when(swap).then(pl.col("_il")).otherwise(pl.col("_ir")).alias("source_record_id_r"),
+    )
+    return p.select(*PAIR_KEYS, "match_probability", "match_weight", *evidence_columns(p.columns))
+
+
+def score_pairs(features: pl.DataFrame, model: TrainedModel, min_probability: float) -> pl.DataFrame:
+    """Every candidate pair of ``features`` (``features_for_model`` of distinct-key records) with
+    ``match_probability >= min_probability``, keyed by record keys.
+
+    Returns ``source_l, source_record_id_l, source_r, source_record_id_r, match_probability,
+    match_weight, gamma_*, mw_*`` with the left key the smaller one.
+    """
+    if features.height < 2:
+        return empty_pairs()
+    db_api = DuckDBAPI()
+    try:
+        linker = _linker(db_api, _register(db_api, features, "records"), pair_settings(model, features.height),
+                         smoothed_term_frequencies(features, model))
+        p = _prediction_frame(linker.inference.predict(threshold_match_probability=min_probability, **_NEVER_WARN))
+    finally:
+        db_api.duckdb_con.close()
+    return keyed_pairs(p, features)
+
+
+def score_delta_pairs(pool: pl.DataFrame, delta: pl.DataFrame, rescore: pl.DataFrame, model: TrainedModel,
+                      min_probability: float) -> pl.DataFrame:
+    """The pairs an incremental run must (re)score, as ``score_pairs`` would score them in a full run.
+
+    ``pool``: features of the records kept from the last run; ``delta``: features of new and
+    changed records (``unique_id`` disjoint from the pool's); ``rescore``: a subset of ``pool``
+    whose pairs among themselves are scored again (their stored scores may have drifted).
+    Scores delta x pool, delta x delta and rescore x rescore with the prior and term frequencies
+    of pool + delta: exactly what a full run over pool + delta gives for those pairs.
+    """
+    allf = pl.concat([pool, delta.select(pool.columns)], how="vertical_relaxed")
+    frames = []
+    db_api = DuckDBAPI()
+    try:
+        delta_sdf = _register(db_api, delta.select(pool.columns), "delta_records")
+        linker = _linker(db_api, delta_sdf, pair_settings(model, allf.height), smoothed_term_frequencies(allf, model))
+        kw = {"threshold_match_probability": min_probability, **_NEVER_WARN}
+        if delta.height and pool.height:
+            pool_sdf = _register(db_api, pool, "pool_records")
+            frames.append(_prediction_frame(linker.inference.predict_between(pool_sdf, delta_sdf, **kw)))
+        if delta.height > 1:
+            frames.append(_prediction_frame(linker.inference.predict_within(delta_sdf, **kw)))
+        if rescore.height > 1:
+            rescore_sdf = _register(db_api, rescore, "rescore_records")
+            frames.append(_prediction_frame(linker.inference.predict_within(rescore_sdf, **kw)))
+    finally:
+        db_api.duckdb_con.close()
+    frames = [f for f in frames if f.height]
+    if not frames:
+        return empty_pairs()
+    return keyed_pairs(pl.concat(frames, how="diagonal_relaxed"), allf)
+
+
+# ---------------------------------------------------------------------------------------------
+# the evidence half of the guard against chaining
+
+def _evidence_settings(model: TrainedModel) -> dict:
+    """The model's settings scoring pure evidence: prior 1/2, no TF, every pair of a ``_group``."""
+    s = copy.deepcopy(model.splink_settings)
+    s["probability_two_random_records_match"] = 0.5
+    for comparison in s["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            level.pop("tf_adjustment_column", None)
+            level.pop("tf_adjustment_weight", None)
+    s["blocking_rules_to_generate_predictions"] = [{"blocking_rule": "l._group = r._group",
+                                                    "sql_dialect": "duckdb"}]
+    s["retain_intermediate_calculation_columns"] = False
+    s["retain_matching_columns"] = False
+    return s
+
+
+def contradicting_pairs(features: pl.DataFrame, groups, model: TrainedModel,
+                        bits: float = CONTRADICTION_BITS) -> list[tuple[str, str]]:
+    """Record-key pairs inside one group (``groups``: a label per row of ``features``) whose
+    evidence favours two people by ``bits`` or more. Only groups of 3+ records can hold such a pair
+    (the one pair of a 2-record group is its link). ``features``: ``features_for_model`` columns
+    plus ``source, source_record_id``.
+    """
+    f = features.with_columns(pl.Series("_group", list(groups), dtype=pl.Int64))
+    f = f.filter(pl.len().over("_group") >= 3)
+    if f.height == 0:
+        return []
+    f = f.with_columns(pl.int_range(0, f.height, dtype=pl.Int64).alias("unique_id"))
+    db_api = DuckDBAPI()
+    try:
+        linker = _linker(db_api, _register(db_api, f, "grouped_records"), _evidence_settings(model), {})
+        rel = linker.inference.predict(**_NEVER_WARN).as_duckdbpyrelation()
+        hits = pl.from_arrow(rel.filter(f"match_weight <= {-float(bits)!r}").select(
+            "unique_id_l, unique_id_r").arrow().read_all())
+    finally:
+        db_api.duckdb_con.close()
+    keys = (f["source"] + KEY_SEP + f["source_record_id"]).to_list()
+    return sorted(ordered_pair(keys[int(a)], keys[int(b)])
+                  for a, b in zip(hits["unique_id_l"].to_list(), hits["unique_id_r"].to_list()))
