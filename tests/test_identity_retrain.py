@@ -51,3 +51,23 @@ def test_promote_refuses_a_model_that_is_not_newer(tmp_path):
     newer.write_text(json.dumps(doc))
     assert promote_model(newer, target).model_version == doc["model_version"]
     assert json.loads(target.read_text())["model_version"] == doc["model_version"]
+
+
+def test_train_sandbox_model_command_writes_a_loadable_model(tmp_path, warmpool_home):
+    """The developer command behind the shipped model: train on one generated world, choose the
+    threshold on another, write the file; the shipped model is untouched unless asked."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    shipped = MODEL_PATH.read_bytes()
+    out = tmp_path / "model.json"
+    result = CliRunner().invoke(app, ["identity", "train-sandbox-model", "--people", "600", "--tune-people", "400",
+                                      "--seed", "5", "--tune-seed", "6", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    model = TrainedModel.load(out)
+    chosen = json.loads([line for line in result.output.splitlines() if line.startswith("{")][-1])
+    assert chosen["threshold"] == model.threshold_match_probability
+    assert str(model.threshold_match_probability) in model.metrics["threshold_sweep"]
+    assert "seed 5" in model.metrics["trained_on"] and "seed 6" in model.metrics["trained_on"]
+    assert MODEL_PATH.read_bytes() == shipped

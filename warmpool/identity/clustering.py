@@ -27,7 +27,7 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from warmpool.identity.keys import KEY_SEP, ordered_pair, record_keys, split_key
+from warmpool.identity.keys import KEY_SEP, ordered_pair, record_key_expr, record_keys, split_key
 from warmpool.identity.model import TrainedModel
 from warmpool.identity.normalize import KEY_COLUMNS
 from warmpool.identity.scoring import CONTRADICTION_BITS, PAIR_KEYS, contradicting_pairs, score_links
@@ -77,8 +77,8 @@ def link_groups(keys: list[str], pairs: pl.DataFrame | None, threshold: float) -
         return list(range(len(keys)))
     index = pl.DataFrame({"_k": keys, "_i": pl.int_range(0, len(keys), dtype=pl.Int64, eager=True)})
     strong = pairs.filter(pl.col("match_probability") >= threshold).select(
-        (pl.col("source_l") + KEY_SEP + pl.col("source_record_id_l")).alias("_a"),
-        (pl.col("source_r") + KEY_SEP + pl.col("source_record_id_r")).alias("_b"))
+        record_key_expr("source_l", "source_record_id_l").alias("_a"),
+        record_key_expr("source_r", "source_record_id_r").alias("_b"))
     e = strong.join(index.rename({"_k": "_a", "_i": "unique_id_l"}), on="_a").join(
         index.rename({"_k": "_b", "_i": "unique_id_r"}), on="_b")
     return np.asarray(components(len(keys), e.select("unique_id_l", "unique_id_r"))).tolist()
@@ -100,7 +100,7 @@ def model_contradictions(keys: list[str], features: pl.DataFrame, pairs: pl.Data
     if not any(n >= 3 for n in sizes.values()):
         return []
     order = pl.DataFrame({"_k": keys, "_g": groups}, schema={"_k": pl.String, "_g": pl.Int64})
-    f = features.with_columns((pl.col("source") + KEY_SEP + pl.col("source_record_id")).alias("_k")).join(
+    f = features.with_columns(record_key_expr().alias("_k")).join(
         order, on="_k", how="inner").sort("_k")
     return contradicting_pairs(f.drop("_k", "_g"), f["_g"].to_list(), model, bits)
 
@@ -221,8 +221,8 @@ def constrained_clusters(keys: list[str], pairs: pl.DataFrame | None, threshold:
     if pairs is not None and pairs.height:
         strong = pairs.filter(pl.col("match_probability") >= threshold).sort(
             ["match_weight", *PAIR_KEYS], descending=[True, False, False, False, False])
-        left = (strong["source_l"] + KEY_SEP + strong["source_record_id_l"]).to_list()
-        right = (strong["source_r"] + KEY_SEP + strong["source_record_id_r"]).to_list()
+        left = record_keys(strong, "source_l", "source_record_id_l").to_list()
+        right = record_keys(strong, "source_r", "source_record_id_r").to_list()
         for a, b in zip(left, right):
             ia, ib = index.get(a), index.get(b)
             if ia is None or ib is None:

@@ -25,7 +25,7 @@ from warmpool.identity.features import features_for_model, splink_table
 from warmpool.identity.keys import ordered_pair, record_keys, show_key
 from warmpool.identity.model import TrainedModel, load_model
 from warmpool.identity.normalize import to_contract_frame
-from warmpool.identity.review import ReviewError
+from warmpool.identity.review import current_person_id
 from warmpool.identity.scoring import pair_settings
 from warmpool.identity.store import IdentityStore
 
@@ -150,9 +150,7 @@ def explain_person(con, person_id: str, *, all_pairs: bool = False, model: Train
     """The records of ``person_id`` (any id ever issued) and the evidence linking them. Read-only."""
     model = model or load_model()
     store = IdentityStore(con)
-    pid = store.canonical_person_id(person_id)
-    if pid is None:
-        raise ReviewError(f"unknown person id {person_id}")
+    pid = current_person_id(store, person_id)
     records = store.person_source_records(pid)
     records = records.unique(subset=["source", "source_record_id"], keep="first", maintain_order=True)
     current = records.select("source", "source_record_id").with_columns(pl.lit(pid).alias("person_id"))

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 
 import polars as pl
 
-from warmpool.identity.keys import KEY_SEP, record_keys
+from warmpool.identity.keys import record_key_expr, record_keys
 from warmpool.identity.normalize import KEY_COLUMNS
 
 MERGE_REASONS = ("merge", "review_link")
@@ -64,7 +64,7 @@ def assign_stable_ids(clusters, previous=None, *, reserved_ids=()) -> pl.DataFra
     """
     c = clusters if isinstance(clusters, pl.DataFrame) else pl.from_pandas(clusters)
     c = c.select(*KEY_COLUMNS, pl.col("cluster_id").cast(pl.String)).with_columns(
-        (pl.col("source") + KEY_SEP + pl.col("source_record_id")).alias("_key"))
+        record_key_expr().alias("_key"))
     min_key = c.group_by("cluster_id").agg(pl.col("_key").min().alias("min_key"))
     assigned: dict[str, str] = {}
     used: set[str] = set(reserved_ids)

@@ -35,6 +35,11 @@ def record_keys(frame: pl.DataFrame, source: str = "source", source_record_id: s
     return frame[source] + KEY_SEP + frame[source_record_id]
 
 
+def record_key_expr(source: str = "source", source_record_id: str = "source_record_id") -> pl.Expr:
+    """The record key as a polars expression over two columns."""
+    return pl.col(source) + KEY_SEP + pl.col(source_record_id)
+
+
 def sql_record_key(source: str, source_record_id: str) -> str:
     """The record key as a SQL expression over two columns."""
     return f"{source} || '{KEY_SEP}' || {source_record_id}"

@@ -28,6 +28,7 @@ MODEL_PATH = Path(__file__).with_name("trained_model.json")
 # world of TUNE_SEED. Tests and benchmarks evaluate on other seeds only.
 TRAIN_SEED, TUNE_SEED = 11, 41
 
+
 # First names that may be the same person's: equal, nickname-related, close spelling, or an initial.
 # Used to decide whether a shared phone counts (see the phone comparison).
 _FIRST_NAMES_COMPATIBLE = (
@@ -167,7 +168,6 @@ def blocking_rules(optional: tuple[str, ...] = ()) -> list:
     if "address_norm" in optional:
         rules.append(block_on("address_norm"))
     return rules
-
 
 
 def model_settings(optional: tuple[str, ...] = ()) -> SettingsCreator:

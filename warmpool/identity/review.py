@@ -146,6 +146,14 @@ def recluster_persons(con, person_ids, *, kind: str, split_reason: str, model: T
                    sorted(ids["person_id"].unique().to_list()))
 
 
+def current_person_id(store: IdentityStore, any_person_id: str) -> str:
+    """The current id of any person id ever issued; ReviewError if there is none."""
+    pid = store.canonical_person_id(any_person_id)
+    if pid is None:
+        raise ReviewError(f"unknown person id {any_person_id}")
+    return pid
+
+
 def _person_of(store: IdentityStore, key: str) -> str:
     pid = store.person_of(*split_key(key))
     if pid is None:
@@ -180,9 +188,7 @@ def unmerge(con, person_id: str, records: list[str] | None = None, *, reviewer: 
     Recorded as ``separate`` decisions so later runs keep the split; history rows say ``unmerge``.
     """
     store = IdentityStore(con)
-    pid = store.canonical_person_id(person_id)
-    if pid is None:
-        raise ReviewError(f"unknown person id {person_id}")
+    pid = current_person_id(store, person_id)
     keys = record_keys(store.person_records([pid])).to_list()
     if len(keys) < 2:
         raise ReviewError(f"person {pid} has a single record: nothing to unmerge")

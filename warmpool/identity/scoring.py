@@ -23,7 +23,7 @@ import polars as pl
 from splink import DuckDBAPI, Linker
 
 from warmpool.identity.features import smoothed_term_frequencies, splink_table
-from warmpool.identity.keys import KEY_SEP, ordered_pair
+from warmpool.identity.keys import ordered_pair, record_key_expr, record_keys
 from warmpool.identity.model import TrainedModel, settings_for_size
 
 PAIR_KEYS = ("source_l", "source_record_id_l", "source_r", "source_record_id_r")
@@ -157,7 +157,7 @@ def keyed_pairs(p: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
     p = p.with_columns(pl.col("unique_id_l", "unique_id_r").cast(pl.Int64)).join(left, on="unique_id_l").join(
         right, on="unique_id_r")
     # order each pair by record key so decisions and history compare pairs regardless of Splink's order
-    swap = (pl.col("_sl") + KEY_SEP + pl.col("_il")) > (pl.col("_sr") + KEY_SEP + pl.col("_ir"))
+    swap = record_key_expr("_sl", "_il") > record_key_expr("_sr", "_ir")
     p = p.with_columns(
         pl.when(swap).then(pl.col("_sr")).otherwise(pl.col("_sl")).alias("source_l"),
         pl.when(swap).then(pl.col("_ir")).otherwise(pl.col("_il")).alias("source_record_id_l"),
@@ -257,6 +257,6 @@ def contradicting_pairs(features: pl.DataFrame, groups, model: TrainedModel,
             "unique_id_l, unique_id_r").arrow().read_all())
     finally:
         db_api.duckdb_con.close()
-    keys = (f["source"] + KEY_SEP + f["source_record_id"]).to_list()
+    keys = record_keys(f).to_list()
     return sorted(ordered_pair(keys[int(a)], keys[int(b)])
                   for a, b in zip(hits["unique_id_l"].to_list(), hits["unique_id_r"].to_list()))

@@ -40,7 +40,7 @@ import polars as pl
 from warmpool import tables
 from warmpool.config import get_settings
 from warmpool.identity.history import MERGE_REASONS, IdChanges, id_map_rows
-from warmpool.identity.keys import KEY_SEP, ordered_pair, split_key, sql_record_key
+from warmpool.identity.keys import ordered_pair, record_key_expr, split_key, sql_record_key
 from warmpool.identity.normalize import CONTRACT_COLUMNS
 from warmpool.warehouse import table_exists
 
@@ -74,7 +74,6 @@ _ADDED_COLUMNS = {tables.RESOLUTION_RUNS: (("new_records", "BIGINT"), ("changed_
 
 _PAIR_KEY_L = sql_record_key("source_l", "source_record_id_l")
 _PAIR_KEY_R = sql_record_key("source_r", "source_record_id_r")
-_SEP = f"'{KEY_SEP}'"
 
 
 def _keys_frame(keys) -> pl.DataFrame:
@@ -323,12 +322,13 @@ class IdentityStore:
         """An incremental run: the assignments of ``dropped`` records (source, source_record_id) replaced
         by ``assignments``; stored pairs and queue rows replaced where a record of the pair changed or
         left (``gone``) or both its records were re-scored (``rescored`` keys) by the newly scored
-        ``pairs``; the content hashes of ``gone`` records replaced by ``hashes``."""
-        gone_keys = gone.select((pl.col("source") + KEY_SEP + pl.col("source_record_id")).alias("_key"))
+        ``pairs``; the content hashes of ``gone`` records dropped and ``hashes`` (the new and changed
+        records') added."""
+        gone_keys = gone.select(record_key_expr().alias("_key"))
 
         def stale(l_src, l_id, r_src, r_id):
             # a stored pair is replaced when a record of it changed or left, or both records were re-scored
-            left, right = f"({l_src} || {_SEP} || {l_id})", f"({r_src} || {_SEP} || {r_id})"
+            left, right = f"({sql_record_key(l_src, l_id)})", f"({sql_record_key(r_src, r_id)})"
             return (f"({left} IN (SELECT _key FROM _warmpool_gone) OR {right} IN (SELECT _key FROM _warmpool_gone) "
                     f"OR ({left} IN (SELECT _key FROM _warmpool_rescore) AND {right} IN (SELECT _key FROM _warmpool_rescore)))")
 
@@ -344,7 +344,7 @@ class IdentityStore:
             self.con.execute(f"INSERT INTO {tables.RECORD_PAIRS} BY NAME SELECT * FROM _warmpool_pairs")
             self.con.execute(f"DELETE FROM {tables.REVIEW_QUEUE} WHERE "
                              + stale("left_source", "left_source_record_id", "right_source", "right_source_record_id"))
-            self.con.execute(f"DELETE FROM {tables.RECORD_HASHES} WHERE (source || {_SEP} || source_record_id) "
+            self.con.execute(f"DELETE FROM {tables.RECORD_HASHES} WHERE ({sql_record_key('source', 'source_record_id')}) "
                              "IN (SELECT _key FROM _warmpool_gone)")
             self.con.execute(f"INSERT INTO {tables.RECORD_HASHES} SELECT * FROM _warmpool_hashes")
 
