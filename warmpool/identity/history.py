@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 
 import polars as pl
 
+from warmpool.identity.clustering import Clustering
 from warmpool.identity.keys import record_key_expr, record_keys
 from warmpool.identity.normalize import KEY_COLUMNS
 
@@ -104,6 +105,15 @@ def assign_stable_ids(clusters, previous=None, *, reserved_ids=()) -> pl.DataFra
 def with_cluster_size(ids: pl.DataFrame) -> pl.DataFrame:
     """``assign_stable_ids`` output plus ``cluster_size`` (records of the person), as assignments hold."""
     return ids.with_columns(pl.len().over("person_id").cast(pl.Int64).alias("cluster_size"))
+
+
+def assign_person_ids(clustering: Clustering, previous: pl.DataFrame | None, *, reserved_ids=(),
+                      split_reason: str = "split") -> tuple[pl.DataFrame, IdChanges]:
+    """Stable person ids (with cluster sizes) for a clustering of records once assigned ``previous``,
+    and the merges / splits that makes (``split_reason``: how a split is recorded)."""
+    assignments = with_cluster_size(assign_stable_ids(clustering.clusters, previous, reserved_ids=reserved_ids))
+    return assignments, id_changes(previous, assignments, split_reason=split_reason,
+                                   review_links=clustering.review_links)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,9 +33,9 @@ import polars as pl
 from warmpool import tables
 from warmpool.config import get_settings
 from warmpool.identity import review
-from warmpool.identity.clustering import Clustering, cluster_with_decisions, reachable
+from warmpool.identity.clustering import cluster_with_decisions, reachable
 from warmpool.identity.features import features_for_model, smoothed_term_frequencies
-from warmpool.identity.history import IdChanges, assign_stable_ids, id_changes, new_run_id, now_utc, with_cluster_size
+from warmpool.identity.history import assign_person_ids, id_changes, new_run_id, now_utc
 from warmpool.identity.keys import record_keys
 from warmpool.identity.model import TrainedModel, load_model, settings_for_size
 from warmpool.identity.normalize import KEY_COLUMNS, to_contract_frame
@@ -158,13 +158,6 @@ def _diff(distinct: pl.DataFrame, prev_hashes: pl.DataFrame | None) -> _Diff | N
 # ---------------------------------------------------------------------------------------------
 # the shared steps
 
-def _assign_ids(clustering: Clustering, previous: pl.DataFrame | None, *,
-                reserved_ids=()) -> tuple[pl.DataFrame, IdChanges]:
-    """Stable person ids (with cluster sizes) for the clusters, and the merges / splits they make."""
-    assignments = with_cluster_size(assign_stable_ids(clustering.clusters, previous, reserved_ids=reserved_ids))
-    return assignments, id_changes(previous, assignments, review_links=clustering.review_links)
-
-
 def _save_features(path: Path, features: pl.DataFrame, hashes: pl.DataFrame, *, replaces: Path | None = None) -> None:
     try:  # the cache only saves time: a failure to write it must not fail the run
         IdentityStore.write_feature_cache(path, features, hashes, replaces=replaces)
@@ -184,7 +177,7 @@ def _full_run(store: IdentityStore, model: TrainedModel, pool: PoolState, clock:
     pairs = score_pairs(features, model, min(band[0], model.threshold_match_probability))
     clustering = cluster_with_decisions(record_keys(pool.distinct).to_list(), features, pairs, model,
                                         *store.decisions())
-    assignments, changes = _assign_ids(clustering, pool.previous)
+    assignments, changes = assign_person_ids(clustering, pool.previous)
     persons = assignments["person_id"].n_unique()
     last_full = store.last_pool_run(("resolve",))
     with store.transaction():
@@ -425,7 +418,7 @@ def _incremental_run(store: IdentityStore, model: TrainedModel, pool: PoolState,
 
     # assign ids: persons outside the re-clustered ones keep theirs, and no new id may take one
     others = set(previous["person_id"].unique().to_list()) - persons
-    assignments, changes = _assign_ids(clustering, prev_sub, reserved_ids=others)
+    assignments, changes = assign_person_ids(clustering, prev_sub, reserved_ids=others)
     total_persons = len(others) + assignments["person_id"].n_unique()
     note = (f"{len(delta_set):,} records matched against {d.pool_f.height:,}; {len(rescore_keys):,} pool records' "
             f"pairs re-scored; {len(persons):,} persons re-clustered")

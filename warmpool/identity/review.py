@@ -26,8 +26,7 @@ from warmpool import tables
 from warmpool.config import get_settings
 from warmpool.identity.clustering import cluster_with_decisions, reachable
 from warmpool.identity.features import features_for_model
-from warmpool.identity.history import (IdChanges, assign_stable_ids, id_changes, new_run_id, now_utc,
-                                       with_cluster_size)
+from warmpool.identity.history import IdChanges, assign_person_ids, new_run_id, now_utc
 from warmpool.identity.keys import record_key, record_keys, show_key, split_key
 from warmpool.identity.model import TrainedModel, load_model
 from warmpool.identity.normalize import to_contract_frame
@@ -134,8 +133,7 @@ def recluster_persons(con, person_ids, *, kind: str, split_reason: str, model: T
     features = _record_features(store, current, model) if pairs is not None else None
     clustering = cluster_with_decisions(keys, features, pairs, model, links, separates)
     others = store.person_ids() - set(current["person_id"].unique().to_list())
-    ids = with_cluster_size(assign_stable_ids(clustering.clusters, current, reserved_ids=others))
-    changes = id_changes(current, ids, split_reason=split_reason, review_links=clustering.review_links)
+    ids, changes = assign_person_ids(clustering, current, reserved_ids=others, split_reason=split_reason)
     with store.transaction():
         store.reassign(ids)
         store.record_run(run_id=run_id, kind=kind, started=started, records=ids.height,
