@@ -51,4 +51,5 @@ def train_sandbox_model(*, people: int = 40_000, seed: int | None = None, tune_p
         tune_records, tune_truth = sandbox_world(tune_people, tune_seed)
         trained_on = (f"sandbox world {people} people seed {seed}; threshold tuned on "
                       f"{tune_people} people seed {tune_seed}")
-    return train_model(records, output or MODEL_PATH, tune_records=tune_records, tune_truth=tune_truth, trained_on=trained_on)
+    return train_model(records, output or MODEL_PATH, tune_records=tune_records, tune_truth=tune_truth,
+                       trained_on=trained_on)

@@ -50,7 +50,7 @@ DEFAULT_RESCORE_BITS = 2.0
 _VALUE_SHIFT_BITS = 0.1    # a value whose own term frequency moved more: its records' pairs are re-scored
 _SLACK_BITS = 0.05         # float noise between Splink's SQL and our bound
 _POOL_KINDS = ("resolve", "resolve_incremental")
-_K = list(KEY_COLUMNS)
+_KEYS = list(KEY_COLUMNS)  # a record's key columns, as polars joins take them
 
 
 def incremental_settings(settings=None) -> tuple[float, float]:
@@ -138,7 +138,7 @@ def load_pool(store: IdentityStore) -> PoolState:
     raw = store.source_records(content_hash=True)
     contract = to_contract_frame(raw).with_columns(raw["content_hash"])
     require_keys(contract, tables.SOURCE_RECORDS, line_offset=1)
-    distinct = contract.unique(subset=_K, keep="first", maintain_order=True)
+    distinct = contract.unique(subset=_KEYS, keep="first", maintain_order=True)
     previous = store.assignments()
     prev_hashes = store.record_hashes() if previous is not None else None
     return PoolState(distinct, raw.height, previous, prev_hashes, _diff(distinct, prev_hashes))
@@ -147,12 +147,12 @@ def load_pool(store: IdentityStore) -> PoolState:
 def _diff(distinct: pl.DataFrame, prev_hashes: pl.DataFrame | None) -> _Diff | None:
     if prev_hashes is None:
         return None
-    cur = distinct.select(*_K, "content_hash")
-    j = cur.join(prev_hashes.rename({"content_hash": "_old"}), on=_K, how="left")
-    return _Diff(new=j.filter(pl.col("_old").is_null()).select(*_K, "content_hash"),
+    cur = distinct.select(*_KEYS, "content_hash")
+    j = cur.join(prev_hashes.rename({"content_hash": "_old"}), on=_KEYS, how="left")
+    return _Diff(new=j.filter(pl.col("_old").is_null()).select(*_KEYS, "content_hash"),
                  changed=j.filter(pl.col("_old").is_not_null() & (pl.col("_old") != pl.col("content_hash"))
-                                  ).select(*_K, "content_hash"),
-                 removed=prev_hashes.join(cur, on=_K, how="anti").select(_K))
+                                  ).select(*_KEYS, "content_hash"),
+                 removed=prev_hashes.join(cur, on=_KEYS, how="anti").select(_KEYS))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,7 +181,7 @@ def _full_run(store: IdentityStore, model: TrainedModel, pool: PoolState, clock:
     persons = assignments["person_id"].n_unique()
     last_full = store.last_pool_run(("resolve",))
     with store.transaction():
-        store.replace_pool(assignments, pairs, pool.distinct.select(*_K, "content_hash"))
+        store.replace_pool(assignments, pairs, pool.distinct.select(*_KEYS, "content_hash"))
         store.record_run(run_id=run_id, kind="resolve", started=clock.started_at, records=assignments.height,
                          persons=persons, changes=changes, model_version=model.model_version, note=note,
                          **pool.counts)
@@ -211,7 +211,7 @@ def _try_incremental(store: IdentityStore, model: TrainedModel, pool: PoolState,
         return f"model version changed (v{last[4]} -> v{model.model_version})"
     if store.decided_since(last[2]):
         return "review decisions recorded since the last run"
-    if previous.height != prev_hashes.height or previous.join(prev_hashes, on=_K, how="anti").height:
+    if previous.height != prev_hashes.height or previous.join(prev_hashes, on=_KEYS, how="anti").height:
         return "assignments and content hashes disagree"
     if not any(pool.counts.values()):
         return _unchanged_run(store, model, pool, clock)
@@ -260,20 +260,20 @@ def _delta_features(model: TrainedModel, pool: PoolState, cache: Path) -> _Delta
     cached = IdentityStore.read_feature_cache(cache)
     if cached is None:
         return "feature cache missing"
-    prev_f = pool.prev_hashes.join(cached, on=[*_K, "content_hash"], how="inner")
-    feature_cols = [c for c in cached.columns if c not in (*_K, "content_hash")]
+    prev_f = pool.prev_hashes.join(cached, on=[*_KEYS, "content_hash"], how="inner")
+    feature_cols = [c for c in cached.columns if c not in (*_KEYS, "content_hash")]
     if prev_f.height != pool.prev_hashes.height:
         return "feature cache does not match the last run"
     diff, distinct = pool.diff, pool.distinct
-    gone = pl.concat([diff.changed.select(_K), diff.removed])
+    gone = pl.concat([diff.changed.select(_KEYS), diff.removed])
     delta_keys = pl.concat([diff.new, diff.changed])
-    kept = distinct.select(*_K, "content_hash").join(delta_keys.select(_K), on=_K, how="anti")
-    pool_f = kept.join(cached, on=[*_K, "content_hash"], how="left", maintain_order="left")
+    kept = distinct.select(*_KEYS, "content_hash").join(delta_keys.select(_KEYS), on=_KEYS, how="anti")
+    pool_f = kept.join(cached, on=[*_KEYS, "content_hash"], how="left", maintain_order="left")
     pool_f = pool_f.with_columns(pl.int_range(0, pool_f.height, dtype=pl.Int64).alias("unique_id"))
-    delta_rows = distinct.join(delta_keys.select(_K), on=_K, how="semi", maintain_order="left")
+    delta_rows = distinct.join(delta_keys.select(_KEYS), on=_KEYS, how="semi", maintain_order="left")
     delta_f = features_for_model(delta_rows.drop("content_hash"), model).with_columns(
         (pl.col("unique_id") + pool_f.height).alias("unique_id"))
-    cols = ["unique_id", *_K, *feature_cols]
+    cols = ["unique_id", *_KEYS, *feature_cols]
     return _Delta(gone, delta_keys, kept, delta_rows, pool_f.select(cols), delta_f.select(cols),
                   prev_f.select(feature_cols))
 
@@ -339,7 +339,8 @@ def _stored_pairs(store: IdentityStore, keys: set[str], *, gone: set[str] = froz
 
 
 def _reached_persons(store: IdentityStore, scored: pl.DataFrame, rescored: pl.DataFrame, person_of: dict[str, str],
-                     delta_set: set[str], gone_set: set[str], rescore_keys: set[str], links, threshold: float) -> set[str]:
+                     delta_set: set[str], gone_set: set[str], rescore_keys: set[str], links,
+                     threshold: float) -> set[str]:
     """The previous persons the changes can reach: seeds (persons that lost a record, persons of a
     re-scored pair whose side of the threshold may have moved, the new records), then everything
     linked to them across persons (new links, stored links that decisions or the guard cut, link
@@ -407,7 +408,7 @@ def _incremental_run(store: IdentityStore, model: TrainedModel, pool: PoolState,
     persons = _reached_persons(store, scored, rescored, person_of, delta_set, gone_set, rescore_keys, links,
                                threshold)
     prev_sub = previous.filter(pl.col("person_id").is_in(list(persons)))
-    sub_keys = pl.concat([prev_sub.select(_K).join(d.gone, on=_K, how="anti"), d.delta_keys.select(_K)])
+    sub_keys = pl.concat([prev_sub.select(_KEYS).join(d.gone, on=_KEYS, how="anti"), d.delta_keys.select(_KEYS)])
     keys = record_keys(sub_keys).to_list()
     needed = [*PAIR_KEYS, "match_probability", "match_weight"]
     sub_pairs = pl.concat([_stored_pairs(store, set(keys), gone=gone_set, rescored=rescore_keys).select(needed),
@@ -425,16 +426,16 @@ def _incremental_run(store: IdentityStore, model: TrainedModel, pool: PoolState,
     scored = scored.drop("_a", "_b")
 
     with store.transaction():
-        store.patch_pool(assignments, pl.concat([prev_sub.select(_K), d.gone]).unique(), d.gone, rescore_keys,
-                         scored, d.delta_keys.select(*_K, "content_hash"))
+        store.patch_pool(assignments, pl.concat([prev_sub.select(_KEYS), d.gone]).unique(), d.gone, rescore_keys,
+                         scored, d.delta_keys.select(*_KEYS, "content_hash"))
         store.record_run(run_id=run_id, kind="resolve_incremental", started=clock.started_at,
                          records=pool.distinct.height, persons=total_persons, changes=changes,
                          model_version=model.model_version, drift_bits=drift, note=note, **pool.counts)
         store.rebuild_id_map()
         store.write_review_queue(review.queue_pairs(scored, band), run_id, replace=False)
     log.info("identity: incremental resolve: %s", note)
-    _save_features(cache, d.features, pl.concat([d.kept.select(*_K, "content_hash"),
-                                                 d.delta_rows.select(*_K, "content_hash")]))
+    _save_features(cache, d.features, pl.concat([d.kept.select(*_KEYS, "content_hash"),
+                                                 d.delta_rows.select(*_KEYS, "content_hash")]))
     return ResolveStats(records=pool.rows, persons=total_persons, seconds=clock.seconds(),
                         model_version=model.model_version, distinct_records=pool.distinct.height,
                         merges=changes.merges, splits=changes.splits, kind="resolve_incremental", note=note,

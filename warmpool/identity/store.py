@@ -1,16 +1,16 @@
 """Identity's own state: the ``identity.*`` warehouse tables and the feature cache, read and written here
 only (table names in ``warmpool.tables``).
 
-| table                    | written by                                  | what |
-|--------------------------|---------------------------------------------|------|
-| ``PERSON_ASSIGNMENTS``   | every run, decision and unmerge             | each record's current person (dbt reads it) |
-| ``RECORD_PAIRS``         | resolve runs (replaced, or patched)         | scored pairs with per-comparison evidence |
-| ``RECORD_HASHES``        | resolve runs                                | each record's content hash (what changed) |
-| ``RESOLUTION_RUNS``      | every run, decision and unmerge             | one row each, with counts and the model version |
-| ``PERSON_MERGES``        | every run, decision and unmerge             | id changes, append-only (``history.id_changes``) |
-| ``PERSON_ID_MAP``        | rebuilt after every change                  | any id ever issued -> current id (``history.id_map_rows``) |
-| ``REVIEW_QUEUE``         | resolve runs, refreshed after decisions     | uncertain pairs and their status |
-| ``REVIEW_DECISIONS``     | ``review.decide`` / ``review.unmerge``      | link / separate decisions, append-only |
+| table                  | written by                           | what |
+|------------------------|--------------------------------------|------|
+| ``PERSON_ASSIGNMENTS`` | every run, decision and unmerge      | each record's current person (dbt reads it) |
+| ``RECORD_PAIRS``       | resolve runs (replaced, or patched)  | scored pairs with per-comparison evidence |
+| ``RECORD_HASHES``      | resolve runs                         | each record's content hash (what changed) |
+| ``RESOLUTION_RUNS``    | every run, decision and unmerge      | one row each, with counts and the model version |
+| ``PERSON_MERGES``      | every run, decision and unmerge      | id changes, append-only (``history.id_changes``) |
+| ``PERSON_ID_MAP``      | rebuilt after every change           | any id ever issued -> current id (``id_map_rows``) |
+| ``REVIEW_QUEUE``       | resolve runs, refreshed on decisions | uncertain pairs and their status |
+| ``REVIEW_DECISIONS``   | ``review.decide`` / ``review.unmerge`` | link / separate decisions, append-only |
 
 ``RESOLUTION_RUNS``: ``run_id, kind (resolve|resolve_incremental|review|unmerge), started_at,
 records, persons, merges, splits, model_version``, and for resolve runs ``new_records,
@@ -173,7 +173,8 @@ class IdentityStore:
         return self._first_row(f"SELECT count(*) FROM {tables.PERSON_ASSIGNMENTS}")[0]
 
     def person_ids(self) -> set[str]:
-        return {r[0] for r in self.con.execute(f"SELECT DISTINCT person_id FROM {tables.PERSON_ASSIGNMENTS}").fetchall()}
+        rows = self.con.execute(f"SELECT DISTINCT person_id FROM {tables.PERSON_ASSIGNMENTS}").fetchall()
+        return {r[0] for r in rows}
 
     def person_records(self, person_ids) -> pl.DataFrame:
         """``source, source_record_id, person_id`` of the records of ``person_ids``, by key."""
@@ -329,8 +330,9 @@ class IdentityStore:
         def stale(l_src, l_id, r_src, r_id):
             # a stored pair is replaced when a record of it changed or left, or both records were re-scored
             left, right = f"({sql_record_key(l_src, l_id)})", f"({sql_record_key(r_src, r_id)})"
-            return (f"({left} IN (SELECT _key FROM _warmpool_gone) OR {right} IN (SELECT _key FROM _warmpool_gone) "
-                    f"OR ({left} IN (SELECT _key FROM _warmpool_rescore) AND {right} IN (SELECT _key FROM _warmpool_rescore)))")
+            gone_, rescored_ = "(SELECT _key FROM _warmpool_gone)", "(SELECT _key FROM _warmpool_rescore)"
+            return (f"({left} IN {gone_} OR {right} IN {gone_} "
+                    f"OR ({left} IN {rescored_} AND {right} IN {rescored_}))")
 
         with self._registered(_warmpool_assignments=assignments, _warmpool_drop=dropped, _warmpool_gone=gone_keys,
                               _warmpool_rescore=_keys_frame(rescored), _warmpool_pairs=pairs,
@@ -344,8 +346,8 @@ class IdentityStore:
             self.con.execute(f"INSERT INTO {tables.RECORD_PAIRS} BY NAME SELECT * FROM _warmpool_pairs")
             self.con.execute(f"DELETE FROM {tables.REVIEW_QUEUE} WHERE "
                              + stale("left_source", "left_source_record_id", "right_source", "right_source_record_id"))
-            self.con.execute(f"DELETE FROM {tables.RECORD_HASHES} WHERE ({sql_record_key('source', 'source_record_id')}) "
-                             "IN (SELECT _key FROM _warmpool_gone)")
+            record = sql_record_key("source", "source_record_id")
+            self.con.execute(f"DELETE FROM {tables.RECORD_HASHES} WHERE ({record}) IN (SELECT _key FROM _warmpool_gone)")
             self.con.execute(f"INSERT INTO {tables.RECORD_HASHES} SELECT * FROM _warmpool_hashes")
 
     def reassign(self, assignments: pl.DataFrame) -> None:
