@@ -2,6 +2,7 @@
 
 Schemas in ``warehouse.duckdb``:
   raw_ats, raw_vendors, raw_forms, raw_email   dlt datasets (one per source family)
+  raw_campaigns                                the campaigns declared in config, loaded before dbt runs
   quarantine                                   rows rejected at the boundary, with the reason
   identity                                     record→person assignment written by identity resolution
   staging, intermediate, marts                 dbt layers (marts are the contract other tools read)
@@ -13,11 +14,14 @@ RAW_ATS = "raw_ats"
 RAW_VENDORS = "raw_vendors"
 RAW_FORMS = "raw_forms"
 RAW_EMAIL = "raw_email"
+RAW_CAMPAIGNS = "raw_campaigns"  # campaigns declared in config/campaigns/*.yaml (not dlt: one table, rewritten)
 QUARANTINE = "quarantine"
 IDENTITY = "identity"
 STAGING = "staging"
 INTERMEDIATE = "intermediate"
 MARTS = "marts"
+
+CAMPAIGN_DEFINITIONS = f"{RAW_CAMPAIGNS}.campaigns"
 
 # quarantine
 QUARANTINED_ROWS = f"{QUARANTINE}.rejected_rows"

@@ -31,10 +31,10 @@ import yaml
 from jinja2 import DictLoader, StrictUndefined, TemplateError, TemplateSyntaxError, meta, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
+from warmpool import tables
 from warmpool.config import CONFIG_DIR
 
 CAMPAIGNS_DIR = CONFIG_DIR / "campaigns"
-RAW_CAMPAIGNS_TABLE = "raw_campaigns.campaigns"
 KINDS = ("nurture", "invite_to_apply")
 DEFAULT_FREQUENCY_CAP_DAYS = 7
 
@@ -207,18 +207,17 @@ def load_campaigns_table(con, campaigns: list[Campaign] | None = None, dir: Path
     previous table untouched.
     """
     rows = campaign_rows(campaigns if campaigns is not None else load_campaigns(dir))
-    schema, table = RAW_CAMPAIGNS_TABLE.split(".")
     con.execute("begin transaction")
     try:
-        con.execute(f"create schema if not exists {schema}")
-        con.execute(f"""create or replace table {RAW_CAMPAIGNS_TABLE} (
+        con.execute(f"create schema if not exists {tables.RAW_CAMPAIGNS}")
+        con.execute(f"""create or replace table {tables.CAMPAIGN_DEFINITIONS} (
             campaign_id varchar not null primary key, name varchar not null, kind varchar not null,
             job_families varchar, countries varchar, min_years_experience double,
             subject varchar not null, template varchar not null, content_version varchar not null,
             starts_at timestamptz not null)""")
         if rows:
             marks = ", ".join("?" for _ in CONTRACT_COLUMNS)
-            con.executemany(f"insert into {RAW_CAMPAIGNS_TABLE} ({', '.join(CONTRACT_COLUMNS)}) values ({marks})",
+            con.executemany(f"insert into {tables.CAMPAIGN_DEFINITIONS} ({', '.join(CONTRACT_COLUMNS)}) values ({marks})",
                             [[row[c] for c in CONTRACT_COLUMNS] for row in rows])
         con.execute("commit")
     except BaseException:
