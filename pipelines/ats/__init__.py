@@ -130,6 +130,18 @@ def _incremental_rows(client: RESTClient, endpoint: Endpoint, per_page: int, loo
         state["cursor"], state["seen"] = _iso(run_start), {i: d for i, (_, d) in recent.items()}
 
 
+def _without_null_objects(fields: frozenset[str]):
+    """A map dropping nested-object fields that are null (`"recruiter": null`): dlt flattens an object
+    into `recruiter__id` ... columns (declared in `settings.ENDPOINTS`), but a null one would be a
+    column of its own that never gets data (and a warning on every load)."""
+    def drop(row: dict) -> dict:
+        for name in fields:
+            if name in row and row[name] is None:
+                del row[name]
+        return row
+    return drop
+
+
 def _endpoint_resource(client: RESTClient, endpoint: Endpoint, per_page: int, lookback: int) -> DltResource:
     hints: dict[str, Any] = {"name": endpoint.name, "primary_key": PRIMARY_KEY, "write_disposition": "merge"}
     if endpoint.columns:
@@ -146,6 +158,8 @@ def _endpoint_resource(client: RESTClient, endpoint: Endpoint, per_page: int, lo
     if endpoint.nested_columns:
         resource.apply_hints(nested_hints={path: {"columns": _column_list(cols)}
                                            for path, cols in endpoint.nested_columns.items()})
+    if endpoint.object_fields:
+        resource.add_map(_without_null_objects(endpoint.object_fields))
     return resource
 
 
