@@ -15,6 +15,7 @@ import dlt
 from dlt.common.pipeline import LoadInfo
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
+from pipelines import _crash
 from warmpool.config import Settings, get_settings
 
 # Set before dlt reads its runtime configuration; an explicit environment value still wins.
@@ -60,8 +61,6 @@ def make_pipeline(name: str, dataset: str, settings: Settings | None = None) -> 
 
 def run(pipeline: dlt.Pipeline, data: Any, expected_tables: Iterable[str] = ()) -> dict[str, int]:
     """Run `data` through `pipeline`; return rows loaded per table (0 for expected tables with none)."""
-    from pipelines import _crash
-
     _crash.install(data)  # test-only, no-op unless WARMPOOL_CRASH_AT is set
     with dlt.config.values(RUN_CONFIG):
         resumed: dict[str, int] = {}

@@ -33,6 +33,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from warmpool.config import get_settings
+
 ENDPOINTS = ("candidates", "applications", "jobs", "users", "sources", "offers", "rejection_reasons")
 MAX_PER_PAGE = 500
 DEFAULT_PER_PAGE = 100
@@ -316,7 +318,5 @@ def create_app(ats_dir: Path, api_key: str, rate_limit: RateLimit | None = None)
 
 
 def app_from_settings(settings=None, rate_limit: RateLimit | None = None) -> FastAPI:
-    from warmpool.config import get_settings
-
     settings = settings or get_settings()
     return create_app(settings.sandbox_dir / "ats", settings.ats.api_key, rate_limit)

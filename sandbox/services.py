@@ -19,6 +19,7 @@ import uvicorn
 
 from sandbox.ats_simulator import ENDPOINTS, RateLimit, app_from_settings
 from sandbox.smtp_sink import SmtpSink
+from warmpool.config import get_settings
 
 
 def _default_port(url: str, fallback: int) -> int:
@@ -28,8 +29,6 @@ def _default_port(url: str, fallback: int) -> int:
 class SandboxServices:
     def __init__(self, settings=None, ats_port: int | None = None, smtp_port: int | None = None,
                  host: str = "127.0.0.1", rate_limit: RateLimit | None = None):
-        from warmpool.config import get_settings
-
         self.settings = settings or get_settings()
         self.host = host
         self._ats_port = _default_port(self.settings.ats.base_url, 8200) if ats_port is None else ats_port
@@ -132,8 +131,6 @@ class SandboxServices:
 
 def serve_forever(settings=None) -> None:
     """`warmpool sandbox serve`: run both services on their configured ports until Ctrl-C."""
-    from warmpool.config import get_settings
-
     settings = (settings or get_settings()).ensure_dirs()
     if not (settings.sandbox_dir / "ats" / "candidates.json").exists():
         print("No sandbox world yet: run `warmpool sandbox generate` first (the API serves empty lists).")

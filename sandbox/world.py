@@ -36,6 +36,7 @@ import numpy as np
 from unidecode import unidecode
 
 from sandbox import vocab as V
+from warmpool.config import CONFIG_DIR, get_settings, load_yaml
 
 WORLD_NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 WORLD_START = datetime(2024, 9, 1, tzinfo=timezone.utc)  # a little over two years of history
@@ -1158,8 +1159,6 @@ def _email_events(rng: random.Random, records: list[Record], pending_ids: set[st
 # the whole world
 # ------------------------------------------------------------------------------------------------
 def _paths(home: Path | None):
-    from warmpool.config import get_settings
-
     settings = get_settings()
     if home is None or Path(home).resolve() == settings.home:
         return settings.home, settings.sandbox_dir, settings.landing_dir, settings.web_store_path
@@ -1168,8 +1167,6 @@ def _paths(home: Path | None):
 
 
 def _vendor_configs() -> dict:
-    from warmpool.config import CONFIG_DIR, load_yaml
-
     return load_yaml(CONFIG_DIR / "vendors.yaml")["vendors"]
 
 
