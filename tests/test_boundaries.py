@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from warmpool.config import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout the tests run in
+
 
 PACKAGES = ["warmpool", "cli", "pipelines", "assets", "web", "dashboards", "sandbox", "benchmarks"]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")

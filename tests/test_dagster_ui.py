@@ -11,9 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from warmpool.config import REPO_ROOT, get_settings
+from warmpool.config import get_settings
 
 pytestmark = pytest.mark.browser
+
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout the tests run in
 
 QUERY = "{ assetNodes { assetKey { path } } }"
 

@@ -11,12 +11,15 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests.ingestion_fixtures import *  # noqa: F401,F403 (fixtures: ats_world, home, ats)
 from tests.ingestion_fixtures import assert_ats_matches_truth
-from warmpool.config import REPO_ROOT, get_settings
+from warmpool.config import get_settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout the tests run in
 
 # extract: after 120 rows (candidates pages fetched, others not yet); normalize: files written, not
 # committed; load: after 3 load jobs completed (some tables in the staging dataset, none merged yet).

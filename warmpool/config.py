@@ -1,8 +1,14 @@
 """The one configuration loader.
 
 Everything that differs between the sandbox and a real deployment (paths, the ATS URL and key, the
-SMTP relay, the sender's postal address) comes from here: ``config/warmpool.yaml`` in the checkout,
-overridden by environment variables. Secrets are only ever read from the environment or from
+SMTP relay, the sender's postal address) comes from here: ``warmpool.yaml`` in the configuration
+folder (``CONFIG_DIR``), overridden by environment variables.
+
+Where things are when nothing says otherwise: run from a source checkout, the configuration is the
+checkout's ``config/`` and the data folder its ``data/``; installed from the wheel, the configuration
+is the sandbox's copy shipped inside the package and the data folder is ``data/`` in the current
+directory. ``WARMPOOL_CONFIG_DIR`` (or ``WARMPOOL_CONFIG`` for the one yaml file) and
+``WARMPOOL_HOME`` move them. Secrets are only ever read from the environment or from
 ``.dlt/secrets.toml`` (git-ignored; see ``.dlt/example.secrets.toml``) and never printed.
 
 ATS API key, first found wins: ``WARMPOOL_ATS_API_KEY``; ``SOURCES__ATS__API_KEY`` (dlt's own env
@@ -20,13 +26,21 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = REPO_ROOT / "config"
-
-
 def _env(name: str, default: Any) -> Any:
     value = os.environ.get(name)
     return default if value in (None, "") else value
+
+
+def _source_checkout() -> Path | None:
+    """The source checkout this package runs from, or None when it is installed from the wheel."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "config").is_dir() else None
+
+
+SOURCE_CHECKOUT = _source_checkout()
+# The wheel ships the checkout's config/ as warmpool/default_config (pyproject.toml, force-include).
+CONFIG_DIR = Path(_env("WARMPOOL_CONFIG_DIR", SOURCE_CHECKOUT / "config" if SOURCE_CHECKOUT
+                       else Path(__file__).resolve().parent / "default_config"))
 
 
 @dataclass(frozen=True)
@@ -54,12 +68,15 @@ class Settings:
     ats: AtsSettings
     smtp: SmtpSettings
     raw: dict = field(repr=False, default_factory=dict)
+    # Set by a caller that was handed these files (a Dagster resource); else they live in `home`.
+    warehouse_file: Path | None = None
+    web_store_file: Path | None = None
 
     # --- where every file lives (one place knows each path) ---------------------------------
     @property
     def warehouse_path(self) -> Path:
         """The DuckDB warehouse: raw_*, identity, staging, intermediate and marts schemas."""
-        return self.home / "warehouse.duckdb"
+        return Path(self.warehouse_file or self.home / "warehouse.duckdb")
 
     @property
     def sandbox_dir(self) -> Path:
@@ -79,7 +96,7 @@ class Settings:
     @property
     def web_store_path(self) -> Path:
         """SQLite store written by the candidate-facing web service (forms, consent, email events)."""
-        return Path(_env("WARMPOOL_WEB_STORE", self.home / "web" / "web.sqlite"))
+        return Path(self.web_store_file or _env("WARMPOOL_WEB_STORE", self.home / "web" / "web.sqlite"))
 
     @property
     def mailbox_dir(self) -> Path:
@@ -113,17 +130,24 @@ class Settings:
         return self.home / "identity"
 
     @property
+    def logs_dir(self) -> Path:
+        """Full logs (Dagster, dlt, dbt) of the demo and of `warmpool run`, one file per run."""
+        return self.home / "logs"
+
+    @property
     def vendors(self) -> dict:
         return load_yaml(CONFIG_DIR / "vendors.yaml")["vendors"]
 
     def ensure_dirs(self) -> "Settings":
         for d in (self.home, self.sandbox_dir, self.landing_dir, self.web_store_path.parent, self.mailbox_dir,
                   self.audiences_dir, self.exports_dir, self.campaign_ledger_path.parent, self.dlt_dir,
-                  self.dagster_home, self.identity_dir):
+                  self.dagster_home, self.identity_dir, self.logs_dir):
             Path(d).mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster_home / "dagster.yaml"
-        if not dagster_yaml.exists():  # no usage statistics leave the machine
-            dagster_yaml.write_text("telemetry:\n  enabled: false\n")
+        if not dagster_yaml.exists():
+            # No usage statistics leave the machine; one writer at a time in each pool (the
+            # `warehouse` pool holds every asset and check that opens the DuckDB warehouse).
+            dagster_yaml.write_text("telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n")
         return self
 
 
@@ -141,8 +165,9 @@ _ENV_KEYS = (
 
 
 def dlt_secrets_path() -> Path:
-    """`.dlt/secrets.toml` of the project (dlt's own convention: `DLT_PROJECT_DIR`, else the checkout)."""
-    return Path(_env("DLT_PROJECT_DIR", REPO_ROOT)) / ".dlt" / "secrets.toml"
+    """`.dlt/secrets.toml` of the project (dlt's own convention: `DLT_PROJECT_DIR`, else the checkout,
+    else the current directory)."""
+    return Path(_env("DLT_PROJECT_DIR", SOURCE_CHECKOUT or Path.cwd())) / ".dlt" / "secrets.toml"
 
 
 def _dlt_secret(section: str, key: str) -> Any:
@@ -185,7 +210,7 @@ def _settings_for(home: str, config_file: str, _env_snapshot: tuple = ()) -> Set
 
 def get_settings() -> Settings:
     """Settings for the current environment (``WARMPOOL_HOME`` moves the data folder)."""
-    home = Path(_env("WARMPOOL_HOME", REPO_ROOT / "data")).resolve()
+    home = Path(_env("WARMPOOL_HOME", (SOURCE_CHECKOUT or Path.cwd()) / "data")).resolve()
     config_file = _env("WARMPOOL_CONFIG", CONFIG_DIR / "warmpool.yaml")
     secrets = dlt_secrets_path()
     secrets_version = secrets.stat().st_mtime_ns if secrets.exists() else None  # an edited secrets file is seen
