@@ -1,4 +1,7 @@
-"""Where the dbt project and its prepared manifest live (shared by Dagster, the demo and tests)."""
+"""Where the dbt project and its prepared manifest live (shared by Dagster, the demo and tests), and what
+the manifest says that the Dagster code needs: the raw tables dbt declares as sources and the export
+policy declared in the models' YAML.
+"""
 from __future__ import annotations
 
 import json
@@ -8,33 +11,48 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from warmpool.config import REPO_ROOT, get_settings
+from dagster_dbt import DbtCliResource
 
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+from warmpool.config import SOURCE_CHECKOUT, get_settings
+
+# The checkout's dbt project; an installed wheel runs it from the current directory's dbt_project/.
+DBT_PROJECT_DIR = (SOURCE_CHECKOUT or Path.cwd()) / "dbt_project"
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"  # the venv's own dbt, whether or not its bin is on PATH
 
 # Identity resolution runs between two dbt invocations: phase 1 builds every source record
 # (`int_source_records` and what it needs), phase 2 everything that needs person ids.
 POOL_RECORDS_SELECT = "+int_source_records"
 
 
-def dbt_env() -> dict[str, str]:
-    """Environment for a dbt process: the warehouse path and quiet, offline flags."""
-    env = dict(os.environ)
-    env["WARMPOOL_WAREHOUSE"] = str(get_settings().warehouse_path)
-    env.setdefault("DO_NOT_TRACK", "1")
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # dagster-dbt needs `dbt` on PATH
-    return env
+def dbt_vars(warehouse_path: Path, as_of: str | None = None) -> dict[str, str]:
+    """dbt's `--vars` for a run: the warehouse file (profiles.yml reads it) and, if given, "today".
+
+    The manifest is prepared with the default warehouse's vars, so a run on that warehouse re-uses
+    dbt's partial parse; other vars (a test's warehouse, an `as_of`) make dbt parse again.
+    """
+    return {"warehouse_path": str(warehouse_path), **({"as_of": as_of} if as_of else {})}
+
+
+def vars_arg(values: dict[str, str]) -> list[str]:
+    return ["--vars", json.dumps(values, sort_keys=True)]
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
+                          dbt_executable=str(DBT_EXECUTABLE))
 
 
 def prepare_manifest(force: bool = False) -> Path:
     """Run `dbt parse` once, ahead of any run (never at import time)."""
     if force or not MANIFEST_PATH.exists():
-        dbt = Path(sys.executable).parent / "dbt"
+        env = {**os.environ, "DO_NOT_TRACK": os.environ.get("DO_NOT_TRACK", "1")}  # the child's, not ours
         subprocess.run(
-            [str(dbt), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
-            check=True, env=dbt_env(), cwd=DBT_PROJECT_DIR,
+            [str(DBT_EXECUTABLE), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+             "--profiles-dir", str(DBT_PROJECT_DIR), *vars_arg(dbt_vars(get_settings().warehouse_path))],
+            check=True, env=env, cwd=DBT_PROJECT_DIR,
         )
+        load_manifest.cache_clear()
     return MANIFEST_PATH
 
 
@@ -48,3 +66,18 @@ def source_tables(source_name: str) -> list[str]:
     return sorted(
         node["name"] for node in load_manifest()["sources"].values() if node["source_name"] == source_name
     )
+
+
+def _meta(node: dict) -> dict:
+    # dbt 1.10+ keeps `meta` under `config`; a top-level `meta:` still lands beside it
+    return {**(node.get("meta") or {}), **((node.get("config") or {}).get("meta") or {})}
+
+
+def parquet_exports() -> dict[str, list[str]]:
+    """Marts whose YAML says `meta: {export: parquet}`, each with its columns marked `meta: {personal: true}`."""
+    out = {}
+    for node in load_manifest()["nodes"].values():
+        if node["resource_type"] == "model" and _meta(node).get("export") == "parquet":
+            out[node["name"]] = sorted(name for name, column in (node.get("columns") or {}).items()
+                                       if _meta(column).get("personal"))
+    return dict(sorted(out.items()))

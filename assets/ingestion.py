@@ -1,18 +1,22 @@
-"""Ingestion assets: thin glue over the dlt pipelines in `pipelines/`.
+"""Ingestion: thin glue over the dlt pipelines in `pipelines/`, the boundary checks on what they load, and
+the sensor that starts a load when a vendor file lands.
 
 Each dlt source family is one multi-asset whose asset keys are the raw tables the dbt project
 declares as sources (`[source_name, table]`), so the lineage from raw table to mart is visible.
-A fresh dlt source is built on every run (dagster-dlt mutates a reused source's schema).
+A fresh dlt source is built on every run (a source keeps per-run state).
 """
 import hashlib
 
 import dagster as dg
 
 from assets.dbt_project import source_tables
+from assets.resources import WAREHOUSE_POOL, AtsResource, WarehouseResource, WebStoreResource, run_settings
+from assets.validation import ASSET_CHECKS
+from pipelines.ats import run_ats
+from pipelines.vendor_files import new_vendor_files, run_vendor_files
+from pipelines.web_store import run_web_store
 from warmpool import tables
-from warmpool.config import get_settings
-
-WAREHOUSE_POOL = "warehouse"  # one writer per DuckDB file: every writing asset runs in this pool
+from warmpool.campaigns.config import load_campaigns_table
 
 
 def _raw_specs(source_name: str, description: str) -> list[dg.AssetSpec]:
@@ -22,30 +26,28 @@ def _raw_specs(source_name: str, description: str) -> list[dg.AssetSpec]:
     ]
 
 
-def _loaded(counts: dict) -> dict:
-    return {f"rows_loaded.{table}": dg.MetadataValue.int(int(n)) for table, n in sorted(counts.items())}
+def _loaded(context: dg.AssetExecutionContext, counts: dict):
+    """One materialisation per raw table, with the rows this run loaded into it."""
+    for spec in context.assets_def.specs:
+        table = spec.key.path[-1]
+        yield dg.MaterializeResult(asset_key=spec.key,
+                                   metadata={"rows_loaded": dg.MetadataValue.int(int(counts.get(table, 0)))})
 
 
 @dg.multi_asset(specs=_raw_specs(tables.RAW_ATS, "Loaded from the ATS REST API (Harvest shape)."),
                 name="raw_ats", pool=WAREHOUSE_POOL, can_subset=False)
-def raw_ats(context: dg.AssetExecutionContext):
-    from pipelines.ats import run_ats
-
-    counts = run_ats(get_settings())
+def raw_ats(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ats: AtsResource):
+    counts = run_ats(run_settings(warehouse, ats=ats))
     context.log.info(f"ATS rows loaded: {counts}")
-    for spec in context.assets_def.specs:
-        yield dg.MaterializeResult(asset_key=spec.key, metadata=_loaded({spec.key.path[-1]: counts.get(spec.key.path[-1], 0)}))
+    yield from _loaded(context, counts)
 
 
 @dg.multi_asset(specs=_raw_specs(tables.RAW_VENDORS, "Loaded from vendor export files in the landing folder."),
                 name="raw_vendors", pool=WAREHOUSE_POOL, can_subset=False)
-def raw_vendors(context: dg.AssetExecutionContext):
-    from pipelines.vendor_files import run_vendor_files
-
-    counts = run_vendor_files(get_settings())
+def raw_vendors(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    counts = run_vendor_files(run_settings(warehouse))
     context.log.info(f"vendor rows loaded: {counts}")
-    for spec in context.assets_def.specs:
-        yield dg.MaterializeResult(asset_key=spec.key, metadata=_loaded({spec.key.path[-1]: counts.get(spec.key.path[-1], 0)}))
+    yield from _loaded(context, counts)
 
 
 @dg.multi_asset(
@@ -53,22 +55,16 @@ def raw_vendors(context: dg.AssetExecutionContext):
     + _raw_specs(tables.RAW_EMAIL, "Email provider events from the web store."),
     name="raw_web_store", pool=WAREHOUSE_POOL, can_subset=False,
 )
-def raw_web_store(context: dg.AssetExecutionContext):
-    from pipelines.web_store import run_web_store
-
-    counts = run_web_store(get_settings())
+def raw_web_store(context: dg.AssetExecutionContext, warehouse: WarehouseResource, web_store: WebStoreResource):
+    counts = run_web_store(run_settings(warehouse, web_store=web_store))
     context.log.info(f"web store rows loaded: {counts}")
-    for spec in context.assets_def.specs:
-        yield dg.MaterializeResult(asset_key=spec.key, metadata=_loaded({spec.key.path[-1]: counts.get(spec.key.path[-1], 0)}))
+    yield from _loaded(context, counts)
 
 
-@dg.multi_asset(specs=_raw_specs("raw_campaigns", "Campaigns declared in config/campaigns/*.yaml."),
+@dg.multi_asset(specs=_raw_specs(tables.RAW_CAMPAIGNS, "Campaigns declared in config/campaigns/*.yaml."),
                 name="campaign_definitions", pool=WAREHOUSE_POOL, can_subset=False)
-def campaign_definitions(context: dg.AssetExecutionContext):
-    from warmpool.campaigns.config import load_campaigns_table
-    from warmpool.warehouse import warehouse
-
-    with warehouse() as con:
+def campaign_definitions(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    with warehouse.connect() as con:
         n = load_campaigns_table(con)
     for spec in context.assets_def.specs:
         yield dg.MaterializeResult(asset_key=spec.key, metadata={"campaigns": dg.MetadataValue.int(int(n))})
@@ -76,10 +72,8 @@ def campaign_definitions(context: dg.AssetExecutionContext):
 
 @dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
            description="Starts an ingestion run when a new vendor export lands (one run per file set).")
-def new_vendor_files_sensor(context: dg.SensorEvaluationContext):
-    from pipelines.vendor_files import new_vendor_files
-
-    files = new_vendor_files(get_settings())
+def new_vendor_files_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    files = new_vendor_files(run_settings(warehouse))  # the local dlt state only: safe while a run writes
     if not files:
         return dg.SkipReason("no new vendor files")
     # Short and stable: the same set of new contents gives the same key (one run per key), whatever
@@ -87,3 +81,10 @@ def new_vendor_files_sensor(context: dg.SensorEvaluationContext):
     digest = hashlib.sha256("\n".join(sorted(f.sha256 for f in files)).encode()).hexdigest()[:24]
     return dg.RunRequest(run_key=f"vendor-files:{digest}", asset_selection=[spec.key for spec in raw_vendors.specs],
                          tags={"warmpool/new_vendor_files": str(len(files))})
+
+
+defs = dg.Definitions(
+    assets=[raw_ats, raw_vendors, raw_web_store, campaign_definitions],
+    asset_checks=ASSET_CHECKS,
+    sensors=[new_vendor_files_sensor],
+)

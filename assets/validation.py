@@ -7,9 +7,8 @@ check with severity ERROR and the downstream assets (dbt) do not run. Rules that
 """
 import dagster as dg
 
-from assets.ingestion import WAREHOUSE_POOL
-from pipelines.validation import CHECKS, TableCheck
-from warmpool.config import get_settings
+from assets.resources import WAREHOUSE_POOL, WarehouseResource, run_settings
+from pipelines.validation import CHECKS, TableCheck, run_check
 
 
 def _metadata(outcome) -> dict:
@@ -21,10 +20,8 @@ def _asset_check(check: TableCheck) -> dg.AssetChecksDefinition:
     # no `from __future__ import annotations` here: Dagster inspects the `context` annotation at runtime
     @dg.asset_check(asset=dg.AssetKey(check.asset_key), name=check.name, blocking=True,
                     description=check.description, pool=WAREHOUSE_POOL)
-    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        from pipelines.validation import run_check
-
-        outcome = run_check(check.name, get_settings())
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        outcome = run_check(check.name, run_settings(warehouse))
         severity = dg.AssetCheckSeverity.ERROR if outcome.blocking else dg.AssetCheckSeverity.WARN
         return dg.AssetCheckResult(passed=outcome.passed, severity=severity, metadata=_metadata(outcome))
 

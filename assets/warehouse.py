@@ -1,21 +1,18 @@
-"""dbt assets (dagster-dbt) and the read-only parquet export of the marts.
+"""The warehouse: dbt assets (dagster-dbt) and the read-only parquet export of the marts.
 
 dbt runs in two invocations around identity resolution: phase 1 builds the source records that
 identity reads, phase 2 everything that needs person ids. dbt tests surface as asset checks; a
 failing test fails the step, so downstream audiences and sends do not run.
 """
-import os
-import sys
-from pathlib import Path
 from typing import Any, Mapping
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from assets.dbt_project import DBT_PROJECT_DIR, MANIFEST_PATH, POOL_RECORDS_SELECT, dbt_env
-from assets.ingestion import WAREHOUSE_POOL
+from assets.dbt_project import MANIFEST_PATH, POOL_RECORDS_SELECT, parquet_exports, vars_arg
+from assets.resources import WAREHOUSE_POOL, WarehouseResource, run_settings
 from warmpool import tables
-from warmpool.config import get_settings
+from warmpool.exports import export_marts
 
 
 class WarmpoolDbtTranslator(DagsterDbtTranslator):
@@ -25,52 +22,47 @@ class WarmpoolDbtTranslator(DagsterDbtTranslator):
         return fqn[1] if len(fqn) > 2 else "warehouse"
 
 
-TRANSLATOR = WarmpoolDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+# dbt tests are asset checks, tests on sources included (they check the raw tables and identity's output)
+TRANSLATOR = WarmpoolDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True,
+                                                                         enable_source_tests_as_checks=True))
 
 
-def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    # The dbt process inherits this environment: point it at this run's warehouse file.
-    os.environ.update({k: dbt_env()[k] for k in ("WARMPOOL_WAREHOUSE", "DO_NOT_TRACK", "PATH")})
-    yield from dbt.cli(["build"], context=context).stream()
+def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    # The warehouse reaches dbt as a var on its command line (profiles.yml reads it); no environment changes.
+    yield from dbt.cli(["build", *vars_arg(warehouse.dbt_vars())], context=context).stream()
 
 
 @dbt_assets(manifest=MANIFEST_PATH, select=POOL_RECORDS_SELECT, name="dbt_pool_records",
             dagster_dbt_translator=TRANSLATOR, pool=WAREHOUSE_POOL)
-def dbt_pool_records(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from _dbt_build(context, dbt)
+def dbt_pool_records(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    yield from _dbt_build(context, dbt, warehouse)
 
 
 @dbt_assets(manifest=MANIFEST_PATH, exclude=POOL_RECORDS_SELECT, name="dbt_marts",
             dagster_dbt_translator=TRANSLATOR, pool=WAREHOUSE_POOL)
-def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from _dbt_build(context, dbt)
+def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    yield from _dbt_build(context, dbt, warehouse)
 
 
-def dbt_resource() -> DbtCliResource:
-    # The venv's own dbt, whether or not the venv's bin is on PATH.
-    return DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
-                          dbt_executable=str(Path(sys.executable).parent / "dbt"))
-
-
-# Not exported: marts.fct_consent_records (the consent ledger) and marts.rpt_erasure_requests (the
-# privacy team's worklist). The ledger holds IP addresses and user agents,
-# personal data the dashboards do not need; auditors read it in the warehouse, not from parquet copies.
-MART_EXPORTS = ("dim_candidates", "fct_applications", "rpt_pool_by_source", "audience_members",
-                # reporting marts for dashboards and analysts (dbt_project/models/marts/reporting)
-                "fct_hires", "rpt_talent_pool_growth", "rpt_funnel", "rpt_source_roi", "rpt_vendor_utilization",
-                "rpt_recruiter_activity", "rpt_campaign_performance", "rpt_silver_medalists")
+# Which marts are exported and which of their columns are personal is declared in the models' YAML
+# (`meta: {export: parquet}`, a column's `meta: {personal: true}`), read from the prepared manifest.
+PARQUET_EXPORTS = parquet_exports()
 
 
 @dg.asset(
-    deps=[dg.AssetKey([tables.MARTS, name]) for name in MART_EXPORTS],
+    deps=[dg.AssetKey([tables.MARTS, name]) for name in PARQUET_EXPORTS],
     group_name="activation",
     kinds={"parquet"},
     pool=WAREHOUSE_POOL,
-    description="Parquet copies of the marts for dashboards and notebooks, so readers never lock the warehouse.",
+    description="Parquet copies of the marts for dashboards and notebooks, so readers never lock the warehouse. "
+                "Each file names its personal columns in its metadata (`warmpool.personal_columns`).",
 )
-def marts_export(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    from warmpool.exports import export_marts
-
-    paths = export_marts(MART_EXPORTS)
+def marts_export(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    settings = run_settings(warehouse)
+    paths = export_marts(PARQUET_EXPORTS, settings)
     return dg.MaterializeResult(metadata={"files": dg.MetadataValue.json([str(p) for p in paths]),
-                                          "folder": dg.MetadataValue.path(str(get_settings().exports_dir))})
+                                          "personal_columns": dg.MetadataValue.json(PARQUET_EXPORTS),
+                                          "folder": dg.MetadataValue.path(str(settings.exports_dir))})
+
+
+defs = dg.Definitions(assets=[dbt_pool_records, dbt_marts, marts_export])

@@ -1,5 +1,5 @@
 """Ingestion through Dagster: the vendor-file sensor, GX asset checks that block what follows, and
-no secret in Dagster's logs, events or dlt's traces."""
+no secret in Dagster's logs, events or dlt's traces (the key given as production gives it: a dg.EnvVar)."""
 from __future__ import annotations
 
 import logging
@@ -20,28 +20,34 @@ def _checks(*names):
     return [c for c in ASSET_CHECKS if any(k.name in names for k in c.check_keys)]
 
 
+def _resources(**swapped):
+    """The local deployment's resources (files in this test's WARMPOOL_HOME), with some swapped."""
+    from assets.resources import resources_for
+
+    return {**resources_for("local"), **swapped}
+
+
 def test_sensor_requests_one_run_per_new_file_set_with_a_short_stable_key(home):
     from assets.ingestion import new_vendor_files_sensor
     from pipelines.vendor_files import run_vendor_files
 
-    with dg.build_sensor_context() as context:
-        assert isinstance(new_vendor_files_sensor(context), dg.SkipReason)
+    def evaluate():
+        with dg.build_sensor_context(resources=_resources()) as context:
+            return new_vendor_files_sensor(context)
+
+    assert isinstance(evaluate(), dg.SkipReason)
     files = write_vendor_files(home.landing_dir)
-    with dg.build_sensor_context() as context:
-        first = new_vendor_files_sensor(context)
-    with dg.build_sensor_context() as context:
-        again = new_vendor_files_sensor(context)
+    first = evaluate()
+    again = evaluate()
     assert isinstance(first, dg.RunRequest) and first.run_key == again.run_key
     assert len(first.run_key) <= 40 and first.tags["warmpool/new_vendor_files"] == "3"
     assert {k.to_user_string() for k in first.asset_selection} >= {"raw_vendors/resumes"}
 
     run_vendor_files()
-    with dg.build_sensor_context() as context:
-        assert isinstance(new_vendor_files_sensor(context), dg.SkipReason)
+    assert isinstance(evaluate(), dg.SkipReason)
     files["talentdb"].with_name("talentdb_2025-05-01.csv").write_text(
         files["talentdb"].read_text().replace("T1,", "T7,"))
-    with dg.build_sensor_context() as context:
-        later = new_vendor_files_sensor(context)
+    later = evaluate()
     assert isinstance(later, dg.RunRequest) and later.run_key != first.run_key
 
 
@@ -52,7 +58,7 @@ def test_blocking_check_stops_downstream_and_row_count_drop_is_caught(home):
     from pipelines.validation import run_check
 
     write_vendor_files(home.landing_dir)
-    assert dg.materialize([raw_vendors, *_checks("resumes_valid")]).success  # clean load: check passes
+    assert dg.materialize([raw_vendors, *_checks("resumes_valid")], resources=_resources()).success  # clean load
 
     @dg.asset(deps=[dg.AssetKey(["raw_vendors", "resumes"])])
     def reads_resumes():
@@ -61,7 +67,8 @@ def test_blocking_check_stops_downstream_and_row_count_drop_is_caught(home):
     with duckdb.connect(str(home.warehouse_path)) as con:
         con.execute(f"insert into {tables.RAW_VENDORS}.resumes (vendor, vendor_record_id, file_name, email, "
                     "_dlt_load_id, _dlt_id) values ('nobody', 'X1', 'sneaked.csv', 'not-an-email', '9999999999.0', 'x')")
-    result = dg.materialize([raw_vendors, *_checks("resumes_valid"), reads_resumes], raise_on_error=False)
+    result = dg.materialize([raw_vendors, *_checks("resumes_valid"), reads_resumes], resources=_resources(),
+                            raise_on_error=False)
     evaluations = [e.event_specific_data for e in result.all_events
                    if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert evaluations and not evaluations[0].passed
@@ -95,10 +102,13 @@ def test_ats_check_quarantines_bad_contact_data_without_blocking(ats):
 
 def test_secrets_never_reach_dagster_logs_events_or_dlt_traces(ats, caplog, capfd):
     from assets.ingestion import raw_ats
+    from assets.resources import AtsResource
 
     instance = dg.DagsterInstance.ephemeral()
+    resource = AtsResource(base_url=ats.url, api_key=dg.EnvVar("WARMPOOL_ATS_API_KEY"))  # the fixture's key
     with caplog.at_level(logging.DEBUG):
-        result = dg.materialize([raw_ats, *_checks("candidates_valid", "candidate_emails_valid")], instance=instance)
+        result = dg.materialize([raw_ats, *_checks("candidates_valid", "candidate_emails_valid")],
+                                resources=_resources(ats=resource), instance=instance)
     assert result.success
     assert count(f"{tables.RAW_ATS}.candidates") == len(ats.truth("candidates"))
     key = ats.api_key

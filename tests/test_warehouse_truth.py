@@ -190,13 +190,14 @@ def test_a_hire_without_an_application_stops_the_audiences(run, world_home, tmp_
     import dagster as dg
 
     from assets.activation import audience_files, campaign_sends
-    from assets.warehouse import dbt_marts, dbt_resource
+    from assets.resources import WarehouseResource, resources_for
+    from assets.warehouse import dbt_marts
+    from sandbox.world import WORLD_NOW
     from warmpool.warehouse import warehouse
 
     copy = tmp_path / "copy"
     shutil.copytree(world_home, copy, ignore=shutil.ignore_patterns("mailbox", "dagster", "dlt", "sandbox"))
     monkeypatch.setenv("WARMPOOL_HOME", str(copy))
-    monkeypatch.setenv("DAGSTER_HOME", str(copy / "dagster"))
 
     with warehouse() as con:
         con.execute("""insert into raw_ats.offers by name
@@ -204,7 +205,9 @@ def test_a_hire_without_an_application_stops_the_audiences(run, world_home, tmp_
                               'accepted' as status, now() as resolved_at, now() as updated_at,
                               'seeded' as _dlt_load_id, 'seeded-bad-offer' as _dlt_id
                        from raw_ats.candidates""")
-    result = dg.materialize([dbt_marts, audience_files, campaign_sends], resources={"dbt": dbt_resource()},
+    resources = {**resources_for("local"),
+                 "warehouse": WarehouseResource(path=str(copy / "warehouse.duckdb"), as_of=WORLD_NOW.strftime("%Y-%m-%d"))}
+    result = dg.materialize([dbt_marts, audience_files, campaign_sends], resources=resources,
                             instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     assert not result.success
     failed_checks = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}

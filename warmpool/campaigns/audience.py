@@ -13,6 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
+from warmpool import tables
+from warmpool.warehouse import table_exists
+
 AUDIENCE_COLUMNS = ("Email Address", "First Name", "Last Name", "City", "Country", "Job Family", "Person ID")
 _SOURCE_FIELDS = ("email", "first_name", "last_name", "city", "country", "job_family", "person_id")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -75,3 +78,23 @@ def write_audience_csv(members: list[dict] | Any, campaign_id: str, dir: Path | 
 def _null_if_nan(value: Any) -> Any:
     # pandas turns SQL nulls into NaN floats; they are empty cells, not the text "nan".
     return None if isinstance(value, float) and value != value else value
+
+
+def members_by_campaign(con) -> dict[str, list[dict]]:
+    """``marts.audience_members`` grouped by campaign, each in person-id order."""
+    cur = con.execute(f"select * from {tables.AUDIENCE_MEMBERS} order by campaign_id, person_id")
+    cols = [d[0] for d in cur.description]
+    grouped: dict[str, list[dict]] = {}
+    for row in cur.fetchall():
+        member = dict(zip(cols, row))
+        grouped.setdefault(member["campaign_id"], []).append(member)
+    return grouped
+
+
+def retired_person_ids(con) -> list[tuple[str, str]] | None:
+    """Retired person id -> current person id (``identity.person_id_map``), so the send ledger follows
+    merges; None before identity resolution ever ran."""
+    if not table_exists(con, tables.PERSON_ID_MAP):
+        return None
+    return con.execute(f"select any_person_id, person_id from {tables.PERSON_ID_MAP} "
+                       f"where any_person_id <> person_id").fetchall()

@@ -1,0 +1,135 @@
+"""The systems a run talks to, as Dagster resources: the warehouse, the ATS, the SMTP relay, the web store
+and dbt. Which values they hold depends on the deployment (`WARMPOOL_DEPLOYMENT`):
+
+    local       (default) the sandbox: every field left unset, so the run takes what the one
+                configuration loader (`warmpool.config`: config/warmpool.yaml, then the environment)
+                says at run time
+    production  a real ATS and SMTP relay: every endpoint and credential is a `dg.EnvVar`, resolved
+                at run time and shown in the Dagster UI by name only; a missing variable fails the run
+                instead of falling back to the sandbox
+
+A run, a test or the demo swaps a resource (or sets its fields in the run config) to point a run at
+other files or services; nothing patches the environment.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Optional
+
+import dagster as dg
+import duckdb
+
+from assets.dbt_project import dbt_resource, dbt_vars
+from warmpool.config import AtsSettings, Settings, SmtpSettings, get_settings
+from warmpool.warehouse import warehouse
+
+DEPLOYMENT_ENV = "WARMPOOL_DEPLOYMENT"
+DEPLOYMENTS = ("local", "production")
+
+# One writer per DuckDB file: every asset and check that opens the warehouse runs in this pool
+# (limit 1 in the instance's dagster.yaml), so two runs never write it at once.
+WAREHOUSE_POOL = "warehouse"
+
+
+def _set_fields(resource: dg.ConfigurableResource) -> dict[str, Any]:
+    return {name: getattr(resource, name) for name in resource.model_fields_set
+            if getattr(resource, name) is not None}
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file (raw, identity, staging, intermediate, marts)."""
+
+    path: Optional[str] = None  # default: warehouse.duckdb in the data folder (WARMPOOL_HOME)
+    as_of: Optional[str] = None  # "today" for the dbt models (YYYY-MM-DD); default: the warehouse clock
+
+    def file(self) -> Path:
+        return Path(self.path) if self.path else get_settings().warehouse_path
+
+    @contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        with warehouse(self.file(), read_only=read_only) as con:
+            yield con
+
+    def dbt_vars(self) -> dict[str, str]:
+        return dbt_vars(self.file(), self.as_of)
+
+
+class AtsResource(dg.ConfigurableResource):
+    """The ATS REST API (Harvest shape). Unset fields come from the configuration loader."""
+
+    base_url: Optional[str] = None
+    api_key: Optional[str] = None  # a secret: only ever a dg.EnvVar here
+    per_page: Optional[int] = None
+
+    def settings(self, configured: AtsSettings) -> AtsSettings:
+        return dataclasses.replace(configured, **_set_fields(self))
+
+
+class SmtpResource(dg.ConfigurableResource):
+    """The SMTP relay campaigns are sent through. Unset fields come from the configuration loader."""
+
+    host: Optional[str] = None
+    port: Optional[int] = None
+    username: Optional[str] = None  # secrets: only ever dg.EnvVar here
+    password: Optional[str] = None
+    starttls: Optional[bool] = None
+
+    def settings(self, configured: SmtpSettings) -> SmtpSettings:
+        return dataclasses.replace(configured, **_set_fields(self))
+
+
+class WebStoreResource(dg.ConfigurableResource):
+    """The candidate-facing web service's SQLite store (forms, consent, email events)."""
+
+    path: Optional[str] = None  # default: web/web.sqlite in the data folder (or WARMPOOL_WEB_STORE)
+
+
+def run_settings(warehouse: WarehouseResource, *, ats: AtsResource | None = None,
+                 smtp: SmtpResource | None = None, web_store: WebStoreResource | None = None) -> Settings:
+    """The configured settings with this run's resources applied: what the domain functions take."""
+    configured = get_settings()
+    return dataclasses.replace(
+        configured,
+        warehouse_file=warehouse.file(),
+        web_store_file=Path(web_store.path) if web_store and web_store.path else configured.web_store_file,
+        ats=ats.settings(configured.ats) if ats else configured.ats,
+        smtp=smtp.settings(configured.smtp) if smtp else configured.smtp,
+    )
+
+
+def deployment() -> str:
+    name = os.environ.get(DEPLOYMENT_ENV, "local")
+    if name not in DEPLOYMENTS:
+        raise ValueError(f"{DEPLOYMENT_ENV}={name!r}: expected one of {', '.join(DEPLOYMENTS)}")
+    return name
+
+
+def resources_for(name: str) -> dict[str, dg.ConfigurableResource]:
+    """The resources of one deployment (see the module docstring)."""
+    if name == "local":
+        ats, smtp = AtsResource(), SmtpResource()
+    elif name == "production":
+        ats = AtsResource(base_url=dg.EnvVar("WARMPOOL_ATS_URL"), api_key=dg.EnvVar("WARMPOOL_ATS_API_KEY"))
+        smtp = SmtpResource(host=dg.EnvVar("WARMPOOL_SMTP_HOST"), port=dg.EnvVar.int("WARMPOOL_SMTP_PORT"),
+                            username=dg.EnvVar("WARMPOOL_SMTP_USERNAME"),
+                            password=dg.EnvVar("WARMPOOL_SMTP_PASSWORD"))
+    else:
+        raise ValueError(f"unknown deployment {name!r}")
+    return {"warehouse": WarehouseResource(), "ats": ats, "smtp": smtp, "web_store": WebStoreResource(),
+            "dbt": dbt_resource()}
+
+
+def run_config_for(resources: Mapping[str, dg.ConfigurableResource]) -> dict:
+    """Run config that gives these resources the fields set on them (an env var stays a reference).
+
+    How a launched run (the demo, `warmpool run`) gets other resources than its code location's:
+    the run's config is kept with the run, so the UI shows what the run talked to.
+    """
+    def value(v: Any) -> Any:
+        name = getattr(v, "env_var_name", None)  # dg.EnvVar / dg.EnvVar.int
+        return {"env": name} if name else v
+    return {"resources": {key: {"config": {k: value(v) for k, v in _set_fields(res).items()}}
+                          for key, res in resources.items()}}
