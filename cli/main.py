@@ -54,11 +54,16 @@ def resolve(
 def demo(
     people: int = typer.Option(20_000, envvar="PEOPLE", help="Size of the sandbox world."),
     seed: int = typer.Option(42, envvar="SEED"),
+    ats_port: Optional[int] = typer.Option(None, envvar="ATS_PORT",
+                                           help="Port of the sandbox ATS API (default: config's ats.base_url; 0: any free port)."),
+    smtp_port: Optional[int] = typer.Option(None, envvar="SMTP_PORT",
+                                            help="Port of the sandbox SMTP server (default: config's smtp.port; 0: any free port)."),
 ) -> None:
     """Generate the sandbox, start its services, run the whole asset graph, print a summary."""
     from cli.demo import run_demo
 
-    run_demo(people=people, seed=seed)
+    if not run_demo(people=people, seed=seed, ats_port=ats_port, smtp_port=smtp_port):
+        raise typer.Exit(1)
 
 
 @app.command("web")
@@ -79,16 +84,13 @@ def manifest(force: bool = typer.Option(True, help="Re-parse even if a manifest 
 
 @app.command("run")
 def run() -> None:
-    """Run the whole asset graph once against the configured ATS, files and SMTP relay."""
-    from dagster import DagsterInstance
-
+    """Run the whole asset graph once against the configured ATS, files and SMTP relay (WARMPOOL_DEPLOYMENT
+    picks the resources: local = the sandbox, production = endpoints and secrets from the environment)."""
+    from cli.demo import run_once
     from warmpool.config import get_settings
-    from cli.demo import run_pipeline
 
-    import os
-
-    os.environ.setdefault("DAGSTER_HOME", str(get_settings().ensure_dirs().dagster_home))
-    run_pipeline(DagsterInstance.get())
+    if not run_once(get_settings().ensure_dirs()):
+        raise typer.Exit(1)
 
 
 # ---- identity: explain, review, unmerge (the warehouse at get_settings().warehouse_path) ----------

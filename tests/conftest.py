@@ -87,31 +87,33 @@ PIPELINE_WORLD_SEED = 7
 
 
 def pipeline_env(home: Path) -> dict[str, str]:
-    """Environment that points every piece (settings, Dagster, dbt's clock) at one world's home."""
-    from sandbox.world import WORLD_NOW
-
-    return {"WARMPOOL_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), "DO_NOT_TRACK": "1",
-            # decay, time in stage and snapshots are measured at the world's own "now", not today's
-            "WARMPOOL_AS_OF": WORLD_NOW.strftime("%Y-%m-%d")}
+    """Environment that points the settings (and so the data folder) at one world's home."""
+    return {"WARMPOOL_HOME": str(home), "DO_NOT_TRACK": "1"}
 
 
 def run_whole_graph(home: Path):
-    """Start the sandbox services for `home` and materialise every asset once; returns the result."""
+    """Start the sandbox services for `home` and run the whole graph once, as the demo does, recorded in
+    the home's own Dagster instance; returns the launched run (`.run_id`, `.success`, `.events`). The
+    run's resources are swapped for the services' ports and the world's "now" (decay, time in stage and
+    snapshots are measured at the world's own date)."""
     from dagster import DagsterInstance
 
+    from assets.resources import WarehouseResource
+    from cli.demo import sandbox_resources
+    from cli.launch import launch
     from sandbox.services import SandboxServices
+    from sandbox.world import WORLD_NOW
     from warmpool.config import get_settings
-    from cli.demo import run_pipeline
 
     mp = pytest.MonkeyPatch()
     try:
         for k, v in pipeline_env(home).items():
             mp.setenv(k, v)
-        with SandboxServices(get_settings(), ats_port=0, smtp_port=0) as svc:
-            mp.setenv("WARMPOOL_ATS_URL", svc.ats_url)
-            mp.setenv("WARMPOOL_SMTP_HOST", svc.smtp_host)
-            mp.setenv("WARMPOOL_SMTP_PORT", str(svc.smtp_port))
-            return run_pipeline(DagsterInstance.ephemeral(), log_level="WARNING")
+        settings = get_settings().ensure_dirs()
+        with SandboxServices(settings, ats_port=0, smtp_port=0) as svc, \
+                DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+            resources = sandbox_resources(svc, WarehouseResource(as_of=WORLD_NOW.strftime("%Y-%m-%d")))
+            return launch(instance, resources=resources)
     finally:
         mp.undo()
 
@@ -119,7 +121,7 @@ def run_whole_graph(home: Path):
 @dataclass(frozen=True)
 class PipelineWorld:
     home: Path
-    first_run: object  # dagster ExecuteInProcessResult of the first run
+    first_run: object  # cli.launch.LaunchedRun of the first run
 
     @property
     def truth_dir(self) -> Path:
@@ -184,9 +186,7 @@ def chromium():
 @pytest.fixture(scope="session")
 def screenshots_dir() -> Path:
     """Where browser tests leave screenshots for review ($WARMPOOL_SCREENSHOTS, else data/screenshots)."""
-    from warmpool.config import REPO_ROOT
-
-    folder = Path(os.environ.get("WARMPOOL_SCREENSHOTS") or REPO_ROOT / "data" / "screenshots")
+    folder = Path(os.environ.get("WARMPOOL_SCREENSHOTS") or Path(__file__).resolve().parents[1] / "data" / "screenshots")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

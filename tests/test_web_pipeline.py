@@ -71,7 +71,6 @@ def stack(tmp_path_factory, chromium, screenshots_dir):
     home = tmp_path_factory.mktemp("web-pipeline")
     mp = pytest.MonkeyPatch()
     mp.setenv("WARMPOOL_HOME", str(home))
-    mp.setenv("DAGSTER_HOME", str(home / "dagster"))
     for var in ("WARMPOOL_LANDING_DIR", "WARMPOOL_WEB_STORE"):
         mp.delenv(var, raising=False)
     _clear_settings_cache()
@@ -84,7 +83,7 @@ def stack(tmp_path_factory, chromium, screenshots_dir):
         timings["world"] = time.perf_counter() - t0
         web_port = free_port()
         with SandboxServices(get_settings(), ats_port=0, smtp_port=0) as services:
-            mp.setenv("WARMPOOL_ATS_URL", services.ats_url)
+            # the web service's own mail (confirmations, referral notices) goes to the sandbox's SMTP server
             mp.setenv("WARMPOOL_SMTP_HOST", services.smtp_host)
             mp.setenv("WARMPOOL_SMTP_PORT", str(services.smtp_port))
             mp.setenv("WARMPOOL_PUBLIC_URL", f"http://127.0.0.1:{web_port}")  # links in every mail
@@ -93,7 +92,7 @@ def stack(tmp_path_factory, chromium, screenshots_dir):
             with serve_in_thread(app, port=web_port) as base:
                 # the session browser (tests/conftest.py): one sync Playwright per thread
                 yield {"base": base, "settings": settings, "browser": chromium, "shots": shots,
-                       "mailbox": services.mailbox_dir, "timings": timings}
+                       "mailbox": services.mailbox_dir, "services": services, "timings": timings}
     finally:
         mp.undo()
         _clear_settings_cache()
@@ -128,13 +127,14 @@ def wait_for_mail(mailbox: Path, address: str, subject: str, timeout: float = 15
 def run_pipeline(stack, label: str) -> None:
     from dagster import DagsterInstance
 
-    from cli.demo import run_pipeline as run
+    from cli.demo import sandbox_resources
+    from cli.launch import launch
 
     t0 = time.perf_counter()
-    result = run(DagsterInstance.ephemeral())
+    result = launch(DagsterInstance.ephemeral(), resources=sandbox_resources(stack["services"]))
     assert result.success
     stack["timings"][label] = time.perf_counter() - t0
-    steps = sorted(((e.step_key, e.event_specific_data.duration_ms / 1000) for e in result.all_events
+    steps = sorted(((e.step_key, e.event_specific_data.duration_ms / 1000) for e in result.events
                     if e.event_type_value == "STEP_SUCCESS"), key=lambda kv: -kv[1])
     print(f"\n{label}: slowest steps (s): " + ", ".join(f"{k} {v:.1f}" for k, v in steps[:6]))
 
