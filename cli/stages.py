@@ -13,7 +13,8 @@ from typing import Any, Iterator, Mapping
 
 import dagster as dg
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 # What each step of the `warmpool_all` job is called on screen; an unknown step shows its key.
 STEP_LABELS = {
@@ -38,6 +39,13 @@ def _value(metadata_value: Any) -> Any:
 
 def _n(value: Any) -> str:
     return f"{int(value):,}"
+
+
+class _Done(ProgressColumn):
+    """`12/56` for a stage whose size is known (dbt), nothing for one whose is not."""
+
+    def render(self, task) -> Text:
+        return Text(f"{int(task.completed)}/{int(task.total)}" if task.total else "")
 
 
 @contextmanager
@@ -84,9 +92,8 @@ class StageReport:
 
     # --- lines --------------------------------------------------------------------------------
     def line(self, label: str, summary: str, seconds: float | None = None, mark: str = "✓") -> None:
-        took = f"{seconds:6.1f} s" if seconds is not None else ""
-        self.console.print(f"  {mark} {label:<{LABEL_WIDTH}} {summary}".rstrip() + (f"  ({took.strip()})" if took else ""),
-                           soft_wrap=True)
+        took = f"  ({seconds:.1f} s)" if seconds is not None else ""
+        self.console.print(f"  {mark} {label:<{LABEL_WIDTH}} {summary}".rstrip() + took, soft_wrap=True)
 
     def note(self, text: str) -> None:
         self.console.print(text, soft_wrap=True)
@@ -113,7 +120,7 @@ class StageReport:
             yield self
             return
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), console=self.console, transient=True)
+                                 _Done(), TimeElapsedColumn(), console=self.console, transient=True)
         with self.progress:
             try:
                 yield self
@@ -161,6 +168,8 @@ class StageReport:
     def _step_done(self, event: dg.DagsterEvent) -> None:
         key = event.step_key
         seconds = time.perf_counter() - self._started.pop(key, time.perf_counter())
+        if event.is_step_success:  # the step's own measure (also right when events are replayed)
+            seconds = event.event_specific_data.duration_ms / 1000
         self._stop_task(self._tasks.pop(key, None))
         if key in self.check_steps and not event.is_step_failure:
             self._pending_checks.extend(self._checks.pop(key, []))
