@@ -38,6 +38,9 @@ class LaunchedRun:
     success: bool
     events: list[dg.DagsterEvent] = field(default_factory=list)
 
+    def asset_check_evaluations(self) -> list:
+        return [e.asset_check_evaluation_data for e in self.events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+
 
 def code_location_origin(working_directory: Path | None = None):
     """The origin of the code location `make dagster` serves (workspace.yaml)."""

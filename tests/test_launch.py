@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
@@ -50,9 +51,12 @@ def test_the_pipeline_run_is_listed_under_its_job_in_the_dagster_ui(pipeline_wor
     dagster_home = pipeline_world.home / "dagster"
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         orphan = instance.create_run_for_job(defs.resolve_job_def(JOB_NAME))  # no origin: execute_in_process's kind
-        with WorkspaceProcessContext(instance, WorkspaceFileTarget(paths=[str(WORKSPACE)])) as workspace:
-            result = execute_dagster_graphql(workspace.create_request_context(), JOB_RUNS, {"selector": {
-                "pipelineName": JOB_NAME, "repositoryName": "__repository__", "repositoryLocationName": LOCATION_NAME}})
+        with WorkspaceProcessContext(instance, WorkspaceFileTarget(paths=[str(WORKSPACE)])) as workspace, \
+                ThreadPoolExecutor(1) as thread:
+            # its own thread: the session's Playwright keeps an event loop running in this one
+            result = thread.submit(execute_dagster_graphql, workspace.create_request_context(), JOB_RUNS, {"selector": {
+                "pipelineName": JOB_NAME, "repositoryName": "__repository__", "repositoryLocationName": LOCATION_NAME,
+            }}).result(timeout=300)
     assert result.errors is None, result.errors
     job = result.data["pipelineOrError"]
     assert job["__typename"] == "Pipeline", job

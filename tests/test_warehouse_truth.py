@@ -72,7 +72,7 @@ def clean_people(run, true_person) -> set[str]:
 
 
 def test_dbt_build_is_green_with_every_check_passing(run):
-    evaluations = run.get_asset_check_evaluations()
+    evaluations = run.asset_check_evaluations()
     assert evaluations, "dbt tests should surface as asset checks"
     failed = [str(e.asset_check_key) for e in evaluations if not e.passed]
     assert not failed, failed
