@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+
 def _env(name: str, default: Any) -> Any:
     value = os.environ.get(name)
     return default if value in (None, "") else value
