@@ -13,10 +13,8 @@ from pathlib import Path
 
 from dagster_dbt import DbtCliResource
 
-from warmpool.config import SOURCE_CHECKOUT, get_settings
+from warmpool.config import DBT_PROJECT_DIR, get_settings
 
-# The checkout's dbt project; an installed wheel runs it from the current directory's dbt_project/.
-DBT_PROJECT_DIR = (SOURCE_CHECKOUT or Path.cwd()) / "dbt_project"
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"  # the venv's own dbt, whether or not its bin is on PATH
 

@@ -3,7 +3,7 @@ assets/validation.py runs each `TableCheck` as an asset check).
 
 GX 1.24 validates pandas frames only (its SQL path to DuckDB fails), so each check reads a frame from
 DuckDB and validates it with an ephemeral GX context. Email and phone syntax are judged by
-`email-validator` and `phonenumbers` (the same functions the vendor reader uses), pre-computed into
+`warmpool.emails` (email-validator's rules, as everywhere) and `phonenumbers`, pre-computed into
 boolean columns that GX expects to be true; GX's own expectations cover nulls, uniqueness, sets,
 ranges and row counts.
 
@@ -27,11 +27,15 @@ from typing import Any, Callable
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no usage statistics leave the machine
 
+import duckdb  # noqa: E402
 import pandas as pd  # noqa: E402
+import phonenumbers  # noqa: E402
 
+from pipelines.quarantine import quarantine, rejected_row  # noqa: E402
 from pipelines.vendor_files import MIN_DATE  # noqa: E402
 from warmpool import tables  # noqa: E402
 from warmpool.config import Settings, get_settings  # noqa: E402
+from warmpool.emails import is_valid_email  # noqa: E402
 
 ROW_COUNTS = tables.VALIDATED_ROW_COUNTS
 ATS_STATUSES = ["active", "rejected", "hired", "converted"]
@@ -47,20 +51,12 @@ EMAIL_EVENTS = ["delivered", "open", "click", "bounce", "complaint", "unsubscrib
 # --- pre-computed columns (the libraries judge; GX checks the verdicts) -------------------------
 
 def email_ok(value: Any) -> bool:
-    from email_validator import EmailNotValidError, validate_email
-
     if value is None or (isinstance(value, float) and pd.isna(value)) or str(value).strip() == "":
         return True  # absence is judged by not-null rules, not here
-    try:
-        validate_email(str(value).strip(), check_deliverability=False)  # surrounding blanks are cosmetic
-        return True
-    except EmailNotValidError:
-        return False
+    return is_valid_email(str(value))
 
 
 def phone_ok(value: Any) -> bool:
-    import phonenumbers
-
     if value is None or (isinstance(value, float) and pd.isna(value)) or str(value).strip() == "":
         return True
     s = str(value).strip()
@@ -98,7 +94,7 @@ class Rule:
     values_from: Callable[[Settings], Any] | None = None  # value_set read from configuration at run time
 
     def expectation(self):
-        import great_expectations as gx
+        import great_expectations as gx  # heavy (~6 s): imported when a check runs, not with the module
 
         ex = gx.expectations
         if self.kind == "not_null":
@@ -266,7 +262,7 @@ class Outcome:
 
 def _gx_validate(df: pd.DataFrame, rules: list[Rule], key: str) -> list[tuple[Rule, Any]]:
     """(rule, GX result) per rule, through an ephemeral context (no files, no network)."""
-    import great_expectations as gx
+    import great_expectations as gx  # heavy (~6 s): imported when a check runs, not with the module
 
     context = gx.get_context(mode="ephemeral")
     try:
@@ -285,8 +281,6 @@ def _gx_validate(df: pd.DataFrame, rules: list[Rule], key: str) -> list[tuple[Ru
 
 
 def _connect(settings: Settings, read_only: bool):
-    import duckdb
-
     return duckdb.connect(str(settings.warehouse_path), read_only=read_only)
 
 
@@ -344,7 +338,7 @@ def run_check(name: str, settings: Settings | None = None) -> Outcome:
 def _gx_validate_table(frame: pd.DataFrame, previous: int):
     rule = Rule("min_rows", "table_rows", True, f"the table has fewer rows than after the previous load ({previous}): "
                 "rows were deleted or a load replaced the table; restore it before anything reads it")
-    import great_expectations as gx
+    import great_expectations as gx  # heavy (~6 s): imported when a check runs, not with the module
 
     context = gx.get_context(mode="ephemeral")
     batch = (context.data_sources.add_pandas("warmpool").add_dataframe_asset("counts")
@@ -363,8 +357,6 @@ def _plain(value: Any) -> Any:
 
 
 def _quarantine_rows(check: TableCheck, rule: Rule, df: pd.DataFrame, keys: list, settings: Settings) -> int:
-    from pipelines.quarantine import quarantine, rejected_row
-
     field_name = rule.field or rule.column
     bad = df[df["_row"].isin(keys)]
     rows = []

@@ -42,12 +42,12 @@ import dlt
 import fsspec
 import phonenumbers
 import pyarrow as pa
-from email_validator import EmailNotValidError, validate_email
 
 from pipelines import _runner
 from pipelines.quarantine import quarantine, rejected_row
 from warmpool import tables
 from warmpool.config import Settings
+from warmpool.emails import InvalidEmail, normalize_email
 
 PIPELINE_NAME = "warmpool_vendors"
 SOURCE_NAME = "vendors"
@@ -441,8 +441,8 @@ def check(row: dict[str, Any], date_format: str) -> list[tuple[str, str, bool]]:
                                              "de-duplicated; ask the vendor for the id", True))
     if row.get("email"):
         try:
-            validate_email(row["email"], check_deliverability=False)
-        except EmailNotValidError as exc:
+            normalize_email(row["email"])
+        except InvalidEmail as exc:
             problems.append(("email", f"invalid email {row['email'][:80]!r}: {exc}", True))
     if row.get("phone"):
         try:

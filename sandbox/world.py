@@ -36,6 +36,7 @@ import numpy as np
 from unidecode import unidecode
 
 from sandbox import vocab as V
+from warmpool import web_store
 from warmpool.config import CONFIG_DIR, get_settings, load_yaml
 
 WORLD_NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -1170,20 +1171,18 @@ def _vendor_configs() -> dict:
     return load_yaml(CONFIG_DIR / "vendors.yaml")["vendors"]
 
 
-def _clear(sandbox_dir: Path, landing: Path, web_store: Path) -> None:
+def _clear(sandbox_dir: Path, landing: Path, store_path: Path) -> None:
     for d in (sandbox_dir, landing / "vendors"):
         if d.exists():
             shutil.rmtree(d)
     for suffix in ("", "-wal", "-shm", "-journal"):
-        f = Path(str(web_store) + suffix)
+        f = Path(str(store_path) + suffix)
         if f.exists():
             f.unlink()
 
 
 def generate_world(people: int, seed: int, home: Path | None = None) -> WorldSummary:
     """Generate the sandbox world for (people, seed), replacing any previous world in ``home``."""
-    from warmpool import web_store
-
     if people < 1:
         raise ValueError("people must be at least 1")
     started = time.perf_counter()
@@ -1262,8 +1261,7 @@ def generate_world(people: int, seed: int, home: Path | None = None) -> WorldSum
     store_path.parent.mkdir(parents=True, exist_ok=True)
     with web_store.store(store_path) as con:
         web_store.insert_submissions(con, submissions)
-        max_id = con.execute("select max(submission_id) from form_submissions").fetchone()[0] or 0
-        if max_id != len(submissions):
+        if web_store.last_key(con, "form_submissions") != len(submissions):
             raise RuntimeError("the web store was not empty; submission ids would not match the truth")
         web_store.insert_email_events(con, events)
 

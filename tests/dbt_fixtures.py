@@ -26,6 +26,38 @@ from pathlib import Path
 
 import duckdb
 
+from warmpool.config import DBT_PROJECT_DIR
+
+# The two dbt invocations around identity resolution (dbt_project/dbt_project.yml).
+PHASE_1 = ["--select", "+int_source_records"]
+PHASE_2 = ["--exclude", "+int_source_records"]
+
+
+def dbt(tmp: Path, *args: str, command: tuple[str, ...] = ("build",)):
+    """Run dbt in this process (dbt's Python API) with a private target and log folder under `tmp`;
+    a build must succeed with every node passing. The warehouse is `WARMPOOL_WAREHOUSE`."""
+    from dbt.adapters.factory import reset_adapters  # dbt's import costs seconds: only when a test builds
+    from dbt.cli.main import dbtRunner
+
+    try:
+        result = dbtRunner().invoke([
+            *command, *args,
+            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"),
+            "--quiet", "--no-partial-parse",
+        ])
+    finally:
+        reset_adapters()
+    if result.exception is not None:
+        raise result.exception
+    if command != ("build",):
+        assert result.success, command
+        return result
+    failed = [f"{r.node.name}: {r.status} {r.message}" for r in result.result
+              if str(r.status) not in ("success", "pass")]
+    assert result.success and not failed, failed
+    return result
+
 RAW_SQL = r"""
 create schema if not exists raw_ats;
 create schema if not exists raw_vendors;

@@ -14,12 +14,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dbt_fixtures import (CONTACTABLE, EXPECTED_AUDIENCES, NOT_CONTACTABLE, build_raw_warehouse,
+from dbt_fixtures import (CONTACTABLE, EXPECTED_AUDIENCES, NOT_CONTACTABLE, PHASE_1, PHASE_2, build_raw_warehouse,
                           write_stand_in_identity)
+from dbt_fixtures import dbt as _dbt
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
-PHASE_1 = ["--select", "+int_source_records"]
-PHASE_2 = ["--exclude", "+int_source_records"]
 RESOLVE_CONTRACT = ["source", "source_record_id", "first_name", "last_name", "email", "phone", "city", "region",
                     "country", "linkedin_url", "current_title", "current_company", "skills", "years_experience",
                     "updated_at"]
@@ -28,29 +26,6 @@ MARTS = ["dim_candidates", "bridge_candidate_records", "dim_candidate_work_histo
          "fct_email_events", "fct_vendor_purchases", "rpt_talent_pool_growth", "rpt_funnel", "rpt_source_roi",
          "rpt_vendor_utilization", "rpt_recruiter_activity", "rpt_campaign_performance", "rpt_silver_medalists",
          "rpt_pool_by_source", "audience_members", "fct_consent_records", "rpt_erasure_requests"]
-
-
-def _dbt(tmp: Path, *args: str, command: tuple[str, ...] = ("build",)):
-    from dbt.adapters.factory import reset_adapters
-    from dbt.cli.main import dbtRunner
-
-    try:
-        result = dbtRunner().invoke([
-            *command, *args,
-            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"),
-            "--quiet", "--no-partial-parse",
-        ])
-    finally:
-        reset_adapters()
-    if result.exception is not None:
-        raise result.exception
-    if command != ("build",):
-        assert result.success, command
-        return result
-    failed = [f"{r.node.name}: {r.status} {r.message}" for r in result.result
-              if str(r.status) not in ("success", "pass")]
-    assert result.success and not failed, failed
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,9 @@ SOURCE_CHECKOUT = _source_checkout()
 # The wheel ships the checkout's config/ as warmpool/default_config (pyproject.toml, force-include).
 CONFIG_DIR = Path(_env("WARMPOOL_CONFIG_DIR", SOURCE_CHECKOUT / "config" if SOURCE_CHECKOUT
                        else Path(__file__).resolve().parent / "default_config"))
+# The dbt project: the checkout's; an installed wheel runs it from the current directory's dbt_project/.
+# Besides dbt, the campaign sender reads it (the consent thresholds, seeds/consent_rules.csv).
+DBT_PROJECT_DIR = (SOURCE_CHECKOUT or Path.cwd()) / "dbt_project"
 
 
 @dataclass(frozen=True)

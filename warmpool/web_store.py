@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -421,7 +422,7 @@ def record_erasure_request(con: sqlite3.Connection, row: dict[str, Any],
         raise
 
 
-# --- incremental reads (the pipeline's web-store source) -------------------------------------
+# --- readers for the pipeline, the campaign sender and the sandbox ----------------------------
 
 # Each table the pipeline loads, with its increasing key: rows are read with the key above the last
 # one loaded, so a re-run reads nothing twice.
@@ -434,9 +435,94 @@ INCREMENTAL_KEYS = {
 }
 
 
+@lru_cache(maxsize=None)
+def table_columns(table: str) -> dict[str, str]:
+    """Column name -> declared type (``INTEGER`` / ``TEXT``) of a store table, in table order, read
+    from the schema above itself (so the pipeline's column hints cannot drift from it)."""
+    con = sqlite3.connect(":memory:")
+    try:
+        con.executescript(SCHEMA + WEB_SCHEMA)
+        columns = {name: decl.upper() for _, name, decl, *_ in con.execute(f"pragma table_info({table})")}
+    finally:
+        con.close()
+    if not columns:
+        raise KeyError(f"the web store has no table {table!r}")
+    return columns
+
+
 def read_after(con: sqlite3.Connection, table: str, after: int, limit: int = 10_000) -> list[dict[str, Any]]:
     """Rows of ``table`` (one of ``INCREMENTAL_KEYS``) whose key is above ``after``, in key order."""
     key = INCREMENTAL_KEYS[table]  # identifiers from this fixed map only
     _ensure_web_schema(con)
     rows = con.execute(f"select * from {table} where {key} > ? order by {key} limit ?", (after, limit)).fetchall()
     return [dict(r) for r in rows]
+
+
+def last_key(con: sqlite3.Connection, table: str) -> int:
+    """The largest key in ``table`` (one of ``INCREMENTAL_KEYS``); 0 when it is empty."""
+    key = INCREMENTAL_KEYS[table]
+    return int(con.execute(f"select coalesce(max({key}), 0) from {table}").fetchone()[0])
+
+
+@contextmanager
+def reader(path: Path) -> Iterator[sqlite3.Connection | None]:
+    """A read-only connection for readers that must never create or change the store (the campaign
+    sender); None when there is no store yet. Tables the web service has not created yet read as empty."""
+    path = Path(path)
+    if not path.exists():
+        yield None
+        return
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    con.row_factory = sqlite3.Row
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _select(con: sqlite3.Connection | None, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+    if con is None:
+        return []
+    try:
+        return [dict(r) for r in con.execute(sql, tuple(params)).fetchall()]
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):  # the web service has not created it yet: nothing recorded
+            return []
+        raise
+
+
+def count_rows(con: sqlite3.Connection | None, table: str) -> int:
+    """Rows in ``table`` (one of ``INCREMENTAL_KEYS``); 0 when it does not exist yet."""
+    INCREMENTAL_KEYS[table]  # identifiers from this fixed map only
+    rows = _select(con, f"select count(*) as n from {table}")
+    return int(rows[0]["n"]) if rows else 0
+
+
+def consent_rows(con: sqlite3.Connection | None) -> dict[str, list[dict[str, Any]]]:
+    """Everything the consent and suppression rules read (``warmpool.consent.events_from_store``),
+    per table: talent-network sign-ups, double opt-in confirmations, preference changes, erasure
+    requests, and the email events that suppress or prove an address reached (no payloads)."""
+    return {
+        "form_submissions": _select(con, (
+            "select submission_id, form, email, submitted_at, consent_marketing, confirmed_at from form_submissions "
+            "where form = 'talent_network' and consent_marketing = 1")),
+        "consent_confirmations": _select(con, "select confirmation_seq, submission_id, confirmed_at "
+                                              "from consent_confirmations"),
+        "preference_changes": _select(con, "select change_seq, email, topics, frequency, unsubscribed_all, changed_at "
+                                           "from preference_changes"),
+        "erasure_requests": _select(con, "select request_seq, email, requested_at from erasure_requests"),
+        "email_events": _select(con, (
+            "select received_seq, email, event, bounce_type, occurred_at from email_events "
+            "where event in ('unsubscribe', 'complaint', 'bounce', 'delivered', 'open', 'click')")),
+    }
+
+
+def message_ids_with_events(con: sqlite3.Connection | None, message_ids: Iterable[str]) -> list[str]:
+    """Those of ``message_ids`` that some provider event (webhook, tracking) refers to."""
+    wanted = list(dict.fromkeys(message_ids))
+    seen: list[str] = []
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        seen += [r["message_id"] for r in _select(con, (
+            f"select distinct message_id from email_events where message_id in ({','.join('?' * len(chunk))})"), chunk)]
+    return seen

@@ -10,7 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
+
+from warmpool.emails import InvalidEmail, normalize_email
 
 # Consent wording is versioned: the version and a hash of the exact text are stored with each
 # submission, so what a person agreed to can be shown later. Change the text -> bump the version.
@@ -101,13 +102,11 @@ def clean_email(res: Result, form: Any, name: str, label: str = "email address",
             res.errors[name] = f"Please enter an {label}."
         return None
     try:
-        # No DNS look-ups (offline, and a form must not hang on a resolver); SMTPUTF8 local parts
-        # are refused because not every relay carries them.
-        info = validate_email(value, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as exc:
+        # SMTPUTF8 local parts are refused because not every relay carries them.
+        return normalize_email(value, ascii_only=True)
+    except InvalidEmail as exc:
         res.errors[name] = f"This {label} does not look right: {exc}"
         return None
-    return info.ascii_email or info.normalized
 
 
 def clean_phone(res: Result, form: Any, name: str, country: str | None) -> str | None:

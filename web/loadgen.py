@@ -101,7 +101,7 @@ def measure(submissions: int = 1000, concurrency: int = 8, static_requests: int 
         static_s, static_ok, _ = run(static_requests, static)
         form_s, form_ok, form_failed = run(submissions, submit)
         with store.store(home / "web" / "web.sqlite") as con:
-            stored = con.execute("select count(*) from form_submissions").fetchone()[0]
+            stored = store.count_rows(con, "form_submissions")
         return {
             "submissions_sent": form_ok + form_failed, "submissions_acknowledged": form_ok,
             "submissions_stored": stored, "lost": max(0, form_ok - stored) + form_failed,

@@ -5,15 +5,22 @@
     nullif(trim({{ expression }}), '')
 {%- endmacro %}
 
-{#- Email addresses compare case- and whitespace-insensitively. -#}
-{% macro normalize_email(expression) -%}
-    lower(nullif(trim({{ expression }}), ''))
-{%- endmacro %}
-
-{#- A syntactically usable address: something@something.tld, no spaces. -#}
-{% macro is_valid_email(expression) -%}
-    coalesce({{ expression }} like '%_@_%._%' and {{ expression }} not like '% %'
-             and {{ expression }} not like '%@%@%', false)
+{#- The mailbox key of an address: mirrors `warmpool.emails.canonical_email` exactly (lower case,
+    no `+tag`, Gmail without dots and `googlemail.com` as `gmail.com`; null without exactly one `@`
+    or with nothing before the tag or after the `@`). tests/test_emails.py runs this macro and the
+    Python function over the same cases (tests/fixtures/canonical_emails.csv). Validity is not
+    judged in SQL: it is email-validator's verdict, taken at ingestion (docs/data-contracts.md). -#}
+{% macro canonical_email(expression) -%}
+    {%- set address = "lower(regexp_replace(" ~ expression ~ ", '^[ \t]+|[ \t]+$', '', 'g'))" -%}
+    {%- set domain = dbt.split_part(address, "'@'", 2) -%}
+    {%- set tagless = dbt.split_part(dbt.split_part(address, "'@'", 1), "'+'", 1) -%}
+    {%- set local = "case when " ~ domain ~ " in ('gmail.com', 'googlemail.com') then replace(" ~ tagless ~ ", '.', '') else " ~ tagless ~ " end" -%}
+    case
+        when length({{ address }}) - length(replace({{ address }}, '@', '')) <> 1 then null
+        when {{ local }} = '' or {{ domain }} = '' then null
+        when {{ domain }} in ('gmail.com', 'googlemail.com') then {{ local }} || '@gmail.com'
+        else {{ local }} || '@' || {{ domain }}
+    end
 {%- endmacro %}
 
 {#- Timestamps as ISO-8601 UTC text (`2026-01-31T09:30:00Z`), the resolve contract's format. -#}

@@ -7,6 +7,6 @@ where is_contactable
         not has_marketing_consent
         or is_suppressed
         or marketing_email is null
-        or not {{ is_valid_email('marketing_email') }}
+        or marketing_email is null
         or not_contactable_reason is not null
     )

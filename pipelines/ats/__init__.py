@@ -34,6 +34,7 @@ from pipelines import _runner
 from pipelines.ats.settings import ENDPOINTS, INITIAL_CURSOR, PRIMARY_KEY, SCHEMA_CONTRACT, Endpoint
 from warmpool import tables
 from warmpool.config import Settings
+from warmpool.emails import is_valid_email
 
 PIPELINE_NAME = "warmpool_ats"
 
@@ -163,6 +164,15 @@ def _endpoint_resource(client: RESTClient, endpoint: Endpoint, per_page: int, lo
     return resource
 
 
+def _with_email_verdicts(candidate: dict) -> dict:
+    """Each address gets email-validator's verdict (`is_valid`), judged once here: the warehouse
+    carries it instead of re-implementing the rules in SQL."""
+    for address in candidate.get("email_addresses") or ():
+        if isinstance(address, dict):
+            address["is_valid"] = is_valid_email(address.get("value"))
+    return candidate
+
+
 @dlt.source(name="ats", max_table_nesting=3, schema_contract=SCHEMA_CONTRACT)
 def harvest(base_url: str, api_key: str, per_page: int = 500, endpoints: Iterable[Endpoint] = ENDPOINTS,
             options: ClientOptions = ClientOptions()) -> list[DltResource]:
@@ -171,7 +181,11 @@ def harvest(base_url: str, api_key: str, per_page: int = 500, endpoints: Iterabl
                      request_max_retry_delay=options.max_retry_delay).session
     client = RESTClient(base_url=base_url.rstrip("/") + "/", auth=ApiKeyAuth(username=api_key, password=""),
                         paginator=HeaderLinkPaginator(), session=session)
-    return [_endpoint_resource(client, e, per_page, options.lookback_seconds) for e in endpoints]
+    resources = [_endpoint_resource(client, e, per_page, options.lookback_seconds) for e in endpoints]
+    for resource in resources:
+        if resource.name == "candidates":
+            resource.add_map(_with_email_verdicts)
+    return resources
 
 
 def ats_source(settings: Settings | None = None, endpoints: Iterable[Endpoint] = ENDPOINTS,

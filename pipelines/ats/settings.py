@@ -26,6 +26,10 @@ def TIMESTAMP() -> dict:
     return {"data_type": "timestamp", "nullable": True}
 
 
+def BOOL() -> dict:
+    return {"data_type": "bool", "nullable": True}
+
+
 def _person(prefix: str) -> dict:
     """Columns of a flattened Harvest user reference (recruiter, credited_to)."""
     return {f"{prefix}__id": BIGINT(), **{f"{prefix}__{f}": TEXT() for f in ("first_name", "last_name", "name", "employee_id")}}
@@ -47,7 +51,9 @@ class Endpoint(NamedTuple):
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("candidates",
              columns={"company": TEXT(), "title": TEXT(), **_person("recruiter")},
-             nested_columns={"employments": {"start_date": TEXT(), "end_date": TEXT(), "title": TEXT()}}),
+             nested_columns={"employments": {"start_date": TEXT(), "end_date": TEXT(), "title": TEXT()},
+                             # added by the loader: email-validator's verdict on each address
+                             "email_addresses": {"is_valid": BOOL()}}),
     # Harvest moves `last_activity_at` (not `updated_at`) when an application advances a stage.
     Endpoint("applications", "last_activity_at", "last_activity_after",
              columns={"rejected_at": TIMESTAMP(), **_person("credited_to"),

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
-
 from warmpool.campaigns.config import Campaign
 from warmpool.config import SmtpSettings
 from warmpool.mail import breaks_header, compose, new_message_id, sender_address
@@ -25,38 +23,6 @@ from warmpool.tokens import make_token
 # only template authors can produce a match: data never becomes a tracked (signed) link target.
 _ANCHOR_HREF = re.compile(r'(<a\b[^>]*?\bhref\s*=\s*")([^"]*)(")', re.IGNORECASE)
 _URL_TAIL = r"(?![A-Za-z0-9/_~%#?&=+\-])"
-
-
-class InvalidRecipient(ValueError):
-    """The recipient address is not a valid email address."""
-
-
-def recipient_address(raw: Any) -> str:
-    """The normalised address to send to, or InvalidRecipient (never passes CR/LF through)."""
-    if not isinstance(raw, str) or not raw.strip():
-        raise InvalidRecipient("no email address")
-    if breaks_header(raw):
-        raise InvalidRecipient("address contains CR, LF or NUL")
-    try:
-        return validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=True).normalized
-    except EmailNotValidError as exc:
-        raise InvalidRecipient(str(exc)) from exc
-
-
-def canonical_email(address: str | None) -> str | None:
-    """Key for caps, duplicates and suppression: lower-case, no +tag, no dots in Gmail local parts.
-
-    Deliberately broader than the mailbox identity: for suppression, matching too much is safe.
-    """
-    if not address:
-        return None
-    local, _, domain = address.strip().lower().rpartition("@")
-    if not local:
-        return address.strip().lower()
-    local = local.split("+", 1)[0]
-    if domain in ("gmail.com", "googlemail.com"):
-        local, domain = local.replace(".", ""), "gmail.com"
-    return f"{local}@{domain}"
 
 
 @dataclass(frozen=True)

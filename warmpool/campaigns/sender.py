@@ -18,17 +18,19 @@ import datetime as dt
 import inspect
 import os
 import socket
-import sqlite3
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping
 
+from warmpool import web_store
 from warmpool.campaigns.config import Campaign
 from warmpool.campaigns.ledger import SendLedger
-from warmpool.campaigns.message import InvalidRecipient, build_message, canonical_email, recipient_address
+from warmpool.campaigns.message import build_message
 from warmpool.config import Settings, get_settings
+from warmpool.consent import ConsentRules, Suppression, events_from_store, load_rules, suppressions_by_address
+from warmpool.emails import InvalidEmail, canonical_email, normalize_email
 from warmpool.mail import (DeliveryUnknown, NotSent, Refused, SmtpClient, SmtpUnreachable, check_header,
                            needs_smtputf8, wire_bytes)
 
@@ -108,8 +110,10 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
 
     ``suppressed``: addresses (or person ids) never to mail, or a callable ``(email)`` /
     ``(email, person_id)`` returning True to suppress; it is consulted for each member right before
-    sending. By default the web store's unsubscribe / complaint / hard-bounce events are read
-    (refreshed every 30 s during a run). Pass ``None`` for no send-time suppression.
+    sending. By default the web store is read (``WebStoreSuppression``, refreshed every 30 s during a
+    run) and the consent model's suppression rules (``warmpool.consent``) applied to the member's
+    address and the person's other addresses (``person_email_keys``). Pass ``None`` for no send-time
+    suppression.
 
     ``fault_hook(step, info)`` is called at ``"claimed"``, ``"submitted"`` (ledger written, before
     SMTP) and ``"accepted"`` (SMTP accepted, before the ledger records it): tests raise there, or
@@ -143,9 +147,9 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
         plan_rows = []
         for pid, member in audience.items():
             try:
-                address = recipient_address(member.get("email"))
+                address = normalize_email(member.get("email"))
                 plan_rows.append((pid, address, canonical_email(address), None))
-            except InvalidRecipient as exc:
+            except InvalidEmail as exc:
                 plan_rows.append((pid, None, None, f"invalid address: {exc}"))
         ledger.plan(campaign.campaign_id, version, plan_rows, now)
         ledger.recover_stale(campaign.campaign_id, version, now)
@@ -199,12 +203,12 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], person_ids: lis
                 member = audience[pid]
                 hook("claimed", {"campaign_id": cid, "person_id": pid})
                 try:  # the address may have changed since the row was planned
-                    address = recipient_address(member.get("email"))
-                except InvalidRecipient as exc:
+                    address = normalize_email(member.get("email"))
+                except InvalidEmail as exc:
                     ledger.finish(cid, pid, version, "failed", clock(), error=f"invalid address: {exc}"[:500])
                     continue
                 key = canonical_email(address)
-                if is_suppressed(address, key, pid):
+                if is_suppressed(address, key, pid, member):
                     ledger.finish(cid, pid, version, "suppressed", clock(), error="suppressed at send time")
                     continue
 
@@ -298,17 +302,8 @@ def _reconcile(ledger: SendLedger, campaign_id: str, version: str, settings: Set
         return 0
     # Stored as sent (``<id@host>``) or as a provider reports it (often without brackets).
     bare = sorted({m.strip().strip("<>").strip() for m in pending})
-    candidates = bare + [f"<{m}>" for m in bare]
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    try:
-        seen = []
-        for start in range(0, len(candidates), 500):
-            chunk = candidates[start:start + 500]
-            seen += [r[0] for r in _rows_if_table(con, (
-                f"select distinct message_id from email_events where message_id in ({','.join('?' * len(chunk))})"),
-                chunk)]
-    finally:
-        con.close()
+    with web_store.reader(path) as con:
+        seen = web_store.message_ids_with_events(con, bare + [f"<{m}>" for m in bare])
     return ledger.reconcile(campaign_id, version, seen, now)
 
 
@@ -335,70 +330,39 @@ def _no_gap(address: str) -> int:
     return 0
 
 
-def _suppression(suppressed, settings: Settings, kind: str) -> tuple[Callable[[str, str | None, str], bool],
+def _other_addresses(member: Mapping) -> list[str]:
+    """The person's other addresses (``person_email_keys`` of ``marts.audience_members``, ';'-separated)."""
+    keys = member.get("person_email_keys")
+    return [k for k in keys.split(";") if k] if isinstance(keys, str) else []
+
+
+def _suppression(suppressed, settings: Settings, kind: str) -> tuple[Callable[[str, str | None, str, Mapping], bool],
                                                                     Callable[[str], int]]:
-    """``(address, canonical address, person_id) -> suppress?`` from any accepted form, and the
-    person's own minimum gap between mails in days (preference centre; 0 when unknown)."""
+    """``(address, canonical address, person_id, member) -> suppress?`` from any accepted form, and
+    the person's own minimum gap between mails in days (preference centre; 0 when unknown)."""
     if suppressed is None:
-        return (lambda address, key, pid: False), _no_gap
+        return (lambda address, key, pid, member: False), _no_gap
     if isinstance(suppressed, _WebStore):
         store = WebStoreSuppression(settings.web_store_path)
-        return (lambda address, key, pid: store(address, kind)), store.min_gap_days
+        return (lambda address, key, pid, member: store(address, kind, _other_addresses(member))), store.min_gap_days
     if callable(suppressed):
         try:
             two = len(inspect.signature(suppressed).parameters) >= 2
         except (TypeError, ValueError):
             two = False
-        return ((lambda address, key, pid: bool(suppressed(address, pid))) if two else
-                (lambda address, key, pid: bool(suppressed(address)))), _no_gap
+        return ((lambda address, key, pid, member: bool(suppressed(address, pid))) if two else
+                (lambda address, key, pid, member: bool(suppressed(address)))), _no_gap
     values = {str(v) for v in suppressed}
     keys = {canonical_email(v) for v in values if "@" in v}
-    return (lambda address, key, pid: key in keys or pid in values), _no_gap
-
-
-# COMPLIANCE.md: soft bounces suppress after 3 consecutive failures spanning 14 days. The warehouse
-# applies the same rule (dbt vars soft_bounce_limit / soft_bounce_span_days).
-SOFT_BOUNCE_LIMIT = 3
-SOFT_BOUNCE_SPAN = dt.timedelta(days=14)
-
-
-def repeatedly_soft_bounced(events: Iterable[tuple[str, str, str | None]]) -> set[str]:
-    """Canonical addresses whose soft bounces since they were last reached (a delivery, open or
-    click) number ``SOFT_BOUNCE_LIMIT`` or more and span ``SOFT_BOUNCE_SPAN`` or more.
-
-    ``events``: ``(email, event, occurred_at ISO-8601)`` for bounce (soft only), delivered, open and
-    click events, in any order."""
-    reached: dict[str, dt.datetime] = {}
-    bounces: dict[str, list[dt.datetime]] = {}
-    for email, event, occurred_at in events:
-        key = canonical_email(email) if email else None
-        at = _parse_time(occurred_at)
-        if key is None or at is None:
-            continue
-        if event == "bounce":
-            bounces.setdefault(key, []).append(at)
-        elif key not in reached or at > reached[key]:
-            reached[key] = at
-    out = set()
-    for key, times in bounces.items():
-        since = [t for t in times if key not in reached or t > reached[key]]
-        if len(since) >= SOFT_BOUNCE_LIMIT and max(since) - min(since) >= SOFT_BOUNCE_SPAN:
-            out.add(key)
-    return out
-
-
-def _parse_time(value: str | None) -> dt.datetime | None:
-    try:
-        t = dt.datetime.fromisoformat(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+    return (lambda address, key, pid, member: key in keys or pid in values), _no_gap
 
 
 class WebStoreSuppression:
-    """What the web store says about an address: never mail it (unsubscribed, complained,
-    hard-bounced, soft-bounced 3 times in a row over 14 days, asked for erasure), or not this kind of campaign (preference-centre topics are
-    campaign kinds), or not this often (preference-centre frequency: monthly / quarterly).
+    """What the web store says about an address, by the consent model's rules (``warmpool.consent``,
+    the same the warehouse applies): never mail it (suppressed: unsubscribed, complained, bounced
+    hard, soft-bounced repeatedly, opted out, asked for erasure — on this address or, given the
+    person's other addresses, on any of them), or not this kind of campaign (preference-centre
+    topics are campaign kinds), or not this often (preference-centre frequency: monthly / quarterly).
 
     Reloaded every ``refresh_seconds`` so an unsubscribe that arrives during a long send is honoured.
     A store that cannot be read stops the send (failing open would mail people who opted out).
@@ -406,19 +370,25 @@ class WebStoreSuppression:
 
     FREQUENCY_DAYS = {"monthly": 30, "quarterly": 90}
 
-    def __init__(self, path: Path, refresh_seconds: float = 30.0):
+    def __init__(self, path: Path, refresh_seconds: float = 30.0, rules: ConsentRules | None = None):
         self.path, self.refresh_seconds = Path(path), refresh_seconds
-        self._blocked: set[str] = set()
+        self.rules = rules or load_rules()
+        self._suppressed: dict[str, Suppression] = {}
         self._prefs: dict[str, tuple[set[str] | None, str | None]] = {}
         self._loaded_at: float | None = None
 
-    def __call__(self, address: str, kind: str | None = None) -> bool:
-        self._refresh()
-        key = canonical_email(address)
-        if key in self._blocked:
+    def __call__(self, address: str, kind: str | None = None, other_addresses: Iterable[str] = ()) -> bool:
+        if self.suppression(address, other_addresses) is not None:
             return True
-        topics = self._prefs.get(key, (None, None))[0]
+        topics = self._prefs.get(canonical_email(address), (None, None))[0]
         return kind is not None and topics is not None and kind not in topics
+
+    def suppression(self, address: str, other_addresses: Iterable[str] = ()) -> Suppression | None:
+        """The earliest suppression of the address and the person's other addresses, if any."""
+        self._refresh()
+        keys = {canonical_email(a) for a in (address, *other_addresses)}
+        return min((self._suppressed[k] for k in keys if k in self._suppressed), key=Suppression.sort_key,
+                   default=None)
 
     def min_gap_days(self, address: str) -> int:
         """The person's own frequency choice as a cap in days (0: no preference)."""
@@ -427,49 +397,23 @@ class WebStoreSuppression:
 
     def _refresh(self) -> None:
         if self._loaded_at is None or time.monotonic() - self._loaded_at > self.refresh_seconds:
-            self._blocked, self._prefs = self._load()
+            with web_store.reader(self.path) as con:
+                rows = web_store.consent_rows(con)
+            self._suppressed = suppressions_by_address(events_from_store(rows), self.rules)
+            self._prefs = _current_preferences(rows["preference_changes"])
             self._loaded_at = time.monotonic()
 
-    def _load(self) -> tuple[set[str], dict]:
-        blocked: set[str] = set()
-        prefs: dict[str, tuple[set[str] | None, str | None]] = {}
-        if not self.path.exists():
-            return blocked, prefs
-        con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
-        try:
-            for (email,) in _rows_if_table(con, (
-                    "select email from email_events where event in ('unsubscribe', 'complaint') "
-                    "or (event = 'bounce' and coalesce(bounce_type, 'hard') <> 'soft')")):
-                blocked.add(canonical_email(email))
-            blocked |= repeatedly_soft_bounced(_rows_if_table(con, (
-                "select email, event, occurred_at from email_events where event in ('delivered', 'open', 'click') "
-                "or (event = 'bounce' and bounce_type = 'soft')")))
-            # An erasure request (GDPR Art. 17, from the preference centre or /privacy/erase) blocks
-            # the address for good, from the moment it is recorded.
-            for (email,) in _rows_if_table(con, "select email from erasure_requests"):
-                blocked.add(canonical_email(email))
-            # The latest preference change per address is its current choice.
-            for email, topics, frequency, unsubscribed_all in _rows_if_table(con, (
-                    "select email, topics, frequency, unsubscribed_all from preference_changes p "
-                    "where change_seq = (select max(change_seq) from preference_changes q where q.email = p.email)")):
-                if unsubscribed_all:
-                    blocked.add(canonical_email(email))
-                else:
-                    chosen = None if topics is None else {t for t in topics.split(";") if t}
-                    prefs[canonical_email(email)] = (chosen, frequency)
-        finally:
-            con.close()
-        blocked.discard(None)
-        return blocked, prefs
 
-
-def _rows_if_table(con: sqlite3.Connection, sql: str, params: Sequence = ()) -> list[tuple]:
-    try:
-        return con.execute(sql, params).fetchall()
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):  # the web service has not created it yet: nothing recorded
-            return []
-        raise
+def _current_preferences(changes: list[dict]) -> dict[str, tuple[set[str] | None, str | None]]:
+    """Each address's latest preference-centre choice of topics and frequency (an opt-out of
+    everything is a suppression, not a choice)."""
+    latest: dict[str, dict] = {}
+    for change in sorted(changes, key=lambda c: c["change_seq"]):
+        key = canonical_email(change.get("email"))
+        if key is not None:
+            latest[key] = change
+    return {key: (None if c["topics"] is None else {t for t in c["topics"].split(";") if t}, c["frequency"])
+            for key, c in latest.items() if not c["unsubscribed_all"]}
 
 
 class _RateLimiter:

@@ -18,6 +18,8 @@ import phonenumbers
 import polars as pl
 from unidecode import unidecode
 
+from warmpool.emails import canonical_email, is_valid_email
+
 # The resolve contract's input columns (docs/data-contracts.md section 4).
 KEY_COLUMNS = ("source", "source_record_id")
 CONTRACT_COLUMNS = (
@@ -158,15 +160,11 @@ def email_is_freemail(value: str | None) -> bool | None:
     return domain in _FREEMAIL_DOMAINS or domain.split(".", 1)[0] in _FREEMAIL_LABELS
 
 
-# Providers that ignore dots in the local part.
-_DOTLESS_DOMAINS = frozenset({"gmail.com"})
-
-
 def email_value(value: str | None) -> str | None:
-    """Canonical mailbox: lower case, domain typos fixed, +tags dropped, gmail dots dropped.
-
-    Invalid syntax (checked with email-validator, never a regex) gives None: a garbage address
-    must not become a shared blocking key.
+    """Matching key of an address: hand-typed wrapping (`<...>`, `mailto:`, a trailing dot) and
+    domain typos repaired, then ``warmpool.emails.canonical_email`` (lower case, +tags and Gmail dots
+    dropped). An invalid address (email-validator's rules, ``is_valid_email``) gives None: a
+    garbage address must not become a shared blocking key.
     """
     if value is None:
         return None
@@ -177,34 +175,8 @@ def email_value(value: str | None) -> str | None:
         return None
     local, domain = raw.split("@")
     domain = domain.strip().rstrip(".")
-    domain = EMAIL_DOMAIN_FIXES.get(domain, domain)
-    local = local.strip().split("+", 1)[0]
-    if domain in _DOTLESS_DOMAINS:
-        local = local.replace(".", "")
-    if not local or not domain:
-        return None
-    candidate = f"{local}@{domain}"
-    # email-validator costs ~150 µs a call (a minute per million distinct addresses): a plain
-    # dot-atom address with an ordinary domain is valid for it too, so only the rest ask it
-    if not (len(local) <= 64 and _PLAIN_ADDRESS.match(candidate)) and not _email_syntax_ok(candidate):
-        return None
-    return candidate
-
-
-# A subset of what email-validator accepts (dot-atom local part, LDH labels, alphabetic TLD).
-_PLAIN_ADDRESS = re.compile(r"^[a-z0-9_%+\-]+(\.[a-z0-9_%+\-]+)*@(?=.{4,253}$)([a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?\.)+"
-                            r"(?!(?:local|localhost|test|invalid|onion|arpa|internal|home|lan|example)$)[a-z]{2,24}$")
-
-
-@lru_cache(maxsize=200_000)
-def _email_syntax_ok(address: str) -> bool:
-    from email_validator import EmailNotValidError, validate_email
-
-    try:
-        validate_email(address, check_deliverability=False)
-        return True
-    except EmailNotValidError:
-        return False
+    key = canonical_email(f"{local.strip()}@{EMAIL_DOMAIN_FIXES.get(domain, domain)}")
+    return key if key is not None and is_valid_email(key) else None
 
 
 # ---------------------------------------------------------------------------------------------

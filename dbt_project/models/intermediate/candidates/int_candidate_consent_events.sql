@@ -1,4 +1,7 @@
-{#- The consent ledger: one row per consent event per person and address (fct_consent_records).
+{#- The consent events: one row per event per person and address, and the one source of each
+    person's consent state (int_candidate_consent). The rules are warmpool/consent.py's (the same
+    cases run through both in tests/test_consent_model.py); the thresholds are the seed consent_rules.
+    The ledger (fct_consent_records) is the requested / confirmed / withdrawn rows:
     - requested: a talent-network submission with the marketing box ticked (wording version and
       hash, IP and user agent of the submission);
     - confirmed: a double opt-in confirmation (stg_forms__consent_confirmations, with its own IP and
@@ -8,7 +11,14 @@
       user agent; the web store writes an `unsubscribe` email event in the same transaction, which
       is this row's provider_event_id, not a second row), any other unsubscribe or complaint email
       event, or an erasure request. A withdrawal is on an address: it is a row for EVERY person who
-      has that address (as suppression is). Hard bounces are deliverability, not consent: not here. -#}
+      has that address (as suppression is).
+    - undeliverable: a hard bounce (a bounce not reported as soft), or soft bounces that reached the
+      consent_rules threshold since the address was last reached. Deliverability, not consent: not
+      in the ledger, but they suppress.
+    `suppression_reason` is what the row does to the person: unsubscribe, complaint, erasure,
+    hard_bounce, soft_bounce, or null (consent given; an opt-out that a later preference change of
+    the address replaced and that came with no unsubscribe event). `email` is the canonical address
+    (macro canonical_email), the key everything matches on; `address` the address as recorded. -#}
 with
 
 records as (
@@ -54,13 +64,20 @@ erasure_requests as (
 
 ),
 
+rules as (
+
+    select * from {{ ref('consent_rules') }}
+
+),
+
 sign_ups as (
 
     -- talent-network submissions with the (never pre-ticked) marketing box ticked, with their person
     select
         records.person_id,
         form_submissions.submission_id,
-        {{ normalize_email('form_submissions.email') }} as email,
+        {{ canonical_email('form_submissions.email') }} as email,
+        trim(form_submissions.email) as address,
         form_submissions.submitted_at,
         form_submissions.consent_wording_version,
         form_submissions.consent_wording_hash,
@@ -82,6 +99,7 @@ requested as (
         'form_submission:' || cast(submission_id as varchar) as event_key,
         person_id,
         email,
+        address,
         'requested' as event,
         submitted_at as occurred_at,
         'talent_network_form' as channel,
@@ -91,7 +109,8 @@ requested as (
         user_agent,
         submission_id,
         cast(null as varchar) as provider_event_id,
-        cast(null as varchar) as campaign_id
+        cast(null as varchar) as campaign_id,
+        cast(null as varchar) as suppression_reason
     from sign_ups
 
 ),
@@ -102,6 +121,7 @@ confirmed_by_link as (
         'consent_confirmation:' || cast(confirmations.confirmation_id as varchar) as event_key,
         sign_ups.person_id,
         sign_ups.email,
+        sign_ups.address,
         'confirmed' as event,
         confirmations.confirmed_at as occurred_at,
         'confirmation_link' as channel,
@@ -111,7 +131,8 @@ confirmed_by_link as (
         confirmations.user_agent,
         sign_ups.submission_id,
         cast(null as varchar) as provider_event_id,
-        cast(null as varchar) as campaign_id
+        cast(null as varchar) as campaign_id,
+        cast(null as varchar) as suppression_reason
     from confirmations
     inner join sign_ups on confirmations.submission_id = sign_ups.submission_id
 
@@ -124,6 +145,7 @@ confirmed_on_submission as (
         'form_submission:' || cast(sign_ups.submission_id as varchar) || ':confirmed' as event_key,
         sign_ups.person_id,
         sign_ups.email,
+        sign_ups.address,
         'confirmed' as event,
         sign_ups.confirmed_at as occurred_at,
         'confirmation_link' as channel,
@@ -133,7 +155,8 @@ confirmed_on_submission as (
         cast(null as varchar) as user_agent,
         sign_ups.submission_id,
         cast(null as varchar) as provider_event_id,
-        cast(null as varchar) as campaign_id
+        cast(null as varchar) as campaign_id,
+        cast(null as varchar) as suppression_reason
     from sign_ups
     left join confirmations on sign_ups.submission_id = confirmations.submission_id
     where sign_ups.confirmed_at is not null
@@ -149,12 +172,31 @@ web_unsubscribe_events as (
 
 ),
 
+latest_preference_changes as (
+
+    -- an address's current choice is its latest preference change
+    select preference_change_id
+    from (
+        select
+            preference_change_id,
+            row_number() over (
+                partition by email_normalized order by changed_at desc, preference_change_id desc
+            ) as change_rank
+        from preference_changes
+        where email_normalized is not null
+    ) as ranked
+    where change_rank = 1
+
+),
+
 preference_opt_outs as (
 
     -- an opt-out of everything, with the web store's unsubscribe event written in the same
     -- transaction (same address, same instant)
     select
         preference_changes.preference_change_id,
+        latest_preference_changes.preference_change_id is not null as is_latest_change,
+        preference_changes.email,
         preference_changes.email_normalized,
         preference_changes.changed_at,
         preference_changes.change_source,
@@ -163,6 +205,8 @@ preference_opt_outs as (
         preference_changes.campaign_id,
         min(web_unsubscribe_events.event_id) as provider_event_id
     from preference_changes
+    left join latest_preference_changes
+        on preference_changes.preference_change_id = latest_preference_changes.preference_change_id
     left join web_unsubscribe_events
         on preference_changes.email_normalized = web_unsubscribe_events.email_normalized
         and preference_changes.changed_at = web_unsubscribe_events.occurred_at
@@ -170,6 +214,8 @@ preference_opt_outs as (
         and preference_changes.email_normalized is not null
     group by
         preference_changes.preference_change_id,
+        latest_preference_changes.preference_change_id,
+        preference_changes.email,
         preference_changes.email_normalized,
         preference_changes.changed_at,
         preference_changes.change_source,
@@ -181,9 +227,11 @@ preference_opt_outs as (
 
 withdrawals as (
 
+    -- in force while it is the address's latest choice; for good once an unsubscribe event came with it
     select
         'preference_change:' || cast(preference_change_id as varchar) as event_key,
         email_normalized as email,
+        trim(email) as address,
         changed_at as occurred_at,
         case change_source
             when 'one_click' then 'one_click_unsubscribe'
@@ -193,7 +241,8 @@ withdrawals as (
         ip,
         user_agent,
         provider_event_id,
-        campaign_id
+        campaign_id,
+        case when is_latest_change or provider_event_id is not null then 'unsubscribe' end as suppression_reason
     from preference_opt_outs
 
     union all
@@ -203,6 +252,7 @@ withdrawals as (
     select
         'email_event:' || email_events.event_id as event_key,
         email_events.email_normalized as email,
+        trim(email_events.email) as address,
         email_events.occurred_at,
         case
             when email_events.event_type = 'complaint' then 'provider_complaint'
@@ -212,7 +262,8 @@ withdrawals as (
         cast(null as varchar) as ip,
         cast(null as varchar) as user_agent,
         email_events.event_id as provider_event_id,
-        email_events.campaign_id
+        email_events.campaign_id,
+        case when email_events.event_type = 'complaint' then 'complaint' else 'unsubscribe' end as suppression_reason
     from email_events
     left join preference_opt_outs on email_events.event_id = preference_opt_outs.provider_event_id
     where email_events.event_type in ('unsubscribe', 'complaint')
@@ -224,12 +275,14 @@ withdrawals as (
     select
         'erasure_request:' || cast(erasure_request_id as varchar) as event_key,
         email_normalized as email,
+        trim(email) as address,
         requested_at as occurred_at,
         'erasure_request' as channel,
         ip,
         user_agent,
         cast(null as varchar) as provider_event_id,
-        campaign_id
+        campaign_id,
+        'erasure' as suppression_reason
     from erasure_requests
     where email_normalized is not null
 
@@ -241,6 +294,7 @@ withdrawn as (
         withdrawals.event_key,
         addresses.person_id,
         withdrawals.email,
+        withdrawals.address,
         'withdrawn' as event,
         withdrawals.occurred_at,
         withdrawals.channel,
@@ -250,9 +304,97 @@ withdrawn as (
         withdrawals.user_agent,
         cast(null as bigint) as submission_id,
         withdrawals.provider_event_id,
-        withdrawals.campaign_id
+        withdrawals.campaign_id,
+        withdrawals.suppression_reason
     from withdrawals
     inner join addresses on withdrawals.email = addresses.email_normalized
+
+),
+
+last_reached as (
+
+    -- a delivery, or an open or click (which prove one), ends a run of soft bounces
+    select email_normalized, max(occurred_at) as reached_at
+    from email_events
+    where event_type in ('delivered', 'open', 'click')
+    group by email_normalized
+
+),
+
+soft_bounce_runs as (
+
+    -- the soft bounces since the address was last reached
+    select
+        email_events.email_normalized,
+        count(*) as soft_bounces,
+        min(email_events.occurred_at) as first_bounced_at,
+        max(email_events.occurred_at) as last_bounced_at
+    from email_events
+    left join last_reached on email_events.email_normalized = last_reached.email_normalized
+    where email_events.event_type = 'bounce'
+        and email_events.bounce_type = 'soft'
+        and email_events.email_normalized is not null
+        and (last_reached.reached_at is null or email_events.occurred_at > last_reached.reached_at)
+    group by email_events.email_normalized
+
+),
+
+bounces as (
+
+    -- a bounce not reported as soft counts as hard (suppressing too much is the safe side)
+    select
+        'email_event:' || event_id as event_key,
+        email_normalized as email,
+        trim(email) as address,
+        occurred_at,
+        'hard_bounce' as channel,
+        event_id as provider_event_id,
+        campaign_id,
+        'hard_bounce' as suppression_reason
+    from email_events
+    where event_type = 'bounce'
+        and coalesce(bounce_type, 'hard') <> 'soft'
+        and email_normalized is not null
+
+    union all
+
+    select
+        'soft_bounces:' || soft_bounce_runs.email_normalized as event_key,
+        soft_bounce_runs.email_normalized as email,
+        soft_bounce_runs.email_normalized as address,
+        soft_bounce_runs.last_bounced_at as occurred_at,
+        'repeated_soft_bounces' as channel,
+        cast(null as varchar) as provider_event_id,
+        cast(null as varchar) as campaign_id,
+        'soft_bounce' as suppression_reason
+    from soft_bounce_runs
+    cross join rules
+    where soft_bounce_runs.soft_bounces >= rules.soft_bounce_limit
+        and {{ dbt.dateadd('day', 'rules.soft_bounce_span_days', 'soft_bounce_runs.first_bounced_at') }}
+            <= soft_bounce_runs.last_bounced_at
+
+),
+
+undeliverable as (
+
+    select
+        bounces.event_key,
+        addresses.person_id,
+        bounces.email,
+        bounces.address,
+        'undeliverable' as event,
+        bounces.occurred_at,
+        bounces.channel,
+        cast(null as varchar) as wording_version,
+        cast(null as varchar) as wording_hash,
+        cast(null as varchar) as ip,
+        cast(null as varchar) as user_agent,
+        cast(null as bigint) as submission_id,
+        bounces.provider_event_id,
+        bounces.campaign_id,
+        bounces.suppression_reason
+    from bounces
+    inner join addresses on bounces.email = addresses.email_normalized
 
 ),
 
@@ -265,6 +407,8 @@ events as (
     select * from confirmed_on_submission
     union all
     select * from withdrawn
+    union all
+    select * from undeliverable
 
 ),
 
@@ -274,6 +418,7 @@ final as (
         person_id || '/' || event_key as consent_event_id,
         person_id,
         email,
+        address,
         event,
         occurred_at,
         channel,
@@ -283,7 +428,8 @@ final as (
         user_agent,
         submission_id,
         provider_event_id,
-        campaign_id
+        campaign_id,
+        suppression_reason
     from events
 
 )

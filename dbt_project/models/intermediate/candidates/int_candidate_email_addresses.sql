@@ -23,7 +23,7 @@ ats_emails as (
 
 record_addresses as (
 
-    select person_id, {{ normalize_email('email') }} as email_normalized
+    select person_id, {{ canonical_email('email') }} as email_normalized
     from records
     where email is not null
 
@@ -31,7 +31,7 @@ record_addresses as (
 
 ats_addresses as (
 
-    select records.person_id, {{ normalize_email('ats_emails.email_address') }} as email_normalized
+    select records.person_id, {{ canonical_email('ats_emails.email_address') }} as email_normalized
     from ats_emails
     inner join ats_candidates on ats_emails.candidate_row_id = ats_candidates.candidate_row_id
     inner join records

@@ -1,5 +1,6 @@
 {#- One row per ATS candidate with the resolve-contract fields, taken from the candidate's child
-    lists: primary email = personal first (then other, then work; list order within a type), the
+    lists: primary email = the first valid address (email-validator's verdict, recorded by the ATS
+    loader) with personal first (then other, then work; list order within a type), the
     first phone, the first address split as "..., City, Region, Country" where it has commas, and
     the first LinkedIn URL among the social media addresses. Years of experience = whole years from
     the earliest employment start to the candidate's last update. -#}
@@ -54,6 +55,7 @@ ranked_emails as (
         ) as email_rank
     from emails
     where {{ nullif_blank('email_address') }} is not null
+        and coalesce(is_valid_email, true)  -- null: loaded before the loader recorded verdicts
 
 ),
 

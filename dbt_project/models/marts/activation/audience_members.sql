@@ -18,6 +18,23 @@ country_codes as (
 
 ),
 
+email_addresses as (
+
+    select * from {{ ref('int_candidate_email_addresses') }}
+
+),
+
+person_email_keys as (
+
+    -- every address of the person: the sender re-checks suppression on all of them at send time
+    select
+        person_id,
+        {{ dbt.listagg('email_normalized', "';'", 'order by email_normalized') }} as person_email_keys
+    from email_addresses
+    group by person_id
+
+),
+
 contactable as (
 
     select * from candidates
@@ -71,9 +88,9 @@ matched as (
 final as (
 
     select
-        campaign_id,
-        person_id,
-        email,
+        matched.campaign_id,
+        matched.person_id,
+        matched.email,
         first_name,
         last_name,
         city,
@@ -84,8 +101,10 @@ final as (
             || case when countries is not null then '; country=' || coalesce(country_code, country) else '' end
             || case when min_years_experience is not null
                 then '; years_experience>=' || {{ number_to_text('min_years_experience') }} else '' end
-            as inclusion_reason
+            as inclusion_reason,
+        person_email_keys.person_email_keys
     from matched
+    left join person_email_keys on matched.person_id = person_email_keys.person_id
 
 )
 

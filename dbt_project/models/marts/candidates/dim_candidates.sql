@@ -139,11 +139,9 @@ final as (
         coalesce(application_facts.has_silver_medal_application, false) and hires.person_id is null
             as is_silver_medalist,
         case
-            when consent.is_suppressed then 'suppressed'
-            when consent.has_confirmed_opt_in then 'opted_in'
-            when consent.has_pending_opt_in then 'pending_double_opt_in'
-            when contactability.has_legitimate_interest then 'legitimate_interest'
-            else 'no_consent'
+            when consent.consent_state = 'no_consent' and contactability.has_legitimate_interest
+                then 'legitimate_interest'
+            else consent.consent_state
         end as consent_state,
         consent.opted_in_at,
         consent_sign_up.given_at as marketing_consent_given_at,

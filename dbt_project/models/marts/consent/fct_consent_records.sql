@@ -1,10 +1,12 @@
-{#- The consent ledger (int_candidate_consent_events): demonstrable consent and its withdrawal.
+{#- The consent ledger (the requested / confirmed / withdrawn rows of int_candidate_consent_events):
+    demonstrable consent and its withdrawal; bounces (deliverability) are not consent events.
     Holds IP addresses and user agents: not exported to the dashboards (assets/warehouse.py). -#}
 with
 
 events as (
 
     select * from {{ ref('int_candidate_consent_events') }}
+    where event in ('requested', 'confirmed', 'withdrawn')
 
 ),
 

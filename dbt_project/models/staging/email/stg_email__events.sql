@@ -15,7 +15,7 @@ renamed as (
         {{ optional_column(columns, 'provider', 'varchar') }} as provider,
         {{ optional_column(columns, 'event', 'varchar') }} as event_type,
         {{ optional_column(columns, 'email', 'varchar') }} as email,
-        {{ normalize_email(optional_column(columns, 'email', 'varchar')) }} as email_normalized,
+        {{ canonical_email(optional_column(columns, 'email', 'varchar')) }} as email_normalized,
         {{ optional_column(columns, 'campaign_id', 'varchar') }} as campaign_id,
         {{ optional_column(columns, 'message_id', 'varchar') }} as message_id,
         {{ optional_column(columns, 'occurred_at', 'timestamp') }} as occurred_at,

@@ -12,7 +12,7 @@ renamed as (
     select
         {{ optional_column(columns, 'request_seq', 'bigint') }} as erasure_request_id,
         {{ optional_column(columns, 'email', 'varchar') }} as email,
-        {{ normalize_email(optional_column(columns, 'email', 'varchar')) }} as email_normalized,
+        {{ canonical_email(optional_column(columns, 'email', 'varchar')) }} as email_normalized,
         {{ optional_column(columns, 'requested_at', 'timestamp') }} as requested_at,
         {{ optional_column(columns, 'person_id', 'varchar') }} as link_person_id,
         {{ optional_column(columns, 'campaign_id', 'varchar') }} as campaign_id,

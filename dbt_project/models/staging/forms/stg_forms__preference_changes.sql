@@ -12,7 +12,7 @@ renamed as (
     select
         {{ optional_column(columns, 'change_seq', 'bigint') }} as preference_change_id,
         {{ optional_column(columns, 'email', 'varchar') }} as email,
-        {{ normalize_email(optional_column(columns, 'email', 'varchar')) }} as email_normalized,
+        {{ canonical_email(optional_column(columns, 'email', 'varchar')) }} as email_normalized,
         {{ optional_column(columns, 'campaign_id', 'varchar') }} as campaign_id,
         {{ optional_column(columns, 'topics', 'varchar') }} as topics,
         {{ optional_column(columns, 'frequency', 'varchar') }} as frequency,
