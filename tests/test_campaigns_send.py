@@ -439,6 +439,23 @@ def test_repeated_soft_bounces_suppress_at_send_time(smtp, settings, nurture):
     assert len(sink.to("person1@example.com")) == 1 and len(sink.to("person2@example.com")) == 1
 
 
+def test_an_event_on_the_persons_other_address_suppresses_at_send_time(smtp, settings, nurture):
+    """The warehouse suppresses the whole person; so does the send-time check, on every address the
+    audience row lists for the person (`person_email_keys`), e.g. a complaint since the last run."""
+    from warmpool import web_store as store
+
+    sink, _ = smtp
+    with store.store(settings.web_store_path) as con:
+        store.insert_email_events(con, [
+            {"provider_event_id": "c1", "provider": "test", "event": "complaint", "email": "Ada.Work@Example.com",
+             "occurred_at": "2026-03-01T00:00:00Z"}])
+    members = [dict(member("p-1", "ada@example.com"), person_email_keys="ada@example.com;ada.work@example.com"),
+               dict(member("p-2", "bob@example.com"), person_email_keys="bob@example.com")]
+    report = send_campaign(nurture, members, settings, clock=clock_at(T0))  # default `suppressed`
+    assert report.suppressed == 1 and report.sent == 1
+    assert sink.to("ada@example.com") == [] and len(sink.to("bob@example.com")) == 1
+
+
 def test_frequency_cap_defers_across_campaigns(smtp, settings, campaigns):
     sink, _ = smtp
     nurture, sales = campaigns["tn-engineering-nurture"], campaigns["invite-to-apply-sales"]

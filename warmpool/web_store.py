@@ -1,9 +1,11 @@
 """Durable store of the candidate-facing web service (SQLite in WAL mode).
 
 The web service writes here (many concurrent requests; SQLite's WAL handles that on one machine),
-the sandbox seeds history here, and the pipeline reads from here incrementally by the
-monotonically increasing ``submission_id`` / ``received_seq``. It is deliberately not the warehouse's
-DuckDB file, which has one writer at a time. No web framework imports: plain functions.
+the sandbox seeds history here, the pipeline reads from here incrementally by each table's
+monotonically increasing key, and the campaign sender reads the consent events right before each
+mail. This module is the one owner of the schema and of every read and write: nothing else runs SQL
+against the store. It is deliberately not the warehouse's DuckDB file, which has one writer at a
+time. No web framework imports: plain functions.
 """
 from __future__ import annotations
 

@@ -288,29 +288,6 @@ withdrawals as (
 
 ),
 
-withdrawn as (
-
-    select
-        withdrawals.event_key,
-        addresses.person_id,
-        withdrawals.email,
-        withdrawals.address,
-        'withdrawn' as event,
-        withdrawals.occurred_at,
-        withdrawals.channel,
-        cast(null as varchar) as wording_version,
-        cast(null as varchar) as wording_hash,
-        withdrawals.ip,
-        withdrawals.user_agent,
-        cast(null as bigint) as submission_id,
-        withdrawals.provider_event_id,
-        withdrawals.campaign_id,
-        withdrawals.suppression_reason
-    from withdrawals
-    inner join addresses on withdrawals.email = addresses.email_normalized
-
-),
-
 last_reached as (
 
     -- a delivery, or an open or click (which prove one), ends a run of soft bounces
@@ -348,6 +325,8 @@ bounces as (
         trim(email) as address,
         occurred_at,
         'hard_bounce' as channel,
+        cast(null as varchar) as ip,
+        cast(null as varchar) as user_agent,
         event_id as provider_event_id,
         campaign_id,
         'hard_bounce' as suppression_reason
@@ -364,6 +343,8 @@ bounces as (
         soft_bounce_runs.email_normalized as address,
         soft_bounce_runs.last_bounced_at as occurred_at,
         'repeated_soft_bounces' as channel,
+        cast(null as varchar) as ip,
+        cast(null as varchar) as user_agent,
         cast(null as varchar) as provider_event_id,
         cast(null as varchar) as campaign_id,
         'soft_bounce' as suppression_reason
@@ -375,26 +356,31 @@ bounces as (
 
 ),
 
-undeliverable as (
+on_addresses as (
 
+    -- an event on an address belongs to every person who has the address (as suppression does)
     select
-        bounces.event_key,
+        address_events.event_key,
         addresses.person_id,
-        bounces.email,
-        bounces.address,
-        'undeliverable' as event,
-        bounces.occurred_at,
-        bounces.channel,
+        address_events.email,
+        address_events.address,
+        address_events.event,
+        address_events.occurred_at,
+        address_events.channel,
         cast(null as varchar) as wording_version,
         cast(null as varchar) as wording_hash,
-        cast(null as varchar) as ip,
-        cast(null as varchar) as user_agent,
+        address_events.ip,
+        address_events.user_agent,
         cast(null as bigint) as submission_id,
-        bounces.provider_event_id,
-        bounces.campaign_id,
-        bounces.suppression_reason
-    from bounces
-    inner join addresses on bounces.email = addresses.email_normalized
+        address_events.provider_event_id,
+        address_events.campaign_id,
+        address_events.suppression_reason
+    from (
+        select 'withdrawn' as event, * from withdrawals
+        union all
+        select 'undeliverable' as event, * from bounces
+    ) as address_events
+    inner join addresses on address_events.email = addresses.email_normalized
 
 ),
 
@@ -406,9 +392,7 @@ events as (
     union all
     select * from confirmed_on_submission
     union all
-    select * from withdrawn
-    union all
-    select * from undeliverable
+    select * from on_addresses
 
 ),
 
