@@ -1,0 +1,140 @@
+"""Identity resolution on data the project did not generate: the "before" of issue 17.
+
+For each data set — FEBRL 1-4, dupehell's CRM contacts, pseudopeople's simulated population
+(``benchmarks/identity_external_data.py``) and the second recruiting world at 20,000 people
+(``benchmarks/othergen``) — pairwise precision / recall / F1 of, all in the same run:
+
+(a) ``warmpool resolve IN --output OUT`` as a user runs it (the CLI in a child process, so later
+    model work is measured the same way);
+(b) exact rules: same email (any of a record's addresses, case ignored), or same first + last name;
+(c) a plain Splink 5 model trained by EM on that same input alone, clustered at 0.5
+    (``benchmarks/identity_baselines.py``) — the baseline column of every accuracy row.
+
+Then ``warmpool resolve`` on the second world at about 1,000,000 records: wall time and peak memory of
+the child process, beside the exact-email rule on the same file; the generator's own time and peak
+memory are in the note. Inputs and outputs are kept under data/bench/identity_external/.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+from benchmarks.common import BenchResult
+from benchmarks.identity_baselines import exact_rule_clusters, plain_splink_clusters
+from benchmarks.identity_external_data import Dataset, public_datasets
+from benchmarks.othergen import cached as othergen_world
+from warmpool.identity.evaluate import PairwiseScores, pairwise_scores
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "data" / "bench" / "identity_external"
+ACCURACY_SEED = 7        # the second world scored for accuracy
+SCALE_SEED = 8           # the second world at 1M records
+PLAIN = "plain Splink 5 model, EM on this input, threshold 0.5"
+
+
+def run_child(args: list[str]) -> tuple[float, float, str]:
+    """Run ``args``; (wall seconds, peak RSS of that child in MB, its stdout). Raises on failure."""
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    started = time.perf_counter()
+    child = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    out = child.stdout.read()
+    # wait4: the peak of THIS child only (RUSAGE_CHILDREN would also count earlier children)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - started
+    if child.returncode:
+        raise subprocess.CalledProcessError(child.returncode, args, out)
+    return seconds, usage.ru_maxrss / 1024, out
+
+
+def warmpool_resolve(records_csv: Path, out_csv: Path) -> tuple[float, float, pl.DataFrame]:
+    """``warmpool resolve`` exactly as a user calls it; (seconds, peak MB, its output)."""
+    seconds, peak, _ = run_child([str(Path(sys.executable).with_name("warmpool")), "resolve", str(records_csv),
+                                  "--output", str(out_csv)])
+    return seconds, peak, pl.read_csv(out_csv, infer_schema=False)
+
+
+def _pr(s: PairwiseScores) -> str:
+    return f"P {s.precision:.3f} R {s.recall:.3f}"
+
+
+def othergen_dataset(people: int, seed: int) -> Dataset:
+    folder = othergen_world(WORK / "worlds", seed=seed, people=people)
+    records = pl.read_csv(folder / "records.csv", infer_schema=False)
+    truth = pl.read_csv(folder / "truth.csv", infer_schema=False)
+    return Dataset(f"othergen_{people // 1000}k", records, truth,
+                   f"second recruiting world (benchmarks/othergen), {people:,} people, seed {seed}")
+
+
+def accuracy(dataset: Dataset) -> list[BenchResult]:
+    """(a), (b) and (c) on one data set; the plain model is every row's baseline."""
+    records_csv, _ = dataset.write(WORK / "inputs")
+    truth = dataset.truth
+    people = truth["true_person_id"].n_unique()
+    size = f"{dataset.records.height:,} records, {people:,} people"
+    seconds, _, resolved = warmpool_resolve(records_csv, WORK / "outputs" / f"{dataset.name}.resolved.csv")
+    ours = pairwise_scores(resolved, truth)
+    started = time.perf_counter()
+    plain_clusters, report = plain_splink_clusters(dataset.records)
+    plain_seconds = time.perf_counter() - started
+    plain = pairwise_scores(plain_clusters, truth, predicted_col="cluster_id")
+    print(f"   {dataset.name}: resolve F1 {ours.f1:.3f} ({seconds:.0f} s), plain Splink F1 {plain.f1:.3f} "
+          f"({plain_seconds:.0f} s)", flush=True)
+    rows = [BenchResult(
+        f"{dataset.name}: pairwise F1, warmpool resolve (saved model)", size, ours.f1, "", PLAIN, plain.f1,
+        f"resolve {_pr(ours)}, {seconds:.0f} s; plain {_pr(plain)}, {plain_seconds:.0f} s ({report.describe()}); "
+        f"{dataset.about}")]
+    has_email = "email" in dataset.records.columns and dataset.records["email"].drop_nulls().len() > 0
+    rules = [("exact email rule (any address, case ignored)", ("email",))] if has_email else []
+    rules.append(("exact first + last name rule (case ignored)", ("name",)))
+    for label, rule in rules:
+        s = pairwise_scores(exact_rule_clusters(dataset.records, rule), truth, predicted_col="cluster_id")
+        rows.append(BenchResult(f"{dataset.name}: pairwise F1, {label}", size, s.f1, "", PLAIN, plain.f1, _pr(s)))
+    return rows
+
+
+def scale(records: int) -> list[BenchResult]:
+    """``warmpool resolve`` on the second world at ``records`` records: time, memory, accuracy."""
+    folder = WORK / "worlds" / f"othergen_scale_r{records}_s{SCALE_SEED}"
+    gen_seconds, gen_peak, _ = run_child([sys.executable, "-m", "benchmarks.othergen", str(folder),
+                                          "--records", str(records), "--seed", str(SCALE_SEED)])
+    records_csv, truth_csv = folder / "records.csv", folder / "truth.csv"
+    seconds, peak, resolved = warmpool_resolve(records_csv, WORK / "outputs" / f"othergen_scale_{records}.resolved.csv")
+    truth = pl.read_csv(truth_csv, infer_schema=False)
+    ours = pairwise_scores(resolved, truth)
+    started = time.perf_counter()
+    raw = pl.read_csv(records_csv, infer_schema=False)
+    email = exact_rule_clusters(raw, ("email",))
+    email_seconds = time.perf_counter() - started
+    email_scores = pairwise_scores(email, truth, predicted_col="cluster_id")
+    del raw, email
+    people = truth["true_person_id"].n_unique()
+    size = f"{resolved.height:,} records, {people:,} people"
+    gen = f"generator: {gen_seconds:.0f} s, peak {gen_peak:,.0f} MB"
+    print(f"   scale {size}: resolve {seconds:.0f} s, {peak:,.0f} MB, F1 {ours.f1:.3f}; {gen}", flush=True)
+    return [
+        BenchResult("othergen: warmpool resolve wall time", size, seconds, "s",
+                    "exact-email rule on the same file (polars + scipy)", email_seconds,
+                    f"{resolved['person_id'].n_unique():,} persons found vs {people:,} true; 2 cores; "
+                    f"issue 17 target <= 60 s; {gen}"),
+        BenchResult("othergen: warmpool resolve peak memory", size, peak, "MB", "issue 17 target", 4096.0,
+                    "peak RSS of the child process"),
+        BenchResult("othergen: pairwise F1, warmpool resolve", size, ours.f1, "",
+                    "exact email rule (any address, case ignored)", email_scores.f1,
+                    f"resolve {_pr(ours)}; exact email {_pr(email_scores)}; seed {SCALE_SEED}"),
+    ]
+
+
+def run(quick: bool) -> list[BenchResult]:
+    for sub in ("inputs", "outputs", "worlds"):
+        (WORK / sub).mkdir(parents=True, exist_ok=True)
+    results: list[BenchResult] = []
+    for dataset in [*public_datasets(quick), othergen_dataset(3_000 if quick else 20_000, ACCURACY_SEED)]:
+        results += accuracy(dataset)
+    results += scale(50_000 if quick else 1_000_000)
+    return results
