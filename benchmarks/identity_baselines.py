@@ -13,6 +13,7 @@ Each returns ``source, source_record_id, cluster_id`` in input order.
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,7 @@ PLAIN_THRESHOLD = 0.5
 # (one that blocks on a value every record shares — a town's only postcode — would otherwise
 # compare every pair: 660M pairs and 14 GB on pseudopeople's 36k records).
 MAX_COMPARISONS_PER_RULE = 10_000_000
+DUCKDB_MEMORY_LIMIT = "4GB"
 
 
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -131,7 +133,7 @@ def plain_splink_clusters(records: pl.DataFrame, *, threshold: float = PLAIN_THR
     data = prepare_for_plain_model(records)
     present = set(data.columns)
     report = PlainModelReport()
-    comparisons = [cl.NameComparison("first_name"), cl.NameComparison("last_name")]
+    comparisons = [cl.NameComparison(c).configure(term_frequency_adjustments=True) for c in ("first_name", "last_name")]
     report.comparisons = ["first_name", "last_name"]
     optional = {
         "dob": lambda: cl.DateOfBirthComparison("dob", input_is_string=True),
@@ -155,6 +157,9 @@ def plain_splink_clusters(records: pl.DataFrame, *, threshold: float = PLAIN_THR
         candidates += [block_on("first_name", "postcode"), block_on("postcode")]
 
     db_api = DuckDBAPI()
+    # a shared machine: bounded memory, and spills go to the system's temp folder, not the cwd
+    db_api.duckdb_con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'; "
+                              f"SET temp_directory = '{tempfile.gettempdir()}/warmpool-plain-splink'")
     try:
         sdf = db_api.register(data.to_arrow(), table_name="plain_input")
 
@@ -177,11 +182,13 @@ def plain_splink_clusters(records: pl.DataFrame, *, threshold: float = PLAIN_THR
                                    blocking_rules_to_generate_predictions=rules,
                                    retain_matching_columns=False, retain_intermediate_calculation_columns=False)
         linker = Linker(sdf, settings, log_level=logging.WARNING)
+        # rules that admit (almost) no false positives: a shared email or phone, or the full name
+        # with a date of birth or a street address; name + city/postcode only when there is nothing else
         deterministic = [block_on(c) for c in ("email", "phone") if c in present]
-        deterministic.append(block_on("first_name", "last_name", "dob") if "dob" in present else
-                             block_on("first_name", "last_name", "city") if "city" in present else
-                             block_on("first_name", "last_name", "postcode") if "postcode" in present else
-                             block_on("first_name", "last_name"))
+        deterministic += [block_on("first_name", "last_name", c) for c in ("dob", "address") if c in present]
+        if not deterministic:
+            deterministic = [block_on("first_name", "last_name", c) for c in ("city", "postcode") if c in present] \
+                or [block_on("first_name", "last_name")]
         linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
         linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
         # session 1 trains everything but the names; the next ones (on a non-name key) train the names
