@@ -73,6 +73,9 @@ _NUMBER_AFTER_STREET = {"DE", "FR", "ES", "PL", "NL", "SE", "IT", "BR"}
 _KEYBOARD = {c: n for c, n in zip("qwertyuiopasdfghjklzxcvbnm", [
     "wa", "qes", "wrd", "etf", "ryg", "tuh", "yij", "uok", "ipl", "ol", "qsz", "awdx", "sefc", "drgv", "fthb",
     "gyjn", "hukm", "jil", "kop", "asx", "zsdc", "xdfv", "cfgb", "vghn", "bhjm", "njk"])}
+# How people name their personal mailbox: (cumulative share, pattern).
+_MAILBOX_PATTERNS = ((0.35, "{f}.{l}"), (0.55, "{f}{l}"), (0.68, "{fi}{l}"), (0.78, "{f}_{l}"), (0.88, "{l}.{f}"),
+                     (1.01, "{f}{li}"))
 _FOLD = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "ß": "ss", "ı": "i", "đ": "d", "æ": "ae"})
 
 
@@ -186,17 +189,7 @@ class WorldGenerator:
     def _email_stem(self, first: str, last: str, nickname: str | None) -> str:
         f, l = _ascii_slug(nickname if nickname and self.rng.random() < 0.3 else first), _ascii_slug(last)
         r = self.rng.random()
-        if r < 0.35:
-            return f"{f}.{l}"
-        if r < 0.55:
-            return f"{f}{l}"
-        if r < 0.68:
-            return f"{f[0]}{l}"
-        if r < 0.78:
-            return f"{f}_{l}"
-        if r < 0.88:
-            return f"{l}.{f}"
-        return f"{f}{l[0]}"
+        return next(fmt for p, fmt in _MAILBOX_PATTERNS if r < p).format(f=f, l=l, fi=f[0], li=l[0])
 
     def _work_email(self, person_first: str, person_last: str, employer: int) -> str:
         domain = vocab.EMPLOYERS[employer][1]
