@@ -28,7 +28,7 @@ from benchmarks.common import BenchResult
 from benchmarks.identity_baselines import exact_rule_clusters, plain_splink_clusters
 from benchmarks.identity_external_data import Dataset, public_datasets
 from benchmarks.othergen import cached as othergen_world
-from warmpool.identity.evaluate import PairwiseScores, pairwise_scores
+from warmpool.identity import PairwiseScores, pairwise_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "data" / "bench" / "identity_external"

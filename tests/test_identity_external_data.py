@@ -24,7 +24,7 @@ from benchmarks.identity_external_data import (
 from benchmarks.othergen import COLUMNS, generate, vocab
 from benchmarks.othergen.world import fold_accents
 from warmpool.config import REPO_ROOT
-from warmpool.identity.evaluate import pairwise_scores
+from warmpool.identity import pairwise_scores
 from warmpool.identity.normalize import CONTRACT_COLUMNS
 
 OTHERGEN = REPO_ROOT / "benchmarks" / "othergen"
