@@ -16,6 +16,7 @@ memory are in the note. Inputs and outputs are kept under data/bench/identity_ex
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -38,7 +39,10 @@ PLAIN = "plain Splink 5 model, EM on this input, threshold 0.5"
 
 
 def run_child(args: list[str]) -> tuple[float, float, str]:
-    """Run ``args``; (wall seconds, peak RSS of that child in MB, its stdout). Raises on failure."""
+    """Run ``args``; (wall seconds, peak RSS of that child in MB, its stdout). Raises on failure.
+
+    The peak is the child's ru_maxrss, which on Linux is at least this process's RSS when it started
+    the child (exec keeps the high-water mark): right for a child that outgrows us, like resolve."""
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
     started = time.perf_counter()
     child = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -101,8 +105,9 @@ def accuracy(dataset: Dataset) -> list[BenchResult]:
 def scale(records: int) -> list[BenchResult]:
     """``warmpool resolve`` on the second world at ``records`` records: time, memory, accuracy."""
     folder = WORK / "worlds" / f"othergen_scale_r{records}_s{SCALE_SEED}"
-    gen_seconds, gen_peak, _ = run_child([sys.executable, "-m", "benchmarks.othergen", str(folder),
-                                          "--records", str(records), "--seed", str(SCALE_SEED)])
+    gen_seconds, _, printed = run_child([sys.executable, "-m", "benchmarks.othergen", str(folder),
+                                         "--records", str(records), "--seed", str(SCALE_SEED)])
+    gen_peak = json.loads(printed)["peak_rss_mb"]  # its own VmHWM: the child's ru_maxrss starts at ours
     records_csv, truth_csv = folder / "records.csv", folder / "truth.csv"
     seconds, peak, resolved = warmpool_resolve(records_csv, WORK / "outputs" / f"othergen_scale_{records}.resolved.csv")
     truth = pl.read_csv(truth_csv, infer_schema=False)
