@@ -23,10 +23,10 @@ from benchmarks.identity_external_data import (
 )
 from benchmarks.othergen import COLUMNS, generate, vocab
 from benchmarks.othergen.world import fold_accents
-from warmpool.config import REPO_ROOT
 from warmpool.identity import pairwise_scores
 from warmpool.identity.normalize import CONTRACT_COLUMNS
 
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout the tests run in
 OTHERGEN = REPO_ROOT / "benchmarks" / "othergen"
 
 
