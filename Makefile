@@ -40,15 +40,17 @@ test: manifest
 bench: manifest
 	$(PY) -m benchmarks.run
 
+# The sandbox's Dagster UI: runs launched from it sign campaign links in demo mode, like make demo.
 dagster: manifest
 	DAGSTER_HOME=$$($(PY) -c 'from warmpool.config import get_settings as g; s=g().ensure_dirs(); print(s.dagster_home)') \
-	  $(VENV)/bin/dagster dev -w workspace.yaml
+	  WARMPOOL_DEMO=1 $(VENV)/bin/dagster dev -w workspace.yaml
 
 dashboards: install
 	$(VENV)/bin/streamlit run dashboards/app.py --server.headless true --server.address 127.0.0.1
 
+# The sandbox's site, in demo mode (its public secrets, loopback only, a demo banner on every page).
 web: install
-	$(PY) -m cli web
+	$(PY) -m cli web --demo
 
 # dbt's docs site (lineage, every model's columns and tests) for the demo warehouse. dbt reads a
 # snapshot copy, so a running pipeline or dashboard keeps the warehouse file to itself.

@@ -4,6 +4,7 @@ Heavy libraries are imported inside commands so `warmpool --help` stays fast.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -61,17 +62,30 @@ def demo(
 ) -> None:
     """Generate the sandbox, start its services, run the whole asset graph, print a summary."""
     from cli.demo import run_demo
+    from warmpool.config import DEMO_ENV
+
+    os.environ[DEMO_ENV] = "1"  # the demo is the sandbox: its mails' links are signed with its public secret
 
     if not run_demo(people=people, seed=seed, ats_port=ats_port, smtp_port=smtp_port):
         raise typer.Exit(1)
 
 
 @app.command("web")
-def web(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8300)) -> None:
-    """Serve the candidate-facing web service (talent network, referrals, preferences, tracking, webhooks)."""
+def web(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8300),
+        demo: bool = typer.Option(False, "--demo", help="Demo mode (as WARMPOOL_DEMO=1): the sandbox's public "
+                                  "secrets on loopback addresses only, a demo banner on every page.")) -> None:
+    """Serve the candidate-facing web service (talent network, referrals, preferences, tracking, webhooks).
+    Refuses to start on missing or public secrets outside demo mode (see web/README.md)."""
+    from warmpool.config import DEMO_ENV, UnsafeDeployment
     from web.server import run as run_web
 
-    run_web(host=host, port=port)
+    if demo:
+        os.environ[DEMO_ENV] = "1"  # the whole process is the demo: every signer reads the settings
+    try:
+        run_web(host=host, port=port)
+    except UnsafeDeployment as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command("manifest")
@@ -83,11 +97,15 @@ def manifest(force: bool = typer.Option(True, help="Re-parse even if a manifest 
 
 
 @app.command("run")
-def run() -> None:
+def run(demo: bool = typer.Option(False, "--demo", help="Demo mode (as WARMPOOL_DEMO=1): campaign mails' links "
+                                  "signed with the sandbox's public secret, for the sandbox on this machine.")) -> None:
     """Run the whole asset graph once against the configured ATS, files and SMTP relay (WARMPOOL_DEPLOYMENT
     picks the resources: local = the sandbox, production = endpoints and secrets from the environment)."""
     from cli.demo import run_once
-    from warmpool.config import get_settings
+    from warmpool.config import DEMO_ENV, get_settings
+
+    if demo:
+        os.environ[DEMO_ENV] = "1"
 
     if not run_once(get_settings().ensure_dirs()):
         raise typer.Exit(1)

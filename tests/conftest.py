@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 
+# The tests run the sandbox, so in its demo mode (public sandbox secrets, loopback only); tests of the
+# refusal outside demo mode unset it themselves. Child processes (servers, runs) inherit it.
+os.environ["WARMPOOL_DEMO"] = "1"
+
 SMALL_WORLD_PEOPLE = 1500
 SMALL_WORLD_SEED = 11
 

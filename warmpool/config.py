@@ -14,15 +14,27 @@ directory. ``WARMPOOL_CONFIG_DIR`` (or ``WARMPOOL_CONFIG`` for the one yaml file
 ATS API key, first found wins: ``WARMPOOL_ATS_API_KEY``; ``SOURCES__ATS__API_KEY`` (dlt's own env
 name); ``[sources.ats] api_key`` in ``.dlt/secrets.toml``; the sandbox key in ``config/warmpool.yaml``.
 The ATS URL likewise: ``WARMPOOL_ATS_URL``, ``SOURCES__ATS__BASE_URL``, ``[sources.ats] base_url``, yaml.
+
+**Demo mode and secrets.** The signing secrets (``SANDBOX_SECRETS``) have sandbox values in this
+source, which anyone can read. They are used only in demo mode, switched on explicitly
+(``WARMPOOL_DEMO=1``; ``make demo``, ``make web``, ``warmpool web --demo`` and the tests set it), and
+demo mode serves this machine only: a public base URL, a non-loopback SMTP relay or bind address is
+refused (``deployment_problems``). Outside demo mode every secret must be set, and not to a sandbox
+value (``Settings.secret`` refuses otherwise).
 """
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import os
+import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -47,6 +59,34 @@ CONFIG_DIR = Path(_env("WARMPOOL_CONFIG_DIR", SOURCE_CHECKOUT / "config" if SOUR
 DBT_PROJECT_DIR = (SOURCE_CHECKOUT or Path.cwd()) / "dbt_project"
 
 
+DEMO_ENV = "WARMPOOL_DEMO"
+# Secrets whose sandbox value ships in this source: public, so only demo mode may use them.
+SANDBOX_SECRETS = {
+    "WARMPOOL_SECRET_KEY": "warmpool-sandbox-secret-not-for-production",     # signs every link and CSRF field
+    "WARMPOOL_MAILGUN_SIGNING_KEY": "warmpool-sandbox-mailgun-signing-key",  # Mailgun's webhook signatures
+}
+MIN_SECRET_CHARS = 16
+
+
+class UnsafeDeployment(RuntimeError):
+    """The configuration would run on public secrets (the message names the variables and the fix)."""
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1): this machine only."""
+    host = (host or "").strip().strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class AtsSettings:
     base_url: str
@@ -64,6 +104,119 @@ class SmtpSettings:
     sender: str = "Warmpool Talent <talent@warmpool.example>"
     physical_address: str = "Warmpool Inc., 1 Harbour Street, Springfield, OR 97477, USA"
     public_base_url: str = "http://127.0.0.1:8300"
+    # From the brand (every mail's footer names the company and links its privacy notice).
+    company_name: str = "Warmpool"
+    privacy_notice_url: str = "http://127.0.0.1:8300/privacy-notice"
+
+
+class BrandError(ValueError):
+    """The ``brand:`` section of the configuration is not usable (the message names the field)."""
+
+
+_HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+_CONSENT_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
+LOGO_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+              ".webp": "image/webp"}
+MAX_LOGO_BYTES = 512 * 1024
+MIN_CONTRAST = 4.5  # WCAG AA for body text: white text on the brand colours (buttons, the header)
+
+
+def contrast_with_white(color: str) -> float:
+    """WCAG contrast ratio of white on ``#rrggbb``."""
+    channels = [int(color[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 1.05 / (0.2126 * r + 0.7152 * g + 0.0722 * b + 0.05)
+
+
+@dataclass(frozen=True)
+class Brand:
+    """What a company puts its name on: the candidate site's name, logo and colours, its privacy
+    notice (linked from every form page and every mail footer) and the consent wording the
+    talent-network form shows, whose version and SHA-256 are stored with each consent."""
+    company_name: str = "Warmpool"
+    logo_file: Path | None = None  # served at /brand/logo; None: the company name alone
+    primary_color: str = "#0b6e4f"   # header, buttons (white text on it)
+    primary_dark_color: str = "#08523b"  # buttons on hover
+    accent_color: str = "#9ee6c7"    # the header's decorations
+    privacy_notice_url: str = "/privacy-notice"  # a URL, or a path on the candidate site
+    consent_version: str = "tn-2026-01"
+    consent_text: str = ("I agree that Warmpool may keep my details in its talent network and email me about jobs, "
+                         "hiring events and news that match my interests. I can withdraw at any time with the "
+                         "unsubscribe link in every email or in the preference centre.")
+
+    @property
+    def consent_hash(self) -> str:
+        """SHA-256 of the exact wording shown: stored with every consent to prove what was agreed to."""
+        return hashlib.sha256(self.consent_text.encode("utf-8")).hexdigest()
+
+    @property
+    def logo_type(self) -> str | None:
+        return LOGO_TYPES.get(self.logo_file.suffix.lower()) if self.logo_file else None
+
+    def privacy_notice_for(self, public_base_url: str) -> str:
+        """The privacy notice as an absolute URL (a path is on the candidate site)."""
+        url = self.privacy_notice_url
+        return public_base_url.rstrip("/") + url if url.startswith("/") else url
+
+
+def load_brand(section: Any, config_dir: Path, where: str) -> Brand:
+    """The ``brand:`` section (``where`` names the file), checked: BrandError names every bad field."""
+    section = section or {}
+    if not isinstance(section, dict):
+        raise BrandError(f"{where}: brand must be a mapping")
+    default = Brand()
+    problems: list[str] = []
+
+    def text(key: str, fallback: str, limit: int) -> str:
+        value = section.get(key, fallback)
+        if not isinstance(value, str) or not value.strip():
+            problems.append(f"brand.{key} must be non-empty text")
+            return fallback
+        value = " ".join(value.split())
+        if len(value) > limit or any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value):
+            problems.append(f"brand.{key} must be at most {limit} characters, without control characters")
+            return fallback
+        return value
+
+    colors = section.get("colors") or {}
+    picked = {}
+    for key, fallback in (("primary", default.primary_color), ("primary_dark", default.primary_dark_color),
+                          ("accent", default.accent_color)):
+        value = str(colors.get(key, fallback)) if isinstance(colors, dict) else fallback
+        if not _HEX_COLOR.fullmatch(value):
+            problems.append(f"brand.colors.{key} must be a colour like #0b6e4f, not {value!r}")
+            value = fallback
+        elif key != "accent" and contrast_with_white(value) < MIN_CONTRAST:
+            problems.append(f"brand.colors.{key} {value} gives white text a contrast of "
+                            f"{contrast_with_white(value):.1f}:1; at least {MIN_CONTRAST}:1 is needed")
+        picked[key] = value.lower()
+
+    logo = section.get("logo")
+    logo_file = None
+    if logo:
+        logo_file = (config_dir / str(logo)).resolve()
+        if logo_file.suffix.lower() not in LOGO_TYPES:
+            problems.append(f"brand.logo must be one of {', '.join(LOGO_TYPES)} files, not {logo!r}")
+        elif not logo_file.is_file():
+            problems.append(f"brand.logo {logo!r} is not a file (paths are relative to {config_dir})")
+        elif logo_file.stat().st_size > MAX_LOGO_BYTES:
+            problems.append(f"brand.logo is larger than {MAX_LOGO_BYTES // 1024} KB")
+
+    privacy = text("privacy_notice_url", default.privacy_notice_url, 500)
+    is_path = privacy.startswith("/") and not privacy.startswith("//")
+    is_url = urlsplit(privacy).scheme in ("http", "https") and bool(urlsplit(privacy).hostname)
+    if " " in privacy or not (is_path or is_url):
+        problems.append("brand.privacy_notice_url must be an http(s) URL or a path on the site such as /privacy-notice")
+    version = text("consent_version", default.consent_version, 40)
+    if not _CONSENT_VERSION.fullmatch(version):
+        problems.append("brand.consent_version must be letters, digits, '.', '_' or '-' (e.g. tn-2026-01)")
+    brand = Brand(company_name=text("company_name", default.company_name, 80), logo_file=logo_file,
+                  primary_color=picked["primary"], primary_dark_color=picked["primary_dark"],
+                  accent_color=picked["accent"], privacy_notice_url=privacy, consent_version=version,
+                  consent_text=text("consent_text", default.consent_text, 1000))
+    if problems:
+        raise BrandError(f"{where}: " + "; ".join(problems))
+    return brand
 
 
 @dataclass(frozen=True)
@@ -72,9 +225,22 @@ class Settings:
     ats: AtsSettings
     smtp: SmtpSettings
     raw: dict = field(repr=False, default_factory=dict)
+    brand: Brand = field(default_factory=Brand)
+    demo: bool = False  # the sandbox's demo mode (WARMPOOL_DEMO): sandbox secrets allowed, loopback only
+    secrets: Mapping[str, str] = field(repr=False, default_factory=dict)  # SANDBOX_SECRETS' names -> values set
     # Set by a caller that was handed these files (a Dagster resource); else they live in `home`.
     warehouse_file: Path | None = None
     web_store_file: Path | None = None
+
+    def secret(self, name: str) -> str:
+        """The value of one of ``SANDBOX_SECRETS``: the one set in the environment, else (demo mode only)
+        the sandbox's; UnsafeDeployment when it is missing, too short or the public sandbox value."""
+        problem = _secret_problem(name, self.secrets.get(name))
+        if problem is None:
+            return self.secrets[name]
+        if self.demo:
+            return self.secrets.get(name) or SANDBOX_SECRETS[name]
+        raise UnsafeDeployment(_refusal([problem]))
 
     # --- where every file lives (one place knows each path) ---------------------------------
     @property
@@ -155,6 +321,49 @@ class Settings:
         return self
 
 
+def _secret_problem(name: str, value: str | None) -> str | None:
+    if not value:
+        return f"{name} is not set"
+    if value == SANDBOX_SECRETS.get(name):
+        return f"{name} is the sandbox's public value"
+    if len(value) < MIN_SECRET_CHARS:
+        return f"{name} is shorter than {MIN_SECRET_CHARS} characters"
+    return None
+
+
+def deployment_problems(settings: Settings, secrets: Iterable[str] = tuple(SANDBOX_SECRETS),
+                        bind_host: str | None = None) -> list[str]:
+    """Why a service that needs ``secrets`` must not start with these settings (empty: it may).
+
+    Demo mode is for this machine: its public sandbox secrets would let anyone forge links, CSRF fields
+    and webhooks, so it refuses a public base URL, a non-loopback SMTP relay and a non-loopback bind
+    address. Outside demo mode every secret must be set (not to a sandbox value)."""
+    if settings.demo:
+        reach = [("WARMPOOL_PUBLIC_URL", settings.smtp.public_base_url, urlsplit(settings.smtp.public_base_url).hostname),
+                 ("WARMPOOL_SMTP_HOST", settings.smtp.host, settings.smtp.host)]
+        if bind_host is not None:
+            reach.append(("the address to listen on", bind_host, bind_host))
+        return [f"demo mode ({DEMO_ENV}) serves this machine only, but {what} is {value}"
+                for what, value, host in reach if not is_loopback(host)]
+    return [p for p in (_secret_problem(name, settings.secrets.get(name)) for name in secrets) if p]
+
+
+def check_deployment(settings: Settings, secrets: Iterable[str] = tuple(SANDBOX_SECRETS),
+                     bind_host: str | None = None) -> None:
+    """UnsafeDeployment (one message naming every variable and the fix) if ``deployment_problems``."""
+    problems = deployment_problems(settings, secrets, bind_host)
+    if problems:
+        raise UnsafeDeployment(_refusal(problems))
+
+
+def _refusal(problems: list[str]) -> str:
+    return ("Warmpool refuses to run on public secrets: " + "; ".join(problems) + ". Set "
+            + " and ".join(SANDBOX_SECRETS) + " to long random values (e.g. python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'; the Mailgun key is the webhook signing key in Mailgun's "
+            f"dashboard) and leave {DEMO_ENV} unset; or, for the sandbox on this machine only, set {DEMO_ENV}=1 "
+            "(warmpool web --demo) with loopback addresses.")
+
+
 def load_yaml(path: Path) -> dict:
     with open(path, encoding="utf-8") as fh:
         return yaml.safe_load(fh) or {}
@@ -164,7 +373,7 @@ _ENV_KEYS = (
     "WARMPOOL_ATS_URL", "WARMPOOL_ATS_API_KEY", "WARMPOOL_ATS_PER_PAGE", "WARMPOOL_SMTP_HOST", "WARMPOOL_SMTP_PORT",
     "WARMPOOL_SMTP_USERNAME", "WARMPOOL_SMTP_PASSWORD", "WARMPOOL_SMTP_STARTTLS", "WARMPOOL_SENDER",
     "WARMPOOL_PUBLIC_URL", "WARMPOOL_LANDING_DIR", "WARMPOOL_WEB_STORE", "WARMPOOL_LANDING_URL",
-    "SOURCES__ATS__API_KEY", "SOURCES__ATS__BASE_URL", "DLT_PROJECT_DIR",
+    "SOURCES__ATS__API_KEY", "SOURCES__ATS__BASE_URL", "DLT_PROJECT_DIR", DEMO_ENV, *SANDBOX_SECRETS,
 )
 
 
@@ -189,6 +398,8 @@ def _settings_for(home: str, config_file: str, _env_snapshot: tuple = ()) -> Set
     raw = load_yaml(Path(config_file)) if Path(config_file).exists() else {}
     ats = raw.get("ats", {})
     smtp = raw.get("smtp", {})
+    brand = load_brand(raw.get("brand"), Path(config_file).parent, config_file)
+    public_base_url = _env("WARMPOOL_PUBLIC_URL", smtp.get("public_base_url", SmtpSettings.public_base_url))
     return Settings(
         home=Path(home),
         ats=AtsSettings(
@@ -206,9 +417,14 @@ def _settings_for(home: str, config_file: str, _env_snapshot: tuple = ()) -> Set
             starttls=str(_env("WARMPOOL_SMTP_STARTTLS", smtp.get("starttls", False))).lower() in ("1", "true", "yes"),
             sender=_env("WARMPOOL_SENDER", smtp.get("sender", SmtpSettings.sender)),
             physical_address=smtp.get("physical_address", SmtpSettings.physical_address),
-            public_base_url=_env("WARMPOOL_PUBLIC_URL", smtp.get("public_base_url", SmtpSettings.public_base_url)),
+            public_base_url=public_base_url,
+            company_name=brand.company_name,
+            privacy_notice_url=brand.privacy_notice_for(public_base_url),
         ),
         raw=raw,
+        brand=brand,
+        demo=_truthy(_env(DEMO_ENV, False)),
+        secrets={name: os.environ[name] for name in SANDBOX_SECRETS if os.environ.get(name)},
     )
 
 

@@ -1,16 +1,15 @@
 """Signed, opaque tokens shared by the mail sender (which writes links) and the web service
 (which reads them): unsubscribe / preference links, open pixels, click redirects, opt-in
-confirmation. itsdangerous signs and timestamps them; the secret comes from the environment.
+confirmation. itsdangerous signs and timestamps them; the secret is ``WARMPOOL_SECRET_KEY`` (the
+sandbox's public one only in demo mode: ``warmpool.config.Settings.secret``).
 """
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-# Only the sandbox may run on this default; a deployment sets WARMPOOL_SECRET_KEY.
-_SANDBOX_SECRET = "warmpool-sandbox-secret-not-for-production"
+from warmpool.config import get_settings
 
 # How long each kind of token stays valid. CASL asks unsubscribe links to work 60 days after
 # sending; we keep them a year.
@@ -31,8 +30,9 @@ class InvalidToken(ValueError):
 
 
 def secret_key() -> str:
-    """The signing secret of every token (and the web service's CSRF fields)."""
-    return os.environ.get("WARMPOOL_SECRET_KEY") or _SANDBOX_SECRET
+    """The signing secret of every token (and the web service's CSRF fields); UnsafeDeployment when
+    it is missing or public outside demo mode, so no link is ever signed with a key anyone can read."""
+    return get_settings().secret("WARMPOOL_SECRET_KEY")
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:

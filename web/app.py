@@ -16,6 +16,7 @@ server-rendered (Jinja2, autoescaped) and work without JavaScript. Everything du
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -23,12 +24,13 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from warmpool.config import Settings, get_settings
+from warmpool.config import SANDBOX_SECRETS, Settings, check_deployment, get_settings
 from warmpool.mail import Mailer, RelayMailer
 from web import preferences, privacy, referrals, security, site, talent_network, tracking, webhooks
 from web.context import StoreUnavailable, Web, WebOptions, web_of
 from web.guards import Refusal, answer_refusal
 
+log = logging.getLogger("warmpool.web")
 STATIC = Path(__file__).parent / "static"
 ROUTERS = (site.router, talent_network.router, referrals.router, preferences.router, privacy.router,
            tracking.router, webhooks.router)
@@ -36,9 +38,18 @@ ROUTERS = (site.router, talent_network.router, referrals.router, preferences.rou
 
 def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None,
                options: WebOptions | None = None) -> FastAPI:
+    """The app; UnsafeDeployment (``warmpool.config.check_deployment``) instead of one that would run on
+    the sandbox's public secrets outside demo mode, or in demo mode beyond this machine."""
     settings = settings or get_settings()
+    check_deployment(settings, SANDBOX_SECRETS)
+    if settings.demo:
+        log.warning("DEMO MODE: the sandbox's public secrets sign links and webhooks; this machine only "
+                    "(every page shows a demo banner). Unset WARMPOOL_DEMO and set the secrets to go live.")
     web = Web(settings, options or WebOptions(), mailer or RelayMailer(settings.smtp))
-    app = FastAPI(title="Warmpool", docs_url=None, redoc_url=None, openapi_url=None)
+    # /openapi.json describes every public endpoint, form bodies and the webhook's included (the
+    # schema-driven fuzz tests read it); no docs pages are served.
+    app = FastAPI(title=f"{settings.brand.company_name} careers", docs_url=None, redoc_url=None,
+                  openapi_url="/openapi.json")
     app.state.web = web
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.add_exception_handler(StoreUnavailable, store_down)

@@ -7,7 +7,7 @@ import logging
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Callable
@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from warmpool import web_store as store
 from warmpool.config import Settings
 from warmpool.mail import Mailer
+from warmpool.resumes import ReadLimits, ResumeReader
 from web import security
 
 log = logging.getLogger("warmpool.web")
@@ -37,7 +38,11 @@ class WebOptions:
     max_upload_bytes: int = 5 * 1024 * 1024  # resume file
     max_field_bytes: int = 64 * 1024        # any non-file form part
     webhook_max_age: float = 300.0          # Mailgun timestamps older than this are refused
-    mailgun_signing_key: str | None = None  # default: env WARMPOOL_MAILGUN_SIGNING_KEY / sandbox key
+    max_webhook_bytes: int = 256 * 1024     # a webhook body (Mailgun's events are a few KB)
+    resume_limits: ReadLimits = field(default_factory=ReadLimits)  # what reading one resume may cost
+    resume_workers: int = 1                 # resumes read at once (each in its own child process)
+    resume_queue: int = 4                   # more uploads waiting than this are told to try again
+    mailgun_signing_key: str | None = None  # default: settings.secret("WARMPOOL_MAILGUN_SIGNING_KEY")
     clock: Callable[[], float] = time.time
 
 
@@ -103,10 +108,14 @@ class Web:
         self.store = WebStore(settings.web_store_path)
         self.base_url = settings.smtp.public_base_url.rstrip("/")
         self.https = self.base_url.startswith("https://")
-        self.mailgun_signing_key = options.mailgun_signing_key or security.mailgun_signing_key()
+        self.brand = settings.brand
+        self.mailgun_signing_key = options.mailgun_signing_key or settings.secret("WARMPOOL_MAILGUN_SIGNING_KEY")
         self.limiter = security.RateLimiter(options.submissions_per_minute, 60.0, clock=options.clock)
+        self.resumes = ResumeReader(options.resume_limits, options.resume_workers, options.resume_queue)
         self.templates = Jinja2Templates(directory=str(TEMPLATES))  # autoescape on for .html
-        self.templates.env.globals["physical_address"] = settings.smtp.physical_address  # CAN-SPAM footer
+        # Every page: the brand, the CAN-SPAM postal address, the privacy notice, and the demo banner.
+        self.templates.env.globals.update(brand=settings.brand, physical_address=settings.smtp.physical_address,
+                                          privacy_notice_url=settings.brand.privacy_notice_url, demo=settings.demo)
 
     def now(self) -> float:
         return self.options.clock()
@@ -115,7 +124,7 @@ class Web:
         return iso(self.options.clock())
 
     def page(self, request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-        ctx.setdefault("title", "Warmpool")
+        ctx.setdefault("title", self.brand.company_name)
         resp = self.templates.TemplateResponse(request, name, ctx, status_code=status)
         resp.headers["cache-control"] = "no-store"
         return resp

@@ -1,10 +1,7 @@
 """What the forms ask, and strict validation of what comes back (no regexes for emails or phones)."""
 from __future__ import annotations
 
-import hashlib
-import io
 import unicodedata
-import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,16 +9,9 @@ from urllib.parse import urlsplit
 import phonenumbers
 
 from warmpool.emails import InvalidEmail, normalize_email
+from warmpool.mail import MAX_PLAIN_NAME_WORDS, plain_name
 
-# Consent wording is versioned: the version and a hash of the exact text are stored with each
-# submission, so what a person agreed to can be shown later. Change the text -> bump the version.
-CONSENT_VERSION = "tn-2026-01"
-CONSENT_TEXT = (
-    "I agree that Warmpool may keep my details in its talent network and email me about jobs, "
-    "hiring events and news that match my interests. I can withdraw at any time with the "
-    "unsubscribe link in every email or in the preference centre."
-)
-CONSENT_HASH = hashlib.sha256(CONSENT_TEXT.encode("utf-8")).hexdigest()
+# The consent wording (shown, versioned and hashed) is the brand's: warmpool.config.Brand.
 
 JOB_FAMILIES = {
     "engineering": "Engineering", "data": "Data and analytics", "product": "Product management",
@@ -57,9 +47,6 @@ COUNTRIES = {
 
 MAX_LEN = {"first_name": 100, "last_name": 100, "city": 100, "region": 100, "skills": 1000,
            "current_title": 200, "current_company": 200, "referrer_name": 200, "linkedin_url": 300}
-MAX_RESUME_CHARS = 200_000
-MAX_DOCX_UNCOMPRESSED = 30 * 1024 * 1024  # zip-bomb guard
-MAX_PDF_PAGES = 30
 
 
 @dataclass
@@ -70,6 +57,16 @@ class Result:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+# Every message a person reads is built from a field's label, and a label is the whole noun phrase as
+# it reads after "Please enter" (its own determiner included: "your first name", "the candidate's email
+# address", "a country"), so no builder ever adds an article of its own. ``sentence`` starts a message
+# with one.
+
+
+def sentence(label: str) -> str:
+    return label[:1].upper() + label[1:]
 
 
 def _text(form: Any, name: str) -> str:
@@ -84,28 +81,41 @@ def clean_line(res: Result, form: Any, name: str, label: str, required: bool = F
     value = _text(form, name)
     if not value:
         if required:
-            res.errors[name] = f"Please enter your {label}." if not name.startswith("ref") else f"Please enter the {label}."
+            res.errors[name] = f"Please enter {label}."
         return None
     if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
-        res.errors[name] = f"The {label} contains characters we cannot accept (line breaks or control characters)."
+        res.errors[name] = f"{sentence(label)} contains characters we cannot accept (line breaks or control characters)."
         return None
     if len(value) > MAX_LEN.get(name, 200):
-        res.errors[name] = f"The {label} is too long (at most {MAX_LEN.get(name, 200)} characters)."
+        res.errors[name] = f"{sentence(label)} is too long (at most {MAX_LEN.get(name, 200)} characters)."
         return None
     return value
 
 
-def clean_email(res: Result, form: Any, name: str, label: str = "email address", required: bool = True) -> str | None:
+def clean_plain_name(res: Result, form: Any, name: str, label: str) -> str | None:
+    """A required name that goes into mail sent to someone else (``warmpool.mail.plain_name``): letters,
+    spaces, hyphens and apostrophes only, so no link or message can ride along in it."""
+    value = clean_line(res, form, name, label, required=True)
+    if value is None:
+        return None
+    plain = plain_name(value)
+    if plain is None:
+        res.errors[name] = (f"Please enter {label} as letters only: no links, numbers or other text "
+                            f"(at most {MAX_PLAIN_NAME_WORDS} words).")
+    return plain
+
+
+def clean_email(res: Result, form: Any, name: str, label: str = "your email address", required: bool = True) -> str | None:
     value = _text(form, name)
     if not value:
         if required:
-            res.errors[name] = f"Please enter an {label}."
+            res.errors[name] = f"Please enter {label}."
         return None
     try:
         # SMTPUTF8 local parts are refused because not every relay carries them.
         return normalize_email(value, ascii_only=True)
     except InvalidEmail as exc:
-        res.errors[name] = f"This {label} does not look right: {exc}"
+        res.errors[name] = f"{sentence(label)} does not look right: {exc}"
         return None
 
 
@@ -131,25 +141,26 @@ def clean_choice(res: Result, form: Any, name: str, choices: dict[str, str], lab
     value = _text(form, name)
     if not value:
         if required:
-            res.errors[name] = f"Please choose a {label}."
+            res.errors[name] = f"Please choose {label}."
         return None
     if value not in choices:
-        res.errors[name] = f"Please choose a {label} from the list."
+        res.errors[name] = f"Please choose {label} from the list."
         return None
     return value
 
 
 def clean_multi(res: Result, values: list[str], name: str, choices: dict[str, str], label: str,
                 required: bool = False) -> list[str]:
+    """Several of ``choices``; ``label`` names them all ("the job families")."""
     picked = []
     for v in values:
         if not isinstance(v, str) or v not in choices:
-            res.errors[name] = f"Please choose {label} from the list."
+            res.errors[name] = f"Please choose from {label} listed."
             return []
         if v not in picked:
             picked.append(v)
     if required and not picked:
-        res.errors[name] = f"Please choose at least one of the {label}."
+        res.errors[name] = f"Please choose at least one of {label}."
     return picked
 
 
@@ -157,16 +168,16 @@ def clean_candidate_profile(res: Result, form: Any) -> None:
     """The fields both forms ask about a candidate, into ``res.values``: country (ISO code), phone
     (E.164, read in that country's format), city, region, profile URL and current title."""
     v = res.values
-    v["country"] = clean_choice(res, form, "country", COUNTRIES, "country")
+    v["country"] = clean_choice(res, form, "country", COUNTRIES, "a country")
     v["phone"] = clean_phone(res, form, "phone", v["country"])
-    v["city"] = clean_line(res, form, "city", "city")
-    v["region"] = clean_line(res, form, "region", "region or state")
+    v["city"] = clean_line(res, form, "city", "the city")
+    v["region"] = clean_line(res, form, "region", "the region or state")
     v["linkedin_url"] = clean_url(res, form, "linkedin_url")
-    v["current_title"] = clean_line(res, form, "current_title", "current job title")
+    v["current_title"] = clean_line(res, form, "current_title", "the current job title")
 
 
 def clean_skills(res: Result, form: Any) -> str | None:
-    raw = clean_line(res, form, "skills", "skills")
+    raw = clean_line(res, form, "skills", "the skills")
     if not raw:
         return None
     # Stored ';'-separated (the resolve contract); people type commas.
@@ -175,7 +186,7 @@ def clean_skills(res: Result, form: Any) -> str | None:
 
 
 def clean_url(res: Result, form: Any, name: str) -> str | None:
-    value = clean_line(res, form, name, "profile URL")
+    value = clean_line(res, form, name, "the profile URL")
     if not value:
         return None
     try:
@@ -188,77 +199,3 @@ def clean_url(res: Result, form: Any, name: str) -> str | None:
         res.errors[name] = "Please enter a web address starting with https://."
         return None
     return parts.geturl()
-
-
-# --- resume upload ------------------------------------------------------------------------------
-
-class ResumeError(ValueError):
-    pass
-
-
-def sniff_and_extract(data: bytes) -> tuple[str, str]:
-    """(kind, text) from the file's bytes. The name and the browser's content type are ignored:
-    the type is what the bytes say it is."""
-    if not data:
-        raise ResumeError("The file is empty.")
-    if data.startswith(b"%PDF-"):
-        return "pdf", _pdf_text(data)
-    if data.startswith(b"PK\x03\x04"):
-        return "docx", _docx_text(data)
-    return "txt", _txt_text(data)
-
-
-def _pdf_text(data: bytes) -> str:
-    from pypdf import PdfReader  # lazy: only a PDF upload needs it
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise ResumeError("The PDF is password protected.")
-        text = "\n".join((page.extract_text() or "") for page in reader.pages[:MAX_PDF_PAGES])
-    except ResumeError:
-        raise
-    except Exception as exc:  # pypdf raises many types on broken files
-        raise ResumeError("The PDF could not be read.") from exc
-    return _finish(text)
-
-
-def _docx_text(data: bytes) -> str:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            names = zf.namelist()
-            if "word/document.xml" not in names:
-                raise ResumeError("Only Word .docx files are accepted among zipped formats.")
-            if sum(i.file_size for i in zf.infolist()) > MAX_DOCX_UNCOMPRESSED:
-                raise ResumeError("The document is too large once unpacked.")
-    except zipfile.BadZipFile as exc:
-        raise ResumeError("The document could not be read.") from exc
-    try:
-        import docx  # lazy: only a Word upload needs python-docx
-
-        document = docx.Document(io.BytesIO(data))
-        parts = [p.text for p in document.paragraphs]
-        for table in document.tables:
-            for row in table.rows:
-                parts.append("\t".join(cell.text for cell in row.cells))
-    except Exception as exc:
-        raise ResumeError("The document could not be read.") from exc
-    return _finish("\n".join(parts))
-
-
-def _txt_text(data: bytes) -> str:
-    if b"\x00" in data[:8192]:
-        raise ResumeError("Please upload a PDF, Word (.docx) or plain-text file.")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return _finish(data.decode(encoding))
-        except UnicodeDecodeError:
-            continue
-    raise ResumeError("The text file's encoding is not supported; please save it as UTF-8.")
-
-
-def _finish(text: str) -> str:
-    text = text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n").strip()
-    if not text:
-        raise ResumeError("No text could be found in the file (scanned images cannot be read).")
-    return text[:MAX_RESUME_CHARS]

@@ -36,8 +36,8 @@ def form_page(web: Web, request: Request, name: str, status: int = 200, rendered
     resp = web.page(request, name, status, csrf_field=security.CSRF_FIELD,
                     csrf_token=security.make_csrf_field(cookie, rendered_at or web.now()),
                     honeypot=security.HONEYPOT_FIELD, job_families=forms.JOB_FAMILIES, countries=forms.COUNTRIES,
-                    relationships=forms.RELATIONSHIPS, consent_text=forms.CONSENT_TEXT,
-                    consent_version=forms.CONSENT_VERSION, values=ctx.pop("values", {}),
+                    relationships=forms.RELATIONSHIPS, consent_text=web.brand.consent_text,
+                    consent_version=web.brand.consent_version, values=ctx.pop("values", {}),
                     errors=ctx.pop("errors", {}), **ctx)
     if fresh:
         resp.set_cookie(security.CSRF_COOKIE, cookie, max_age=12 * 3600, httponly=True, samesite="lax",
@@ -77,6 +77,23 @@ def csrf_refused(web: Web, request: Request) -> Response:
     return web.message(request, "This form has expired",
                        "For your security the form must be sent from this site with cookies enabled. "
                        "Please reload the page and try again.", 403)
+
+
+def form_body(fields: dict[str, dict], *, files: bool = False) -> dict:
+    """The OpenAPI description of a form post (``openapi_extra``): the fields as a person's browser
+    sends them, plus the CSRF field and the honeypot. The handler reads and validates the form itself
+    (errors shown beside the fields), so this only documents it, for the schema-driven fuzzer."""
+    properties = {security.CSRF_FIELD: {"type": "string"}, security.HONEYPOT_FIELD: {"type": "string"}, **fields}
+    media = "multipart/form-data" if files else "application/x-www-form-urlencoded"
+    return {"requestBody": {"required": True, "content": {media: {"schema": {"type": "object",
+                                                                             "properties": properties}}}}}
+
+
+TEXT = {"type": "string"}
+
+
+def choice(options: dict[str, str]) -> dict:
+    return {"type": "string", "enum": list(options)}
 
 
 def echo_form(form: Any) -> dict[str, str]:

@@ -46,7 +46,7 @@ def measure(submissions: int = 1000, concurrency: int = 8, static_requests: int 
             time_limit: float = 60.0) -> dict:
     home = Path(tempfile.mkdtemp(prefix="warmpool-bench-web-"))
     port = free_port()
-    env = dict(os.environ, WARMPOOL_HOME=str(home))
+    env = dict(os.environ, WARMPOOL_HOME=str(home), WARMPOOL_DEMO="1")  # a loopback sandbox server
     env.pop("WARMPOOL_WEB_STORE", None)
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "web.loadgen:bench_app", "--host",
                              "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"], env=env)

@@ -13,12 +13,17 @@ from starlette.concurrency import run_in_threadpool
 from warmpool import web_store as store
 from web import forms, security
 from web.context import PROVIDER, Web, WebDep, client_ip, mask_email, text_or_none, user_agent
-from web.guards import small_form
+from web.guards import choice, form_body, small_form
 from web.links import read_link
 
 router = APIRouter()
 
 UNSUBSCRIBED = "You are unsubscribed from all our emails."
+# The page's two buttons and RFC 8058's one-click body.
+PREFERENCES_FORM = form_body({"List-Unsubscribe": {"type": "string", "enum": ["One-Click"]},
+                              "action": {"type": "string", "enum": ["unsubscribe", "save"]},
+                              "topics": {"type": "array", "items": choice(forms.TOPICS)},
+                              "frequency": choice(forms.FREQUENCIES)})
 
 
 @router.get("/u/{token}", response_class=HTMLResponse)
@@ -26,7 +31,7 @@ def unsubscribe_page(request: Request, token: str, web: WebDep) -> Response:
     return _show(web, request, "unsubscribe", token)
 
 
-@router.post("/u/{token}", response_class=HTMLResponse)
+@router.post("/u/{token}", response_class=HTMLResponse, openapi_extra=PREFERENCES_FORM)
 async def unsubscribe_change(request: Request, token: str, web: WebDep) -> Response:
     return await run_in_threadpool(_change, web, request, "unsubscribe", token, await small_form(request))
 
@@ -36,7 +41,7 @@ def preferences_page(request: Request, token: str, web: WebDep) -> Response:
     return _show(web, request, "preferences", token)
 
 
-@router.post("/p/{token}", response_class=HTMLResponse)
+@router.post("/p/{token}", response_class=HTMLResponse, openapi_extra=PREFERENCES_FORM)
 async def preferences_change(request: Request, token: str, web: WebDep) -> Response:
     return await run_in_threadpool(_change, web, request, "preferences", token, await small_form(request))
 
@@ -69,8 +74,8 @@ def _change(web: Web, request: Request, purpose: str, token: str, form: Any) -> 
             # Suppression is permanent downstream: saving topics would change nothing.
             return _prefs_page(web, request, data, notice=UNSUBSCRIBED)
         res = forms.Result()
-        topics = forms.clean_multi(res, form.getlist("topics"), "topics", forms.TOPICS, "topics")
-        frequency = forms.clean_choice(res, form, "frequency", forms.FREQUENCIES, "frequency") or "normal"
+        topics = forms.clean_multi(res, form.getlist("topics"), "topics", forms.TOPICS, "the topics")
+        frequency = forms.clean_choice(res, form, "frequency", forms.FREQUENCIES, "how often") or "normal"
         if not res.ok:
             return _prefs_page(web, request, data, 400, notice="Please choose from the options shown.")
         if not topics:  # nothing left ticked means: no more mail

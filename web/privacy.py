@@ -19,7 +19,7 @@ from warmpool import web_store as store
 from warmpool.tokens import make_token
 from web import forms
 from web.context import Web, WebDep, client_ip, mask_email, text_or_none, user_agent
-from web.guards import echo_form, form_page, guarded_form, require_csrf
+from web.guards import TEXT, echo_form, form_body, form_page, guarded_form, require_csrf
 from web.links import read_link
 from web.mailer import transactional_message
 
@@ -56,7 +56,7 @@ def unsubscribe_link_erase(request: Request, token: str, web: WebDep) -> Respons
     return _show_from_link(web, request, "unsubscribe", token, back=f"/u/{token}")
 
 
-@router.post("/u/{token}/erase", response_class=HTMLResponse)
+@router.post("/u/{token}/erase", response_class=HTMLResponse, openapi_extra=form_body({}))
 async def unsubscribe_link_erase_submit(request: Request, token: str, web: WebDep) -> Response:
     return await _submit_from_link(web, request, "unsubscribe", token)
 
@@ -66,7 +66,7 @@ def preferences_link_erase(request: Request, token: str, web: WebDep) -> Respons
     return _show_from_link(web, request, "preferences", token, back=f"/p/{token}")
 
 
-@router.post("/p/{token}/erase", response_class=HTMLResponse)
+@router.post("/p/{token}/erase", response_class=HTMLResponse, openapi_extra=form_body({}))
 async def preferences_link_erase_submit(request: Request, token: str, web: WebDep) -> Response:
     return await _submit_from_link(web, request, "preferences", token)
 
@@ -105,11 +105,11 @@ def _check_inbox(web: Web, request: Request) -> Response:
     return web.page(request, "thanks.html", title="Check your inbox", kind="erase")
 
 
-@router.post("/privacy/erase", response_class=HTMLResponse)
+@router.post("/privacy/erase", response_class=HTMLResponse, openapi_extra=form_body({"email": TEXT}))
 async def erase_ask(request: Request, web: WebDep) -> Response:
     form, rendered_at = await guarded_form(web, request, lambda: _check_inbox(web, request))
     res = forms.Result()
-    email = forms.clean_email(res, form, "email", "email address")
+    email = forms.clean_email(res, form, "email", "your email address")
     if not res.ok or email is None:
         return form_page(web, request, "erase_request.html", 400, rendered_at=rendered_at, title="Delete my data",
                          values=echo_form(form), errors=res.errors)
@@ -123,7 +123,7 @@ def _mail_erase_link(web: Web, request: Request, email: str) -> Response:
 
     def build() -> Any:
         token = make_token("erase", {"email": email, "n": secrets.token_urlsafe(12)})
-        return transactional_message(web.settings.smtp, email, "Please confirm that you want us to delete your data",
+        return transactional_message(web.settings, email, "Please confirm that you want us to delete your data",
                                      "erase_confirm", {"confirm_url": f"{web.base_url}/privacy/erase/{token}",
                                                        "hours": 24})
 
@@ -146,7 +146,7 @@ def erase_link(request: Request, token: str, web: WebDep) -> Response:
     return _confirm(web, request, data["email"])
 
 
-@router.post("/privacy/erase/{token}", response_class=HTMLResponse)
+@router.post("/privacy/erase/{token}", response_class=HTMLResponse, openapi_extra=form_body({}))
 async def erase_link_submit(request: Request, token: str, web: WebDep) -> Response:
     await require_csrf(web, request)
     return await run_in_threadpool(_record_from_erase_link, web, request, token)

@@ -9,10 +9,11 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from warmpool import web_store as store
+from warmpool.mail import plain_name
 from warmpool.tokens import make_token
 from web import forms
 from web.context import Web, WebDep, client_ip, user_agent
-from web.guards import echo_form, form_page, guarded_form
+from web.guards import TEXT, choice, echo_form, form_body, form_page, guarded_form
 from web.mailer import transactional_message
 
 router = APIRouter()
@@ -27,20 +28,26 @@ async def referral_form(request: Request, web: WebDep) -> Response:
     return form_page(web, request, "referral.html", title="Refer someone")
 
 
-@router.post("/referral", response_class=HTMLResponse)
+@router.post("/referral", response_class=HTMLResponse, openapi_extra=form_body({
+    **{name: TEXT for name in ("referrer_name", "referrer_email", "first_name", "last_name", "email", "phone", "city",
+                               "region", "linkedin_url", "current_title", "current_company", "skills")},
+    "country": choice(forms.COUNTRIES), "job_family": choice(forms.JOB_FAMILIES),
+    "relationship": choice(forms.RELATIONSHIPS), "candidate_informed": {"type": "string", "enum": ["yes"]}}))
 async def referral_submit(request: Request, web: WebDep) -> Response:
     form, rendered_at = await guarded_form(web, request, lambda: _thanks(web, request))
     res = forms.Result()
     v = res.values
-    v["referrer_name"] = forms.clean_line(res, form, "referrer_name", "your name", required=True)
-    v["referrer_email"] = forms.clean_email(res, form, "referrer_email", "work email address")
-    v["first_name"] = forms.clean_line(res, form, "first_name", "candidate's first name", required=True)
-    v["last_name"] = forms.clean_line(res, form, "last_name", "candidate's last name", required=True)
-    v["email"] = forms.clean_email(res, form, "email", "candidate's email address")
+    # The referrer's name goes into the notice mailed to the candidate: a plain name only.
+    v["referrer_name"] = forms.clean_plain_name(res, form, "referrer_name", "your name")
+    v["referrer_email"] = forms.clean_email(res, form, "referrer_email", "your work email address")
+    v["first_name"] = forms.clean_line(res, form, "first_name", "the candidate's first name", required=True)
+    v["last_name"] = forms.clean_line(res, form, "last_name", "the candidate's last name", required=True)
+    v["email"] = forms.clean_email(res, form, "email", "the candidate's email address")
     forms.clean_candidate_profile(res, form)
-    v["current_company"] = forms.clean_line(res, form, "current_company", "current employer")
-    v["job_families"] = forms.clean_choice(res, form, "job_family", forms.JOB_FAMILIES, "job family", required=True)
-    v["relationship"] = forms.clean_choice(res, form, "relationship", forms.RELATIONSHIPS, "relationship",
+    v["current_company"] = forms.clean_line(res, form, "current_company", "the current employer")
+    v["job_families"] = forms.clean_choice(res, form, "job_family", forms.JOB_FAMILIES, "a job family",
+                                           required=True)
+    v["relationship"] = forms.clean_choice(res, form, "relationship", forms.RELATIONSHIPS, "how you know them",
                                            required=True)
     v["skills"] = forms.clean_skills(res, form)
     if v["email"] and v["email"] == v["referrer_email"]:
@@ -65,8 +72,8 @@ def _store_and_notify(web: Web, request: Request, row: dict) -> Response:
         unsub = make_token("unsubscribe", {"email": email, "person_id": None, "campaign_id": "referral-notice"})
         unsub_url = f"{web.base_url}/u/{unsub}"
         return transactional_message(
-            web.settings.smtp, email, "Someone referred you for a job at Warmpool", "referral_notice",
-            {"first_name": row["first_name"], "referrer_name": row["referrer_name"],
+            web.settings, email, f"Someone referred you for a job at {web.brand.company_name}", "referral_notice",
+            {"first_name": plain_name(row["first_name"]), "referrer_name": plain_name(row["referrer_name"]),
              "job_family": forms.JOB_FAMILIES.get(row["job_families"], ""), "unsubscribe_url": unsub_url,
              "join_url": f"{web.base_url}/talent-network"},
             extra_headers={"List-Unsubscribe": f"<{unsub_url}>",

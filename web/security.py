@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
+import math
+import re
 import secrets
 import threading
 import time
@@ -18,14 +19,6 @@ from warmpool.tokens import secret_key
 CSRF_COOKIE = "wp_csrf"
 CSRF_FIELD = "csrf_token"
 HONEYPOT_FIELD = "website"  # bots fill fields called like this; people never see it
-
-_SANDBOX_MAILGUN_KEY = "warmpool-sandbox-mailgun-signing-key"
-
-
-def mailgun_signing_key() -> str:
-    # Only the sandbox may run on the default; a deployment sets the key from Mailgun's dashboard.
-    return os.environ.get("WARMPOOL_MAILGUN_SIGNING_KEY") or _SANDBOX_MAILGUN_KEY
-
 
 # --- CSRF (signed double submit) + form start time ---------------------------------------------
 # The cookie holds a random value; the hidden field holds that value *signed* together with the
@@ -184,17 +177,39 @@ def verify_mailgun(key: str, signature: dict[str, Any], now: float, max_age: flo
     if not isinstance(signature, dict):
         return "missing signature"
     ts, token, sig = signature.get("timestamp"), signature.get("token"), signature.get("signature")
-    if not (isinstance(ts, (str, int)) and isinstance(token, str) and isinstance(sig, str)) or not token or len(token) > 200:
+    if not (isinstance(ts, (str, int)) and not isinstance(ts, bool) and isinstance(token, str)
+            and isinstance(sig, str)) or not token or len(token) > 200 or len(sig) > 200:
         return "malformed signature"
     if not hmac.compare_digest(mailgun_signature(key, str(ts), token), sig.lower()):
         return "bad signature"
     try:
-        age = now - float(ts)
+        sent_at = float(ts)
     except ValueError:
         return "bad timestamp"
-    if abs(age) > max_age:  # old (or from the future): a captured request being replayed later
+    if not math.isfinite(sent_at) or sent_at < 0:  # "NaN" compares false with everything: no freshness check
+        return "bad timestamp"
+    if abs(now - sent_at) > max_age:  # old (or from the future): a captured request being replayed later
         return "stale timestamp"
     return None
+
+
+# A JSON string (skipped whole; an unterminated one runs to the end) or one bracket.
+_JSON_STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
+
+
+def json_too_deep(body: bytes, limit: int) -> bool:
+    """True if the JSON text nests arrays or objects deeper than ``limit``. Checked before parsing:
+    Python's json parser recurses, and a deep enough body raises RecursionError (a 500)."""
+    depth = 0
+    for match in _JSON_STRING_OR_BRACKET.finditer(body):
+        first = match.group()[0]
+        if first in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif first in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
 
 
 def token_digest(token: str) -> str:

@@ -10,10 +10,12 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from warmpool import web_store as store
+from warmpool.mail import plain_name
+from warmpool.resumes import ResumeError
 from warmpool.tokens import make_token
 from web import forms
 from web.context import Web, WebDep, client_ip, user_agent
-from web.guards import echo_form, form_page, guarded_form
+from web.guards import TEXT, choice, echo_form, form_body, form_page, guarded_form
 from web.links import read_link
 from web.mailer import transactional_message
 
@@ -32,18 +34,22 @@ async def talent_form(request: Request, web: WebDep) -> Response:
     return form_page(web, request, "talent_network.html", title="Join our talent network")
 
 
-@router.post("/talent-network", response_class=HTMLResponse)
+@router.post("/talent-network", response_class=HTMLResponse, openapi_extra=form_body({
+    **{name: TEXT for name in ("first_name", "last_name", "email", "phone", "city", "region", "linkedin_url",
+                               "current_title", "skills")},
+    "country": choice(forms.COUNTRIES), "job_families": {"type": "array", "items": choice(forms.JOB_FAMILIES)},
+    "consent": {"type": "string", "enum": ["yes"]}, "resume": {"type": "string", "format": "binary"}}, files=True))
 async def talent_submit(request: Request, web: WebDep) -> Response:
     form, rendered_at = await guarded_form(web, request, lambda: _thanks(web, request))
 
     res = forms.Result()
     v = res.values
-    v["first_name"] = forms.clean_line(res, form, "first_name", "first name", required=True)
-    v["last_name"] = forms.clean_line(res, form, "last_name", "last name", required=True)
+    v["first_name"] = forms.clean_line(res, form, "first_name", "your first name", required=True)
+    v["last_name"] = forms.clean_line(res, form, "last_name", "your last name", required=True)
     v["email"] = forms.clean_email(res, form, "email")
     forms.clean_candidate_profile(res, form)
     families = forms.clean_multi(res, form.getlist("job_families"), "job_families", forms.JOB_FAMILIES,
-                                 "job families", required=True)
+                                 "the job families", required=True)
     v["job_families"] = ";".join(families) or None
     v["skills"] = forms.clean_skills(res, form)
     if form.get("consent") != "yes":
@@ -55,7 +61,7 @@ async def talent_submit(request: Request, web: WebDep) -> Response:
                          selected=set(form.getlist("job_families")))
 
     row = dict(v, form="talent_network", submitted_at=web.now_iso(), consent_marketing=1,
-               consent_wording_version=forms.CONSENT_VERSION, consent_wording_hash=forms.CONSENT_HASH,
+               consent_wording_version=web.brand.consent_version, consent_wording_hash=web.brand.consent_hash,
                confirmed_at=None, ip=client_ip(request), user_agent=user_agent(request))
     return await run_in_threadpool(_store_and_confirm, web, request, row)
 
@@ -66,8 +72,8 @@ def _store_and_confirm(web: Web, request: Request, row: dict) -> Response:
 
     def build() -> Any:
         token = make_token("confirm", {"sid": sid, "email": email, "n": secrets.token_urlsafe(12)})
-        return transactional_message(web.settings.smtp, email, "Please confirm you want to join our talent network",
-                                     "confirm", {"first_name": row["first_name"],
+        return transactional_message(web.settings, email, "Please confirm you want to join our talent network",
+                                     "confirm", {"first_name": plain_name(row["first_name"]),
                                                  "confirm_url": f"{web.base_url}/confirm/{token}", "days": 3})
 
     outcome = web.send_once(email, "confirm", sid, build)
@@ -90,11 +96,11 @@ async def _read_resume(web: Web, form: Any, res: forms.Result) -> str | None:
     if not data:
         return None
     try:
-        _, text = await run_in_threadpool(forms.sniff_and_extract, data)
-    except forms.ResumeError as exc:
+        # A bounded child process reads it (warmpool.resumes): no file can tie up the service.
+        return (await run_in_threadpool(web.resumes.read, data)).text
+    except ResumeError as exc:
         res.errors["resume"] = str(exc)
         return None
-    return text
 
 
 # --- confirmation (the mailed link) ---------------------------------------------------------------
@@ -112,7 +118,7 @@ def confirm_page(request: Request, token: str, web: WebDep) -> Response:
     return web.page(request, "confirm.html", title="Confirm your email", done=done, first_name=sub["first_name"])
 
 
-@router.post("/confirm/{token}", response_class=HTMLResponse)
+@router.post("/confirm/{token}", response_class=HTMLResponse, openapi_extra=form_body({}))
 def confirm_submit(request: Request, token: str, web: WebDep) -> Response:
     data = read_link("confirm", token)
     if data is None:

@@ -1,28 +1,115 @@
 """The Mailgun webhook receiver: signed (HMAC-SHA256, fresh timestamp, single-use token) JSON
-events stored in the web store's ``email_events``; 200 only after the commit."""
+events stored in the web store's ``email_events``; 200 only after the commit.
+
+Nothing an unauthenticated caller sends can make it fail: the body's size and JSON nesting are
+bounded before it is parsed (413 / 400), then the signature is checked (403), then the signed payload's
+shape is validated (pydantic; 406 with the reason, Mailgun's "do not retry", nothing stored).
+"""
 from __future__ import annotations
 
 import json
+from typing import Any, Optional
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from warmpool import web_store as store
+from email_validator import EmailNotValidError as InvalidEmail, validate_email  # TEMP until s10 lands
 from web import security
-from web.context import WebDep, iso, text_or_none
+from web.context import WebDep, iso
 
 router = APIRouter()
 
 MAILGUN_EVENTS = {"delivered": "delivered", "opened": "open", "clicked": "click", "failed": "bounce",
                   "complained": "complaint", "unsubscribed": "unsubscribe"}
+MAX_JSON_DEPTH = 16  # Mailgun's events nest about 5 deep
+# Event times Mailgun can send: after 2000-01-01 and before 3000 (iso() handles every such value).
+EARLIEST_EVENT, LATEST_EVENT = 946684800.0, 32503680000.0
 
 
-@router.post("/webhooks/mailgun")
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class MailgunSignature(_Event):
+    timestamp: StrictStr | StrictInt
+    token: StrictStr = Field(min_length=1, max_length=200)
+    signature: StrictStr = Field(min_length=1, max_length=200)
+
+
+class MailgunHeaders(_Event):
+    message_id: Optional[StrictStr] = Field(None, alias="message-id", max_length=998)
+
+
+class MailgunMessage(_Event):
+    headers: Optional[MailgunHeaders] = None
+
+
+class MailgunUserVariables(_Event):
+    campaign_id: Optional[StrictStr | StrictInt] = None
+
+
+class MailgunEventData(_Event):
+    """One event (``event-data``) as Mailgun sends it; only the fields that are stored are checked."""
+    event: StrictStr = Field(max_length=64)
+    id: StrictStr = Field(min_length=1, max_length=200)
+    timestamp: StrictFloat = Field(ge=EARLIEST_EVENT, le=LATEST_EVENT, allow_inf_nan=False)
+    recipient: StrictStr = Field(max_length=320)
+    severity: Optional[StrictStr] = Field(None, max_length=32)
+    url: Optional[StrictStr] = Field(None, max_length=4096)
+    user_variables: Optional[MailgunUserVariables] = Field(None, alias="user-variables")
+    message: Optional[MailgunMessage] = None
+
+    @field_validator("recipient")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        try:
+            return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+        except InvalidEmail as exc:
+            raise ValueError(f"recipient is not an email address ({exc})") from None
+
+
+class MailgunEventKind(_Event):
+    event: StrictStr = Field(max_length=64)
+
+
+class MailgunWebhook(_Event):
+    """The request body (its schema is the endpoint's documented body)."""
+    signature: MailgunSignature
+    event_data: MailgunEventData = Field(alias="event-data")
+
+
+def _inline(schema: dict) -> dict:
+    """A pydantic JSON schema with its ``$defs`` written in place (the route documents it inline)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return walk(defs[node["$ref"].rsplit("/", 1)[1]]) if "$ref" in node else {k: walk(v) for k, v in node.items()}
+        return [walk(v) for v in node] if isinstance(node, list) else node
+    return walk(schema)
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # json.loads would otherwise accept NaN and Infinity
+
+
+@router.post("/webhooks/mailgun", openapi_extra={"requestBody": {
+    "required": True, "content": {"application/json": {"schema": _inline(MailgunWebhook.model_json_schema(by_alias=True))}}}},
+    responses={200: {"description": "stored, duplicate or ignored"}, 400: {"description": "not a JSON object"},
+               403: {"description": "bad or stale signature"},
+               406: {"description": "replayed token, or a signed event that is unusable: do not retry"},
+               413: {"description": "body too large"}, 503: {"description": "store unavailable: retry"}})
 async def mailgun_webhook(request: Request, web: WebDep) -> Response:
-    body = await request.body()
+    body = await _bounded_body(request, web.options.max_webhook_bytes)
+    if body is None:
+        return JSONResponse({"error": "body too large"}, 413)
+    if security.json_too_deep(body, MAX_JSON_DEPTH):
+        return JSONResponse({"error": f"JSON nested deeper than {MAX_JSON_DEPTH} levels"}, 400)
     try:
-        doc = json.loads(body)
+        doc = json.loads(body, parse_constant=_no_constants)
     except (ValueError, UnicodeDecodeError):
         return JSONResponse({"error": "invalid JSON"}, 400)
     if not isinstance(doc, dict):
@@ -31,12 +118,9 @@ async def mailgun_webhook(request: Request, web: WebDep) -> Response:
     problem = security.verify_mailgun(web.mailgun_signing_key, sig, web.now(), web.options.webhook_max_age)
     if problem:
         return JSONResponse({"error": problem}, 403)
-    ed = doc.get("event-data")
-    if not isinstance(ed, dict):
-        return JSONResponse({"error": "missing event-data"}, 400)
-    row = mailgun_row(ed)
+    row = mailgun_row(doc.get("event-data"))
     if isinstance(row, str):
-        return JSONResponse({"error": row}, 400)
+        return JSONResponse({"error": row}, 406)
     fresh, inserted = await run_in_threadpool(web.store.run, store.insert_webhook_events, "mailgun", sig["token"],
                                               web.now_iso(), [row] if row else [])
     if not fresh:
@@ -45,25 +129,36 @@ async def mailgun_webhook(request: Request, web: WebDep) -> Response:
     return JSONResponse({"status": "stored" if inserted else ("duplicate" if row else "ignored")}, 200)
 
 
-def mailgun_row(ed: dict) -> dict | None | str:
-    """Mailgun event-data -> an email_events row; None for kinds we do not keep; str = error."""
-    kind = MAILGUN_EVENTS.get(ed.get("event"))
-    if kind is None:
-        return None
-    event_id, recipient = ed.get("id"), ed.get("recipient")
-    if not isinstance(event_id, str) or not event_id or len(event_id) > 200 or not isinstance(recipient, str):
-        return "event-data needs id and recipient"
+async def _bounded_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it exceeds ``limit`` bytes (nothing more is read)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _reason(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"invalid event-data{'.' + where if where else ''}: {first['msg']}"
+
+
+def mailgun_row(ed: Any) -> dict | None | str:
+    """Mailgun event-data -> an email_events row; None for kinds we do not keep; str = why it is unusable."""
     try:
-        occurred = iso(float(ed.get("timestamp")))
-    except (TypeError, ValueError, OverflowError, OSError):
-        return "bad event timestamp"
-    uv = ed.get("user-variables") if isinstance(ed.get("user-variables"), dict) else {}
-    headers = (ed.get("message") or {}).get("headers") if isinstance(ed.get("message"), dict) else None
-    bounce = None
-    if kind == "bounce":
-        bounce = "hard" if ed.get("severity") == "permanent" else "soft"
-    return {"provider_event_id": f"mailgun:{event_id}", "provider": "mailgun", "event": kind,
-            "email": recipient.strip().lower(), "campaign_id": text_or_none(uv.get("campaign_id")),
-            "message_id": text_or_none((headers or {}).get("message-id")) if isinstance(headers, dict) else None,
-            "occurred_at": occurred, "url": text_or_none(ed.get("url")), "bounce_type": bounce, "is_machine_open": 0,
-            "payload": ed}
+        kind = MAILGUN_EVENTS.get(MailgunEventKind.model_validate(ed).event)
+        if kind is None:
+            return None
+        event = MailgunEventData.model_validate(ed)
+    except ValidationError as exc:
+        return _reason(exc)
+    campaign = event.user_variables.campaign_id if event.user_variables else None
+    headers = event.message.headers if event.message else None
+    bounce = ("hard" if event.severity == "permanent" else "soft") if kind == "bounce" else None
+    return {"provider_event_id": f"mailgun:{event.id}", "provider": "mailgun", "event": kind,
+            "email": event.recipient, "campaign_id": None if campaign is None else str(campaign),
+            "message_id": headers.message_id if headers else None, "occurred_at": iso(float(event.timestamp)),
+            "url": event.url, "bounce_type": bounce, "is_machine_open": 0, "payload": ed}
+

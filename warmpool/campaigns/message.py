@@ -16,7 +16,7 @@ from typing import Any
 
 from warmpool.campaigns.config import Campaign
 from warmpool.config import SmtpSettings
-from warmpool.mail import breaks_header, compose, new_message_id, sender_address
+from warmpool.mail import add_footer, breaks_header, compose, new_message_id, sender_address
 from warmpool.tokens import make_token
 
 # An <a ...> tag's href in rendered HTML. Autoescape turns '<' and '"' from data into entities, so
@@ -77,8 +77,13 @@ def build_message(campaign: Campaign, member: dict[str, Any], smtp: SmtpSettings
     for url in sorted(tracked, key=len, reverse=True):
         text_body = re.sub(re.escape(url) + _URL_TAIL, lambda _m, u=url: tracked[u], text_body)
 
-    html_body = _html_footer(html_body, unsubscribe_url, pixel_url, smtp.physical_address)
-    text_body = text_body.rstrip() + _text_footer(unsubscribe_url, smtp.physical_address)
+    why = f"You receive this because you are in the {smtp.company_name} talent community."
+    text_body, html_body = add_footer(
+        smtp, text_body, html_body, text_lines=(why, f"Unsubscribe with one click: {unsubscribe_url}"),
+        html_lines=(f'{html.escape(why)} <a href="{html.escape(unsubscribe_url, quote=True)}">Unsubscribe</a> '
+                    "with one click at any time.",),
+        html_after=f'<img src="{html.escape(pixel_url, quote=True)}" width="1" height="1" alt="" '
+                   'style="display:block;border:0">')
 
     # RFC 8058: one HTTPS URI and the One-Click POST marker (both to be covered by DKIM at the relay).
     msg = compose(smtp, to=to_addr, subject=campaign.subject, text=text_body, html=html_body, date=now,
@@ -93,20 +98,3 @@ def _clean(value: Any) -> str | None:
         return None
     text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", str(value)).strip()
     return text or None
-
-
-def _html_footer(body: str, unsubscribe_url: str, pixel_url: str, address: str) -> str:
-    footer = (
-        '<hr style="border:none;border-top:1px solid #d9e2ec;margin-top:24px">'
-        '<p style="font-size:12px;color:#52606d">You receive this because you are in the Warmpool talent community. '
-        f'<a href="{html.escape(unsubscribe_url, quote=True)}">Unsubscribe</a> with one click at any time.<br>'
-        f"{html.escape(address)}</p>"
-        f'<img src="{html.escape(pixel_url, quote=True)}" width="1" height="1" alt="" style="display:block;border:0">'
-    )
-    at = body.lower().rfind("</body>")
-    return body[:at] + footer + "\n" + body[at:] if at >= 0 else body + footer
-
-
-def _text_footer(unsubscribe_url: str, address: str) -> str:
-    return ("\n\n-- \nYou receive this because you are in the Warmpool talent community.\n"
-            f"Unsubscribe with one click: {unsubscribe_url}\n{address}\n")

@@ -7,12 +7,14 @@ every value is refused if it holds CR, LF or NUL: written into a header those wo
 from __future__ import annotations
 
 import datetime as dt
+import html as html_lib
 import re
+import unicodedata
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from typing import Mapping
+from typing import Any, Mapping
 
 from warmpool.config import SmtpSettings
 
@@ -70,6 +72,47 @@ def compose(smtp: SmtpSettings, *, to: str, subject: str, text: str, html: str, 
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     return msg
+
+
+MAX_PLAIN_NAME_CHARS = 60
+MAX_PLAIN_NAME_WORDS = 5
+_NAME_MARKS = frozenset(" -'\u2019")  # space, hyphen, apostrophe and its typographic form
+
+
+def plain_name(value: Any) -> str | None:
+    """``value`` (blanks collapsed) if it is a plain personal name: letters of any script with their
+    combining marks, spaces, hyphens and apostrophes, at most 5 words and 60 characters; else None.
+
+    What a stranger types into a public form may reach company mail sent to any address (a
+    confirmation, a referral notice) only as such a name: no URL, address, digits, markup or sentence
+    rides along. A caller leaves the name out (or refuses the form) when this says None."""
+    if not isinstance(value, str):
+        return None
+    name = " ".join(value.split())
+    if not name or len(name) > MAX_PLAIN_NAME_CHARS or len(name.split()) > MAX_PLAIN_NAME_WORDS:
+        return None
+    categories = [unicodedata.category(ch)[0] for ch in name]
+    if "L" not in categories:
+        return None
+    if any(cat not in ("L", "M") and ch not in _NAME_MARKS for ch, cat in zip(name, categories)):
+        return None
+    return name
+
+
+def add_footer(smtp: SmtpSettings, text: str, html: str, *, text_lines: tuple[str, ...] = (),
+               html_lines: tuple[str, ...] = (), html_after: str = "") -> tuple[str, str]:
+    """Both bodies with every mail's footer: the mail's own lines (``html_lines`` are HTML, written by
+    the caller), then the company's postal address (CAN-SPAM) and a link to its privacy notice.
+    ``html_after`` (e.g. an open pixel) follows the footer."""
+    text = text.rstrip() + "\n\n-- \n" + "\n".join(
+        [*text_lines, smtp.physical_address, f"Privacy notice: {smtp.privacy_notice_url}"]) + "\n"
+    footer = ('<hr style="border:none;border-top:1px solid #d9e2ec;margin-top:24px">'
+              '<p style="font-size:12px;color:#52606d">' + "<br>".join(
+                  [*html_lines, html_lib.escape(smtp.physical_address),
+                   f'<a href="{html_lib.escape(smtp.privacy_notice_url, quote=True)}">Privacy notice</a>']) + "</p>"
+              + html_after)
+    at = html.lower().rfind("</body>")
+    return text, (html[:at] + footer + "\n" + html[at:] if at >= 0 else html + footer)
 
 
 def needs_smtputf8(from_addr: str, to_addr: str) -> bool:
