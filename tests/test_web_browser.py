@@ -51,7 +51,8 @@ def world(tmp_path_factory, chromium, screenshots_dir):
     shots = screenshots_dir
     smtp = Controller(MailboxHandler(settings.mailbox_dir), hostname="127.0.0.1", port=smtp_port)
     smtp.start()
-    app = create_app(settings, options=WebOptions(min_fill_seconds=1.0))
+    # More form posts a minute than a person makes: this module's tests share one client IP.
+    app = create_app(settings, options=WebOptions(min_fill_seconds=1.0, submissions_per_minute=60))
     try:
         with serve_in_thread(app, port=web_port) as base:
             # the session browser (tests/conftest.py): one sync Playwright per thread
@@ -260,3 +261,57 @@ def test_erasure_from_a_campaign_mail_and_from_the_privacy_page(world):
     assert "We already have your request" in page.content()
     assert len(rows(settings, "select * from erasure_requests")) == 2
     page.close()
+
+
+# --- every page at a phone's width, and axe-core on every page ------------------------------------------
+
+def _pages(base: str) -> dict[str, str]:
+    email = {"email": "ines@example.org", "person_id": "p-9", "campaign_id": "nurture-q1"}
+    return {"home": "/", "talent-network": "/talent-network", "referral": "/referral",
+            "privacy-erase": "/privacy/erase", "privacy-notice": "/privacy-notice",
+            "preferences": "/u/" + make_token("unsubscribe", email),
+            "erase-confirm": "/u/" + make_token("unsubscribe", email) + "/erase",
+            "erase-link": "/privacy/erase/" + make_token("erase", {"email": "ines@example.org", "n": "nonce-1"}),
+            "invalid-link": "/confirm/not-a-token"}
+
+
+# Elements a sighted visitor never sees, placed off-screen on purpose (the honeypot, screen-reader text,
+# the skip link until it is focused).
+_OVERFLOW = """() => [...document.querySelectorAll('body *')]
+  .filter(e => !e.closest('.hp, .sr, .skip'))
+  .map(e => [e, e.getBoundingClientRect()])
+  .filter(([e, r]) => r.width > 0 && (r.right > window.innerWidth + 0.5 || r.left < -0.5))
+  .map(([e, r]) => `${e.tagName.toLowerCase()}#${e.id}.${e.className} ${Math.round(r.left)}..${Math.round(r.right)}`)"""
+
+
+def _check_page(page, world, name: str, width: int) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    wide = page.evaluate(_OVERFLOW)
+    assert wide == [], f"{name} at {width} px: elements wider than the viewport: {wide}"
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, name
+    results = Axe().run(page)
+    assert results.violations_count == 0, f"{name} at {width} px:\n{results.generate_report()}"
+    shot(page, world, f"{width}px-{name}")
+
+
+@pytest.mark.parametrize("width, height", [(390, 844), (1280, 900)])
+def test_every_page_fits_a_phone_and_passes_axe(world, width, height):
+    """At 390 px the "Your work" inputs used to overflow; axe-core (bundled by axe-playwright-python,
+    nothing fetched) must find 0 violations on every page, forms with their errors shown included."""
+    context = world["browser"].new_context(viewport={"width": width, "height": height}, bypass_csp=True)
+    page = context.new_page()
+    try:
+        for name, path in _pages(world["base"]).items():
+            page.goto(world["base"] + path)
+            _check_page(page, world, name, width)
+        for name, path, button in (("talent-network-errors", "/talent-network", "Join the talent network"),
+                                   ("referral-errors", "/referral", "Send referral"),
+                                   ("privacy-erase-errors", "/privacy/erase", "Email me a confirmation link")):
+            page.goto(world["base"] + path)
+            page.wait_for_timeout(1100)  # the minimum fill time
+            page.get_by_role("button", name=button).click()
+            assert page.locator(".summary").is_visible(), name
+            _check_page(page, world, name, width)
+    finally:
+        context.close()
