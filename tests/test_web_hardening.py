@@ -238,6 +238,21 @@ def test_nan_and_infinity_are_not_json(env, timestamp):
     assert env.rows("select * from email_events") == []
 
 
+def test_non_ascii_signatures_and_csrf_cookies_are_refused_not_crashed(env):
+    """Found by schemathesis: hmac.compare_digest raised TypeError on a non-ASCII signature (a 500)."""
+    env.clock.now = time.time()
+    body = mailgun()
+    body["signature"]["signature"] = "\u0080" * 64
+    assert env.client.post("/webhooks/mailgun", json=body).status_code == 403
+    token = csrf(env.client)
+    env.client.cookies.clear()
+    env.clock.now += 5
+    r = env.client.post("/talent-network", data={"csrf_token": token, **talent()},
+                        headers={"cookie": "wp_csrf=caf\u00e9".encode("latin-1")})
+    assert r.status_code == 403
+    assert env.rows() == [] and env.rows("select * from email_events") == []
+
+
 def test_a_nan_signature_timestamp_is_never_fresh(env):
     """A signed request whose timestamp is "NaN" passed the freshness check forever (replayable)."""
     env.clock.now = time.time()

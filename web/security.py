@@ -45,12 +45,17 @@ def check_csrf(cookie_value: str | None, field_value: str | None) -> float | Non
         data = _csrf_serializer().loads(field_value)
     except BadSignature:
         return None
-    if not isinstance(data, dict) or not hmac.compare_digest(str(data.get("c", "")), cookie_value):
+    if not isinstance(data, dict) or not _same(str(data.get("c", "")), cookie_value):
         return None
     try:
         return float(data["t"])
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def _same(expected: str, given: str) -> bool:
+    # Constant-time, on bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass"))
 
 
 # --- rate limiting -----------------------------------------------------------------------------
@@ -180,7 +185,7 @@ def verify_mailgun(key: str, signature: dict[str, Any], now: float, max_age: flo
     if not (isinstance(ts, (str, int)) and not isinstance(ts, bool) and isinstance(token, str)
             and isinstance(sig, str)) or not token or len(token) > 200 or len(sig) > 200:
         return "malformed signature"
-    if not hmac.compare_digest(mailgun_signature(key, str(ts), token), sig.lower()):
+    if not _same(mailgun_signature(key, str(ts), token), sig.lower()):
         return "bad signature"
     try:
         sent_at = float(ts)
