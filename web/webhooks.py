@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 from starlette.concurrency import run_in_threadpool
 
 from warmpool import web_store as store
-from email_validator import EmailNotValidError as InvalidEmail, validate_email  # TEMP until s10 lands
+from warmpool.emails import InvalidEmail, normalize_email
 from web import security
 from web.context import WebDep, iso
 
@@ -66,7 +66,7 @@ class MailgunEventData(_Event):
     @classmethod
     def _an_address(cls, value: str) -> str:
         try:
-            return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+            return normalize_email(value).lower()
         except InvalidEmail as exc:
             raise ValueError(f"recipient is not an email address ({exc})") from None
 
