@@ -21,7 +21,9 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 
@@ -42,8 +44,10 @@ def bench_app():
                                                                confirm_mails_per_day=10**9))
 
 
-def measure(submissions: int = 1000, concurrency: int = 8, static_requests: int = 2000,
-            time_limit: float = 60.0) -> dict:
+@contextmanager
+def bench_server() -> Iterator[tuple[str, subprocess.Popen, Path]]:
+    """The benchmark server in its own uvicorn process (one worker) with a private WARMPOOL_HOME:
+    yields (base URL, process, home); stopped and removed on exit."""
     home = Path(tempfile.mkdtemp(prefix="warmpool-bench-web-"))
     port = free_port()
     env = dict(os.environ, WARMPOOL_HOME=str(home), WARMPOOL_DEMO="1")  # a loopback sandbox server
@@ -61,7 +65,19 @@ def measure(submissions: int = 1000, concurrency: int = 8, static_requests: int 
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError("bench server did not start")
                 time.sleep(0.1)
+        yield base, proc, home
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(home, ignore_errors=True)  # the run's private WARMPOOL_HOME
 
+
+def measure(submissions: int = 1000, concurrency: int = 8, static_requests: int = 2000,
+            time_limit: float = 60.0) -> dict:
+    with bench_server() as (base, _proc, home):
         def run(n: int, job) -> tuple[float, int, int]:
             ok = failed = 0
             lock = threading.Lock()
@@ -109,13 +125,6 @@ def measure(submissions: int = 1000, concurrency: int = 8, static_requests: int 
             "static_requests": static_ok, "static_per_second": round(static_ok / static_s, 1),
             "concurrency": concurrency,
         }
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(home, ignore_errors=True)  # the run's private WARMPOOL_HOME
 
 
 if __name__ == "__main__":
