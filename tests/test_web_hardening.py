@@ -402,11 +402,19 @@ def test_every_mail_footer_links_the_privacy_notice(acme):
         assert '<a href="https://acme.example/privacy">Privacy notice</a>' in markup
 
 
+@pytest.mark.parametrize("logo, problem", [("missing.png", "brand.logo 'missing.png' is not a file"),
+                                           ("notes.txt", "brand.logo must be one of")])
+def test_an_unusable_logo_is_left_out_with_a_warning(tmp_path, caplog, logo, problem):
+    (tmp_path / "notes.txt").write_text("not a picture")
+    with caplog.at_level("WARNING", logger="warmpool.config"):
+        brand = config.load_brand({"logo": logo, "company_name": "Acme"}, tmp_path, "config/warmpool.yaml")
+    assert brand.logo_file is None and brand.company_name == "Acme"
+    assert any(problem in r.getMessage() for r in caplog.records)
+
+
 @pytest.mark.parametrize("section, problem", [
     ({"colors": {"primary": "#ffcc00"}}, "brand.colors.primary #ffcc00 gives white text a contrast of"),
     ({"colors": {"accent": "red; } body { display:none"}}, "brand.colors.accent must be a colour"),
-    ({"logo": "missing.png"}, "brand.logo 'missing.png' is not a file"),
-    ({"logo": "notes.txt"}, "brand.logo must be one of"),
     ({"privacy_notice_url": "javascript:alert(1)"}, "brand.privacy_notice_url must be"),
     ({"consent_text": ""}, "brand.consent_text must be non-empty"),
 ])

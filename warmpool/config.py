@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 import os
 import re
 import tomllib
@@ -58,6 +59,8 @@ CONFIG_DIR = Path(_env("WARMPOOL_CONFIG_DIR", SOURCE_CHECKOUT / "config" if SOUR
 # Besides dbt, the campaign sender reads it (the consent thresholds, seeds/consent_rules.csv).
 DBT_PROJECT_DIR = (SOURCE_CHECKOUT or Path.cwd()) / "dbt_project"
 
+
+log = logging.getLogger("warmpool.config")
 
 DEMO_ENV = "WARMPOOL_DEMO"
 # Secrets whose sandbox value ships in this source: public, so only demo mode may use them.
@@ -191,16 +194,22 @@ def load_brand(section: Any, config_dir: Path, where: str) -> Brand:
                             f"{contrast_with_white(value):.1f}:1; at least {MIN_CONTRAST}:1 is needed")
         picked[key] = value.lower()
 
+    # A logo that cannot be used is left out with a warning, not an error: the site shows the name
+    # alone, and nothing else (a pipeline run with a copied yaml) fails for want of a picture.
     logo = section.get("logo")
     logo_file = None
     if logo:
         logo_file = (config_dir / str(logo)).resolve()
+        logo_problem = None
         if logo_file.suffix.lower() not in LOGO_TYPES:
-            problems.append(f"brand.logo must be one of {', '.join(LOGO_TYPES)} files, not {logo!r}")
+            logo_problem = f"brand.logo must be one of {', '.join(LOGO_TYPES)} files, not {logo!r}"
         elif not logo_file.is_file():
-            problems.append(f"brand.logo {logo!r} is not a file (paths are relative to {config_dir})")
+            logo_problem = f"brand.logo {logo!r} is not a file (paths are relative to {config_dir})"
         elif logo_file.stat().st_size > MAX_LOGO_BYTES:
-            problems.append(f"brand.logo is larger than {MAX_LOGO_BYTES // 1024} KB")
+            logo_problem = f"brand.logo is larger than {MAX_LOGO_BYTES // 1024} KB"
+        if logo_problem:
+            log.warning("%s: %s; the site shows the company name without a logo", where, logo_problem)
+            logo_file = None
 
     privacy = text("privacy_notice_url", default.privacy_notice_url, 500)
     is_path = privacy.startswith("/") and not privacy.startswith("//")
