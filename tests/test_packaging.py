@@ -134,9 +134,9 @@ def installed_wheel(tmp_path_factory) -> Path:
     return env_dir
 
 
-def _run(env_dir: Path, cwd: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+def _run(env_dir: Path, cwd: Path, *args: str, timeout: int = 300, **env_vars: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WARMPOOL_", "PYTHON", "DAGSTER_"))}
-    env.update(HOME=str(cwd), PATH=f"{env_dir / 'bin'}:/usr/bin:/bin")
+    env.update(HOME=str(cwd), PATH=f"{env_dir / 'bin'}:/usr/bin:/bin", **env_vars)
     return subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -147,7 +147,7 @@ def test_the_wheel_runs_without_the_checkout(installed_wheel, tmp_path):
     where = _run(installed_wheel, work, str(installed_wheel / "bin" / "python"), "-c", (
         "import warmpool, cli.main, web.app, warmpool.config as c; "
         "print(warmpool.__file__); print(c.SOURCE_CHECKOUT); print(c.CONFIG_DIR); print(c.get_settings().home); "
-        "print(web.app.create_app() is not None)"))
+        "print(web.app.create_app() is not None)"), WARMPOOL_DEMO="1")  # the shipped sandbox config: demo mode
     assert where.returncode == 0, where.stderr
     package_file, checkout, config_dir, home, app_ok = where.stdout.splitlines()[-5:]
     assert package_file.startswith(str(installed_wheel)) and str(REPO_ROOT) not in package_file
