@@ -157,7 +157,14 @@ def test_the_queue_is_bounded():
 
 
 def _reader_children() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children(recursive=True) if "warmpool.resumes" in " ".join(p.cmdline())]
+    found = []
+    for child in psutil.Process().children(recursive=True):  # the session's browser and servers too
+        try:
+            if "warmpool.resumes" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:  # ended, or a zombie, between the listing and the look
+            pass
+    return found
 
 
 def _wait_for_reader_child(timeout: float = 30.0) -> None:
