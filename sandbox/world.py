@@ -4,7 +4,8 @@
   sandbox/ats/*.json                the ATS's data in Greenhouse Harvest v1 shape (served by the simulator)
   landing/vendors/<vendor>/*        vendor exports as the vendors deliver them (config/vendors.yaml)
   web/web.sqlite                    form submissions and past campaigns' provider events (via warmpool.web_store)
-  sandbox/truth/*                   who is who and what was generated (tests and benchmarks only)
+  sandbox/truth/*                   who is who, each person's real name and place, and what was generated
+                                    (tests and benchmarks only)
   sandbox/exports/source_records.csv every source record in the resolve contract (section 4)
 
 Everything is drawn from one ``random.Random(seed)`` (and a numpy Generator for bulk draws) in a fixed
@@ -1283,6 +1284,13 @@ def generate_world(people: int, seed: int, home: Path | None = None) -> WorldSum
         w = csv.writer(fh)
         w.writerow(["source", "source_record_id", "true_person_id"])
         w.writerows((r.source, r.record_id, r.person.pid) for r in ordered)
+    with open(truth_dir / "people.csv", "w", newline="", encoding="utf-8") as fh:
+        # each person's real name and where they live now: what survivorship and the place
+        # dimensions are measured against (tests and benchmarks only; the pipeline never reads it)
+        w = csv.writer(fh)
+        w.writerow(["true_person_id", "first_name", "last_name", "city", "region", "country_code"])
+        w.writerows((p.pid, p.first, p.last, V.CITIES[p.city][0], V.CITIES[p.city][1], V.ISO2[p.country])
+                    for p in persons)
     with open(exports_dir / "source_records.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(RESOLVE_COLUMNS)
