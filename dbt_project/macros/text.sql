@@ -62,3 +62,11 @@
     (';' || replace(replace(lower({{ list_expression }}), '; ', ';'), ' ;', ';') || ';'
         like '%;' || lower(trim({{ value_expression }})) || ';%')
 {%- endmacro %}
+
+{#- The job family a spelling stands for in the one controlled vocabulary (seed job_families: every
+    accepted spelling, lower case, -> its family), or null for a word the vocabulary lacks.
+    warmpool/vocabulary.py reads the same seed for campaign files. -#}
+{% macro job_family(expression) -%}
+    (select job_families.job_family from {{ ref('job_families') }} as job_families
+        where job_families.alias = lower(trim({{ expression }})))
+{%- endmacro %}

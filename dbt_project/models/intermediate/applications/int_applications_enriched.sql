@@ -103,7 +103,7 @@ enriched as (
         applications.candidate_id,
         first_jobs.job_id,
         coalesce(jobs.job_name, first_jobs.job_name) as job_name,
-        jobs.job_family,
+        {{ job_family('jobs.job_family') }} as job_family,
         applications.source_id,
         applications.source_name,
         applications.credited_to_user_id,

@@ -28,9 +28,9 @@ hires as (
 
 ),
 
-country_codes as (
+country_marketing_rules as (
 
-    select * from {{ ref('country_codes') }}
+    select * from {{ ref('country_marketing_rules') }}
 
 ),
 
@@ -58,13 +58,15 @@ facts as (
         golden.email,
         golden.ats_email,
         consent.opt_in_email,
-        country_codes.country_code,
-        coalesce(country_codes.requires_opt_in, true) as requires_opt_in,
+        golden.country_code,
+        coalesce(country_marketing_rules.requires_opt_in, true) as requires_opt_in,
         golden.has_ats_record,
+        golden.ats_first_seen_at,
+        consent.opted_in_at,
         consent.has_confirmed_opt_in,
         consent.has_pending_opt_in,
         consent.has_pending_opt_in and not consent.has_confirmed_opt_in as is_pending_opt_in_only,
-        golden.has_ats_record and not coalesce(country_codes.requires_opt_in, true) as has_legitimate_interest,
+        golden.has_ats_record and not coalesce(country_marketing_rules.requires_opt_in, true) as has_legitimate_interest,
         consent.is_suppressed,
         consent.suppression_reason,
         consent.has_employee_address or hired_people.person_id is not null as is_employee,
@@ -73,7 +75,7 @@ facts as (
     inner join consent on golden.person_id = consent.person_id
     left join application_flags on golden.person_id = application_flags.person_id
     left join hired_people on golden.person_id = hired_people.person_id
-    left join country_codes on lower(trim(golden.country)) = country_codes.alias
+    left join country_marketing_rules on golden.country_code = country_marketing_rules.country_code
 
 ),
 
@@ -112,6 +114,15 @@ decided as (
             when has_confirmed_opt_in then 'opt_in'
             when has_legitimate_interest then 'legitimate_interest'
         end as consent_basis,
+        -- what an email provider asks of each imported contact: when and where the basis was recorded
+        case
+            when has_confirmed_opt_in then opted_in_at
+            when has_legitimate_interest then ats_first_seen_at
+        end as consent_recorded_at,
+        case
+            when has_confirmed_opt_in then 'talent_network_double_opt_in'
+            when has_legitimate_interest then 'ats_candidate_record'
+        end as consent_source,
         is_suppressed,
         suppression_reason,
         is_employee,

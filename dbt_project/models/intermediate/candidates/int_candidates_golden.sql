@@ -39,9 +39,56 @@ job_family_keywords as (
 
 ),
 
+place_spellings as (
+
+    select * from {{ ref('int_place_spellings') }}
+
+),
+
+skill_spellings as (
+
+    select * from {{ ref('int_skill_spellings') }}
+
+),
+
 ats_records as (
 
     select * from records where source = 'ats'
+
+),
+
+placed_records as (
+
+    -- every record's place in the normalised dimensions (ISO country, ISO 3166-2 region, GeoNames city)
+    select
+        records.person_id,
+        records.source,
+        records.source_record_id,
+        records.source_priority,
+        records.updated_at,
+        place_spellings.city,
+        place_spellings.region,
+        place_spellings.country_code,
+        place_spellings.country_name
+    from records
+    inner join place_spellings
+        on records.city is not distinct from place_spellings.city_as_written
+        and records.region is not distinct from place_spellings.region_as_written
+        and records.country is not distinct from place_spellings.country_as_written
+
+),
+
+skilled_records as (
+
+    select
+        records.person_id,
+        records.source,
+        records.source_record_id,
+        records.source_priority,
+        records.updated_at,
+        skill_spellings.skills
+    from records
+    inner join skill_spellings on records.skills = skill_spellings.skills_as_written
 
 ),
 
@@ -52,7 +99,8 @@ people as (
         count(*) as record_count,
         count(distinct source) as source_count,
         min(first_seen_at) as first_seen_at,
-        max(case when source = 'ats' then 1 else 0 end) = 1 as has_ats_record
+        max(case when source = 'ats' then 1 else 0 end) = 1 as has_ats_record,
+        min(case when source = 'ats' then first_seen_at end) as ats_first_seen_at
     from records
     group by person_id
 
@@ -69,21 +117,22 @@ person_sources as (
 ),
 
 -- survivorship, one rule per field group (documented in the model's YAML)
-golden_name as ({{ survivor('records', ['first_name', 'last_name'], ['first_name', 'last_name'],
-    rank_by=['case when first_name is not null and last_name is not null then 0 else 1 end',
-             'updated_at desc nulls last', 'source_priority'], alias='name') }}),
+golden_first_name as ({{ voted_name('records', 'first_name', 'first') }}),
+golden_last_name as ({{ voted_name('records', 'last_name', 'last') }}),
 golden_email as ({{ survivor('records', ['email'],
     rank_by=['source_priority', 'updated_at desc nulls last'], alias='email') }}),
 golden_phone as ({{ survivor('records', ['phone']) }}),
-golden_location as ({{ survivor('records', ['city', 'region', 'country'], ['city', 'country'],
+golden_location as ({{ survivor('placed_records', ['city', 'region', 'country_code', 'country_name'],
+    ['city', 'country_code'],
     rank_by=['updated_at desc nulls last',
              '(case when city is null then 0 else 1 end + case when region is null then 0 else 1 end'
-             ~ ' + case when country is null then 0 else 1 end) desc', 'source_priority'], alias='location') }}),
+             ~ ' + case when country_code is null then 0 else 1 end) desc', 'source_priority'], alias='location') }}),
+golden_country as ({{ survivor('placed_records', ['country_code', 'country_name']) }}),
 golden_linkedin as ({{ survivor('records', ['linkedin_url'], rank_by=['source_priority', 'updated_at desc nulls last']) }}),
 golden_job as ({{ survivor('records', ['current_title', 'current_company'], ['current_title'],
     rank_by=['updated_at desc nulls last', 'case when current_company is null then 1 else 0 end',
              'source_priority'], alias='job') }}),
-golden_skills as ({{ survivor('records', ['skills'],
+golden_skills as ({{ survivor('skilled_records', ['skills'],
     rank_by=["length(skills) - length(replace(skills, ';', '')) desc", 'updated_at desc nulls last',
              'source_priority'], alias='skills') }}),
 golden_experience as ({{ survivor('records', ['years_experience']) }}),
@@ -114,7 +163,7 @@ stated_job_family as (
     from (
         select
             records.person_id,
-            trim({{ dbt.split_part('forms.job_families', "';'", 1) }}) as job_family,
+            {{ job_family(dbt.split_part('forms.job_families', "';'", 1)) }} as job_family,
             row_number() over (
                 partition by records.person_id order by forms.submitted_at desc, forms.submission_id desc
             ) as family_rank
@@ -135,7 +184,7 @@ title_job_family as (
     from (
         select
             golden_job.person_id,
-            job_family_keywords.job_family,
+            {{ job_family('job_family_keywords.job_family') }} as job_family,
             row_number() over (
                 partition by golden_job.person_id
                 order by job_family_keywords.priority, job_family_keywords.keyword
@@ -173,14 +222,16 @@ golden as (
 
     select
         people.person_id,
-        golden_name.first_name,
-        golden_name.last_name,
+        golden_first_name.first_name,
+        golden_last_name.last_name,
         golden_email.email,
         ats_email.email as ats_email,
         golden_phone.phone,
         golden_location.city,
         golden_location.region,
-        golden_location.country,
+        coalesce(golden_location.country_code, golden_country.country_code) as country_code,
+        case when golden_location.country_code is not null then golden_location.country_name
+            else golden_country.country_name end as country,
         golden_linkedin.linkedin_url,
         golden_job.current_title,
         golden_job.current_company,
@@ -207,19 +258,22 @@ golden as (
         people.source_count,
         people.record_count,
         people.has_ats_record,
+        people.ats_first_seen_at,
         people.first_seen_at,
         last_activity.last_activity_at,
-        golden_name.name_source,
+        golden_first_name.first_name_source as name_source,
         golden_email.email_source,
         golden_location.location_source,
         golden_job.job_source,
         golden_skills.skills_source
     from people
     left join person_sources on people.person_id = person_sources.person_id
-    left join golden_name on people.person_id = golden_name.person_id
+    left join golden_first_name on people.person_id = golden_first_name.person_id
+    left join golden_last_name on people.person_id = golden_last_name.person_id
     left join golden_email on people.person_id = golden_email.person_id
     left join golden_phone on people.person_id = golden_phone.person_id
     left join golden_location on people.person_id = golden_location.person_id
+    left join golden_country on people.person_id = golden_country.person_id
     left join golden_linkedin on people.person_id = golden_linkedin.person_id
     left join golden_job on people.person_id = golden_job.person_id
     left join golden_skills on people.person_id = golden_skills.person_id

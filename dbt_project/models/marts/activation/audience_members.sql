@@ -12,12 +12,6 @@ campaigns as (
 
 ),
 
-country_codes as (
-
-    select * from {{ ref('country_codes') }}
-
-),
-
 email_addresses as (
 
     select * from {{ ref('int_candidate_email_addresses') }}
@@ -46,6 +40,7 @@ matched as (
 
     select
         campaigns.campaign_id,
+        campaigns.campaign_name,
         contactable.person_id,
         contactable.marketing_email as email,
         contactable.first_name,
@@ -56,6 +51,10 @@ matched as (
         contactable.job_family,
         contactable.years_experience,
         contactable.consent_basis,
+        contactable.consent_recorded_at,
+        contactable.consent_source,
+        contactable.seniority,
+        contactable.heat_band,
         campaigns.job_families,
         campaigns.countries,
         campaigns.min_years_experience
@@ -68,15 +67,9 @@ matched as (
         )
         and (
             campaigns.countries is null
-            -- the list may name a country by code or any spelling the seed knows
-            or exists (
-                select 1
-                from country_codes
-                where country_codes.country_code = contactable.country_code
-                    and {{ list_contains('campaigns.countries', 'country_codes.alias') }}
-            )
-            or (contactable.country is not null
-                and {{ list_contains('campaigns.countries', 'contactable.country') }})
+            -- the campaign loader wrote its countries as ISO codes (warmpool/places.py)
+            or (contactable.country_code is not null
+                and {{ list_contains('campaigns.countries', 'contactable.country_code') }})
         )
         and (
             campaigns.min_years_experience is null
@@ -95,10 +88,20 @@ final as (
         last_name,
         city,
         country,
+        country_code,
         job_family,
+        consent_basis,
+        consent_recorded_at,
+        consent_source,
+        campaign_name as segment,
+        -- provider tags: the facts a marketer filters on, each as `key:value`
+        'job_family:' || coalesce(job_family, 'unknown')
+            || ';seniority:' || coalesce(seniority, 'unknown')
+            || ';country:' || coalesce(country_code, 'unknown')
+            || ';heat:' || coalesce(heat_band, 'unknown') as tags,
         'consent=' || consent_basis
             || case when job_families is not null then '; job_family=' || job_family else '' end
-            || case when countries is not null then '; country=' || coalesce(country_code, country) else '' end
+            || case when countries is not null then '; country=' || country_code else '' end
             || case when min_years_experience is not null
                 then '; years_experience>=' || {{ number_to_text('min_years_experience') }} else '' end
             as inclusion_reason,

@@ -32,7 +32,7 @@ final as (
         jobs.job_name,
         jobs.requisition_id,
         jobs.status,
-        jobs.job_family,
+        {{ job_family('jobs.job_family') }} as job_family,
         jobs.seniority,
         jobs.employment_type,
         jobs.created_at,

@@ -71,7 +71,9 @@ final as (
 
     select
         messages.campaign_id,
-        campaigns.campaign_name,
+        -- a campaign sent from another tool is known only by the id its provider events carry
+        coalesce(campaigns.campaign_name, messages.campaign_id) as campaign_name,
+        campaigns.campaign_id is not null as is_configured_campaign,
         messages.first_sent_at,
         messages.sent,
         messages.delivered,

@@ -1,5 +1,7 @@
 -- The people funnel pool -> contacted -> engaged -> applied -> interviewed -> offered -> hired, by
 -- the month the person entered the pool, their job family and the source they came from first.
+-- Each step counts the people who got at least that far (definitions in the model's YAML), so a
+-- step is always a subset of the one before it.
 with
 
 candidates as (
@@ -78,7 +80,7 @@ people as (
 
     select
         cast({{ dbt.date_trunc('month', 'candidates.first_seen_at') }} as date) as cohort_month,
-        coalesce(candidates.job_family, 'Unknown') as job_family,
+        candidates.job_family,
         coalesce(first_sources.first_source, 'unknown') as first_source,
         candidates.person_id,
         coalesce(touch_flags.was_contacted, 0) as was_contacted,
@@ -95,6 +97,24 @@ people as (
 
 ),
 
+reached as (
+
+    -- the furthest step each person reached: reaching a step means having passed every step before it
+    select
+        *,
+        case
+            when was_hired = 1 then 6
+            when was_offered = 1 then 5
+            when was_interviewed = 1 then 4
+            when has_applied = 1 then 3
+            when was_engaged = 1 then 2
+            when was_contacted = 1 then 1
+            else 0
+        end as furthest_step
+    from people
+
+),
+
 final as (
 
     select
@@ -102,13 +122,13 @@ final as (
         job_family,
         first_source,
         cast(count(*) as bigint) as pool_people,
-        cast(sum(was_contacted) as bigint) as contacted_people,
-        cast(sum(was_engaged) as bigint) as engaged_people,
-        cast(sum(has_applied) as bigint) as applied_people,
-        cast(sum(was_interviewed) as bigint) as interviewed_people,
-        cast(sum(was_offered) as bigint) as offered_people,
-        cast(sum(was_hired) as bigint) as hired_people
-    from people
+        cast(sum(case when furthest_step >= 1 then 1 else 0 end) as bigint) as contacted_people,
+        cast(sum(case when furthest_step >= 2 then 1 else 0 end) as bigint) as engaged_people,
+        cast(sum(case when furthest_step >= 3 then 1 else 0 end) as bigint) as applied_people,
+        cast(sum(case when furthest_step >= 4 then 1 else 0 end) as bigint) as interviewed_people,
+        cast(sum(case when furthest_step >= 5 then 1 else 0 end) as bigint) as offered_people,
+        cast(sum(case when furthest_step >= 6 then 1 else 0 end) as bigint) as hired_people
+    from reached
     group by 1, 2, 3
 
 )

@@ -84,9 +84,16 @@ final as (
         coalesce(application_months.applications, 0) as applications,
         coalesce(hire_months.hires, 0) as hires,
         coalesce(spend_months.resumes_bought, 0) as resumes_bought,
-        coalesce(spend_months.spend, cast(0 as numeric(14, 2))) as spend,
-        case when coalesce(hire_months.hires, 0) > 0
-            then cast(coalesce(spend_months.spend, 0) / hire_months.hires as numeric(14, 2)) end as cost_per_hire,
+        -- unknown is null, not zero: Warmpool knows the spend of vendors (their purchases) and of free
+        -- sources only; a job board's or an agency's cost is not in the data
+        case
+            when channels.vendor is not null or spine.source_name like '(vendor %'
+                then coalesce(spend_months.spend, cast(0 as numeric(14, 2)))
+            when channels.cost_model = 'free' then cast(0 as numeric(14, 2))
+        end as spend,
+        -- a cost per hire needs both a spend and a hire: no hire, no spend or an unknown spend is null
+        case when coalesce(hire_months.hires, 0) > 0 and spend_months.spend > 0
+            then cast(spend_months.spend / hire_months.hires as numeric(14, 2)) end as cost_per_hire,
         case when hire_months.hires_with_days > 0
             then cast(cast(hire_months.total_days_to_hire as numeric(14, 2)) / hire_months.hires_with_days as numeric(10, 1))
         end as avg_days_to_hire

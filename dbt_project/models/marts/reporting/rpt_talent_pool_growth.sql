@@ -64,8 +64,8 @@ daily as (
     select
         events.snapshot_date,
         events.source,
-        coalesce(candidates.job_family, 'Unknown') as job_family,
-        coalesce(candidates.country_code, 'Unknown') as country_code,
+        candidates.job_family,
+        candidates.country_code,
         cast(sum(events.new_records) as bigint) as new_records,
         cast(sum(events.new_people) as bigint) as new_people,
         cast(count(distinct case when events.returning_records = 1 then events.person_id end) as bigint)

@@ -1,0 +1,18 @@
+"""One row per distinct first / last name spelling in the pool, with its case-repaired form and
+the key survivorship votes on. The rule is Python's (warmpool/names.py, nameparser), so it has one
+owner; this model only applies it to the spellings the pool holds."""
+import polars as pl
+
+from warmpool.names import name_spellings
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    records = dbt.ref("int_source_records_unioned")
+    values = (records.project("'first' as name_part, first_name as spelling")
+              .union(records.project("'last' as name_part, last_name as spelling"))
+              .distinct().fetchall())
+    rows = name_spellings(sorted(values, key=lambda v: (v[0], v[1] or "")))
+    schema = {"name_part": pl.String, "spelling": pl.String, "display_spelling": pl.String,
+              "spelling_key": pl.String, "is_case_repaired": pl.Boolean, "is_initial": pl.Boolean}
+    return pl.DataFrame([r.__dict__ for r in rows], schema=schema)
