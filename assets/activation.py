@@ -19,7 +19,7 @@ def audience_files(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     sizes = {}
     for campaign in load_campaigns():
         audience = members.get(campaign.campaign_id, [])
-        path = write_audience_csv(audience, campaign.campaign_id, settings.audiences_dir)
+        path = write_audience_csv(audience, campaign.campaign_id, settings.audiences_dir, campaign.audience_preset)
         sizes[campaign.campaign_id] = len(audience)
         context.log.info(f"{campaign.campaign_id}: {len(audience)} members -> {path}")
     return dg.MaterializeResult(metadata={"audience_sizes": dg.MetadataValue.json(sizes),

@@ -236,7 +236,7 @@ select * from (values
 create or replace table raw_campaigns.campaigns as
 select * from (values
   ('eng-nurture', 'Engineering nurture', 'nurture', 'Engineering', null, 3, 'Hello {{first_name}}', 'nurture.html', 'v1', timestamptz '2026-11-01 00:00:00+00'),
-  ('data-na', 'Data and engineering in North America', 'invite_to_apply', 'Data; Engineering', 'CA;United States', null, 'Open roles', 'invite.html', 'v1', timestamptz '2026-11-01 00:00:00+00'),
+  ('data-na', 'Data and engineering in North America', 'invite_to_apply', 'Data; Engineering', 'CA;US', null, 'Open roles', 'invite.html', 'v1', timestamptz '2026-11-01 00:00:00+00'),
   ('everyone', 'Everyone', 'nurture', null, null, null, 'News', 'news.html', 'v1', timestamptz '2026-11-01 00:00:00+00'),
   ('senior-eu', 'Senior people in Europe', 'nurture', null, 'DE;GB', 5, 'Europe', 'eu.html', 'v1', timestamptz '2026-11-01 00:00:00+00')
 ) t(campaign_id, name, kind, job_families, countries, min_years_experience, subject, template, content_version, starts_at);

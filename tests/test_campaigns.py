@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from warmpool.campaigns.audience import AUDIENCE_COLUMNS, write_audience_csv
+from warmpool.campaigns.audience import AUDIENCE_COLUMNS, AUDIENCE_PRESETS, safe_cell, write_audience_csv
 from warmpool.campaigns.config import (CAMPAIGNS_DIR, CONTRACT_COLUMNS, CampaignConfigError, campaign_rows,
                                        load_campaigns, load_campaigns_table)
 
@@ -25,11 +26,12 @@ def test_shipped_campaigns_load():
     by_id = {c.campaign_id: c for c in load_campaigns()}
     assert set(by_id) >= {"tn-engineering-nurture", "invite-to-apply-sales"}
     nurture = by_id["tn-engineering-nurture"]
-    assert nurture.kind == "nurture" and nurture.job_families == ("engineering", "data")
+    assert nurture.kind == "nurture" and nurture.job_families == ("Engineering", "Data")
     assert nurture.countries is None and nurture.min_years_experience is None
     assert nurture.frequency_cap_days == 7 and nurture.starts_at.tzinfo is not None
     sales = by_id["invite-to-apply-sales"]
-    assert sales.kind == "invite_to_apply" and sales.job_families == ("sales",)
+    assert sales.kind == "invite_to_apply" and sales.job_families == ("Sales",)
+    assert sales.audience_preset == "hubspot" and nurture.audience_preset == "mailchimp"
     assert len({nurture.content_version, sales.content_version}) == 2
 
 
@@ -83,6 +85,9 @@ starts_at: 2025-01-01
     (("name: Broken\n", ""), "name", "required"),
     (("job_families: [engineering]", "job_families: [engineering, 'a;b']"), "job_families", "without ';'"),
     (("job_families: [engineering]", "min_years_experience: -1"), "min_years_experience", "non-negative"),
+    (("job_families: [engineering]", "job_families: [enginering]"), "job_families", "'enginering' is not a job family"),
+    (("job_families: [engineering]", "countries: [Narnia]"), "countries", "'Narnia' is not a country"),
+    (("job_families: [engineering]", "audience_preset: klaviyo"), "audience_preset", "not one of"),
 ])
 def test_invalid_campaign_files_name_the_file_and_the_key(campaigns_dir, change, key, words):
     (campaigns_dir / "templates" / "typo.html.j2").write_text("<p>Hi {{ first_nme }}</p>")
@@ -113,7 +118,7 @@ def test_campaign_rows_have_exactly_the_contract_columns():
     rows = campaign_rows(load_campaigns())
     assert all(tuple(row) == CONTRACT_COLUMNS for row in rows)
     nurture = next(r for r in rows if r["campaign_id"] == "tn-engineering-nurture")
-    assert nurture["job_families"] == "engineering;data" and nurture["countries"] is None
+    assert nurture["job_families"] == "Engineering;Data" and nurture["countries"] is None
     assert nurture["min_years_experience"] is None and nurture["kind"] == "nurture"
 
 
@@ -125,7 +130,7 @@ def test_campaigns_table_is_rewritten_in_one_transaction(campaigns_dir):
                                       "'raw_campaigns' and table_name = 'campaigns' order by ordinal_position").fetchall()]
     assert tuple(cols) == CONTRACT_COLUMNS
     assert con.execute("select job_families from raw_campaigns.campaigns where kind = 'nurture'").fetchone() == (
-        "engineering;data",)
+        "Engineering;Data",)
     (campaigns_dir / "zz-bad.yaml").write_text("campaign_id: zz-bad\n")
     with pytest.raises(CampaignConfigError):
         load_campaigns_table(con, dir=campaigns_dir)
@@ -136,7 +141,11 @@ def test_campaigns_table_is_rewritten_in_one_transaction(campaigns_dir):
 
 def _member(pid, email, first="Ada", last="Lovelace", **extra):
     return {"campaign_id": "tn-engineering-nurture", "person_id": pid, "email": email, "first_name": first,
-            "last_name": last, "city": "London", "country": "UK", "job_family": "engineering",
+            "last_name": last, "city": "London", "country": "United Kingdom", "country_code": "GB",
+            "job_family": "Engineering", "consent_basis": "opt_in",
+            "consent_recorded_at": dt.datetime(2026, 1, 5, 12, 10, tzinfo=dt.timezone.utc),
+            "consent_source": "talent_network_double_opt_in", "segment": "Engineering nurture",
+            "tags": "job_family:Engineering;seniority:senior;country:GB;heat:warm",
             "inclusion_reason": "job_family", **extra}
 
 
@@ -156,7 +165,11 @@ def test_audience_csv_columns_and_values(tmp_path):
     rows = _read(path)
     assert [r["Person ID"] for r in rows] == ["p-1", "p-2"]
     assert rows[1] == {"Email Address": "grace@example.com", "First Name": "Grace", "Last Name": "Hopper",
-                       "City": "", "Country": "UK", "Job Family": "engineering", "Person ID": "p-2"}
+                       "City": "", "Country": "United Kingdom", "Job Family": "Engineering",
+                       "Tags": "job_family:Engineering,seniority:senior,country:GB,heat:warm",
+                       "Segment": "Engineering nurture", "Consent Basis": "opt_in",
+                       "Opt-in Date": "2026-01-05T12:10:00Z", "Consent Source": "talent_network_double_opt_in",
+                       "Person ID": "p-2"}
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temporary file left
 
 
@@ -180,9 +193,47 @@ def test_audience_csv_from_a_dataframe_and_empty(tmp_path):
     rows = _read(write_audience_csv(frame, "tn-engineering-nurture", tmp_path))
     assert rows[0]["City"] == "" and rows[0]["Email Address"] == "ada@example.com"
     path = write_audience_csv([], "invite-to-apply-sales", tmp_path)
-    assert path.read_text(encoding="utf-8").splitlines() == [",".join(AUDIENCE_COLUMNS)]
+    assert path.read_text(encoding="utf-8").splitlines() == [",".join(f'"{c}"' for c in AUDIENCE_COLUMNS)]
 
 
 def test_audience_csv_refuses_a_path_as_campaign_id(tmp_path):
     with pytest.raises(ValueError):
         write_audience_csv([], "../escape", tmp_path)
+
+
+@pytest.mark.parametrize("preset, email_header, consent_header, consent_value, tags", [
+    ("mailchimp", "Email Address", "Consent Basis", "opt_in", "job_family:Engineering,seniority:senior,country:GB,heat:warm"),
+    ("hubspot", "Email", "Legal basis for processing contact's data", "Freely given consent from contact",
+     "job_family:Engineering;seniority:senior;country:GB;heat:warm"),
+    ("sendgrid", "email", "consent_basis", "opt_in", "job_family:Engineering,seniority:senior,country:GB,heat:warm"),
+])
+def test_each_provider_preset_names_its_columns_and_carries_consent(tmp_path, preset, email_header, consent_header,
+                                                                     consent_value, tags):
+    path = write_audience_csv([_member("p-1", "ada@example.com")], "tn-engineering-nurture", tmp_path, preset)
+    with open(path, newline="", encoding="utf-8") as fh:
+        assert tuple(next(csv.reader(fh))) == AUDIENCE_PRESETS[preset].headers
+    row = _read(path)[0]
+    assert row[email_header] == "ada@example.com" and row[consent_header] == consent_value
+    tag_header = "tags" if preset == "sendgrid" else "Tags"
+    assert row[tag_header] == tags
+    assert "2026-01-05T12:10:00Z" in row.values() and "talent_network_double_opt_in" in row.values()
+    assert "Engineering nurture" in row.values()  # the segment
+
+
+@pytest.mark.parametrize("value", ["-joe@example.com", "+joe@example.com", "=joe@example.com", "ada@example.com"])
+def test_a_valid_email_address_is_written_exactly_as_it_is(tmp_path, value):
+    assert safe_cell(value) == value
+    rows = _read(write_audience_csv([_member("p-1", value)], "tn-engineering-nurture", tmp_path))
+    assert rows[0]["Email Address"] == value
+
+
+@pytest.mark.parametrize("value", [
+    "=1+1", "+1+1", "-1+1", "@SUM(A1)", " =1+1", "  +cmd", "\n=1+1", "\r=1+1", "\t=1+1", "\u00a0=1+1",
+    "\uff1d1+1", "\uff0b1", "\uff0d1", "\uff20SUM(A1)", " \uff1dHYPERLINK(\"http://x\")", "\u3000=1",
+    "@evil.example",  # not a valid address: neutralised like any other cell
+])
+def test_any_other_cell_a_spreadsheet_could_evaluate_is_neutralised(tmp_path, value):
+    assert safe_cell(value) == "'" + value
+    rows = _read(write_audience_csv([_member("p-1", "ada@example.com", first=value, city=value)],
+                                    "tn-engineering-nurture", tmp_path))
+    assert rows[0]["First Name"] == "'" + value and rows[0]["City"] == "'" + value

@@ -5,13 +5,19 @@ A file looks like::
     campaign_id: tn-engineering-nurture      # must equal the file name (without .yaml)
     name: Engineering and data nurture
     kind: nurture                            # nurture | invite_to_apply
-    job_families: [engineering, data]        # or omitted / null = any
-    countries: null                          # list, or omitted / null = any
+    job_families: [engineering, data]        # any spelling of the vocabulary (seed job_families); null = any
+    countries: null                          # any spelling of a country (US, USA, Germany, ...); null = any
     min_years_experience: null               # number, or omitted / null = any
     subject: What's new at Warmpool          # plain text, the same for every recipient
     template: whats_new                      # templates/whats_new.html.j2 + templates/whats_new.txt.j2
     starts_at: 2025-01-01T00:00:00Z          # nothing is sent before this instant
     frequency_cap_days: 7                    # optional: defer people mailed by any campaign this recently
+    audience_preset: hubspot                 # optional: the provider the audience file is imported into
+                                             # (mailchimp - the default -, hubspot or sendgrid)
+
+Job families and countries are stored in their one form (the vocabulary's family, the ISO 3166
+code), so the audience is the same whatever spelling the file uses; a word neither knows is an
+error naming the file and key, never an empty audience.
 
 The subject is deliberately not personalised: data from candidates reaches only the bodies, never a
 header. ``content_version`` is a hash of the subject and every template file the mail uses, so
@@ -32,7 +38,10 @@ from jinja2 import DictLoader, StrictUndefined, TemplateError, TemplateSyntaxErr
 from jinja2.sandbox import SandboxedEnvironment
 
 from warmpool import tables
+from warmpool.campaigns.audience import AUDIENCE_PRESETS, DEFAULT_PRESET
 from warmpool.config import CONFIG_DIR
+from warmpool.places import Gazetteer
+from warmpool.vocabulary import job_families, job_family
 
 CAMPAIGNS_DIR = CONFIG_DIR / "campaigns"
 KINDS = ("nurture", "invite_to_apply")
@@ -47,7 +56,8 @@ MERGE_FIELDS = ("first_name", "last_name", "city", "country", "job_family", "cam
                 "unsubscribe_url", "physical_address")
 
 _REQUIRED = ("campaign_id", "name", "kind", "subject", "template", "starts_at")
-_OPTIONAL = ("job_families", "countries", "min_years_experience", "frequency_cap_days", "description")
+_OPTIONAL = ("job_families", "countries", "min_years_experience", "frequency_cap_days", "audience_preset",
+             "description")
 # Lower-case slug: it becomes a file name (audiences/<id>.csv) and a token field, so no paths.
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _TEMPLATE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
@@ -76,6 +86,7 @@ class Campaign:
     content_version: str
     starts_at: dt.datetime
     frequency_cap_days: int = DEFAULT_FREQUENCY_CAP_DAYS
+    audience_preset: str = DEFAULT_PRESET
     source_file: Path | None = field(default=None, compare=False)
     # The exact template sources that were hashed into content_version: the sender renders these,
     # not the files on disk, so a file edited mid-run cannot go out under the old version.
@@ -159,20 +170,27 @@ def load_campaign_file(path: Path, templates_dir: Path | None = None) -> Campaig
     if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
         raise CampaignConfigError(path, "frequency_cap_days", "must be a whole number of days >= 0 (0 = no cap)")
 
+    preset = data.get("audience_preset", DEFAULT_PRESET)
+    if preset not in AUDIENCE_PRESETS:
+        raise CampaignConfigError(path, "audience_preset", f"{preset!r} is not one of {', '.join(AUDIENCE_PRESETS)}")
+
     sources = _read_templates(path, templates_dir, template)
     _check_renders(path, sources, template)
     return Campaign(
         campaign_id=campaign_id,
         name=_text(path, data, "name"),
         kind=kind,
-        job_families=_str_list(path, data, "job_families"),
-        countries=_str_list(path, data, "countries"),
+        job_families=_in_vocabulary(path, "job_families", _str_list(path, data, "job_families"), job_family,
+                                    f"a job family ({', '.join(job_families())})"),
+        countries=_in_vocabulary(path, "countries", _str_list(path, data, "countries"), Gazetteer().country_code,
+                                 "a country (name, ISO code or a known alias)"),
         min_years_experience=min_years,
         subject=subject,
         template=template,
         content_version=content_version(subject, sources),
         starts_at=_instant(path, data["starts_at"]),
         frequency_cap_days=cap,
+        audience_preset=preset,
         source_file=path,
         template_sources=tuple(sorted(sources.items())),
     )
@@ -248,6 +266,19 @@ def _str_list(path: Path, data: dict, key: str) -> tuple[str, ...] | None:
         if not isinstance(item, str) or not item.strip() or ";" in item:
             raise CampaignConfigError(path, key, f"item {item!r} must be a non-empty name without ';'")
         out.append(item.strip())
+    return tuple(dict.fromkeys(out))
+
+
+def _in_vocabulary(path: Path, key: str, items: tuple[str, ...] | None, lookup, what: str) -> tuple[str, ...] | None:
+    """Each item in its one form (lookup), or an error naming the item that is not ``what``."""
+    if items is None:
+        return None
+    out = []
+    for item in items:
+        value = lookup(item)
+        if value is None:
+            raise CampaignConfigError(path, key, f"{item!r} is not {what}")
+        out.append(value)
     return tuple(dict.fromkeys(out))
 
 
