@@ -263,3 +263,107 @@ def test_phase_1_builds_before_forms_vendors_and_child_lists_exist(tmp_path, mon
     _dbt(tmp_path, *PHASE_1)
     assert _rows(path, "select source, count(*), count(email), count(city) from intermediate.int_source_records "
                        "group by 1") == [("ats", 6, 6, 0)]
+
+
+def test_every_column_of_every_model_is_described(warehouse):
+    """dbt docs describe every column each model really builds (the warehouse's own column list, so a
+    column added to the SQL but not to the YAML fails here), and every declared column exists."""
+    path, _, tmp = warehouse
+    manifest = _manifest(tmp)
+    built = {}
+    for schema, table, column in _rows(path, "select table_schema, table_name, column_name "
+                                             "from information_schema.columns "
+                                             "where table_schema in ('staging', 'intermediate', 'marts')"):
+        built.setdefault((schema, table), set()).add(column.lower())
+    undocumented, phantom = [], []
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model":
+            continue
+        declared = {name.lower(): c for name, c in node["columns"].items()}
+        columns = built.get((node["schema"], node["alias"]), set())
+        assert columns, node["name"]  # every model is built by the two phases
+        undocumented += [f"{node['name']}.{c}" for c in sorted(columns)
+                         if not (declared.get(c) or {}).get("description", "").strip()]
+        phantom += [f"{node['name']}.{c}" for c in sorted(set(declared) - columns)]
+    assert not undocumented, f"{len(undocumented)} undocumented columns: {undocumented}"
+    assert not phantom, f"documented columns the model does not build: {phantom}"
+
+
+def test_every_source_table_and_declared_column_is_described(warehouse):
+    manifest = _manifest(warehouse[2])
+    bare = [f"{s['source_name']}.{s['name']}" for s in manifest["sources"].values()
+            if not (s["description"] or s["source_description"]).strip()
+            or not all(c.get("description", "").strip() for c in s["columns"].values())]
+    assert not bare, bare
+
+
+def test_lineage_reaches_every_dashboard_page_audience_file_and_send(warehouse):
+    """dbt exposures: one per dashboard page, one per campaign's audience file, and the sends."""
+    from warmpool.campaigns.config import load_campaigns
+
+    manifest = _manifest(warehouse[2])
+    exposures = {e["name"]: e for e in manifest["exposures"].values()}
+    pages = sorted(p.name for p in (Path(__file__).resolve().parent.parent / "dashboards").glob("*.py")
+                   if p.name not in ("__init__.py", "data.py"))
+    dashboards = [e for e in exposures.values() if e["type"] == "dashboard"]
+    assert len(dashboards) == len(pages), (pages, sorted(exposures))
+    for campaign in load_campaigns():
+        exposure = exposures[f"audience_file_{campaign.campaign_id.replace('-', '_')}"]
+        assert "model.warmpool.audience_members" in exposure["depends_on"]["nodes"]
+        assert campaign.campaign_id in exposure["description"]
+    assert "model.warmpool.audience_members" in exposures["campaign_sends"]["depends_on"]["nodes"]
+
+
+def test_web_store_sources_declare_the_stores_columns(warehouse):
+    """The raw web-store tables are declared with their columns before dlt creates them (with their
+    first row): exactly the store owner's schema, which the dlt source also passes as column hints."""
+    from warmpool import web_store
+
+    manifest = _manifest(warehouse[2])
+    for source in manifest["sources"].values():
+        if source["source_name"] in ("raw_forms", "raw_email"):
+            assert set(source["columns"]) == set(web_store.table_columns(source["name"])), source["name"]
+
+
+def test_report_tests_fail_on_an_inverted_funnel_a_nameless_campaign_and_a_free_hire(warehouse, tmp_path,
+                                                                                     monkeypatch):
+    """The marts' data tests are real: on a copy of the built warehouse with a funnel inversion
+    (more engaged than contacted), a campaign report row without a name and a cost per hire of 0
+    with no spend seeded in, exactly those tests fail (and pass on the untouched marts)."""
+    import shutil
+
+    from dbt.adapters.factory import reset_adapters
+    from dbt.cli.main import dbtRunner
+
+    from warmpool.config import DBT_PROJECT_DIR
+
+    path, _, _ = warehouse
+    copy = tmp_path / "seeded.duckdb"
+    shutil.copy(path, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("update marts.rpt_funnel set engaged_people = contacted_people + 1 "
+                    "where rowid = (select min(rowid) from marts.rpt_funnel)")
+        con.execute("insert into marts.rpt_campaign_performance (campaign_id, campaign_name, sent) "
+                    "values ('seeded-nameless', null, 1)")
+        con.execute("insert into marts.rpt_source_roi (period_month, source_name, channel, applications, hires, "
+                    "resumes_bought, spend, cost_per_hire) values "
+                    "(date '2020-01-01', 'Seeded Board', 'inbound', 1, 1, 0, null, 0)")
+    monkeypatch.setenv("WARMPOOL_WAREHOUSE", str(copy))
+
+    def failing_tests() -> set[str]:
+        try:
+            result = dbtRunner().invoke([
+                "test", "--select", "rpt_funnel", "rpt_campaign_performance", "rpt_source_roi",
+                "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+                "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"), "--quiet"])
+        finally:
+            reset_adapters()
+        return {r.node.name for r in result.result if str(r.status) == "fail"}
+
+    failed = failing_tests()
+    assert any(name.startswith("steps_never_grow_rpt_funnel") for name in failed), failed
+    assert any(name.startswith("not_null_rpt_campaign_performance_campaign_name") for name in failed), failed
+    assert any(name.startswith("expression_is_true_rpt_source_roi_cost_per_hire") for name in failed), failed
+    assert len(failed) == 3, failed
+    monkeypatch.setenv("WARMPOOL_WAREHOUSE", str(path))
+    assert failing_tests() == set()

@@ -215,3 +215,33 @@ def test_a_hire_without_an_application_stops_the_audiences(run, world_home, tmp_
     materialized = {tuple(e.asset_key.path) for e in result.get_asset_materialization_events()}
     assert ("marts", "audience_members") not in materialized
     assert ("audience_files",) not in materialized and ("campaign_sends",) not in materialized
+
+
+def test_golden_names_and_places_equal_the_real_ones(run, world_home):
+    """Survivorship against the truth (sandbox/truth/people.csv, sandbox/measure.py): the golden first
+    and last name equal the real one, case-sensitively, for >= 99% of people whose real spelling is
+    in at least one of their records; every person with a country has its ISO code, and every code
+    one display name in the marts and the audiences."""
+    from sandbox.measure import golden_accuracy
+    from warmpool.warehouse import warehouse
+
+    with warehouse(read_only=True) as con:
+        measured = golden_accuracy(con, world_home / "sandbox" / "truth")
+    assert measured.first_counted >= 0.9 * measured.people
+    assert measured.first_share >= 0.99, measured
+    assert measured.last_share >= 0.99, measured
+    # better than the previous rule (the newest record with both parts) on the same records
+    assert measured.first_right > measured.first_right_previous_rule
+    assert measured.with_iso_code == measured.people_with_country
+    assert measured.right_country >= (1 - UNCLEAN_SHARE) * measured.people_with_country
+    assert measured.display_names_per_code == 1
+    assert measured.city_right >= 0.85 * measured.city_counted, measured  # people move: recency decides
+
+
+def test_job_families_come_from_one_vocabulary(run):
+    from warmpool.vocabulary import job_families
+
+    vocabulary = set(job_families())
+    for table in ("dim_candidates", "dim_jobs", "fct_applications", "rpt_funnel", "audience_members"):
+        values = {v for (v,) in _rows(f"select distinct job_family from marts.{table} where job_family is not null")}
+        assert values <= vocabulary, (table, values - vocabulary)
