@@ -7,7 +7,10 @@ kept exactly as the person wrote it ("McDonald", "van Dijk", "DeShawn" are never
 
 The warehouse applies it through the dbt Python model ``int_name_spellings`` (one row per distinct
 spelling in the pool), and the golden profile's survivorship (``int_candidates_golden``) votes on
-``spelling_key``: two records agree on a name when their repaired spellings are equal ignoring case.
+``spelling_key``: two records agree on a name when their repaired spellings are equal ignoring case
+and accents (an export that cannot store "é" writes "e"; the accented spelling is the one shown).
+A first name that is a nickname of another of the person's spellings ("Bill" beside "William", the
+``nicknames`` package's table) gives way to it when the votes are equal.
 """
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ from functools import lru_cache
 from typing import Iterable, Literal
 
 import nameparser
+from nicknames import NickNamer
+from unidecode import unidecode
 
 NamePart = Literal["first", "last"]
 
@@ -71,8 +76,23 @@ def repair_name_case(value: str | None, part: NamePart = "last") -> str | None:
 
 
 def spelling_key(value: str | None) -> str | None:
-    """What two spellings must share to count as the same vote: the repaired spelling, case-folded."""
-    return value.casefold() if value else None
+    """What two spellings must share to count as the same vote: the repaired spelling without
+    accents, case-folded ("José", "JOSE" and "jose" agree)."""
+    return unidecode(value).casefold() if value else None
+
+
+@lru_cache(maxsize=1)
+def _nicknamer() -> NickNamer:
+    return NickNamer()
+
+
+def formal_names(value: str | None) -> tuple[str, ...]:
+    """The longer given names a first name may be short for, as spelling keys ("Bill" ->
+    ("will", "william", "willis", ...) minus the shorter ones); empty for a formal name."""
+    key = spelling_key(value)
+    if not key or " " in key:
+        return ()
+    return tuple(sorted(n for n in _nicknamer().canonicals_of(key) if len(n) > len(key)))
 
 
 def is_initial(value: str | None) -> bool:
@@ -88,6 +108,8 @@ class NameSpelling:
     spelling_key: str       # the vote key
     is_case_repaired: bool
     is_initial: bool
+    has_accent: bool        # shown before an ASCII spelling of the same key
+    formal_keys: str | None  # first names: ';'-list of the formal names it may be a nickname of
 
 
 def name_spellings(values: Iterable[tuple[str, str | None]]) -> list[NameSpelling]:
@@ -97,6 +119,7 @@ def name_spellings(values: Iterable[tuple[str, str | None]]) -> list[NameSpellin
         if spelling is None or not spelling.strip():
             continue
         display = repair_name_case(spelling, "first" if part == "first" else "last")
+        formal = formal_names(display) if part == "first" else ()
         out.append(NameSpelling(part, spelling, display, spelling_key(display), display != spelling,
-                                is_initial(spelling)))
+                                is_initial(spelling), unidecode(display) != display, ";".join(formal) or None))
     return out

@@ -26,50 +26,71 @@
 
 {#- Survivorship by vote, for a name part (`first` | `last`): among the person's records with a
     value, the spelling most of them agree on wins, two records agreeing when their case-repaired
-    spellings are equal ignoring case (`int_name_spellings.spelling_key`, warmpool/names.py); an
-    initial ("J.") only when nothing else is written; ties go to the most trusted source
-    (`source_priority`), then the most recent record. The winning spelling is shown as a person
-    wrote it in mixed case when any record did, else case-repaired. `<field>_source` names the
-    source of the record shown. -#}
+    spellings are equal ignoring case and accents (`int_name_spellings.spelling_key`,
+    warmpool/names.py). On equal votes: a written-out name before an initial ("J."), a formal name
+    before its nickname ("William" before "Bill", first names), the spelling more people in the pool
+    share (a typo is rare, the real spelling is not), then the most trusted source
+    (`source_priority`), then the most recent record. The winning spelling is shown with its accents
+    when any record has them, as a person wrote it in mixed case when any record did, else
+    case-repaired. `<field>_source` names the source of the record shown. -#}
 {% macro voted_name(records_cte, field, name_part) -%}
+    with named as (
+        select
+            records.person_id, records.source, records.source_record_id, records.source_priority,
+            records.updated_at, name_spellings.display_spelling, name_spellings.spelling_key,
+            name_spellings.is_case_repaired, name_spellings.has_accent, name_spellings.is_initial,
+            name_spellings.formal_keys
+        from {{ records_cte }} as records
+        inner join {{ ref('int_name_spellings') }} as name_spellings
+            on name_spellings.name_part = '{{ name_part }}'
+            and name_spellings.spelling = records.{{ field }}
+    ),
+    person_votes as (
+        select
+            person_id,
+            spelling_key,
+            count(*) as votes,
+            min(source_priority) as best_priority,
+            max(updated_at) as latest_updated_at,
+            max(case when is_initial then 1 else 0 end) as is_initial,
+            max(formal_keys) as formal_keys
+        from named
+        group by person_id, spelling_key
+    ),
+    pool as (
+        -- how many people in the pool write the name this way
+        select spelling_key, count(distinct person_id) as pool_people
+        from named
+        group by spelling_key
+    ),
+    votes as (
+        select
+            person_votes.*,
+            case when exists (
+                select 1 from person_votes as other
+                where other.person_id = person_votes.person_id
+                    and other.spelling_key <> person_votes.spelling_key
+                    and {{ list_contains('person_votes.formal_keys', 'other.spelling_key') }}
+            ) then 1 else 0 end as is_nickname,
+            pool.pool_people
+        from person_votes
+        inner join pool on person_votes.spelling_key = pool.spelling_key
+    )
     select person_id, display_spelling as {{ field }}, source as {{ field }}_source
     from (
         select
-            spellings.person_id,
-            spellings.display_spelling,
-            spellings.source,
+            named.person_id,
+            named.display_spelling,
+            named.source,
             row_number() over (
-                partition by spellings.person_id
-                order by votes.is_initial, votes.votes desc, votes.best_priority,
-                    votes.latest_updated_at desc nulls last, votes.spelling_key,
-                    spellings.is_case_repaired, spellings.source_priority,
-                    spellings.updated_at desc nulls last, spellings.source, spellings.source_record_id
+                partition by named.person_id
+                order by votes.is_initial, votes.votes desc, votes.is_nickname, votes.pool_people desc,
+                    votes.best_priority, votes.latest_updated_at desc nulls last, votes.spelling_key,
+                    named.has_accent desc, named.is_case_repaired, named.source_priority,
+                    named.updated_at desc nulls last, named.source, named.source_record_id
             ) as survivor_rank
-        from (
-            select
-                records.person_id, records.source, records.source_record_id, records.source_priority,
-                records.updated_at, name_spellings.display_spelling, name_spellings.spelling_key,
-                name_spellings.is_case_repaired, name_spellings.is_initial
-            from {{ records_cte }} as records
-            inner join {{ ref('int_name_spellings') }} as name_spellings
-                on name_spellings.name_part = '{{ name_part }}'
-                and name_spellings.spelling = records.{{ field }}
-        ) as spellings
-        inner join (
-            select
-                records.person_id,
-                name_spellings.spelling_key,
-                count(*) as votes,
-                min(records.source_priority) as best_priority,
-                max(records.updated_at) as latest_updated_at,
-                max(case when name_spellings.is_initial then 1 else 0 end) as is_initial
-            from {{ records_cte }} as records
-            inner join {{ ref('int_name_spellings') }} as name_spellings
-                on name_spellings.name_part = '{{ name_part }}'
-                and name_spellings.spelling = records.{{ field }}
-            group by records.person_id, name_spellings.spelling_key
-        ) as votes
-            on spellings.person_id = votes.person_id and spellings.spelling_key = votes.spelling_key
+        from named
+        inner join votes on named.person_id = votes.person_id and named.spelling_key = votes.spelling_key
     ) as ranked
     where survivor_rank = 1
 {%- endmacro %}

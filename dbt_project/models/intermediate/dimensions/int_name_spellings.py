@@ -14,5 +14,6 @@ def model(dbt, session):
               .distinct().fetchall())
     rows = name_spellings(sorted(values, key=lambda v: (v[0], v[1] or "")))
     schema = {"name_part": pl.String, "spelling": pl.String, "display_spelling": pl.String,
-              "spelling_key": pl.String, "is_case_repaired": pl.Boolean, "is_initial": pl.Boolean}
+              "spelling_key": pl.String, "is_case_repaired": pl.Boolean, "is_initial": pl.Boolean,
+              "has_accent": pl.Boolean, "formal_keys": pl.String}
     return pl.DataFrame([r.__dict__ for r in rows], schema=schema)
