@@ -175,8 +175,9 @@ def _generate(people: int, home: Path) -> None:
     subprocess.run([sys.executable, "-c", code, str(people), str(SEED), str(home)], check=True)
 
 
-def measure(people: int, workdir: Path) -> list[BenchResult]:
-    from assets.dbt_project import DBT_PROJECT_DIR
+def world_home(people: int, workdir: Path):
+    """A fresh home for a world of `people` under `workdir`, with this process's environment (data
+    folder, Dagster home, the world's "now", the warehouse dbt builds) pointed at it; its settings."""
     from sandbox.world import WORLD_NOW
     from warmpool import config
 
@@ -189,6 +190,13 @@ def measure(people: int, workdir: Path) -> list[BenchResult]:
     config._settings_for.cache_clear()
     settings = config.get_settings().ensure_dirs()
     os.environ["WARMPOOL_WAREHOUSE"] = str(settings.warehouse_path)
+    return home, settings
+
+
+def measure(people: int, workdir: Path) -> list[BenchResult]:
+    from assets.dbt_project import DBT_PROJECT_DIR
+
+    home, settings = world_home(people, workdir)
 
     with stopwatch() as gen:
         _generate(people, home)

@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from benchmarks.bench_dbt import _dbt, _generate, _load_raw, _stand_in_identity
+from benchmarks.bench_dbt import _dbt, _generate, _load_raw, _stand_in_identity, world_home
 from benchmarks.common import BenchResult
 
 SIZE = 20_000
@@ -25,18 +25,8 @@ def measure(people: int, workdir: Path) -> list[BenchResult]:
 
     from assets.dbt_project import DBT_PROJECT_DIR
     from sandbox.measure import golden_accuracy
-    from sandbox.world import WORLD_NOW
-    from warmpool import config
 
-    home = workdir / f"world-{people}"
-    home.mkdir(parents=True, exist_ok=True)
-    os.environ.update({"WARMPOOL_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), "DO_NOT_TRACK": "1",
-                       "WARMPOOL_AS_OF": WORLD_NOW.strftime("%Y-%m-%d")})
-    for var in ("WARMPOOL_LANDING_DIR", "WARMPOOL_WEB_STORE"):
-        os.environ.pop(var, None)
-    config._settings_for.cache_clear()
-    settings = config.get_settings().ensure_dirs()
-    os.environ["WARMPOOL_WAREHOUSE"] = str(settings.warehouse_path)
+    home, settings = world_home(people, workdir)
     _generate(people, home)
     _load_raw(home, {})
     target = home / "dbt-target"

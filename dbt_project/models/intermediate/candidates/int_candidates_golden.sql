@@ -57,9 +57,10 @@ ats_records as (
 
 ),
 
-placed_records as (
+normalised_records as (
 
-    -- every record's place in the normalised dimensions (ISO country, ISO 3166-2 region, GeoNames city)
+    -- every record's place in the normalised dimensions (ISO country, ISO 3166-2 region, GeoNames
+    -- city) and its skills in the skill vocabulary
     select
         records.person_id,
         records.source,
@@ -69,26 +70,14 @@ placed_records as (
         place_spellings.city,
         place_spellings.region,
         place_spellings.country_code,
-        place_spellings.country_name
+        place_spellings.country_name,
+        skill_spellings.skills
     from records
-    inner join place_spellings
+    left join place_spellings
         on records.city is not distinct from place_spellings.city_as_written
         and records.region is not distinct from place_spellings.region_as_written
         and records.country is not distinct from place_spellings.country_as_written
-
-),
-
-skilled_records as (
-
-    select
-        records.person_id,
-        records.source,
-        records.source_record_id,
-        records.source_priority,
-        records.updated_at,
-        skill_spellings.skills
-    from records
-    inner join skill_spellings on records.skills = skill_spellings.skills_as_written
+    left join skill_spellings on records.skills = skill_spellings.skills_as_written
 
 ),
 
@@ -122,17 +111,17 @@ golden_last_name as ({{ voted_name('records', 'last_name', 'last') }}),
 golden_email as ({{ survivor('records', ['email'],
     rank_by=['source_priority', 'updated_at desc nulls last'], alias='email') }}),
 golden_phone as ({{ survivor('records', ['phone']) }}),
-golden_location as ({{ survivor('placed_records', ['city', 'region', 'country_code', 'country_name'],
+golden_location as ({{ survivor('normalised_records', ['city', 'region', 'country_code', 'country_name'],
     ['city', 'country_code'],
     rank_by=['updated_at desc nulls last',
              '(case when city is null then 0 else 1 end + case when region is null then 0 else 1 end'
              ~ ' + case when country_code is null then 0 else 1 end) desc', 'source_priority'], alias='location') }}),
-golden_country as ({{ survivor('placed_records', ['country_code', 'country_name']) }}),
+golden_country as ({{ survivor('normalised_records', ['country_code', 'country_name']) }}),
 golden_linkedin as ({{ survivor('records', ['linkedin_url'], rank_by=['source_priority', 'updated_at desc nulls last']) }}),
 golden_job as ({{ survivor('records', ['current_title', 'current_company'], ['current_title'],
     rank_by=['updated_at desc nulls last', 'case when current_company is null then 1 else 0 end',
              'source_priority'], alias='job') }}),
-golden_skills as ({{ survivor('skilled_records', ['skills'],
+golden_skills as ({{ survivor('normalised_records', ['skills'],
     rank_by=["length(skills) - length(replace(skills, ';', '')) desc", 'updated_at desc nulls last',
              'source_priority'], alias='skills') }}),
 golden_experience as ({{ survivor('records', ['years_experience']) }}),
