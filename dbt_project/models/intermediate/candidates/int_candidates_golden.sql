@@ -89,7 +89,8 @@ people as (
         count(distinct source) as source_count,
         min(first_seen_at) as first_seen_at,
         max(case when source = 'ats' then 1 else 0 end) = 1 as has_ats_record,
-        min(case when source = 'ats' then first_seen_at end) as ats_first_seen_at
+        min(case when source = 'ats' then first_seen_at end) as ats_first_seen_at,
+        max(case when country is not null then 1 else 0 end) = 1 as has_stated_country
     from records
     group by person_id
 
@@ -219,6 +220,7 @@ golden as (
         golden_location.city,
         golden_location.region,
         coalesce(golden_location.country_code, golden_country.country_code) as country_code,
+        people.has_stated_country,
         case when golden_location.country_code is not null then golden_location.country_name
             else golden_country.country_name end as country,
         golden_linkedin.linkedin_url,
