@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from warmpool import tables
+from warmpool.campaigns.audience import AUDIENCE_PRESETS
+from warmpool.campaigns.config import load_campaigns
 from warmpool.config import get_settings
 from warmpool.warehouse import warehouse
 
@@ -86,10 +88,12 @@ def test_audience_files_and_mail_arrive(e2e_home, first_run):
     by_campaign: dict[str, set[str]] = {}
     for campaign_id, email in audience:
         by_campaign.setdefault(campaign_id, set()).add(email)
+    presets = {c.campaign_id: AUDIENCE_PRESETS[c.audience_preset] for c in load_campaigns()}
     for campaign_id, emails in by_campaign.items():
         with open(settings.audiences_dir / f"{campaign_id}.csv", newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
-        assert {r["Email Address"].lower() for r in rows} == emails
+        email_header = presets[campaign_id].headers[0]  # the address comes first in every preset
+        assert {r[email_header].lower() for r in rows} == emails
     mails = _mails(settings)
     # frequency caps may defer a person who is in two audiences: never more mails than members
     recipients = [str(m["To"]).lower() for m in mails]
