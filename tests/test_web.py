@@ -235,6 +235,17 @@ def test_one_confirmation_mail_per_address_per_day(env):
     assert len(env.mailer.sent) == 2
 
 
+def test_confirmation_cap_counts_a_mailbox_and_follows_configuration(env):
+    # One Gmail mailbox under three spellings is still one inbox to flood.
+    for spelling in ("ada.lovelace@gmail.com", "adalovelace+jobs@googlemail.com", " AdaLovelace@Gmail.com"):
+        assert "Check your inbox" in submit(env, talent(email=spelling)).text
+    assert len(env.rows()) == 3 and len(env.mailer.sent) == 1
+    client = env.make(confirm_mails_per_day=2, submissions_per_minute=100)
+    for _ in range(3):
+        submit(env, talent(email="grace@example.com"), client=client)
+    assert len(env.mailer.sent) == 3  # the first mailbox's one + two of three for grace
+
+
 def test_security_headers(env):
     r = env.client.get("/talent-network")
     h = r.headers

@@ -338,15 +338,16 @@ def insert_webhook_events(con: sqlite3.Connection, provider: str, token: str, at
 
 
 def claim_mail(con: sqlite3.Connection, email: str, kind: str, at: str, since: str,
-               submission_id: int | None = None) -> int | None:
-    """Claim the right to send one mail of ``kind`` to ``email``: None if one was already claimed
-    since ``since`` (the per-address daily cap). Serialised with ``begin immediate`` so two
+               submission_id: int | None = None, limit: int = 1) -> int | None:
+    """Claim the right to send one mail of ``kind`` to ``email``: None if ``limit`` were already
+    claimed since ``since`` (the per-address cap). Serialised with ``begin immediate`` so two
     concurrent submissions cannot both pass the check."""
     _ensure_web_schema(con)
     con.execute("begin immediate")
     try:
-        if con.execute("select 1 from web_mail_log where email = ? and kind = ? and claimed_at > ? limit 1",
-                       (email, kind, since)).fetchone():
+        claimed = con.execute("select count(*) from web_mail_log where email = ? and kind = ? and claimed_at > ?",
+                              (email, kind, since)).fetchone()[0]
+        if claimed >= limit:
             con.execute("rollback")
             return None
         cur = con.execute("insert into web_mail_log (email, kind, submission_id, claimed_at) values (?,?,?,?)",

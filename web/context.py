@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from warmpool import web_store as store
 from warmpool.config import Settings
+from warmpool.emails import canonical_email
 from warmpool.mail import Mailer
 from warmpool.resumes import ReadLimits, ResumeReader
 from web import security
@@ -133,9 +134,12 @@ class Web:
         return self.page(request, "message.html", status, title=title, text=text, **ctx)
 
     def send_once(self, email: str, kind: str, submission_id: int | None, build: Callable[[], Any]) -> str:
-        """Send at most one mail of this kind per address per day; 'sent' | 'capped' | 'failed'."""
+        """Send at most ``confirm_mails_per_day`` mails of this kind per mailbox in any 24 hours (so the
+        forms cannot be used to flood someone's inbox); 'sent' | 'capped' | 'failed'."""
         now = self.now()
-        claim = self.store.run(store.claim_mail, email.lower(), kind, iso(now), iso(now - 86400), submission_id)
+        mailbox = canonical_email(email) or email.strip().lower()
+        claim = self.store.run(store.claim_mail, mailbox, kind, iso(now), iso(now - 86400), submission_id,
+                               self.options.confirm_mails_per_day)
         if claim is None:
             return "capped"
         msg = build()
