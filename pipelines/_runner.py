@@ -30,10 +30,11 @@ RUN_CONFIG: dict[str, Any] = {
     "runtime.dlthub_telemetry": False,
     "load.delete_completed_jobs": True,
     "load.truncate_staging_dataset": True,
-    # Arrow tables (vendor files) get the same `_dlt_load_id` / `_dlt_id` columns as dict rows: the
-    # validation checks and dbt select by load id.
+    # Arrow tables (vendor files) get `_dlt_load_id` like dict rows (the validation checks and dbt
+    # select by load id) and bring their own `_dlt_id`, stable across re-runs and made in one
+    # vectorised step (dlt's would be a random id per row).
     "normalize.parquet_normalizer.add_dlt_load_id": True,
-    "normalize.parquet_normalizer.add_dlt_id": True,
+    "normalize.parquet_normalizer.add_dlt_id": False,
 }
 
 

@@ -32,7 +32,7 @@ import pandas as pd  # noqa: E402
 import phonenumbers  # noqa: E402
 
 from pipelines.quarantine import quarantine, rejected_row  # noqa: E402
-from pipelines.vendor_files import MIN_DATE  # noqa: E402
+from pipelines.vendor_rows import MIN_DATE  # noqa: E402
 from warmpool import tables  # noqa: E402
 from warmpool.config import Settings, get_settings  # noqa: E402
 from warmpool.emails import is_valid_email  # noqa: E402

@@ -301,6 +301,12 @@ class Settings:
         return self.home / "dlt"
 
     @property
+    def scratch_dir(self) -> Path:
+        """Working files of a run (e.g. vendor rows between reading and loading): removed when the
+        run ends and at the start of the next one, never kept."""
+        return self.home / "tmp"
+
+    @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 
