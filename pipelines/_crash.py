@@ -3,6 +3,7 @@
     WARMPOOL_CRASH_AT=extract:<n>   after the n-th row has been extracted (HTTP pages fetched, package not closed)
     WARMPOOL_CRASH_AT=normalize     after normalize wrote its files, before it commits the load package
     WARMPOOL_CRASH_AT=load:<n>      after the n-th load job was committed as completed (package not finished)
+    ...@<pipeline>                  only in that pipeline's run (e.g. `load:1@warmpool_quarantine`)
 
 Read by `_runner.run` only when the variable is set; nothing here runs in production. SIGKILL (not an
 exception) so that no `finally`, atexit hook or dlt signal handler gets a chance to tidy up: the
@@ -25,17 +26,18 @@ def _die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def requested() -> tuple[str, int] | None:
+def requested(pipeline_name: str | None = None) -> tuple[str, int] | None:
     value = os.environ.get(ENV, "").strip()
-    if not value:
+    value, _, only_in = value.partition("@")
+    if not value or (only_in and only_in != pipeline_name):
         return None
     step, _, n = value.partition(":")
     return step, int(n or 1)
 
 
-def install(data: Any) -> None:
-    """Install the hook named by WARMPOOL_CRASH_AT (no-op when unset)."""
-    wanted = requested()
+def install(data: Any, pipeline_name: str | None = None) -> None:
+    """Install the hook named by WARMPOOL_CRASH_AT (no-op when unset, or set for another pipeline)."""
+    wanted = requested(pipeline_name)
     if wanted is None:
         return
     step, n = wanted

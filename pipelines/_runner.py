@@ -62,7 +62,7 @@ def make_pipeline(name: str, dataset: str, settings: Settings | None = None) -> 
 
 def run(pipeline: dlt.Pipeline, data: Any, expected_tables: Iterable[str] = ()) -> dict[str, int]:
     """Run `data` through `pipeline`; return rows loaded per table (0 for expected tables with none)."""
-    _crash.install(data)  # test-only, no-op unless WARMPOOL_CRASH_AT is set
+    _crash.install(data, pipeline.pipeline_name)  # test-only, no-op unless WARMPOOL_CRASH_AT is set
     with dlt.config.values(RUN_CONFIG):
         resumed: dict[str, int] = {}
         if pipeline.has_pending_data:

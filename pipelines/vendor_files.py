@@ -27,6 +27,7 @@ else the file's modification date.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 from dataclasses import dataclass
@@ -378,3 +379,7 @@ def run_vendor_files(settings: Settings | None = None) -> dict[str, int]:
         spill.remove()
     counts["rejected_rows"] = rejected
     return counts
+
+
+if __name__ == "__main__":  # `python -m pipelines.vendor_files`: one run (the crash tests run it as a subprocess)
+    print(json.dumps(run_vendor_files()))

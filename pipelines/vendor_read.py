@@ -97,8 +97,9 @@ def read_batches(fs: fsspec.AbstractFileSystem, path: str, spec: dict, notes: Fi
 
 # --- bytes to lines ---------------------------------------------------------------------------
 
-def _blocks(raw: BinaryIO, size: int = BLOCK_BYTES) -> Iterator[bytes]:
+def _blocks(raw: BinaryIO, size: int | None = None) -> Iterator[bytes]:
     """The file in blocks that end at a line end (LF, or a CR not followed by LF)."""
+    size = size or BLOCK_BYTES
     carry = b""
     while True:
         chunk = raw.read(size)

@@ -187,6 +187,23 @@ def test_vendor_file_is_loaded_once(home):
     assert len(quarantined()) == 4  # nothing quarantined twice
 
 
+def test_a_corrected_redelivery_under_the_same_name_replaces_that_files_rows(home):
+    """Resumes are appended, each file's content once; a file whose name was loaded before with other
+    content is a corrected re-delivery: its rows replace the earlier ones (merged), never doubled."""
+    from pipelines.vendor_files import run_vendor_files
+
+    files = write_vendor_files(home.landing_dir)
+    run_vendor_files()
+    files["talentdb"].write_text(
+        TALENTDB_HEADER + "T1,Ann,Lee,ann.lee@gmail.com,,Reno,NV,United States,,Engineer,Acme,,5,03/02/2025\n"
+        + "T2,Bob,Ray,bob.ray@gmail.com,,Austin,TX,United States,,Analyst,Beta,SQL,3,02/15/2025\n", encoding="utf-8")
+    assert run_vendor_files()["resumes"] == 2
+    rows = query(f"select vendor_record_id, city from {tables.RAW_VENDORS}.resumes "
+                 f"where file_name = 'talentdb_2025-03-01.csv' order by 1")
+    assert rows == [("T1", "Reno"), ("T2", "Austin"), ("T3", "Austin")]  # T3 from the first delivery stays
+    assert query(f"select count(*) from {tables.RAW_VENDORS}.loaded_files") == [(4,)]
+
+
 @pytest.mark.parametrize("scheme", ["file", "memory"])
 def test_vendor_landing_folder_is_any_fsspec_url(home, tmp_path, monkeypatch, scheme):
     """The same three files through `file://` and the in-memory filesystem: same rows, loaded once."""

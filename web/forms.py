@@ -4,12 +4,12 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import phonenumbers
 
 from warmpool.emails import InvalidEmail, normalize_email
 from warmpool.mail import MAX_PLAIN_NAME_WORDS, plain_name
+from warmpool.text import InvalidProfileUrl, clean_name, profile_url
 
 # The consent wording (shown, versioned and hashed) is the brand's: warmpool.config.Brand.
 
@@ -92,10 +92,23 @@ def clean_line(res: Result, form: Any, name: str, label: str, required: bool = F
     return value
 
 
+def clean_person_name(res: Result, form: Any, name: str, label: str, required: bool = False) -> str | None:
+    """A person's name: a one-line field (`clean_line`) without bidi controls, zero-width and other
+    invisible characters (`warmpool.text.clean_name`); nothing left counts as not given."""
+    value = clean_line(res, form, name, label, required)
+    if value is None:
+        return None
+    cleaned = clean_name(value)
+    if cleaned is None and required:
+        res.errors[name] = f"Please enter {label}."
+    return cleaned
+
+
 def clean_plain_name(res: Result, form: Any, name: str, label: str) -> str | None:
     """A required name that goes into mail sent to someone else (``warmpool.mail.plain_name``): letters,
-    spaces, hyphens and apostrophes only, so no link or message can ride along in it."""
-    value = clean_line(res, form, name, label, required=True)
+    spaces, hyphens and apostrophes only, so no link or message can ride along in it; invisible
+    characters are dropped first (`clean_person_name`)."""
+    value = clean_person_name(res, form, name, label, required=True)
     if value is None:
         return None
     plain = plain_name(value)
@@ -186,16 +199,13 @@ def clean_skills(res: Result, form: Any) -> str | None:
 
 
 def clean_url(res: Result, form: Any, name: str) -> str | None:
+    """A profile URL in its canonical form (`warmpool.text.profile_url`: http or https, a real host,
+    no markup or template syntax; LinkedIn profiles as https://www.linkedin.com/in/<name>)."""
     value = clean_line(res, form, name, "the profile URL")
     if not value:
         return None
     try:
-        parts = urlsplit(value if "://" in value else "https://" + value)
-        parts.port  # raises on a malformed host or port
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and not any(ch.isspace() for ch in value)
-    except ValueError:  # e.g. a bracketed host that is not an IPv6 address
-        ok = False
-    if not ok:
-        res.errors[name] = "Please enter a web address starting with https://."
+        return profile_url(value)
+    except InvalidProfileUrl as exc:
+        res.errors[name] = f"Please enter a web address starting with https:// ({exc})."
         return None
-    return parts.geturl()

@@ -40,8 +40,8 @@ async def referral_submit(request: Request, web: WebDep) -> Response:
     # The referrer's name goes into the notice mailed to the candidate: a plain name only.
     v["referrer_name"] = forms.clean_plain_name(res, form, "referrer_name", "your name")
     v["referrer_email"] = forms.clean_email(res, form, "referrer_email", "your work email address")
-    v["first_name"] = forms.clean_line(res, form, "first_name", "the candidate's first name", required=True)
-    v["last_name"] = forms.clean_line(res, form, "last_name", "the candidate's last name", required=True)
+    v["first_name"] = forms.clean_person_name(res, form, "first_name", "the candidate's first name", required=True)
+    v["last_name"] = forms.clean_person_name(res, form, "last_name", "the candidate's last name", required=True)
     v["email"] = forms.clean_email(res, form, "email", "the candidate's email address")
     forms.clean_candidate_profile(res, form)
     v["current_company"] = forms.clean_line(res, form, "current_company", "the current employer")

@@ -44,8 +44,8 @@ async def talent_submit(request: Request, web: WebDep) -> Response:
 
     res = forms.Result()
     v = res.values
-    v["first_name"] = forms.clean_line(res, form, "first_name", "your first name", required=True)
-    v["last_name"] = forms.clean_line(res, form, "last_name", "your last name", required=True)
+    v["first_name"] = forms.clean_person_name(res, form, "first_name", "your first name", required=True)
+    v["last_name"] = forms.clean_person_name(res, form, "last_name", "your last name", required=True)
     v["email"] = forms.clean_email(res, form, "email")
     forms.clean_candidate_profile(res, form)
     families = forms.clean_multi(res, form.getlist("job_families"), "job_families", forms.JOB_FAMILIES,

@@ -19,6 +19,7 @@ import polars as pl
 from unidecode import unidecode
 
 from warmpool.emails import canonical_email, is_valid_email
+from warmpool.text import clean_name
 
 # The resolve contract's input columns (docs/data-contracts.md section 4).
 KEY_COLUMNS = ("source", "source_record_id")
@@ -43,10 +44,12 @@ _SPACES = re.compile(r"\s+")
 
 
 def ascii_lower(value: str | None) -> str | None:
-    """Lower-case ASCII folding ("Zoë Šimić" -> "zoe simic"); empty -> None."""
+    """Lower-case ASCII folding ("Zoë Šimić" -> "zoe simic"), invisible characters dropped first
+    (`warmpool.text.clean_name`: "Le\u200be" is "lee", not "le e"); empty -> None."""
+    value = clean_name(value)
     if value is None:
         return None
-    folded = unidecode(unicodedata.normalize("NFKC", str(value))).lower()
+    folded = unidecode(unicodedata.normalize("NFKC", value)).lower()
     folded = _SPACES.sub(" ", _NON_ALNUM.sub(" ", folded.replace("'", ""))).strip()
     return folded or None
 
