@@ -1,6 +1,7 @@
 """Test-only crash points: make a pipeline process SIGKILL itself at a named step.
 
-    WARMPOOL_CRASH_AT=extract:<n>   after the n-th row has been extracted (HTTP pages fetched, package not closed)
+    WARMPOOL_CRASH_AT=extract:<n>   after the n-th row has been extracted (HTTP pages fetched, package not closed;
+                                    an Arrow table counts its rows)
     WARMPOOL_CRASH_AT=normalize     after normalize wrote its files, before it commits the load package
     WARMPOOL_CRASH_AT=load:<n>      after the n-th load job was committed as completed (package not finished)
     ...@<pipeline>                  only in that pipeline's run (e.g. `load:1@warmpool_quarantine`)
@@ -49,7 +50,7 @@ def install(data: Any, pipeline_name: str | None = None) -> None:
         seen = {"rows": 0}
 
         def count(item: Any) -> Any:
-            seen["rows"] += 1
+            seen["rows"] += getattr(item, "num_rows", 1)
             if seen["rows"] >= n:
                 _die()
             return item

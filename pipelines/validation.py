@@ -159,8 +159,9 @@ CHECKS: tuple[TableCheck, ...] = (
     ),
     TableCheck(
         "candidate_emails_valid", f"{tables.RAW_ATS}.candidates__email_addresses", "candidate_id",
-        f"select c.id as candidate_id, e.value as email, e.type, c._dlt_load_id from {tables.RAW_ATS}.candidates__email_addresses e "
-        f"join {tables.RAW_ATS}.candidates c on e._dlt_parent_id = c._dlt_id where {{since}}",
+        f"select * from (select c.id as candidate_id, e.value as email, e.type, c._dlt_load_id "
+        f"from {tables.RAW_ATS}.candidates__email_addresses e "
+        f"join {tables.RAW_ATS}.candidates c on e._dlt_parent_id = c._dlt_id) where {{since}}",
         (_email_rule("email", "the candidate's profile in the ATS"),
          Rule("in_set", "type", True, "email type outside the Harvest contract", value_set=tuple(EMAIL_TYPES))),
         "ats", derive=lambda df: _with_verdicts(df, ("email",)),
@@ -168,8 +169,9 @@ CHECKS: tuple[TableCheck, ...] = (
     ),
     TableCheck(
         "candidate_phones_valid", f"{tables.RAW_ATS}.candidates__phone_numbers", "candidate_id",
-        f"select c.id as candidate_id, p.value as phone, p.type, c._dlt_load_id from {tables.RAW_ATS}.candidates__phone_numbers p "
-        f"join {tables.RAW_ATS}.candidates c on p._dlt_parent_id = c._dlt_id where {{since}}",
+        f"select * from (select c.id as candidate_id, p.value as phone, p.type, c._dlt_load_id "
+        f"from {tables.RAW_ATS}.candidates__phone_numbers p "
+        f"join {tables.RAW_ATS}.candidates c on p._dlt_parent_id = c._dlt_id) where {{since}}",
         (Rule("true", "phone_is_valid", False, "phone number does not parse (phonenumbers); correct it in the ATS",
               field="phone"),
          Rule("in_set", "type", False, "phone type outside the Harvest contract", value_set=tuple(PHONE_TYPES))),

@@ -88,6 +88,47 @@ def test_ats_reference_lists_load_only_changed_records(ats):
         path.write_text(original, encoding="utf-8")
 
 
+def test_ats_record_whose_lists_shrink_or_empty_keeps_only_its_new_children(ats):
+    """Child tables follow the record's latest version: a candidate whose addresses were all removed
+    (and whose phones became one) has no old child rows left, and no child row is an orphan."""
+    from datetime import datetime, timezone
+
+    from pipelines.ats import run_ats
+
+    run_ats()
+    path = ats.home / "sandbox" / "ats" / "candidates.json"
+    original = path.read_text(encoding="utf-8")
+    try:
+        rows = json.loads(original)
+        target = next(r for r in rows if len(r["email_addresses"]) >= 2 and len(r["phone_numbers"]) >= 1)
+        target["email_addresses"] = []
+        target["phone_numbers"] = target["phone_numbers"][:1]
+        target["updated_at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        path.write_text(json.dumps(rows), encoding="utf-8")
+        counts = run_ats()
+        assert counts["candidates"] == 1
+        children = lambda table: query(  # noqa: E731
+            f"select count(*) from {tables.RAW_ATS}.{table} t join {tables.RAW_ATS}.candidates c "
+            f"on t._dlt_parent_id = c._dlt_id where c.id = ?", target["id"])[0][0]
+        assert children("candidates__email_addresses") == 0 and children("candidates__phone_numbers") == 1
+        for child in ("candidates__email_addresses", "candidates__phone_numbers", "candidates__tags"):
+            assert query(f"select count(*) from {tables.RAW_ATS}.{child} where _dlt_parent_id not in "
+                         f"(select _dlt_id from {tables.RAW_ATS}.candidates)") == [(0,)], child
+        assert_ats_matches_truth(ats)
+    finally:
+        path.write_text(original, encoding="utf-8")
+
+
+def test_ats_stays_within_a_tight_rate_limit_while_fetching_pages_concurrently(ats):
+    """Eight requests a second at most: pages are fetched several at a time, the 429s that provokes are
+    waited out (Retry-After), and every row still arrives once."""
+    from pipelines.ats import run_ats
+
+    ats.faults(rate_limit=8, rate_window_seconds=1)
+    run_ats(options=fast_options())
+    assert_ats_matches_truth(ats)
+
+
 def test_ats_fresh_source_every_call(home):
     from pipelines.ats import ats_source
 

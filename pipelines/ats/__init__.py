@@ -1,9 +1,17 @@
 """dlt source for a Greenhouse-Harvest-shaped ATS REST API.
 
-Built on dlt's `RESTClient`: Basic auth with the API key as user name, `Link`-header pagination,
-`per_page`, merge on `id`. The HTTP session is dlt's retrying `Client`: 429 (honouring
-`Retry-After`), 5xx, timeouts and dropped connections are retried with exponential backoff
-(`ClientOptions`).
+Basic auth with the API key as user name, `per_page`, merge on `id`. The HTTP session is dlt's
+retrying `Client`: 429 (honouring `Retry-After`), 5xx, timeouts and dropped connections are retried
+with exponential backoff (`ClientOptions`). Pages: the first one is fetched, and when its `Link`
+header names the last page, the others are fetched `ClientOptions.concurrency` at a time (in page
+order); fewer at a time while `X-RateLimit-Remaining` is low; one after another, following
+`rel="next"`, when the API does not say which page is last.
+
+Each page is normalised into Arrow tables column-wise (`flatten.py`: the same tables and columns
+dlt's row-by-row normaliser made, with deterministic `_dlt_*` keys), so dlt only writes parquet.
+Every table is merged (roots on `id`, children on `_dlt_id`); after each load the children of a
+record version that was replaced are deleted (`drop_replaced_children`), which is what dlt's
+nested merge did.
 
 Why not `rest_api`'s declarative incremental: its cursor is the largest `updated_at` seen, so a
 record updated on an already-fetched page *while the run pages on* is lost when a later page holds a
@@ -17,24 +25,33 @@ Dagster calls `ats_source()` for a fresh source on every run (dagster-dlt mutate
 from __future__ import annotations
 
 import copy
+import io
+from collections import deque
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Iterable, Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import dlt
+import polars as pl
+import pyarrow as pa
 from dlt.common.configuration import configspec
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.sources import DltResource
 from dlt.sources.helpers.requests import Client
-from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import HttpBasicAuth
-from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
 
 from pipelines import _runner
+from pipelines.ats.flatten import Emitted, flatten
 from pipelines.ats.settings import ENDPOINTS, INITIAL_CURSOR, PRIMARY_KEY, SCHEMA_CONTRACT, Endpoint
 from warmpool import tables
 from warmpool.config import Settings
-from warmpool.emails import is_valid_email
+from warmpool.emails import valid_email_mask
+from warmpool.text import clean_names
 
 PIPELINE_NAME = "warmpool_ats"
 
@@ -58,6 +75,7 @@ class ClientOptions:
     backoff_factor: float = 0.5     # exponential backoff base (s) when no Retry-After is given
     max_retry_delay: float = 60.0   # cap on one wait, Retry-After included
     lookback_seconds: int = 60      # clock-skew allowance when the next cursor is the run's start
+    concurrency: int = 4            # pages of one endpoint fetched at a time
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "ClientOptions":
@@ -89,12 +107,125 @@ def _server_time(response: Any) -> datetime:
         return datetime.now(timezone.utc)
 
 
-def _pages(client: RESTClient, endpoint: Endpoint, params: dict) -> Iterator[Any]:
-    # A fresh paginator per call: it keeps the next URL.
-    yield from client.paginate(endpoint.name, params=params, paginator=HeaderLinkPaginator())
+class Page(list):
+    """One page of a listing and the response it came in (for the API's clock). A fetched page
+    leaves its JSON unparsed (`_frame` reads it column-wise); `records()` parses it when the rows
+    are wanted as dicts."""
+
+    def __init__(self, rows: Iterable[dict], response: Any):
+        super().__init__(rows)
+        self.response = response
+        self.frame: pl.DataFrame | None = None
+
+    def records(self) -> list[dict]:
+        content = getattr(self.response, "content", None)
+        return list(self) if len(self) or not content else self.response.json()
 
 
-def _incremental_rows(client: RESTClient, endpoint: Endpoint, per_page: int, lookback: int) -> Iterator[list]:
+class Fetcher:
+    """GETs pages of the ATS API over one retrying client (a session per thread)."""
+
+    def __init__(self, base_url: str, api_key: str, options: ClientOptions):
+        self.base_url = base_url.rstrip("/") + "/"
+        self.auth = ApiKeyAuth(username=api_key, password="")
+        self.options = options
+        self.client = Client(raise_for_status=False, request_timeout=options.timeout_seconds,
+                             request_max_attempts=options.max_attempts, request_backoff_factor=options.backoff_factor,
+                             request_max_retry_delay=options.max_retry_delay)
+        self._remaining: int | None = None
+        self._lock = threading.Lock()
+
+    def get(self, url: str, params: dict | None = None) -> Page:
+        response = self.client.get(url, params=params, auth=self.auth)
+        response.raise_for_status()  # what retrying could not fix fails the run
+        remaining = response.headers.get("X-RateLimit-Remaining")
+        if remaining is not None and remaining.isdigit():
+            with self._lock:
+                self._remaining = int(remaining)
+        return Page((), response)
+
+    def polite(self, url: str) -> Page:
+        """A GET that waits a little while the rate limit's remaining requests are fewer than the
+        requests that may be in flight (a 429 is retried anyway; this avoids provoking it). The
+        page is read into a frame here, in the worker thread (polars works outside the GIL)."""
+        for _ in range(20):
+            with self._lock:
+                low = self._remaining is not None and self._remaining < self.options.concurrency
+            if not low:
+                break
+            time.sleep(0.25)
+        page = self.get(url)
+        page.frame = _frame(page)
+        return page
+
+
+def _page_urls(first: Page) -> list[str] | None:
+    """Pages 2..last of a listing, when the first response's `Link` header names the last page."""
+    links = getattr(first.response, "links", {}) or {}
+    last, following = links.get("last", {}).get("url"), links.get("next", {}).get("url")
+    if not last or not following:
+        return None
+    try:
+        last_page = int(parse_qs(urlsplit(last).query)["page"][0])
+        next_page = int(parse_qs(urlsplit(following).query)["page"][0])
+    except (KeyError, ValueError, IndexError):
+        return None
+    template = following.replace(f"page={next_page}", "page={}")
+    if template == following:
+        return None
+    return [template.format(n) for n in range(next_page, last_page + 1)]
+
+
+def _pages(fetcher: Fetcher, endpoint: Endpoint, params: dict) -> Iterator[Page]:
+    """Every page of one listing, in order (see the module notes)."""
+    first = fetcher.get(fetcher.base_url + endpoint.name, params=params)
+    yield first
+    urls = _page_urls(first)
+    if urls is None:  # no last page named: follow `next` one page at a time
+        page = first
+        while (following := (getattr(page.response, "links", {}) or {}).get("next", {}).get("url")):
+            page = fetcher.get(following)
+            yield page
+        return
+    workers = max(1, fetcher.options.concurrency)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ats") as pool:
+        ahead: deque = deque()
+        for url in urls:  # at most 2 pages per worker fetched ahead of the one being read: bounded memory
+            ahead.append(pool.submit(fetcher.polite, url))
+            if len(ahead) >= 2 * workers:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
+
+
+def _frame(page: list) -> pl.DataFrame:
+    """A page as a polars frame: read from the response's JSON by polars (no Python objects per
+    record), or from the rows when a page was built without a response."""
+    if getattr(page, "frame", None) is not None:
+        return page.frame
+    content = getattr(getattr(page, "response", None), "content", None)
+    if content:
+        frame = pl.read_json(io.BytesIO(content), infer_schema_length=None)
+        return frame if frame.width else pl.DataFrame()
+    return pl.from_dicts(list(page), infer_schema_length=None) if len(page) else pl.DataFrame()
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def record_digest(record: dict) -> str:
+    """A record's content hash, the same however the page it came in was typed (absent fields and
+    nulls are alike)."""
+    return _runner.content_hash(_without_nulls(record))
+
+
+def _incremental_frames(fetcher: Fetcher, endpoint: Endpoint, per_page: int, lookback: int) -> Iterator[pl.DataFrame]:
+    """The records of every page that are new or changed since the stored cursor, as frames."""
     state = dlt.current.resource_state()
     cursor = _ts(state.get("cursor")) or _ts(INITIAL_CURSOR)
     seen: dict[str, str] = state.get("seen", {})  # id -> content hash of rows at/after `cursor` already loaded
@@ -103,26 +234,35 @@ def _incremental_rows(client: RESTClient, endpoint: Endpoint, per_page: int, loo
     at_max: dict[str, str] = {}   # rows whose cursor equals the largest value seen
     recent: dict[str, tuple[datetime, str]] = {}  # rows changed after this run started
     params = {"per_page": per_page, endpoint.cursor_param: _iso(cursor)}
-    for page in _pages(client, endpoint, params):
+    for page in _pages(fetcher, endpoint, params):
         if run_start is None:
             run_start = _server_time(page.response) - timedelta(seconds=lookback)
-        out = []
-        for row in page:
-            value, ident = _ts(row.get(endpoint.cursor)), str(row[PRIMARY_KEY])
-            if value is None:  # no cursor value: cannot be deduplicated, always passed on
-                out.append(row)
-                continue
-            digest = _runner.content_hash(row) if (value >= max_seen or value >= run_start or ident in seen) else ""
-            if not (ident in seen and seen[ident] == digest):
-                out.append(row)
-            if value > max_seen:
-                max_seen, at_max = value, {}
-            if value == max_seen:
-                at_max[ident] = digest
-            if value >= run_start:
-                recent[ident] = (value, digest)
-        if out:
-            yield out
+        frame = _frame(page)
+        if not frame.height:
+            continue
+        ids = frame[PRIMARY_KEY].cast(pl.String)
+        values = (frame[endpoint.cursor].cast(pl.String).str.to_datetime(
+            "%Y-%m-%dT%H:%M:%S%.f%#z", time_unit="us", time_zone="UTC") if endpoint.cursor in frame.columns
+            else pl.Series([None] * frame.height, dtype=pl.Datetime("us", "UTC")))
+        # What the row-by-row rule did, per column: a row is hashed when its cursor is at or above
+        # the largest value before it, or at/after the run's start, or it was at the cursor last time.
+        before = pl.select(pl.max_horizontal(pl.lit(max_seen), values.cum_max().shift(1))).to_series()
+        in_seen = ids.is_in(list(seen))
+        hashed = values.is_not_null() & ((values >= before) | (values >= run_start) | in_seen)
+        digests = [""] * frame.height
+        for i, record in zip(hashed.arg_true().to_list(), frame.filter(hashed).to_dicts()):
+            digests[i] = record_digest(record)
+        digest = pl.Series(digests, dtype=pl.String)
+        known = in_seen & (ids.replace_strict(seen, default=None, return_dtype=pl.String) == digest).fill_null(False)
+        yield frame.filter(values.is_null() | ~known)
+        page_max = values.max()
+        if page_max is not None and page_max > max_seen:
+            max_seen, at_max = page_max, {}
+        at = (values == max_seen).fill_null(False)
+        at_max.update(zip(ids.filter(at).to_list(), digest.filter(at).to_list()))
+        late = (values >= run_start).fill_null(False)
+        recent.update((i, (v, d)) for i, v, d in zip(ids.filter(late).to_list(), values.filter(late).to_list(),
+                                                      digest.filter(late).to_list()))
     if run_start is None:
         return
     if max_seen <= run_start:
@@ -131,61 +271,112 @@ def _incremental_rows(client: RESTClient, endpoint: Endpoint, per_page: int, loo
         state["cursor"], state["seen"] = _iso(run_start), {i: d for i, (_, d) in recent.items()}
 
 
-def _without_null_objects(fields: frozenset[str]):
-    """A map dropping nested-object fields that are null (`"recruiter": null`): dlt flattens an object
-    into `recruiter__id` ... columns (declared in `settings.ENDPOINTS`), but a null one would be a
-    column of its own that never gets data (and a warning on every load)."""
-    def drop(row: dict) -> dict:
-        for name in fields:
-            if name in row and row[name] is None:
-                del row[name]
-        return row
-    return drop
+BATCH_RECORDS = 20_000  # records per flattening: fewer, larger Arrow tables for dlt
 
 
-def _endpoint_resource(client: RESTClient, endpoint: Endpoint, per_page: int, lookback: int) -> DltResource:
-    hints: dict[str, Any] = {"name": endpoint.name, "primary_key": PRIMARY_KEY, "write_disposition": "merge"}
-    if endpoint.columns:
-        hints["columns"] = _column_list(endpoint.columns)
+def _batched(frames: Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    pending, n = [], 0
+    for frame in frames:
+        if frame.height:
+            pending.append(frame)
+            n += frame.height
+        if n >= BATCH_RECORDS:
+            yield pl.concat(pending, how="diagonal_relaxed")
+            pending, n = [], 0
+    if pending:
+        yield pl.concat(pending, how="diagonal_relaxed")
+
+
+def _root_hints(endpoint: Endpoint) -> Any:
+    columns = _column_list({**endpoint.columns, "_dlt_id": _KEY_HINTS["_dlt_id"]})
+    if endpoint.cursor:  # two versions of a record in one load: the latest wins
+        columns.setdefault(endpoint.cursor, {"name": endpoint.cursor})["dedup_sort"] = "desc"
+    return dlt.mark.make_hints(table_name=endpoint.name, primary_key=PRIMARY_KEY, write_disposition="merge",
+                               columns=columns)
+
+
+_KEY_HINTS = {"_dlt_id": {"data_type": "text", "nullable": False, "unique": True, "row_key": True},
+              "_dlt_parent_id": {"data_type": "text", "nullable": False},
+              "_dlt_root_id": {"data_type": "text", "nullable": False},
+              "_dlt_list_idx": {"data_type": "bigint", "nullable": False}}
+
+
+def _child_hints(endpoint: Endpoint, table: str) -> dict[str, Any]:
+    declared = endpoint.nested_columns.get(table[len(endpoint.name) + 2:], {})
+    # Each record version is flattened once per run (`flatten`'s `emitted`), so a child row's key is
+    # unique within a load: dlt's merge need not de-duplicate the staged rows.
+    return dlt.mark.make_hints(table_name=table, write_disposition="merge", primary_key="_dlt_id",
+                               columns=_column_list({**declared, **_KEY_HINTS}),
+                               additional_table_hints={"x-stage-data-deduplicated": True})
+
+
+def _arrow_items(endpoint: Endpoint, frame: pl.DataFrame, emitted: Emitted) -> Iterator[Any]:
+    """Records as Arrow tables for dlt: the endpoint's table, then its child tables."""
+    # Every table's hints come with its items (the resource itself declares none), so a child table
+    # never inherits its parent's columns.
+    for name, table in flatten(endpoint, frame, emitted).items():
+        hints = _root_hints(endpoint) if name == endpoint.name else _child_hints(endpoint, name)
+        yield dlt.mark.with_hints(_with_verdicts(name, table), hints, create_table_variant=True)
+
+
+def _with_verdicts(name: str, table: pa.Table) -> pa.Table:
+    """Judged once here so the warehouse carries the verdict: each candidate address gets
+    email-validator's (`is_valid`, `warmpool.emails`), candidates' names lose invisible
+    characters (`warmpool.text.clean_name`)."""
+    if name == "candidates__email_addresses" and "value" in table.column_names:
+        valid = valid_email_mask(pl.from_arrow(table["value"])).fill_null(False)
+        return table.append_column("is_valid", valid.to_arrow())
+    if name == "candidates":
+        for column in ("first_name", "last_name"):
+            if column in table.column_names and pa.types.is_large_string(table.schema.field(column).type):
+                table = table.set_column(table.schema.get_field_index(column), column,
+                                         clean_names(pl.from_arrow(table[column])).to_arrow())
+    return table
+
+
+def _endpoint_resource(fetcher: Fetcher, endpoint: Endpoint, per_page: int, lookback: int) -> DltResource:
     if endpoint.cursor:
-        resource = dlt.resource(_incremental_rows, **hints)(client, endpoint, per_page, lookback)
+        def rows() -> Iterator[Any]:
+            emitted = Emitted()
+            for frame in _batched(_incremental_frames(fetcher, endpoint, per_page, lookback)):
+                yield from _arrow_items(endpoint, frame, emitted)
     else:
-        def whole() -> Iterator[list]:
+        def rows() -> Iterator[Any]:
             # Reference lists without a cursor: fetched whole, passed on only when a record's content changed.
-            state = dlt.current.resource_state()
-            for page in _pages(client, endpoint, {"per_page": per_page}):
-                yield [r for r in page if _runner.is_changed(r, state, PRIMARY_KEY)]
-        resource = dlt.resource(whole, **hints)()
-    if endpoint.nested_columns:
-        resource.apply_hints(nested_hints={path: {"columns": _column_list(cols)}
-                                           for path, cols in endpoint.nested_columns.items()})
-    if endpoint.object_fields:
-        resource.add_map(_without_null_objects(endpoint.object_fields))
-    return resource
+            state, emitted = dlt.current.resource_state(), Emitted()
+            for page in _pages(fetcher, endpoint, {"per_page": per_page}):
+                changed = [r for r in page.records() if _runner.is_changed(r, state, PRIMARY_KEY)]
+                if changed:
+                    yield from _arrow_items(endpoint, pl.from_dicts(changed, infer_schema_length=None), emitted)
+    return dlt.resource(rows, name=endpoint.name, write_disposition="merge")()
 
 
-def _with_email_verdicts(candidate: dict) -> dict:
-    """Each address gets email-validator's verdict (`is_valid`), judged once here: the warehouse
-    carries it instead of re-implementing the rules in SQL."""
-    for address in candidate.get("email_addresses") or ():
-        if isinstance(address, dict):
-            address["is_valid"] = is_valid_email(address.get("value"))
-    return candidate
+def drop_replaced_children(pipeline: dlt.Pipeline) -> None:
+    """Deletes child rows whose parent version is gone (a record loaded again in a newer version
+    replaced its row; its old lists go with it, however short the new ones are). Idempotent, over
+    whole tables, so a run cut off before this step is repaired by the next one."""
+    schema = pipeline.default_schema
+    names = set(schema.data_table_names())
+    with pipeline.sql_client() as client:
+        for child in sorted(names):
+            if "_dlt_parent_id" not in schema.tables[child].get("columns", {}):
+                continue
+            parent = max((n for n in names if child.startswith(n + "__")), key=len, default=None)
+            if parent is None:
+                continue
+            try:
+                client.execute_sql(
+                    f"delete from {client.make_qualified_table_name(child)} where _dlt_parent_id not in "
+                    f"(select _dlt_id from {client.make_qualified_table_name(parent)})")
+            except DatabaseUndefinedRelation:  # a table never created: nothing to repair
+                continue
 
 
 @dlt.source(name="ats", max_table_nesting=3, schema_contract=SCHEMA_CONTRACT)
 def harvest(base_url: str, api_key: str, per_page: int = 500, endpoints: Iterable[Endpoint] = ENDPOINTS,
             options: ClientOptions = ClientOptions()) -> list[DltResource]:
-    session = Client(raise_for_status=False, request_timeout=options.timeout_seconds,
-                     request_max_attempts=options.max_attempts, request_backoff_factor=options.backoff_factor,
-                     request_max_retry_delay=options.max_retry_delay).session
-    client = RESTClient(base_url=base_url.rstrip("/") + "/", auth=ApiKeyAuth(username=api_key, password=""),
-                        paginator=HeaderLinkPaginator(), session=session)
-    resources = [_endpoint_resource(client, e, per_page, options.lookback_seconds) for e in endpoints]
-    for resource in resources:
-        if resource.name == "candidates":
-            resource.add_map(_with_email_verdicts)
-    return resources
+    fetcher = Fetcher(base_url, api_key, options)
+    return [_endpoint_resource(fetcher, e, per_page, options.lookback_seconds) for e in endpoints]
 
 
 def ats_source(settings: Settings | None = None, endpoints: Iterable[Endpoint] = ENDPOINTS,
@@ -202,7 +393,36 @@ def ats_pipeline(settings: Settings | None = None) -> dlt.Pipeline:
 
 def run_ats(settings: Settings | None = None, options: ClientOptions | None = None) -> dict[str, int]:
     """Load every ATS endpoint incrementally into `raw_ats`; rows loaded per table."""
-    source = ats_source(settings, options=options)
-    return _runner.run(ats_pipeline(settings), source, expected_tables=[e.name for e in ENDPOINTS])
+    s = _runner.resolve(settings)
+    source = ats_source(s, options=options)
+    pipeline = ats_pipeline(s)
+    roots = [e.name for e in ENDPOINTS]
+    # The children of replaced record versions are deleted when this run replaced or de-duplicated a
+    # record, or when the run before it did not get as far as that step (the marker file is left).
+    marker = s.dlt_dir / PIPELINE_NAME / "replaced_children_due"
+    due = marker.exists()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    before = _row_counts(pipeline, roots)
+    counts = _runner.run(pipeline, source, expected_tables=roots)
+    after = _row_counts(pipeline, roots)
+    if due or any(after[t] < before[t] + counts.get(t, 0) for t in roots):
+        drop_replaced_children(pipeline)
+    marker.unlink()
+    return counts
+
+
+def _row_counts(pipeline: dlt.Pipeline, names: list[str]) -> dict[str, int]:
+    counts = dict.fromkeys(names, 0)
+    if not pipeline.default_schema_name:
+        return counts
+    with pipeline.sql_client() as client:
+        for name in names:
+            try:
+                with client.execute_query(f"select count(*) from {client.make_qualified_table_name(name)}") as cur:
+                    counts[name] = cur.fetchone()[0]
+            except DatabaseUndefinedRelation:
+                continue
+    return counts
 
 

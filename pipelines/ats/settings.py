@@ -42,11 +42,6 @@ class Endpoint(NamedTuple):
     columns: dict = {}
     nested_columns: dict = {}  # child table path (e.g. "employments") -> columns
 
-    @property
-    def object_fields(self) -> frozenset[str]:
-        """Nested objects whose flattened columns are declared (`recruiter` for `recruiter__id`, ...)."""
-        return frozenset(name.split("__")[0] for name in self.columns if "__" in name)
-
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("candidates",
