@@ -34,6 +34,11 @@ def _use_home(home: Path, **env: str) -> None:
     os.environ.update(env)
 
 
+def _machine_load() -> str:
+    # The machine is shared: the 1-minute load average beside each figure says how quiet the run was.
+    return f"1-min load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+
+
 def _httpx_baseline(base_url: str, api_key: str, endpoints) -> int:
     import httpx
 
@@ -63,6 +68,7 @@ def bench_ats(people: int, work: Path) -> list[BenchResult]:
         generate_world(people=people, seed=42, home=world)
     settings = get_settings()
     names = [e.name for e in ENDPOINTS]
+    load_before = _machine_load()
     with SandboxServices(settings, ats_port=0, smtp_port=0, rate_limit=RateLimit(limit=1_000_000)) as svc:
         with stopwatch() as base:
             baseline_rows = _httpx_baseline(svc.ats_url, settings.ats.api_key, names)
@@ -81,6 +87,7 @@ def bench_ats(people: int, work: Path) -> list[BenchResult]:
         baseline_what="plain httpx loop, every page fetched + JSON-decoded", baseline_figure=baseline_rows / base["seconds"],
         note=f"load {load['seconds']:.1f} s, baseline {base['seconds']:.1f} s, re-run with nothing new "
              f"{again['seconds']:.1f} s, world generated in {gen['seconds']:.0f} s; peak RSS {peak_rss_mb():,.0f} MB; "
+             f"{load_before} before, {_machine_load()} after; "
              "before this rewrite (2026-11-26): 4,995 records/s, ratio 0.084")]
 
 
@@ -123,6 +130,7 @@ def bench_vendor(rows: int, work: Path) -> list[BenchResult]:
     path = settings.landing_dir / "vendors" / "talentdb" / "talentdb_bench_2025-06-01.csv"
     write_talentdb_csv(path, rows)
     size_mb = path.stat().st_size / 1e6
+    load_before = _machine_load()
     with stopwatch() as base, duckdb.connect(str(work / "baseline.duckdb")) as con:
         con.execute(f"create table t as select * from read_csv('{path}', header = true, all_varchar = true)")
         baseline_rows = con.execute("select count(*) from t").fetchone()[0]
@@ -140,7 +148,8 @@ def bench_vendor(rows: int, work: Path) -> list[BenchResult]:
         baseline_what="DuckDB read_csv of the same file into a table", baseline_figure=baseline_rows / base["seconds"],
         note=f"total {load['seconds']:.1f} s of which read + map + check ≈ {parse['seconds']:.1f} s; "
              f"{loaded:,} loaded, {rejected:,} quarantined; baseline {base['seconds']:.1f} s; peak RSS so far "
-             f"{peak_rss_mb():,.0f} MB; before this rewrite (2026-11-26): 10,498 rows/s, ratio 0.021")]
+             f"{peak_rss_mb():,.0f} MB; {load_before} before, {_machine_load()} after; "
+             "before this rewrite (2026-11-26): 10,498 rows/s, ratio 0.021")]
 
 
 def run(quick: bool) -> list[BenchResult]:

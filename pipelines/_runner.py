@@ -94,12 +94,17 @@ def _dedupe_after_resume(pipeline: dlt.Pipeline) -> None:
             if "_dlt_id" not in table.get("columns", {}):
                 continue
             name = client.make_qualified_table_name(table["name"])
-            try:
-                client.execute_sql(
-                    f"delete from {name} where rowid in (select rowid from (select rowid, row_number() over "
-                    f"(partition by _dlt_id order by rowid) as n from {name}) where n > 1)")
-            except DatabaseUndefinedRelation:  # a table never created: nothing to repair
-                continue
+            repair(client, f"delete from {name} where rowid in (select rowid from (select rowid, row_number() "
+                           f"over (partition by _dlt_id order by rowid) as n from {name}) where n > 1)")
+
+
+def repair(client: Any, statement: str) -> None:
+    """Runs one repair statement (a delete) through a dlt SQL client; a table never created has nothing
+    to repair."""
+    try:
+        client.execute_sql(statement)
+    except DatabaseUndefinedRelation:
+        pass
 
 
 def _counts(normalize_info: Any) -> dict[str, int]:

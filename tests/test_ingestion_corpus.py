@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -309,9 +311,6 @@ def test_the_same_rows_are_quarantined_with_the_same_reasons_as_before_the_rewri
     """tests/fixtures/vendor_corpus_quarantine.csv holds what the row-by-row reader (before the
     vectorised one) quarantined for the original cases; the same rows, fields and reasons still are
     (the date range's upper end is tomorrow, so it is compared as a placeholder)."""
-    import re
-    from pathlib import Path
-
     tomorrow = re.compile(r"\.\. \d{4}-\d{2}-\d{2}")
     with open(Path(__file__).parent / "fixtures" / "vendor_corpus_quarantine.csv", encoding="utf-8", newline="") as fh:
         before = {(r["file_name"], int(r["row_number"]), r["field"]): tomorrow.sub(".. TOMORROW", r["reason"])

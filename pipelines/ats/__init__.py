@@ -364,12 +364,8 @@ def drop_replaced_children(pipeline: dlt.Pipeline) -> None:
             parent = max((n for n in names if child.startswith(n + "__")), key=len, default=None)
             if parent is None:
                 continue
-            try:
-                client.execute_sql(
-                    f"delete from {client.make_qualified_table_name(child)} where _dlt_parent_id not in "
-                    f"(select _dlt_id from {client.make_qualified_table_name(parent)})")
-            except DatabaseUndefinedRelation:  # a table never created: nothing to repair
-                continue
+            _runner.repair(client, f"delete from {client.make_qualified_table_name(child)} where _dlt_parent_id "
+                                   f"not in (select _dlt_id from {client.make_qualified_table_name(parent)})")
 
 
 @dlt.source(name="ats", max_table_nesting=3, schema_contract=SCHEMA_CONTRACT)
