@@ -1,4 +1,4 @@
-"""Bad-input corpus (COMPLIANCE.md, "Bad input to test against"), generated here, no downloads.
+"""Bad-input corpus (csv-spectrum cases, naughty strings, encoding and size traps), generated here, no downloads.
 
 One vendor file per case lands in a private home; one `run_vendor_files()` loads them all; then each
 case is asserted on its own (parametrised): every row of the file is either loaded (with its values
