@@ -29,10 +29,7 @@ from pathlib import Path
 import polars as pl
 
 from warmpool.identity.evaluate import febrl_contract, febrl_truth
-from warmpool.identity.normalize import CONTRACT_COLUMNS
-
-# The optional columns of the contract that issue 17 adds (written when a data set has them).
-OPTIONAL_COLUMNS = ("date_of_birth", "postcode", "address_line", "middle_name", "full_name")
+from warmpool.identity.normalize import CONTRACT_COLUMNS, OPTIONAL_COLUMNS
 TRUTH_COLUMNS = ("source", "source_record_id", "true_person_id")
 
 PSEUDOPEOPLE_SEED = 0
@@ -100,16 +97,17 @@ def febrl(number: int) -> Dataset:
 # ---------------------------------------------------------------------------------------------
 # pseudopeople
 
-def _us_date(col: str) -> pl.Expr:
-    """pseudopeople's MM/DD/YYYY (or MMDDYYYY, or SSA's YYYYMMDD) as YYYY-MM-DD, noise kept as is.
+def _us_date(col: str, *, year_first: bool = False) -> pl.Expr:
+    """pseudopeople's dates as YYYY-MM-DD, noise kept as is: the surveys write MM/DD/YYYY, the Social
+    Security records YYYYMMDD (``year_first``).
 
     Rearranged rather than parsed: a typo'd or swapped date must stay a typo'd date, and the
     benchmark should test matching, not which date order a parser guesses.
     """
     digits = pl.col(col).cast(pl.String).str.replace_all(r"\D", "")
-    return (pl.when(digits.str.len_chars() == 8)
-            .then(digits.str.slice(4, 4) + "-" + digits.str.slice(0, 2) + "-" + digits.str.slice(2, 2))
-            .otherwise(pl.col(col).cast(pl.String)))
+    iso = (digits.str.slice(0, 4) + "-" + digits.str.slice(4, 2) + "-" + digits.str.slice(6, 2)) if year_first else \
+        (digits.str.slice(4, 4) + "-" + digits.str.slice(0, 2) + "-" + digits.str.slice(2, 2))
+    return pl.when(digits.str.len_chars() == 8).then(iso).otherwise(pl.col(col).cast(pl.String))
 
 
 @cache  # each is deterministic: load or generate it once per process
@@ -148,7 +146,7 @@ def pseudopeople_people(seed: int = PSEUDOPEOPLE_SEED) -> Dataset:
     ssa = ssa.filter(pl.col("event_type") == "creation")  # one record per person, not one per event
     parts.append(ssa.select(
         pl.lit("psp_ssa").alias("source"), pl.col("simulant_id").alias("true_person_id"),
-        "first_name", "middle_name", "last_name", _us_date("date_of_birth").alias("date_of_birth")))
+        "first_name", "middle_name", "last_name", _us_date("date_of_birth", year_first=True).alias("date_of_birth")))
     combined = pl.concat(parts, how="diagonal_relaxed").with_columns(
         pl.col("source").alias("source"),
         (pl.col("source") + "-" + pl.int_range(pl.len()).over("source").cast(pl.String)).alias("source_record_id"),

@@ -37,17 +37,42 @@ def sandbox_serve() -> None:
 
 @app.command("resolve")
 def resolve(
-    input: Path = typer.Argument(..., exists=True, dir_okay=False, help="Candidate export (CSV)."),
+    input: Path = typer.Argument(..., help="Candidate export (CSV)."),
     output: Path = typer.Option(..., "--output", "-o", help="Where to write source, source_record_id, person_id."),
+    model: str = typer.Option("auto", "--model", help="saved: the shipped model as it is; adapt: re-estimated on "
+                              "this input; auto: adapt only when the saved model does not fit the input."),
+    save_model: Optional[Path] = typer.Option(None, "--save-model", help="Also write the model this run used "
+                                              "(e.g. adapted), to promote with `warmpool identity promote-model`."),
 ) -> None:
-    """Identity resolution of any candidate export: one output row per input row."""
-    from warmpool.identity import ResolveInputError, resolve_csv
+    """Identity resolution of any candidate export: one output row per input row.
 
+    Bad input ends with one line naming the file, row and problem, and exit status 2.
+    """
+    import os
+
+    from warmpool.identity import MODEL_MODES, ResolveInputError, resolve_csv
+
+    def fail(message: str, code: int = 2):
+        # one printable line whatever the input held (a column name with a line break, a control byte)
+        flat = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in " ".join(message.split()))
+        typer.echo(f"error: {flat}", err=True)
+        raise typer.Exit(code)
+
+    if model not in MODEL_MODES:
+        fail(f"--model must be one of {', '.join(MODEL_MODES)}, not {model!r}")
+    if not input.is_file():
+        fail(f"{input}: no such file")
     try:
-        stats = resolve_csv(input, output)
+        stats = resolve_csv(input, output, mode=model, save_model=save_model)
     except ResolveInputError as exc:  # bad input is the user's to fix: say where, no traceback
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{exc.filename or output}: {exc.strerror or exc}")
+    except Exception as exc:  # a bug: one line, not a traceback (WARMPOOL_DEBUG=1 shows it)
+        if os.environ.get("WARMPOOL_DEBUG"):
+            raise
+        fail(f"{input}: resolve failed unexpectedly ({type(exc).__name__}: {' '.join(str(exc).split())[:300]}); "
+             f"run with WARMPOOL_DEBUG=1 for the traceback and report it", 1)
     typer.echo(stats.describe())
 
 

@@ -7,6 +7,8 @@ import duckdb
 import polars as pl
 import pytest
 
+from warmpool.identity.estimate import THRESHOLD_GRID
+
 from warmpool import tables
 from warmpool.identity import MODEL_PATH, TrainedModel, promote_model, resolve_pool, retrain_on_pool
 
@@ -32,7 +34,10 @@ def test_retrain_writes_a_candidate_without_changing_the_model(pool, tmp_path):
     assert MODEL_PATH.read_bytes() == shipped                     # nothing changes until promoted
     candidate = TrainedModel.load(report.candidate_path)
     assert candidate.model_version == current.model_version + 1
-    assert candidate.threshold_match_probability == current.threshold_match_probability
+    # no labels on a pool: the threshold comes from the adapted model's own score distribution
+    assert "from the score distribution" in report.threshold
+    assert candidate.threshold_match_probability in THRESHOLD_GRID
+    assert candidate.metrics["adapted_from_version"] == current.model_version
     # re-estimated on the same kind of data, it should mostly agree with today's people
     assert report.agreement_f1 is not None and report.agreement_f1 > 0.9
     assert report.persons_current == pool.execute(

@@ -27,20 +27,23 @@ Modules, each importing only those above it in this list (an import-linter contr
     pool, explain     the warehouse pool runs; why a person is one person
     retrain           training, retraining on the pool, promoting
 """
+from warmpool.identity.estimate import MODES as MODEL_MODES
 from warmpool.identity.evaluate import PairwiseScores, febrl4_records, naive_rule_clusters, pairwise_scores
 from warmpool.identity.explain import Explanation, explain_person
 from warmpool.identity.features import features_for_model, splink_table, term_counts
 from warmpool.identity.model import MODEL_PATH, TrainedModel, load_model
 from warmpool.identity.pool import resolve_pool
-from warmpool.identity.resolve import ResolveInputError, ResolveStats, match_incremental, resolve_csv, resolve_frame
+from warmpool.identity.reader import ResolveInputError, read_contract_csv
+from warmpool.identity.resolve import ResolveStats, match_incremental, resolve_csv, resolve_frame, resolve_records
 from warmpool.identity.retrain import RetrainReport, promote_model, retrain_on_pool, train_model
 from warmpool.identity.review import Applied, ReviewError, decide, open_items, parse_record_key, unmerge
 from warmpool.identity.store import canonical_person_id
 
 __all__ = [
-    "Applied", "Explanation", "MODEL_PATH", "PairwiseScores", "ResolveInputError", "ResolveStats", "RetrainReport",
+    "Applied", "Explanation", "MODEL_MODES", "MODEL_PATH", "PairwiseScores", "ResolveInputError", "ResolveStats", "RetrainReport",
     "ReviewError", "TrainedModel", "canonical_person_id", "decide", "explain_person", "febrl4_records",
     "features_for_model", "load_model", "match_incremental", "naive_rule_clusters", "open_items", "pairwise_scores",
-    "parse_record_key", "promote_model", "resolve_csv", "resolve_frame", "resolve_pool", "retrain_on_pool",
+    "parse_record_key", "promote_model", "read_contract_csv", "resolve_csv", "resolve_frame", "resolve_pool",
+    "resolve_records", "retrain_on_pool",
     "splink_table", "term_counts", "train_model", "unmerge",
 ]

@@ -13,8 +13,10 @@ import pyarrow as pa
 
 from warmpool.identity.normalize import normalize_records
 
-# features that exist only when the input has the optional columns (date of birth, address, postcode)
-OPTIONAL_FEATURES = ("dob_norm", "address_norm", "postcode_norm")
+# features that exist only when the input has them: the optional columns (date of birth, address,
+# postcode, middle name) and several emails / phones in one record
+OPTIONAL_FEATURES = ("dob_norm", "address_norm", "postcode_norm", "middle_name_norm", "email_list", "phone_list")
+_LIST_FEATURES = ("email_list", "phone_list")
 # record keys and skills are not compared: Splink is not given them
 _NOT_COMPARED = ("source", "source_record_id", "skills_list")
 
@@ -27,13 +29,19 @@ def model_optional_features(model) -> tuple[str, ...]:
 
 def features_for_model(records, model) -> pl.DataFrame:
     """Normalised features (``unique_id`` = row position) with every column ``model`` reads."""
-    f = normalize_records(records)
-    missing = [c for c in model_optional_features(model) if c not in f.columns]
-    return f.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
+    return with_model_columns(normalize_records(records), model)
+
+
+def with_model_columns(features: pl.DataFrame, model) -> pl.DataFrame:
+    """``features`` plus every optional feature ``model`` compares that the input lacks (all null)."""
+    missing = [c for c in model_optional_features(model) if c not in features.columns]
+    return features.with_columns(
+        pl.lit(None, dtype=pl.List(pl.String) if c in _LIST_FEATURES else pl.String).alias(c) for c in missing)
 
 
 def splink_table(features: pl.DataFrame) -> pa.Table:
-    """Features as Splink's DuckDB backend takes them (Arrow, fastest to register), keys dropped."""
+    """Features as Splink's DuckDB backend takes them (Arrow, fastest to register), record keys dropped
+    (a blocking plan's key columns, ``blocking.with_block_keys``, stay)."""
     return features.drop([c for c in _NOT_COMPARED if c in features.columns]).to_arrow()
 
 

@@ -21,7 +21,7 @@ from splink.blocking_rule_library import CustomRule
 
 from warmpool.identity.normalize import NORMALIZE_VERSION
 
-MODEL_VERSION = 2
+MODEL_VERSION = 3
 MODEL_PATH = Path(__file__).with_name("trained_model.json")
 
 # Seeds: the shipped model trains on the sandbox world of TRAIN_SEED and picks its threshold on the
@@ -41,17 +41,26 @@ _FIRST_NAMES_COMPATIBLE = (
 )
 
 
+# A level whose agreement says nothing beyond what another comparison already counted: weight 0,
+# fixed, because neither EM nor random sampling can tell its m from its u.
+_NO_EVIDENCE = {"m_probability": 1e-6, "u_probability": 1e-6, "fix_m_probability": True, "fix_u_probability": True}
+_NAMES_SWAPPED = "first_name_norm_l = last_name_norm_r AND last_name_norm_l = first_name_norm_r"
+
+
 def comparisons(optional: tuple[str, ...] = ()) -> list:
     """One comparison per evidence family; the most specific level first.
 
-    ``optional``: the normalised optional features (``dob_norm``, ``address_norm``,
-    ``postcode_norm``) the training data carries; each adds a comparison.
+    ``optional``: the optional features (``features.OPTIONAL_FEATURES``: ``dob_norm``,
+    ``address_norm``, ``postcode_norm``, ``middle_name_norm``, ``email_list``, ``phone_list``) the data
+    carries; each adds a comparison or a level.
     """
     first_name = cl.CustomComparison(
         output_column_name="first_name",
         comparison_levels=[
             cll.NullLevel("first_name_norm"),
             cll.ExactMatchLevel("first_name_norm").configure(tf_adjustment_column="first_name_norm"),
+            # first and last name written the other way round: counted here, at 0 in last_name
+            cll.CustomLevel(_NAMES_SWAPPED, "First and last name swapped"),
             # "Bob" / "Robert": same canonical form, or one may stand for the other
             cll.Or(cll.ExactMatchLevel("first_name_canonical"),
                    cll.ArrayIntersectLevel("first_name_aliases", min_intersection=1)).configure(
@@ -68,33 +77,47 @@ def comparisons(optional: tuple[str, ...] = ()) -> list:
         comparison_levels=[
             cll.NullLevel("last_name_norm"),
             cll.ExactMatchLevel("last_name_norm").configure(tf_adjustment_column="last_name_norm"),
+            cll.CustomLevel(_NAMES_SWAPPED, "First and last name swapped (counted in first_name)").configure(
+                **_NO_EVIDENCE),
             cll.JaroWinklerLevel("last_name_norm", 0.92),
             cll.JaroWinklerLevel("last_name_norm", 0.80),
             cll.ElseLevel(),
         ],
     )
+    several_emails = "email_list" in optional
     email = cl.CustomComparison(
         output_column_name="email",
         comparison_levels=[
             cll.NullLevel("email_norm"),
             cll.ExactMatchLevel("email_norm").configure(tf_adjustment_column="email_norm"),
+            *([cll.ArrayIntersectLevel("email_list", min_intersection=1).configure(
+                label_for_charts="Another address in common")] if several_emails else []),
             # checked before "same mailbox name": namesakes often have first.last@ at two providers
             cll.CustomLevel("email_freemail_l AND email_freemail_r", "Two different personal addresses"),
-            cll.ExactMatchLevel("email_local").configure(label_for_charts="Same mailbox name, other domain"),
+            # The conditional level: a mailbox name made of the person's names (maria.garcia@ at two
+            # employers) is what namesakes share too, so given that the names agree it is no evidence
+            # of one person. Counted at 0 (the name comparisons hold that evidence).
+            cll.CustomLevel("email_local_l = email_local_r AND (email_local_is_name_l OR email_local_is_name_r)",
+                            "Same mailbox name made of the names, other domain").configure(**_NO_EVIDENCE),
+            cll.ExactMatchLevel("email_local").configure(label_for_charts="Same distinctive mailbox name, other domain"),
             cll.ElseLevel(),
         ],
     )
+    several_phones = "phone_list" in optional
     phone = cl.CustomComparison(
         output_column_name="phone",
         comparison_levels=[
             cll.NullLevel("phone_e164"),
             cll.CustomLevel(f"phone_e164_l = phone_e164_r AND {_FIRST_NAMES_COMPATIBLE}",
                             "Same phone, compatible first names").configure(tf_adjustment_column="phone_e164"),
+            *([cll.CustomLevel(f"list_has_any(phone_list_l, phone_list_r) AND {_FIRST_NAMES_COMPATIBLE}",
+                               "Another phone in common, compatible first names")] if several_phones else []),
             # A household line shared by relatives: a shared phone says nothing once the first names
-            # disagree (the first-name comparison already counts the disagreement). Fixed at weight 0
-            # because neither EM nor random sampling sees enough of these pairs to estimate them.
-            cll.CustomLevel("phone_e164_l = phone_e164_r", "Same phone, other first name").configure(
-                m_probability=1e-6, u_probability=1e-6, fix_m_probability=True, fix_u_probability=True),
+            # disagree (the first-name comparison already counts the disagreement). (Splink also reads
+            # this level as the exact match the term-frequency adjustment above refers to.)
+            cll.CustomLevel("phone_e164_l = phone_e164_r", "Same phone, other first name").configure(**_NO_EVIDENCE),
+            *([cll.CustomLevel("list_has_any(phone_list_l, phone_list_r)", "Another phone in common, other first "
+                               "name").configure(**_NO_EVIDENCE)] if several_phones else []),
             cll.CustomLevel("right(phone_e164_l, 7) = right(phone_e164_r, 7)", "Last 7 digits equal"),
             cll.ElseLevel(),
         ],
@@ -113,6 +136,13 @@ def comparisons(optional: tuple[str, ...] = ()) -> list:
     company = cl.JaroWinklerAtThresholds("company_norm", [0.88])
     title = cl.JaroWinklerAtThresholds("title_norm", [0.88])
     out = [first_name, last_name, email, phone, location, linkedin, company, title]
+    if "middle_name_norm" in optional:
+        out.append(cl.CustomComparison(output_column_name="middle_name", comparison_levels=[
+            cll.NullLevel("middle_name_norm"),
+            cll.ExactMatchLevel("middle_name_norm"),
+            cll.CustomLevel("left(middle_name_norm_l, 1) = left(middle_name_norm_r, 1)", "Same initial"),
+            cll.ElseLevel(),
+        ]))
     if "dob_norm" in optional:
         out.append(cl.CustomComparison(output_column_name="date_of_birth", comparison_levels=[
             cll.NullLevel("dob_norm"),
@@ -200,6 +230,21 @@ class TrainedModel:
                 f"v{NORMALIZE_VERSION}; retrain with `warmpool identity train-sandbox-model`")
         return cls(doc["model_version"], doc["normalize_version"], float(doc["threshold_match_probability"]),
                    doc["splink_settings"], doc.get("metrics", {}))
+
+
+    def document(self, *, model_version: int | None = None) -> dict:
+        """The model file's content (``model_version`` overrides this model's, e.g. for a candidate)."""
+        return {"model_version": self.model_version if model_version is None else model_version,
+                "normalize_version": self.normalize_version,
+                "threshold_match_probability": self.threshold_match_probability,
+                "metrics": self.metrics, "splink_settings": self.splink_settings}
+
+    def save(self, path: Path | str, *, model_version: int | None = None) -> Path:
+        """Write the model file (what ``load`` reads and ``warmpool identity promote-model`` installs)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.document(model_version=model_version), indent=1))
+        return path
 
 
 _MODEL_CACHE: dict[str, TrainedModel] = {}

@@ -31,13 +31,15 @@ CONTRACT_COLUMNS = (
 
 # Bumped whenever a rule below changes what a feature looks like: a saved model was trained on
 # features of one version, so resolve refuses a model trained on another (see model.py).
-NORMALIZE_VERSION = 2
+NORMALIZE_VERSION = 3
 
-# Optional extra columns: not in the contract (exports are free to leave them out, and the contract
-# says unknown columns are ignored), but when an input carries them they are normalised and a model
-# trained with them (e.g. the FEBRL model, see model.py) compares them. A model trained without them
-# (the candidate-export model) never reads them.
-OPTIONAL_COLUMNS = ("date_of_birth", "address_line", "postcode")
+# Optional columns of the contract (docs/data-contracts.md section 4): exports are free to leave them
+# out, but when an input carries them they are normalised and compared (a model adapted to the input
+# compares every one the input populates, see estimate.py). ``full_name`` fills first / middle / last
+# name where those are empty; ``middle_name`` is compared on its own.
+OPTIONAL_COLUMNS = ("date_of_birth", "postcode", "address_line", "middle_name", "full_name")
+# Several addresses or phones of one record, in one field: "a@x.com; b@y.org".
+MULTI_VALUE_SEP = ";"
 
 _NON_ALNUM = re.compile(r"[^a-z0-9 ]+")
 _SPACES = re.compile(r"\s+")
@@ -105,6 +107,40 @@ def surname_value(value: str | None) -> str | None:
     """Surnames compare without spaces or hyphens ("van der Berg" == "Vanderberg")."""
     v = ascii_lower(value)
     return v.replace(" ", "") if v else None
+
+
+@lru_cache(maxsize=1)
+def _name_particles() -> tuple[frozenset[str], frozenset[str]]:
+    """(titles, suffixes) as nameparser knows them, lower case without dots."""
+    from nameparser.config import CONSTANTS
+
+    def clean(items) -> frozenset[str]:
+        return frozenset(str(x).lower().replace(".", "") for x in items)
+
+    return clean(CONSTANTS.titles), clean(CONSTANTS.suffix_acronyms) | clean(CONSTANTS.suffix_not_acronyms)
+
+
+def split_full_name(value: str | None) -> tuple[str | None, str | None, str | None]:
+    """(first, middle, last) of a name written in one field ("Dr. María José García", "García, María").
+
+    Two plain words are split directly ("first last"); anything else (a comma, titles, suffixes,
+    particles, three or more words) goes to nameparser, which is slower (~0.2 ms a name).
+    """
+    if value is None:
+        return None, None, None
+    text = " ".join(str(value).split())
+    if not text:
+        return None, None, None
+    words = text.split(" ")
+    titles, suffixes = _name_particles()
+    if len(words) == 2 and "," not in text and "." not in text and not {w.lower() for w in words} & (titles | suffixes):
+        return words[0], None, words[1]
+    if len(words) == 1 and "," not in text:
+        return words[0], None, None
+    from nameparser import HumanName  # its parser tables load on first use; most names never need it
+
+    parsed = HumanName(text)
+    return parsed.first or None, parsed.middle or None, parsed.last or None
 
 
 def first_name_canonical(value: str | None) -> str | None:
@@ -182,6 +218,38 @@ def email_value(value: str | None) -> str | None:
     return key if key is not None and is_valid_email(key) else None
 
 
+def email_values(value: str | None) -> list[str] | None:
+    """Every valid address of a ``;``-separated field, as ``email_value`` keys, first-seen order, distinct."""
+    if value is None:
+        return None
+    out: list[str] = []
+    for part in str(value).split(MULTI_VALUE_SEP):
+        key = email_value(part)
+        if key is not None and key not in out:
+            out.append(key)
+    return out or None
+
+
+def mailbox_from_name(local: pl.Expr, first: pl.Expr, last: pl.Expr) -> pl.Expr:
+    """Whether a mailbox name is made of the person's own names ("maria.garcia", "mgarcia",
+    "garcia.m2", "maria"), as a polars expression over normalised columns (null without a mailbox).
+
+    Namesakes get such mailboxes at different employers, so the same mailbox name at two domains
+    says little beyond the names agreeing: model.py's conditional email level uses this.
+    """
+    letters = local.str.replace_all(r"[^a-z]", "")
+    f = first.str.replace_all(" ", "").fill_null("")
+    s = last.str.replace_all(" ", "").fill_null("")
+    f0, s0 = f.str.slice(0, 1), s.str.slice(0, 1)
+    both = (f != "") & (s != "")
+    shapes = [(f != "", f), (s != "", s), (both, f + s), (both, s + f), (both, f0 + s), (both, s + f0),
+              (both, f + s0), (both, s0 + f), (both, f0 + s0)]
+    made_of_name = pl.lit(False)
+    for usable, shape in shapes:
+        made_of_name = made_of_name | (usable & (letters == shape))
+    return pl.when(local.is_null()).then(None).otherwise(made_of_name & (letters != ""))
+
+
 # ---------------------------------------------------------------------------------------------
 # countries and phones
 
@@ -243,6 +311,18 @@ def phone_value(value: str | None, region: str | None = None) -> str | None:
             break  # an explicit country code: another region hint cannot help
     digits = "".join(ch for ch in raw if ch.isdigit())
     return f"#{digits}" if len(digits) >= 7 else None
+
+
+def phone_values(value: str | None, region: str | None = None) -> list[str] | None:
+    """Every number of a ``;``-separated field, as ``phone_value`` keys, first-seen order, distinct."""
+    if value is None:
+        return None
+    out: list[str] = []
+    for part in str(value).split(MULTI_VALUE_SEP):
+        key = phone_value(part.strip() or None, region)
+        if key is not None and key not in out:
+            out.append(key)
+    return out or None
 
 
 _PHONE_SHAPE = re.compile(r"^\+?[0-9 ().\-/]+$")
@@ -362,17 +442,61 @@ def location_value(value: str | None) -> str | None:
     return ascii_lower(value)
 
 
-def date_value(value: str | None) -> str | None:
-    """A date of birth as ``YYYYMMDD`` from ``YYYYMMDD``, ``YYYY-MM-DD`` or ``DD/MM/YYYY``; else None."""
+_SLASH_DATE = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})\s*$")
+_ISO_DATE = re.compile(r"^\s*(\d{4})[/.\-]?(\d{1,2})[/.\-]?(\d{1,2})\s*$")
+
+
+def date_order(values: Iterable[str | None]) -> str:
+    """Whether a column's ``nn/nn/yyyy`` dates are day first ("dmy") or month first ("mdy").
+
+    Decided per column, from the values that can only be read one way: a first number above 12 is a
+    day (day first), a second number above 12 is a day (month first). The majority wins; a column with
+    no such value is read day first (most of the world; the US exports that write month first give
+    themselves away with any day after the 12th).
+    """
+    day_first = month_first = 0
+    for v in values:
+        m = _SLASH_DATE.match(v) if v else None
+        if m:
+            a, b = int(m.group(1)), int(m.group(2))
+            day_first += a > 12 >= b
+            month_first += b > 12 >= a
+    return "mdy" if month_first > day_first else "dmy"
+
+
+def date_value(value: str | None, order: str = "dmy") -> str | None:
+    """A date of birth as ``YYYYMMDD`` from ``YYYY-MM-DD`` / ``YYYYMMDD`` or ``nn/nn/YYYY`` read in
+    ``order`` ("dmy" or "mdy", see ``date_order``); else None. A typo'd date (month 13, day 71) is
+    kept as its digits: still comparable with the right one by edit distance."""
     if value is None:
         return None
     raw = str(value).strip()
-    digits = re.sub(r"\D", "", raw)
-    if len(digits) != 8:
+    m = _SLASH_DATE.match(raw)
+    if m:
+        a, b, year = m.group(1).zfill(2), m.group(2).zfill(2), m.group(3)
+        digits = year + (b + a if order == "dmy" else a + b)
+    else:
+        m = _ISO_DATE.match(raw)
+        if not m:
+            return None
+        digits = m.group(1) + m.group(2).zfill(2) + m.group(3).zfill(2)
+    return digits if len(digits) == 8 and 1800 <= int(digits[:4]) <= 2100 else None
+
+
+_STREET_WORDS = {
+    "street": "st", "str": "st", "road": "rd", "avenue": "ave", "av": "ave", "boulevard": "blvd",
+    "drive": "dr", "lane": "ln", "court": "ct", "place": "pl", "square": "sq", "terrace": "tce",
+    "crescent": "cres", "highway": "hwy", "parkway": "pkwy", "circle": "cir", "apartment": "apt",
+    "suite": "ste", "north": "n", "south": "s", "east": "e", "west": "w", "strasse": "str",
+}
+
+
+def address_value(value: str | None) -> str | None:
+    """Street address: lower ASCII, common street words abbreviated ("12 Oak Street" == "12 oak st")."""
+    v = ascii_lower(value)
+    if not v:
         return None
-    if re.fullmatch(r"\d{1,2}[/.]\d{1,2}[/.]\d{4}", raw):  # day first, the European way
-        digits = digits[4:] + digits[2:4] + digits[:2]
-    return digits if 1800 <= int(digits[:4]) <= 2100 else None
+    return " ".join(_STREET_WORDS.get(t, t) for t in v.split(" ") if t)
 
 
 def postcode_value(value: str | None) -> str | None:
@@ -418,32 +542,67 @@ def to_contract_frame(records) -> pl.DataFrame:
     return df.select([_blank_to_null(c) for c in (*CONTRACT_COLUMNS, *extra)])
 
 
+def _has_several(df: pl.DataFrame, col: str) -> bool:
+    """Whether any value of ``col`` holds several ``;``-separated values."""
+    return bool(df.select(pl.col(col).str.contains(MULTI_VALUE_SEP, literal=True).any()).item())
+
+
+def _names(df: pl.DataFrame) -> pl.DataFrame:
+    """``first_name, middle_name, last_name`` with empty parts filled from ``full_name`` when it exists."""
+    first, last = pl.col("first_name"), pl.col("last_name")
+    middle = pl.col("middle_name") if "middle_name" in df.columns else pl.lit(None, pl.String)
+    if "full_name" not in df.columns:
+        return df.select(first, middle.alias("middle_name"), last)
+    parts = _map_distinct(df, ["full_name"], lambda v: dict(zip(("f", "m", "l"), split_full_name(v))), "v",
+                          pl.Struct({"f": pl.String, "m": pl.String, "l": pl.String}))
+    split = df.select("first_name", "last_name", middle.alias("middle_name"), parts.alias("_p")).unnest("_p")
+    # a split only fills what the record leaves empty; a given first or last name is never overridden
+    return split.select(pl.coalesce("first_name", "f").alias("first_name"),
+                        pl.coalesce("middle_name", "m").alias("middle_name"),
+                        pl.coalesce("last_name", "l").alias("last_name"))
+
+
 def normalize_records(records) -> pl.DataFrame:
     """Contract columns -> the frame Splink sees: ``unique_id`` (row position) plus features.
 
     Feature columns (None when absent or unusable):
       first_name_norm, first_name_canonical, first_name_aliases (list), last_name_norm,
-      last_name_metaphone, email_norm, email_local, phone_e164, city_norm, region_norm,
-      country_norm, linkedin_slug, company_norm, title_norm, skills_list (list), email_freemail (bool)
-    and, only when the input has them, dob_norm, address_norm, postcode_norm (OPTIONAL_COLUMNS).
+      last_name_metaphone, email_norm (the first valid address), email_local, email_local_is_name
+      (bool), email_freemail (bool), phone_e164 (the first number), city_norm, region_norm,
+      country_norm, linkedin_slug, company_norm, title_norm, skills_list (list)
+    and, only when the input has them (``features.OPTIONAL_FEATURES``): dob_norm, address_norm,
+    postcode_norm, middle_name_norm, and email_list / phone_list (every address / number, when some
+    record has several). First / last names empty in a record are taken from its ``full_name``.
     """
-    import jellyfish
+    import jellyfish  # C extension with a slow first import: only normalising needs it
 
     df = to_contract_frame(records)
     out = pl.DataFrame({"unique_id": pl.int_range(0, df.height, eager=True, dtype=pl.Int64)})
     str_t, list_t = pl.String, pl.List(pl.String)
+    names = _names(df)
 
     country = _map_distinct(df, ["country"], country_value, "v", str_t)
     work = df.with_columns(country.alias("country_norm"))
+    several_emails, several_phones = _has_several(df, "email"), _has_several(df, "phone")
+    if several_emails:
+        email_list = _map_distinct(df, ["email"], email_values, "v", list_t)
+        email = email_list.list.first()
+    else:
+        email = _map_distinct(df, ["email"], email_value, "v", str_t)
+    if several_phones:
+        phone_list = _map_distinct(work, ["phone", "country_norm"], phone_values, "v", list_t)
+        phone = phone_list.list.first()
+    else:
+        phone = _map_distinct(work, ["phone", "country_norm"], phone_value, "v", str_t)
     out = out.with_columns(
         source=df["source"],
         source_record_id=df["source_record_id"],
-        first_name_norm=_map_distinct(df, ["first_name"], name_value, "v", str_t),
-        first_name_canonical=_map_distinct(df, ["first_name"], first_name_canonical, "v", str_t),
-        first_name_aliases=_map_distinct(df, ["first_name"], first_name_aliases, "v", list_t),
-        last_name_norm=_map_distinct(df, ["last_name"], surname_value, "v", str_t),
-        email_norm=_map_distinct(df, ["email"], email_value, "v", str_t),
-        phone_e164=_map_distinct(work, ["phone", "country_norm"], phone_value, "v", str_t),
+        first_name_norm=_map_distinct(names, ["first_name"], name_value, "v", str_t),
+        first_name_canonical=_map_distinct(names, ["first_name"], first_name_canonical, "v", str_t),
+        first_name_aliases=_map_distinct(names, ["first_name"], first_name_aliases, "v", list_t),
+        last_name_norm=_map_distinct(names, ["last_name"], surname_value, "v", str_t),
+        email_norm=email,
+        phone_e164=phone,
         city_norm=_map_distinct(df, ["city"], location_value, "v", str_t),
         region_norm=_map_distinct(df, ["region"], location_value, "v", str_t),
         country_norm=country,
@@ -452,19 +611,28 @@ def normalize_records(records) -> pl.DataFrame:
         title_norm=_map_distinct(df, ["current_title"], title_value, "v", str_t),
         skills_list=_map_distinct(df, ["skills"], skills_value, "v", list_t),
     )
+    if several_emails:
+        out = out.with_columns(email_list=email_list)
+    if several_phones:
+        out = out.with_columns(phone_list=phone_list)
     if "date_of_birth" in df.columns:
-        out = out.with_columns(dob_norm=_map_distinct(df, ["date_of_birth"], date_value, "v", str_t))
+        order = date_order(df["date_of_birth"].drop_nulls().unique().to_list())
+        out = out.with_columns(dob_norm=_map_distinct(df, ["date_of_birth"], lambda v: date_value(v, order), "v",
+                                                      str_t))
     if "address_line" in df.columns:
-        out = out.with_columns(address_norm=_map_distinct(df, ["address_line"], ascii_lower, "v", str_t))
+        out = out.with_columns(address_norm=_map_distinct(df, ["address_line"], address_value, "v", str_t))
     if "postcode" in df.columns:
         out = out.with_columns(postcode_norm=_map_distinct(df, ["postcode"], postcode_value, "v", str_t))
+    if "middle_name" in df.columns or "full_name" in df.columns:
+        out = out.with_columns(middle_name_norm=_map_distinct(names, ["middle_name"], name_value, "v", str_t))
     out = out.with_columns(
         email_local=pl.col("email_norm").str.split("@").list.first(),
         email_freemail=_map_distinct(out, ["email_norm"], email_is_freemail, "v", pl.Boolean),
         last_name_metaphone=_map_distinct(
             out, ["last_name_norm"], lambda v: jellyfish.metaphone(v) if v else None, "v", str_t),
     )
-    return out
+    return out.with_columns(email_local_is_name=mailbox_from_name(
+        pl.col("email_local"), pl.col("first_name_norm"), pl.col("last_name_norm")))
 
 
 def normalize_many(fn: Callable, values: Iterable):

@@ -39,7 +39,8 @@ from warmpool.identity.history import assign_person_ids, id_changes, new_run_id,
 from warmpool.identity.keys import record_keys
 from warmpool.identity.model import TrainedModel, load_model, settings_for_size
 from warmpool.identity.normalize import KEY_COLUMNS, to_contract_frame
-from warmpool.identity.resolve import ResolveStats, require_keys
+from warmpool.identity.reader import require_keys
+from warmpool.identity.resolve import ResolveStats
 from warmpool.identity.scoring import PAIR_KEYS, score_delta_pairs, score_pairs
 from warmpool.identity.store import IdentityStore
 

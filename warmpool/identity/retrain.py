@@ -4,30 +4,31 @@
 given a *held-out* labelled world, the threshold (``choose_threshold``). The shipped model
 (``trained_model.json``) was trained on sandbox worlds by ``warmpool identity train-sandbox-model``.
 
-A team with real data retrains on its own records (``retrain_on_pool``): m and u are re-estimated
-on the pool, the current threshold is kept (there is no labelled truth to re-tune it on), and the
-result is written as a *candidate* with the next model version, beside a comparison with today's
-assignments. Nothing changes until someone promotes it (``promote_model``, `warmpool identity
+A team with real data retrains on its own records (``retrain_on_pool``): the model is adapted to
+the pool as ``warmpool resolve --model adapt`` adapts it to a file (``estimate.adapt_model``: λ, u and
+m re-estimated, the threshold chosen from the model's own score distribution, no labels needed), and
+the result is written as a *candidate* with the next model version, beside a comparison with today's
+assignments (``warmpool resolve --save-model`` writes the same kind of file). Nothing changes until someone promotes it (``promote_model``, `warmpool identity
 promote-model`), which replaces the repo's model file — commit it, so the model stays versioned in
 git. A new version makes the next run a full re-resolve (incremental runs require an unchanged model).
 """
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-from splink import DuckDBAPI, Linker, block_on
+from splink import block_on
 
 from warmpool.identity.clustering import components
+from warmpool.identity.estimate import estimate_settings, profile_features
 from warmpool.identity.evaluate import pairwise_scores
-from warmpool.identity.features import OPTIONAL_FEATURES, features_for_model, splink_table
+from warmpool.identity.features import features_for_model
 from warmpool.identity.model import MODEL_PATH, MODEL_VERSION, TrainedModel, load_model, model_settings
 from warmpool.identity.normalize import NORMALIZE_VERSION, normalize_records, to_contract_frame
-from warmpool.identity.resolve import resolve_frame
+from warmpool.identity.resolve import resolve_records
 from warmpool.identity.scoring import score_links
 from warmpool.identity.store import IdentityStore
 
@@ -43,20 +44,14 @@ log = logging.getLogger(__name__)
 # matters more than the last bit of recall. Test worlds (seeds 21, 31, ...) are never read here.
 DEFAULT_THRESHOLD = 0.8
 
-# EM sessions: each blocks on one comparison's own columns only, so that comparison is the one
-# left out and no other compared field shares a source column with the block (a block overlapping
-# the columns a field is derived from wrecked precision: 0.37 in one try). Together they estimate m
-# for every comparison.
+# EM sessions of the shipped model: each blocks on one comparison's own columns only, so that
+# comparison is the one left out and no other compared field shares a source column with the block
+# (a block overlapping the columns a field is derived from wrecked precision: 0.37 in one try).
+# Together they estimate m for every comparison.
 EM_BLOCKING_RULES = (
-    block_on("email_norm"),      # trains names, phone, location, linkedin, company, title
-    block_on("phone_e164"),      # trains email (and the rest again)
+    ("email", block_on("email_norm")),      # trains names, phone, location, linkedin, company, title
+    ("phone", block_on("phone_e164")),      # trains email (and the rest again)
 )
-
-
-def optional_features_present(features) -> tuple[str, ...]:
-    """Optional features with at least one value in the training data (Arrow): the model compares those."""
-    return tuple(c for c in OPTIONAL_FEATURES
-                 if c in features.column_names and features.column(c).null_count < len(features))
 
 
 def train_model(records_df, path: Path | str | None = MODEL_PATH, *, tune_records=None, tune_truth=None,
@@ -64,45 +59,38 @@ def train_model(records_df, path: Path | str | None = MODEL_PATH, *, tune_record
                 trained_on: str = "") -> TrainedModel:
     """Train on ``records_df`` (contract columns), save to ``path`` (None: don't save), return it.
 
-    u by random sampling; m by EM over ``em_blocking_rules`` (default ``EM_BLOCKING_RULES``, plus
-    date-of-birth sessions when the data has one). With ``tune_records``/``tune_truth`` (a
-    *held-out* world: tuning on the training world flatters the threshold) the threshold is chosen
-    by ``choose_threshold`` and the sweep is kept in the file; else ``DEFAULT_THRESHOLD``.
+    u by random sampling; m by EM over ``em_blocking_rules`` (``(name, rule)`` pairs; default
+    ``EM_BLOCKING_RULES``, or date of birth and names when the data has a date of birth) with
+    ``estimate.estimate_settings``, the routine adaptation uses too. With
+    ``tune_records``/``tune_truth`` (a *held-out* world: tuning on the training world flatters the
+    threshold) the threshold is chosen by ``choose_threshold`` and the sweep is kept in the file;
+    else ``DEFAULT_THRESHOLD``. The metrics keep the training data's profile
+    (``estimate.profile_features``), which ``warmpool resolve --model auto`` compares inputs with.
     """
-    features = splink_table(normalize_records(records_df))
-    optional = optional_features_present(features)
+    features = normalize_records(records_df)
+    profile = profile_features(features)
+    optional = profile.optional
     if em_blocking_rules is None:
         em_blocking_rules = EM_BLOCKING_RULES
         if "dob_norm" in optional:  # no email/phone: names, address, postcode and dob train each other
-            em_blocking_rules = (block_on("dob_norm"), block_on("first_name_norm", "last_name_norm"))
-    db_api = DuckDBAPI()
-    sdf = db_api.register(features, table_name="records")
-    linker = Linker(sdf, model_settings(optional), log_level=logging.WARNING)
+            em_blocking_rules = (("date of birth", block_on("dob_norm")),
+                                 ("names", block_on("first_name_norm", "last_name_norm")))
     deterministic = [block_on("email_norm"), block_on("phone_e164"), block_on("linkedin_slug"),
                      block_on("first_name_norm", "last_name_norm")]
     if "dob_norm" in optional:
         deterministic.append(block_on("dob_norm", "last_name_norm"))
-    linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.8)
-    linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
-    for rule in em_blocking_rules:
-        linker.training.estimate_parameters_using_expectation_maximisation(rule, estimate_without_term_frequencies=True)
-    splink_settings = linker.misc.save_model_to_json()
-    db_api.duckdb_con.close()
+    splink_settings, _ = estimate_settings(
+        features, model_settings(optional).create_settings_dict("duckdb"), em_rules=em_blocking_rules,
+        deterministic_rules=deterministic, seed=seed, u_max_pairs=u_max_pairs, em_max_pairs=None)
     threshold, metrics = DEFAULT_THRESHOLD, {}
     model = TrainedModel(MODEL_VERSION, NORMALIZE_VERSION, threshold, splink_settings, metrics)
     if tune_records is not None and tune_truth is not None:
         threshold, metrics = choose_threshold(model, tune_records, tune_truth)
-    metrics = {"trained_on": trained_on, "trained_on_records": features.num_rows, **metrics}
+    metrics = {"trained_on": trained_on, "trained_on_records": features.height, "profile": profile.as_dict(),
+               **metrics}
     model = TrainedModel(MODEL_VERSION, NORMALIZE_VERSION, threshold, splink_settings, metrics)
     if path is not None:
-        doc = {
-            "model_version": MODEL_VERSION,
-            "normalize_version": NORMALIZE_VERSION,
-            "threshold_match_probability": threshold,
-            "metrics": metrics,
-            "splink_settings": splink_settings,
-        }
-        Path(path).write_text(json.dumps(doc, indent=1))
+        model.save(path)
     return model
 
 
@@ -134,44 +122,38 @@ class RetrainReport:
     persons_current: int | None
     persons_candidate: int
     agreement_f1: float | None  # pairwise F1 of the candidate's people against today's
+    model: str = ""             # how it was estimated (estimate.ModelChoice.describe)
+    threshold: str = ""         # its threshold and the precision / recall it expects
 
     def describe(self) -> str:
         now = f"{self.persons_current:,}" if self.persons_current is not None else "n/a"
         agree = f"{self.agreement_f1:.4f}" if self.agreement_f1 is not None else "n/a"
         return (f"candidate model v{self.model_version} trained on {self.records:,} records -> {self.candidate_path}\n"
+                f"{self.model}\n{self.threshold}\n"
                 f"people today: {now}; with the candidate: {self.persons_candidate:,}; "
                 f"pairwise agreement with today's people (F1): {agree}\n"
                 f"promote with: warmpool identity promote-model {self.candidate_path}")
 
 
 def retrain_on_pool(con, candidate_path: Path) -> RetrainReport:
-    """Re-estimate the model on the pool's records and write it as a candidate beside a comparison
-    with today's people. Read-only on the warehouse."""
+    """Adapt the model to the pool's records (``estimate.adapt_model``, its threshold from its own
+    score distribution, exactly what ``warmpool resolve --model adapt`` does) and write it as a
+    candidate beside a comparison with today's people. Read-only on the warehouse."""
     store = IdentityStore(con)
     records = store.source_records()
     current = load_model()
-    trained = train_model(records, None, trained_on=f"warehouse pool ({records.height:,} records)")
-    candidate = TrainedModel(current.model_version + 1, trained.normalize_version,
-                             current.threshold_match_probability, trained.splink_settings, trained.metrics)
+    run = resolve_records(to_contract_frame(records), mode="adapt", model=current)
     candidate_path = Path(candidate_path)
-    candidate_path.parent.mkdir(parents=True, exist_ok=True)
-    candidate_path.write_text(json.dumps({
-        "model_version": candidate.model_version,
-        "normalize_version": candidate.normalize_version,
-        "threshold_match_probability": candidate.threshold_match_probability,
-        "metrics": {**trained.metrics, "threshold_kept_from_version": current.model_version},
-        "splink_settings": candidate.splink_settings,
-    }, indent=1))
-
-    resolved = resolve_frame(records, model=candidate)
+    run.model.save(candidate_path, model_version=current.model_version + 1)
+    resolved = run.assignments
     persons_current = agreement = None
     today = store.assignments()
     if today is not None:
         today = today.rename({"person_id": "true_person_id"})
         persons_current = today["true_person_id"].n_unique()
         agreement = pairwise_scores(resolved, today).f1
-    return RetrainReport(candidate_path, candidate.model_version, records.height, persons_current,
-                         resolved["person_id"].n_unique(), agreement)
+    return RetrainReport(candidate_path, current.model_version + 1, records.height, persons_current,
+                         resolved["person_id"].n_unique(), agreement, run.choice.describe(), run.threshold.describe())
 
 
 def promote_model(candidate_path: Path, target: Path = MODEL_PATH) -> TrainedModel:

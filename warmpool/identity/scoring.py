@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import copy
 import logging
+import tempfile
 
 import polars as pl
 from splink import DuckDBAPI, Linker
 
+from warmpool.identity.blocking import BlockingPlan
 from warmpool.identity.features import smoothed_term_frequencies, splink_table
 from warmpool.identity.keys import ordered_pair, record_key_expr, record_keys
 from warmpool.identity.model import TrainedModel, settings_for_size
@@ -37,6 +39,24 @@ PAIR_KEYS = ("source_l", "source_record_id_l", "source_r", "source_record_id_r")
 CONTRADICTION_BITS = 10.0
 
 _NEVER_WARN = {"warning_mode": "never"}
+# DuckDB's own ceiling for a prediction (it spills to the temp folder beyond it), so the process
+# stays bounded at millions of records next to the features polars holds.
+DUCKDB_MEMORY_LIMIT = "2500MB"
+
+
+def _db_api() -> DuckDBAPI:
+    db_api = DuckDBAPI()
+    db_api.duckdb_con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'; "
+                              f"SET temp_directory = '{tempfile.gettempdir()}/warmpool-identity-duckdb'; "
+                              "SET preserve_insertion_order = false")
+    return db_api
+
+
+def with_plan(settings: dict, plan: BlockingPlan | None) -> dict:
+    """``settings`` predicting with ``plan``'s rules (None: the model's own)."""
+    if plan is None:
+        return settings
+    return {**settings, "blocking_rules_to_generate_predictions": copy.deepcopy(plan.splink_rules)}
 
 
 def _linker(db_api: DuckDBAPI, records, settings: dict, term_frequencies: dict[str, pl.DataFrame]) -> Linker:
@@ -81,13 +101,16 @@ def _link_edges(pred, threshold: float) -> pl.DataFrame:
     return df.with_columns(pl.col("unique_id_l").cast(pl.Int64), pl.col("unique_id_r").cast(pl.Int64))
 
 
-def score_links(features: pl.DataFrame, model: TrainedModel, threshold: float | None = None) -> pl.DataFrame:
+def score_links(features: pl.DataFrame, model: TrainedModel, threshold: float | None = None,
+                plan: BlockingPlan | None = None) -> pl.DataFrame:
     """``unique_id_l, unique_id_r, match_probability, match_weight`` of every blocked pair at/above
-    ``threshold`` (default: the model's)."""
+    ``threshold`` (default: the model's); blocked by ``plan`` (default: the model's own rules; its key
+    columns must be in ``features``: ``blocking.with_block_keys``)."""
     t = model.threshold_match_probability if threshold is None else threshold
-    db_api = DuckDBAPI()
+    db_api = _db_api()
     try:
-        linker = _linker(db_api, _register(db_api, features, "records"), settings_for_size(model, features.height),
+        linker = _linker(db_api, _register(db_api, features, "records"),
+                         with_plan(settings_for_size(model, features.height), plan),
                          smoothed_term_frequencies(features, model))
         return _link_edges(linker.inference.predict(threshold_match_probability=t, **_NEVER_WARN), t)
     finally:
@@ -95,37 +118,45 @@ def score_links(features: pl.DataFrame, model: TrainedModel, threshold: float | 
 
 
 def score_links_against_pool(pool: pl.DataFrame, new: pl.DataFrame, model: TrainedModel, records: int,
-                             term_frequencies: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """The links (``unique_id_l, unique_id_r, match_weight``) of new x pool and new x new, scored as in
-    a run of ``records`` records with ``term_frequencies``. ``unique_id`` of the two frames disjoint."""
+                             term_frequencies: dict[str, pl.DataFrame], plan: BlockingPlan | None = None,
+                             within_new: bool = True) -> pl.DataFrame:
+    """The links (``unique_id_l, unique_id_r, match_weight``) of new x pool and (``within_new``) new x
+    new, scored as in a run of ``records`` records with ``term_frequencies``. ``plan``: the blocking
+    plan of the whole run (its key columns in both frames). ``new`` may be part of ``pool``: a record
+    is never paired with itself and each pair comes once, smaller ``unique_id`` on the left."""
     t = model.threshold_match_probability
-    db_api = DuckDBAPI()
+    db_api = _db_api()
     try:
         pool_sdf = _register(db_api, pool, "pool")
         new_sdf = _register(db_api, new, "new_records")
-        linker = _linker(db_api, new_sdf, settings_for_size(model, records), term_frequencies)
+        linker = _linker(db_api, new_sdf, with_plan(settings_for_size(model, records), plan), term_frequencies)
         between = _link_edges(linker.inference.predict_between(pool_sdf, new_sdf, threshold_match_probability=t,
                                                                **_NEVER_WARN), t)
         within = (_link_edges(linker.inference.predict_within(new_sdf, threshold_match_probability=t,
                                                               **_NEVER_WARN), t)
-                  if new.height > 1 else between.clear())
+                  if new.height > 1 and within_new else between.clear())
     finally:
         db_api.duckdb_con.close()
-    return pl.concat([between.select("unique_id_l", "unique_id_r", "match_weight"),
-                      within.select("unique_id_l", "unique_id_r", "match_weight")])
+    edges = pl.concat([between.select("unique_id_l", "unique_id_r", "match_weight"),
+                       within.select("unique_id_l", "unique_id_r", "match_weight")])
+    lo, hi = pl.min_horizontal("unique_id_l", "unique_id_r"), pl.max_horizontal("unique_id_l", "unique_id_r")
+    return edges.filter(pl.col("unique_id_l") != pl.col("unique_id_r")).select(
+        lo.alias("unique_id_l"), hi.alias("unique_id_r"), "match_weight").unique(["unique_id_l", "unique_id_r"],
+                                                                                  maintain_order=True)
 
 
 def score_links_within_groups(features: pl.DataFrame, groups: pl.Series, model: TrainedModel, records: int,
-                              term_frequencies: dict[str, pl.DataFrame]) -> pl.DataFrame:
+                              term_frequencies: dict[str, pl.DataFrame], plan: BlockingPlan | None = None) -> pl.DataFrame:
     """The links (``unique_id_l, unique_id_r, match_weight``) between records of the same group
-    (``groups``: a label per row of ``features``), scored as in a run of ``records`` records."""
+    (``groups``: a label per row of ``features``), scored as in a run of ``records`` records; blocked
+    by ``plan``'s rules (its key columns in ``features``) or the model's own."""
     t = model.threshold_match_probability
-    settings = settings_for_size(model, records)
+    settings = with_plan(settings_for_size(model, records), plan)
     s = dict(settings)
     s["blocking_rules_to_generate_predictions"] = [
         {**rule, "blocking_rule": f"({rule['blocking_rule']}) AND l._group = r._group"}
         for rule in settings["blocking_rules_to_generate_predictions"]]
-    db_api = DuckDBAPI()
+    db_api = _db_api()
     try:
         linker = _linker(db_api, _register(db_api, features.with_columns(groups.alias("_group")), "grouped_records"),
                          s, term_frequencies)
@@ -176,7 +207,7 @@ def score_pairs(features: pl.DataFrame, model: TrainedModel, min_probability: fl
     """
     if features.height < 2:
         return empty_pairs()
-    db_api = DuckDBAPI()
+    db_api = _db_api()
     try:
         linker = _linker(db_api, _register(db_api, features, "records"), pair_settings(model, features.height),
                          smoothed_term_frequencies(features, model))
@@ -198,7 +229,7 @@ def score_delta_pairs(pool: pl.DataFrame, delta: pl.DataFrame, rescore: pl.DataF
     """
     allf = pl.concat([pool, delta.select(pool.columns)], how="vertical_relaxed")
     frames = []
-    db_api = DuckDBAPI()
+    db_api = _db_api()
     try:
         delta_sdf = _register(db_api, delta.select(pool.columns), "delta_records")
         linker = _linker(db_api, delta_sdf, pair_settings(model, allf.height), smoothed_term_frequencies(allf, model))
@@ -249,7 +280,7 @@ def contradicting_pairs(features: pl.DataFrame, groups, model: TrainedModel,
     if f.height == 0:
         return []
     f = f.with_columns(pl.int_range(0, f.height, dtype=pl.Int64).alias("unique_id"))
-    db_api = DuckDBAPI()
+    db_api = _db_api()
     try:
         linker = _linker(db_api, _register(db_api, f, "grouped_records"), _evidence_settings(model), {})
         rel = linker.inference.predict(**_NEVER_WARN).as_duckdbpyrelation()

@@ -1,0 +1,254 @@
+"""Which record pairs get compared: blocking rules chosen from the populated columns, sized before use.
+
+A blocking rule compares every two records sharing a key (the same email; the same last name and
+first name ...). On data with a small, skewed name vocabulary one key value can hold thousands of
+records ("maria garcia"), and its block alone would cost millions of comparisons: time and memory
+would follow the name distribution, not the number of records. So before anything is predicted,
+``plan_blocking`` counts the comparisons every rule generates (exactly: the sum of n·(n-1)/2 over its
+blocks, from value counts), and a rule over its budget is *tightened where it explodes*:
+
+- the rule keeps its small blocks as they are (the largest block size that fits the budget);
+- records in the blocks above that size are compared only with those that also agree on one more
+  column, one rule per populated refinement column (city, postcode, date of birth, employer ...), so
+  what tightening loses is recovered by whichever extra column the two records share;
+- what is still too big after two rounds is left uncompared by that rule and reported.
+
+Every key is materialised as a 64-bit hash column (``_bk_<i>``) of the Splink input, so each rule is a
+one-column equi-join that Splink and DuckDB run as a hash join, and counting is a group-by. The
+plan's report lists the comparisons per rule: what ``warmpool resolve`` prints.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+KEY_PREFIX = "_bk_"
+# A rule may generate about this many comparisons per record before it is tightened (with at least
+# MIN_RULE_BUDGET, so a small input is never tightened). Measured: Splink scores ~1-2M pairs a second
+# on 2 cores, so ~20 rules at this budget keep prediction well inside a minute per million records.
+COMPARISONS_PER_RECORD = 6
+MIN_RULE_BUDGET = 2_000_000
+# A value shared by more records than this in a multi-valued key (an email or phone list) is not an
+# identifier (a placeholder like "noreply@..." or an office switchboard): those blocks are dropped.
+MAX_SHARED_IDENTIFIER = 200
+MAX_DEPTH = 2
+# A column takes part (as a rule or a refinement) when at least this share of records has a value.
+MIN_POPULATED = 0.01
+
+
+def _first(col: str, n: int) -> pl.Expr:
+    return pl.col(col).str.slice(0, n)
+
+
+# name, the columns it reads (all must be populated), its key parts
+_BASE_RULES: list[tuple[str, tuple[str, ...], tuple[pl.Expr, ...]]] = [
+    ("email", ("email_norm",), (pl.col("email_norm"),)),
+    ("phone", ("phone_e164",), (pl.col("phone_e164"),)),
+    ("linkedin", ("linkedin_slug",), (pl.col("linkedin_slug"),)),
+    ("mailbox name + last name", ("email_local", "last_name_norm"), (pl.col("email_local"), pl.col("last_name_norm"))),
+    ("last name + first name", ("last_name_norm", "first_name_canonical"),
+     (pl.col("last_name_norm"), pl.col("first_name_canonical"))),
+    ("last name + first initial + city", ("last_name_norm", "first_name_norm", "city_norm"),
+     (pl.col("last_name_norm"), _first("first_name_norm", 1), pl.col("city_norm"))),
+    ("first name + surname sound", ("first_name_canonical", "last_name_metaphone"),
+     (pl.col("first_name_canonical"), pl.col("last_name_metaphone"))),
+    ("first name + city + surname start", ("first_name_canonical", "city_norm", "last_name_norm"),
+     (pl.col("first_name_canonical"), pl.col("city_norm"), _first("last_name_norm", 2))),
+    ("phone last 7 digits + surname start", ("phone_e164", "last_name_norm"),
+     (pl.col("phone_e164").str.slice(-7), _first("last_name_norm", 1))),
+    ("date of birth + first initial", ("dob_norm", "first_name_norm"), (pl.col("dob_norm"), _first("first_name_norm", 1))),
+    ("date of birth + last initial", ("dob_norm", "last_name_norm"), (pl.col("dob_norm"), _first("last_name_norm", 1))),
+    ("date of birth + postcode", ("dob_norm", "postcode_norm"), (pl.col("dob_norm"), pl.col("postcode_norm"))),
+    ("postcode + first name", ("postcode_norm", "first_name_canonical"),
+     (pl.col("postcode_norm"), pl.col("first_name_canonical"))),
+    ("postcode + last name", ("postcode_norm", "last_name_norm"), (pl.col("postcode_norm"), pl.col("last_name_norm"))),
+    ("address", ("address_norm",), (pl.col("address_norm"),)),
+]
+# columns that tighten an exploding rule, strongest first
+_REFINEMENTS: list[tuple[str, str, pl.Expr]] = [
+    ("first name", "first_name_canonical", pl.col("first_name_canonical")),
+    ("last name", "last_name_norm", pl.col("last_name_norm")),
+    ("city", "city_norm", pl.col("city_norm")),
+    ("postcode", "postcode_norm", pl.col("postcode_norm")),
+    ("date of birth", "dob_norm", pl.col("dob_norm")),
+    ("birth year", "dob_norm", _first("dob_norm", 4)),
+    ("employer", "company_norm", pl.col("company_norm")),
+    ("mailbox name", "email_local", pl.col("email_local")),
+    ("phone last 4", "phone_e164", pl.col("phone_e164").str.slice(-4)),
+    ("middle initial", "middle_name_norm", _first("middle_name_norm", 1)),
+    ("region", "region_norm", pl.col("region_norm")),
+]
+# multi-valued identifiers: any shared value is a key (Splink explodes the list)
+_LIST_RULES = [("any email in common", "email_list"), ("any phone in common", "phone_list")]
+_SWAPPED = "first and last name swapped"
+
+
+@dataclass
+class RuleCount:
+    rule: str
+    comparisons: int                 # pairs this rule's blocks generate (before de-duplication across rules)
+    largest_block: int
+    note: str = ""
+
+    def describe(self) -> str:
+        return f"{self.rule}: {self.comparisons:,} comparisons (largest block {self.largest_block:,}){self.note}"
+
+
+@dataclass
+class BlockingPlan:
+    """The rules a run predicts with: key columns to add to the features, Splink rules over them,
+    and the comparisons each generates."""
+    keys: pl.DataFrame                       # one row per feature row: the _bk_* columns
+    splink_rules: list[dict]                 # Splink blocking rule dicts, in order
+    counts: list[RuleCount] = field(default_factory=list)
+    uncompared_records: int = 0              # records in blocks too big even after tightening
+
+    @property
+    def comparisons(self) -> int:
+        return sum(c.comparisons for c in self.counts)
+
+    def describe(self) -> list[str]:
+        return [c.describe() for c in self.counts]
+
+
+def with_block_keys(features: pl.DataFrame, plan: BlockingPlan) -> pl.DataFrame:
+    """``features`` (the rows the plan was made on, in order) with the plan's key columns."""
+    return pl.concat([features.drop([c for c in features.columns if c.startswith(KEY_PREFIX)]), plan.keys],
+                     how="horizontal")
+
+
+def populated(features: pl.DataFrame, col: str, share: float = MIN_POPULATED) -> bool:
+    """Whether ``col`` exists and has a value on at least ``share`` of the rows."""
+    return col in features.columns and features.height > 0 and \
+        features[col].null_count() <= features.height * (1 - share)
+
+
+def _key(parts) -> pl.Expr:
+    """A 64-bit hash of the parts (null when any part is null or empty)."""
+    parts = list(parts)
+    text = pl.concat_str([p.cast(pl.String) for p in parts], separator="\x1f")
+    empty = pl.any_horizontal([p.cast(pl.String).is_null() | (p.cast(pl.String) == "") for p in parts])
+    return pl.when(empty).then(None).otherwise(text.hash(seed=17))
+
+
+def _pairs(sizes: pl.Series) -> int:
+    s = sizes.cast(pl.Int64)
+    return int((s * (s - 1) // 2).sum())
+
+
+def _block_sizes(key: pl.Series) -> pl.DataFrame:
+    return key.drop_nulls().value_counts(name="n")
+
+
+def _cap_for_budget(sizes: pl.Series, budget: int) -> int:
+    """The largest block size s such that every block of size <= s together stay within ``budget``."""
+    table = sizes.cast(pl.Int64).value_counts(name="blocks").sort(sizes.name)
+    cum = 0
+    cap = 1
+    for size, blocks in table.iter_rows():
+        cost = blocks * size * (size - 1) // 2
+        if cum + cost > budget:
+            break
+        cum += cost
+        cap = size
+    return cap
+
+
+class _Planner:
+    def __init__(self, features: pl.DataFrame, budget: int):
+        self.features = features
+        self.budget = budget
+        self.columns: dict[str, pl.Series] = {}
+        self.rules: list[dict] = []
+        self.counts: list[RuleCount] = []
+        self.uncompared = pl.Series("u", [False] * features.height, dtype=pl.Boolean)
+        self.refinements = [(name, expr) for name, col, expr in _REFINEMENTS if populated(features, col)]
+
+    def _add(self, name: str, key: pl.Series, sizes: pl.DataFrame, note: str = "") -> None:
+        col = f"{KEY_PREFIX}{len(self.columns)}"
+        self.columns[col] = key.alias(col)
+        self.rules.append({"blocking_rule": f"l.{col} = r.{col}", "sql_dialect": "duckdb"})
+        self.counts.append(RuleCount(name, _pairs(sizes["n"]), int(sizes["n"].max() or 0), note))
+
+    def plan(self, name: str, parts: tuple[pl.Expr, ...], used: set[str], depth: int = 0,
+             within: pl.Series | None = None) -> None:
+        """Add rule ``parts`` (restricted to the rows ``within``), tightened where its blocks explode."""
+        key = self.features.select(_key(parts).alias("k"))["k"]
+        if within is not None:
+            key = pl.select(pl.when(within).then(key).otherwise(None).alias("k")).to_series()
+        sizes = _block_sizes(key)
+        if sizes.height == 0:
+            return
+        if _pairs(sizes["n"]) <= self.budget:
+            self._add(name, key, sizes)
+            return
+        cap = _cap_for_budget(sizes["n"], self.budget)
+        big = key.is_in(sizes.filter(pl.col("n") > cap)["k"].implode()).fill_null(False)
+        small_key = pl.select(pl.when(big).then(None).otherwise(key).alias("k")).to_series()
+        small_sizes = _block_sizes(small_key)
+        if small_sizes.height:
+            self._add(name, small_key, small_sizes, f"; blocks over {cap:,} records tightened")
+        if depth >= MAX_DEPTH:
+            self.uncompared = self.uncompared | big
+            return
+        for ref_name, expr in self.refinements:
+            if ref_name in used:
+                continue
+            self.plan(f"{name} + {ref_name}", (*parts, expr), used | {ref_name}, depth + 1, big)
+
+    def plan_list(self, name: str, col: str) -> None:
+        """A multi-valued identifier: any value in common; values shared too widely are dropped."""
+        exploded = self.features.select(pl.col(col).list.eval(pl.element().hash(seed=17)).alias("k"))["k"]
+        sizes = exploded.explode().drop_nulls().value_counts(name="n")
+        common = sizes.filter(pl.col("n") > MAX_SHARED_IDENTIFIER)["k"]
+        if common.len():
+            exploded = exploded.list.eval(pl.element().filter(~pl.element().is_in(common.implode())))
+            sizes = sizes.filter(pl.col("n") <= MAX_SHARED_IDENTIFIER)
+        if sizes.height == 0:
+            return
+        column = f"{KEY_PREFIX}{len(self.columns)}"
+        self.columns[column] = exploded.alias(column)
+        self.rules.append({"blocking_rule": f"l.{column} = r.{column}", "sql_dialect": "duckdb",
+                           "arrays_to_explode": [column]})
+        note = f"; {common.len():,} values shared by over {MAX_SHARED_IDENTIFIER} records left out" if common.len() else ""
+        self.counts.append(RuleCount(name, _pairs(sizes["n"]), int(sizes["n"].max() or 0), note))
+
+    def plan_swapped(self) -> None:
+        """First and last name written the other way round: l.(first, last) = r.(last, first)."""
+        f = self.features
+        a = f.select(_key((pl.col("first_name_norm"), pl.col("last_name_norm"))).alias("k"))["k"]
+        b = f.select(_key((pl.col("last_name_norm"), pl.col("first_name_norm"))).alias("k"))["k"]
+        sa, sb = _block_sizes(a), _block_sizes(b)
+        joined = sa.join(sb, on="k", suffix="_b")
+        comparisons = int((joined["n"].cast(pl.Int64) * joined["n_b"].cast(pl.Int64)).sum() or 0)
+        if comparisons > self.budget or comparisons == 0:
+            return
+        ca, cb = f"{KEY_PREFIX}{len(self.columns)}", f"{KEY_PREFIX}{len(self.columns) + 1}"
+        self.columns[ca], self.columns[cb] = a.alias(ca), b.alias(cb)
+        self.rules.append({"blocking_rule": f"l.{ca} = r.{cb}", "sql_dialect": "duckdb"})
+        self.counts.append(RuleCount(_SWAPPED, comparisons, int(max(joined["n"].max() or 0, joined["n_b"].max() or 0))))
+
+
+def plan_blocking(features: pl.DataFrame, *, comparisons_per_record: float = COMPARISONS_PER_RECORD) -> BlockingPlan:
+    """The blocking plan of ``features`` (``normalize_records`` columns): which rules, tightened where
+    their blocks explode, and the comparisons each generates."""
+    budget = max(MIN_RULE_BUDGET, int(comparisons_per_record * features.height))
+    planner = _Planner(features, budget)
+    for name, col in _LIST_RULES:
+        if populated(features, col):
+            planner.plan_list(name, col)
+    lists = {"email_norm": "email_list", "phone_e164": "phone_list"}
+    for name, cols, parts in _BASE_RULES:
+        if not all(populated(features, c) for c in cols):
+            continue
+        if len(cols) == 1 and lists.get(cols[0]) and populated(features, lists[cols[0]]):
+            continue  # the list rule above covers the single value
+        used = {ref for ref, col, _ in _REFINEMENTS if col in cols and ref not in ("birth year", "phone last 4",
+                                                                                  "middle initial")}
+        planner.plan(name, parts, used)
+    if populated(features, "first_name_norm") and populated(features, "last_name_norm"):
+        planner.plan_swapped()
+    keys = pl.DataFrame(list(planner.columns.values())) if planner.columns else pl.DataFrame(
+        {"_bk_none": pl.Series([None] * features.height, dtype=pl.UInt64)})
+    return BlockingPlan(keys, planner.rules, planner.counts, int(planner.uncompared.sum() or 0))
