@@ -63,13 +63,13 @@ def test_incremental_equals_full(sandbox):
     records, _ = sandbox
     cut = int(records.height * 0.9)  # the export is in arrival order: the last 10% arrive later
     pool_records, new_records = records.head(cut), records.slice(cut)
-    pool = pool_records.with_columns(resolve_frame(pool_records)["person_id"])
-    inc = match_incremental(new_records, pool)
-    full = resolve_frame(records)
+    model = load_model()  # the same model both ways (auto could adapt a different one to each input)
+    pool = pool_records.with_columns(resolve_frame(pool_records, model=model)["person_id"])
+    inc = match_incremental(new_records, pool, model)
+    full = resolve_frame(records, model=model)
     assert inc.height == records.height and inc["is_new"].sum() == new_records.height
     assert _partition(inc, "cluster_id") == _partition(full, "person_id")
     # with the pool's features and value counts cached (what a long-lived pool keeps): same answer
-    model = load_model()
     pool_features = features_for_model(pool_records, model)
     cached = match_incremental(new_records, pool, model, pool_features=pool_features,
                                pool_term_counts=term_counts(pool_features, model))

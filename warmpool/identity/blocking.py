@@ -11,7 +11,7 @@ blocks, from value counts), and a rule over its budget is *tightened where it ex
 - records in the blocks above that size are compared only with those that also agree on one more
   column, one rule per populated refinement column (city, postcode, date of birth, employer ...), so
   what tightening loses is recovered by whichever extra column the two records share;
-- what is still too big after two rounds is left uncompared by that rule and reported.
+- what still explodes after that is left to the other rules, and counted.
 
 Every key is materialised as a 64-bit hash column (``_bk_<i>``) of the Splink input, so each rule is a
 one-column equi-join that Splink and DuckDB run as a hash join, and counting is a group-by. The
@@ -25,14 +25,15 @@ import polars as pl
 
 KEY_PREFIX = "_bk_"
 # A rule may generate about this many comparisons per record before it is tightened (with at least
-# MIN_RULE_BUDGET, so a small input is never tightened). Measured: Splink scores ~1-2M pairs a second
-# on 2 cores, so ~20 rules at this budget keep prediction well inside a minute per million records.
-COMPARISONS_PER_RECORD = 6
-MIN_RULE_BUDGET = 2_000_000
+# MIN_RULE_BUDGET, so a small input is never tightened). Measured: Splink scores ~0.5-1M pairs a
+# second on 2 cores, and the rules' blocks overlap, so this keeps prediction near 10-15 s a million.
+COMPARISONS_PER_RECORD = 2
+MIN_RULE_BUDGET = 1_000_000
 # A value shared by more records than this in a multi-valued key (an email or phone list) is not an
 # identifier (a placeholder like "noreply@..." or an office switchboard): those blocks are dropped.
 MAX_SHARED_IDENTIFIER = 200
-MAX_DEPTH = 2
+# the share of a rule's budget each tightened rule gets
+REFINEMENT_SHARE = 0.25
 # A column takes part (as a rule or a refinement) when at least this share of records has a value.
 MIN_POPULATED = 0.01
 
@@ -45,16 +46,18 @@ def _first(col: str, n: int) -> pl.Expr:
 _BASE_RULES: list[tuple[str, tuple[str, ...], tuple[pl.Expr, ...]]] = [
     ("email", ("email_norm",), (pl.col("email_norm"),)),
     ("phone", ("phone_e164",), (pl.col("phone_e164"),)),
+    ("phone digits as written", ("phone_digits",), (pl.col("phone_digits"),)),
     ("linkedin", ("linkedin_slug",), (pl.col("linkedin_slug"),)),
     ("mailbox name + last name", ("email_local", "last_name_norm"), (pl.col("email_local"), pl.col("last_name_norm"))),
-    ("last name + first name", ("last_name_norm", "first_name_canonical"),
-     (pl.col("last_name_norm"), pl.col("first_name_canonical"))),
-    ("last name + first initial + city", ("last_name_norm", "first_name_norm", "city_norm"),
-     (pl.col("last_name_norm"), _first("first_name_norm", 1), pl.col("city_norm"))),
-    ("first name + surname sound", ("first_name_canonical", "last_name_metaphone"),
-     (pl.col("first_name_canonical"), pl.col("last_name_metaphone"))),
-    ("first name + city + surname start", ("first_name_canonical", "city_norm", "last_name_norm"),
-     (pl.col("first_name_canonical"), pl.col("city_norm"), _first("last_name_norm", 2))),
+    # broad name rules (a typo or a cut-short form in one of the names): tightened where they explode
+    ("last name + first initial", ("last_name_norm", "first_name_norm"),
+     (pl.col("last_name_norm"), _first("first_name_norm", 1))),
+    ("first name + last initial", ("first_name_norm", "last_name_norm"),
+     (pl.col("first_name_norm"), _first("last_name_norm", 1))),
+    # a CRM contact whose names are garbled still has its employer and title
+    ("employer + title", ("company_norm", "title_norm"), (pl.col("company_norm"), pl.col("title_norm"))),
+    ("title + initials", ("title_norm", "first_name_norm", "last_name_norm"),
+     (pl.col("title_norm"), _first("first_name_norm", 1), _first("last_name_norm", 1))),
     ("phone last 7 digits + surname start", ("phone_e164", "last_name_norm"),
      (pl.col("phone_e164").str.slice(-7), _first("last_name_norm", 1))),
     ("date of birth + first initial", ("dob_norm", "first_name_norm"), (pl.col("dob_norm"), _first("first_name_norm", 1))),
@@ -65,20 +68,18 @@ _BASE_RULES: list[tuple[str, tuple[str, ...], tuple[pl.Expr, ...]]] = [
     ("postcode + last name", ("postcode_norm", "last_name_norm"), (pl.col("postcode_norm"), pl.col("last_name_norm"))),
     ("address", ("address_norm",), (pl.col("address_norm"),)),
 ]
-# columns that tighten an exploding rule, strongest first
+# columns that tighten an exploding rule: each gives one extra rule over the records of the blocks
+# that exploded (so two records in such a block are compared when they share any one of these)
 _REFINEMENTS: list[tuple[str, str, pl.Expr]] = [
-    ("first name", "first_name_canonical", pl.col("first_name_canonical")),
-    ("last name", "last_name_norm", pl.col("last_name_norm")),
     ("city", "city_norm", pl.col("city_norm")),
     ("postcode", "postcode_norm", pl.col("postcode_norm")),
     ("date of birth", "dob_norm", pl.col("dob_norm")),
-    ("birth year", "dob_norm", _first("dob_norm", 4)),
     ("employer", "company_norm", pl.col("company_norm")),
     ("mailbox name", "email_local", pl.col("email_local")),
     ("phone last 4", "phone_e164", pl.col("phone_e164").str.slice(-4)),
-    ("middle initial", "middle_name_norm", _first("middle_name_norm", 1)),
-    ("region", "region_norm", pl.col("region_norm")),
 ]
+# weak rules (many strangers share an employer and a title) get this share of a rule's budget
+_WEAK_RULES = {"employer + title": 0.25, "title + initials": 0.25}
 # multi-valued identifiers: any shared value is a key (Splink explodes the list)
 _LIST_RULES = [("any email in common", "email_list"), ("any phone in common", "phone_list")]
 _SWAPPED = "first and last name swapped"
@@ -171,31 +172,31 @@ class _Planner:
         self.rules.append({"blocking_rule": f"l.{col} = r.{col}", "sql_dialect": "duckdb"})
         self.counts.append(RuleCount(name, _pairs(sizes["n"]), int(sizes["n"].max() or 0), note))
 
-    def plan(self, name: str, parts: tuple[pl.Expr, ...], used: set[str], depth: int = 0,
+    def plan(self, name: str, parts: tuple[pl.Expr, ...], used: set[str], budget: int,
              within: pl.Series | None = None) -> None:
-        """Add rule ``parts`` (restricted to the rows ``within``), tightened where its blocks explode."""
+        """Add rule ``parts`` (restricted to the rows ``within``), tightened once where its blocks explode."""
         key = self.features.select(_key(parts).alias("k"))["k"]
         if within is not None:
             key = pl.select(pl.when(within).then(key).otherwise(None).alias("k")).to_series()
         sizes = _block_sizes(key)
         if sizes.height == 0:
             return
-        if _pairs(sizes["n"]) <= self.budget:
+        if _pairs(sizes["n"]) <= budget:
             self._add(name, key, sizes)
             return
-        cap = _cap_for_budget(sizes["n"], self.budget)
+        cap = _cap_for_budget(sizes["n"], budget)
         big = key.is_in(sizes.filter(pl.col("n") > cap)["k"].implode()).fill_null(False)
         small_key = pl.select(pl.when(big).then(None).otherwise(key).alias("k")).to_series()
         small_sizes = _block_sizes(small_key)
         if small_sizes.height:
             self._add(name, small_key, small_sizes, f"; blocks over {cap:,} records tightened")
-        if depth >= MAX_DEPTH:
+        if within is not None:  # a tightened rule is not tightened again: what still explodes is left out
             self.uncompared = self.uncompared | big
             return
         for ref_name, expr in self.refinements:
-            if ref_name in used:
-                continue
-            self.plan(f"{name} + {ref_name}", (*parts, expr), used | {ref_name}, depth + 1, big)
+            if ref_name not in used:
+                self.plan(f"{name} + {ref_name}", (*parts, expr), used | {ref_name},
+                          max(int(budget * REFINEMENT_SHARE), 1), big)
 
     def plan_list(self, name: str, col: str) -> None:
         """A multi-valued identifier: any value in common; values shared too widely are dropped."""
@@ -244,9 +245,8 @@ def plan_blocking(features: pl.DataFrame, *, comparisons_per_record: float = COM
             continue
         if len(cols) == 1 and lists.get(cols[0]) and populated(features, lists[cols[0]]):
             continue  # the list rule above covers the single value
-        used = {ref for ref, col, _ in _REFINEMENTS if col in cols and ref not in ("birth year", "phone last 4",
-                                                                                  "middle initial")}
-        planner.plan(name, parts, used)
+        used = {ref for ref, col, _ in _REFINEMENTS if col in cols and ref != "phone last 4"}
+        planner.plan(name, parts, used, int(budget * _WEAK_RULES.get(name, 1.0)))
     if populated(features, "first_name_norm") and populated(features, "last_name_norm"):
         planner.plan_swapped()
     keys = pl.DataFrame(list(planner.columns.values())) if planner.columns else pl.DataFrame(

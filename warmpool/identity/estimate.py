@@ -35,7 +35,7 @@ from splink import DuckDBAPI, Linker, block_on
 
 from warmpool.identity.blocking import populated
 from warmpool.identity.features import OPTIONAL_FEATURES, splink_table
-from warmpool.identity.model import TrainedModel, model_settings
+from warmpool.identity.model import CONDITIONAL_LEVELS, TIED_LEVELS, TrainedModel, model_settings
 from warmpool.identity.normalize import NORMALIZE_VERSION
 
 log = logging.getLogger(__name__)
@@ -44,14 +44,15 @@ MODES = ("auto", "saved", "adapt")
 MIN_RECORDS_FOR_U = 200       # below: u from the priors too (random pairs too few to count rare agreements)
 MIN_RECORDS_FOR_EM = 500      # below: m from the priors
 MIN_EM_PAIRS = 100            # an EM session with fewer blocked pairs is skipped
-EM_MAX_PAIRS = 1.5e6          # EM samples records so a session sees about this many pairs (Splink's max_pairs)
-U_MAX_PAIRS = 1e6
+EM_MAX_PAIRS = 5e5            # EM samples records so a session sees about this many pairs (Splink's max_pairs)
+U_MAX_PAIRS = 5e5
 DETERMINISTIC_RECALL = 0.7    # share of true matches the deterministic rules are assumed to find (λ)
 
-# What the fit check compares: coverage of these features, and exact agreement of the last three.
+# What the fit check compares: coverage of these features, and exact agreement on names and city
+# (not employer: how often strangers share one depends on the size of the company list exported).
 PROFILE_FEATURES = ("first_name_norm", "last_name_norm", "email_norm", "phone_e164", "linkedin_slug",
                     "city_norm", "company_norm", "title_norm")
-AGREEMENT_FEATURES = ("first_name_norm", "last_name_norm", "city_norm", "company_norm")
+AGREEMENT_FEATURES = ("first_name_norm", "last_name_norm", "city_norm")
 COVERAGE_RATIO = 0.5          # a column the model leans on (>= 20% filled in training) filled less than half as often
 AGREEMENT_BITS = 1.5          # exact-agreement chance more than 2**1.5 (2.8x) away from training's
 OPTIONAL_SHARE = 0.2          # an optional column the saved model lacks, filled on at least this share
@@ -114,6 +115,8 @@ def fit_problems(profile: InputProfile, model: TrainedModel) -> list[str]:
         if was >= 0.2 and now < was * COVERAGE_RATIO:
             problems.append(f"{_label(c)} is filled on {now:.0%} of records vs {was:.0%} in training")
     for c, was in trained["agreement"].items():
+        if c not in AGREEMENT_FEATURES:
+            continue
         now = profile.agreement.get(c)
         if now and was and abs(math.log2(now / was)) > AGREEMENT_BITS:
             problems.append(f"two records share a {_label(c)} {now / was:.1f}x as often as in training "
@@ -174,6 +177,26 @@ def _with_priors(settings: dict, base: TrainedModel) -> dict:
         _normalise_m(levels)
     settings["probability_two_random_records_match"] = base.splink_settings["probability_two_random_records_match"]
     return settings
+
+
+# u of a level neither the data nor the saved model can give (never seen among random pairs): rare
+FALLBACK_U = 1e-5
+
+
+def _with_prior_u(fitted: dict, prior: dict, *, only_missing: bool = False) -> dict:
+    """``fitted`` with the u of ``prior``'s levels (every level, or only those ``fitted`` lacks)."""
+    out = copy.deepcopy(fitted)
+    prior_u = {(c["output_column_name"], _level_key(lv)): lv.get("u_probability")
+               for c in prior["comparisons"] for lv in c["comparison_levels"]}
+    for c in out["comparisons"]:
+        for lv in c["comparison_levels"]:
+            if lv.get("is_null_level") or lv.get("fix_u_probability"):
+                continue
+            if only_missing and lv.get("u_probability") is not None:
+                continue
+            u = prior_u.get((c["output_column_name"], _level_key(lv)))
+            lv["u_probability"] = u if u is not None else (lv.get("u_probability") or FALLBACK_U)
+    return out
 
 
 def _normalise_m(levels: list[dict]) -> None:
@@ -257,23 +280,124 @@ def estimate_settings(features: pl.DataFrame, settings: dict, *, em_rules, deter
     # expected here (such levels keep their prior), and not for the user's terminal
     splink_log.setLevel(logging.ERROR)
     try:
-        linker = Linker(db_api.register(splink_table(features), table_name="estimate_input"), settings,
-                        log_level=logging.ERROR)
+        table = db_api.register(splink_table(features), table_name="estimate_input")
+
+        def linker_for(current: dict) -> Linker:
+            return Linker(table, _clamped(current), log_level=logging.ERROR)
+
+        linker = linker_for(settings)
         linker.training.estimate_probability_two_random_records_match(list(deterministic_rules),
                                                                       recall=DETERMINISTIC_RECALL)
         if estimate_u:
             linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
+        current = linker.misc.save_model_to_json()
+        estimates: dict[str, list[dict]] = {}
         for name, rule in em_rules:
+            # each session starts from the last one's estimates, clamped: a level EM never saw among
+            # matches comes out at m = 0, which Splink refuses as a starting value
+            linker = linker_for(current)
             try:
-                linker.training.estimate_parameters_using_expectation_maximisation(
+                session = linker.training.estimate_parameters_using_expectation_maximisation(
                     rule, estimate_without_term_frequencies=True, max_pairs=em_max_pairs)
-                trained.append(name)
             except Exception as exc:  # Splink raises plain exceptions when a block is empty or degenerate
                 log.info("EM blocked on %s skipped: %s", name, exc)
-        return linker.misc.save_model_to_json(), trained
+                continue
+            trained.append(name)
+            current = linker.misc.save_model_to_json()
+            left_out = {c.output_column_name for c in session._comparisons_that_cannot_be_estimated}
+            for comparison in current["comparisons"]:
+                if comparison["output_column_name"] not in left_out:
+                    estimates.setdefault(comparison["output_column_name"], []).append(copy.deepcopy(comparison))
+        return conditional_weights(_regularised(_averaged(current, estimates))), trained
     finally:
         splink_log.setLevel(level)
         db_api.duckdb_con.close()
+
+
+def _level(settings: dict, comparison: str, label: str) -> dict | None:
+    for c in settings["comparisons"]:
+        if c["output_column_name"] == comparison:
+            return next((lv for lv in c["comparison_levels"] if lv.get("label_for_charts") == label), None)
+    return None
+
+
+def conditional_weights(settings: dict) -> dict:
+    """``settings`` with the weights of ``model.CONDITIONAL_LEVELS`` made conditional on the level they
+    overlap, and ``model.TIED_LEVELS`` given the weight of the level they stand for.
+
+    Naive Bayes adds the comparisons' weights as if independent. A household's members share both
+    surname and address, so among non-matches the two agree together far more often than the product
+    of their chances: a level "A and B agree" estimated as usual (m_AB, u_AB) already counts B, whose
+    own comparison counts it again. Conditioned on B, the level's weight is
+    log2((m_AB / m_B) / (u_AB / u_B)): only what A adds once B is known.
+    """
+    out = copy.deepcopy(settings)
+    for label, (comparison, given_label) in CONDITIONAL_LEVELS.items():
+        for c in out["comparisons"]:
+            level = next((lv for lv in c["comparison_levels"] if lv.get("label_for_charts") == label), None)
+            given = _level(out, comparison, given_label)
+            if level is None or given is None or None in (level.get("m_probability"), level.get("u_probability"),
+                                                             given.get("m_probability"), given.get("u_probability")):
+                continue
+            m = min(level["m_probability"] / max(given["m_probability"], 1e-6), 1.0)
+            u = min(level["u_probability"] / max(given["u_probability"], 1e-12), 1.0)
+            # keep the level's share of matches (m) so the comparison's m still sum to 1; scale u instead
+            level["u_probability"] = max(level["m_probability"] * u / max(m, 1e-6), 1e-12)
+    for label, (comparison, twin_label) in TIED_LEVELS.items():
+        for c in out["comparisons"]:
+            level = next((lv for lv in c["comparison_levels"] if lv.get("label_for_charts") == label), None)
+            twin = _level(out, comparison, twin_label)
+            if level is None or twin is None or None in (level.get("m_probability"), twin.get("m_probability"),
+                                                         twin.get("u_probability")):
+                continue
+            level["u_probability"] = max(level["m_probability"] * twin["u_probability"] / twin["m_probability"], 1e-12)
+    return out
+
+
+def _averaged(settings: dict, estimates: dict[str, list[dict]]) -> dict:
+    """Every comparison's m-probabilities averaged over the EM sessions that estimated it (as Splink
+    does within one linker), not the last session's alone."""
+    out = copy.deepcopy(settings)
+    for comparison in out["comparisons"]:
+        runs = estimates.get(comparison["output_column_name"], [])
+        if len(runs) < 2:
+            continue
+        for i, level in enumerate(comparison["comparison_levels"]):
+            values = [r["comparison_levels"][i].get("m_probability") for r in runs]
+            values = [v for v in values if v is not None]
+            if values and not level.get("fix_m_probability"):
+                level["m_probability"] = sum(values) / len(values)
+    return out
+
+
+# No field of a true duplicate agrees all the time (typos, moves, new employers): EM on a block of
+# near-identical pairs can still conclude "never disagrees" (m = 0 for the disagreement level), which
+# makes one typo veto a match by 20 bits. Each comparison's disagreement level keeps at least this m.
+MIN_DISAGREEMENT_M = 0.01
+
+
+def _regularised(settings: dict) -> dict:
+    out = _clamped(settings)
+    for comparison in out["comparisons"]:
+        levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        last = levels[-1] if levels else None
+        if last is None or last.get("fix_m_probability") or last.get("m_probability") is None:
+            continue
+        if last["m_probability"] < MIN_DISAGREEMENT_M:
+            last["m_probability"] = MIN_DISAGREEMENT_M
+            _normalise_m(levels)
+    return out
+
+
+def _clamped(settings: dict, floor: float = 1e-6) -> dict:
+    """``settings`` with no m or u below ``floor`` (a probability of exactly 0 is a certainty no data supports)."""
+    out = copy.deepcopy(settings)
+    for comparison in out["comparisons"]:
+        for lv in comparison["comparison_levels"]:
+            for key in ("m_probability", "u_probability"):
+                if lv.get(key) is not None and lv[key] < floor:
+                    lv[key] = floor
+    return out
 
 
 def adapt_model(features: pl.DataFrame, base: TrainedModel, *, seed: int = 42) -> tuple[TrainedModel, str, list[str]]:
@@ -284,12 +408,14 @@ def adapt_model(features: pl.DataFrame, base: TrainedModel, *, seed: int = 42) -
     profile = profile_features(features)
     settings = _with_priors(model_settings(profile.optional).create_settings_dict("duckdb"), base)
     notes: list[str] = []
-    if n < MIN_RECORDS_FOR_U:
-        notes.append(f"input too small to estimate u ({n:,} records; at least {MIN_RECORDS_FOR_U:,} needed): "
-                     f"the priors' u kept")
     fitted, trained = estimate_settings(features, settings, em_rules=_em_rules(features) if n >= MIN_RECORDS_FOR_EM
-                                        else [], deterministic_rules=_deterministic_rules(features),
-                                        estimate_u=n >= MIN_RECORDS_FOR_U, seed=seed)
+                                        else [], deterministic_rules=_deterministic_rules(features), seed=seed)
+    if n < MIN_RECORDS_FOR_U:
+        # too few random pairs to count rare agreements: the priors' u where there are any
+        fitted = _with_prior_u(fitted, settings)
+        notes.append(f"input too small to estimate u well ({n:,} records; {MIN_RECORDS_FOR_U:,} wanted): "
+                     f"the saved model's u kept where it has one")
+    fitted = _with_prior_u(fitted, settings, only_missing=True)
     mode = "adapted" if trained else "priors"
     if trained:
         notes.append(f"EM on {', '.join(trained)}")

@@ -17,8 +17,8 @@ from warmpool.identity.normalize import normalize_records
 # postcode, middle name) and several emails / phones in one record
 OPTIONAL_FEATURES = ("dob_norm", "address_norm", "postcode_norm", "middle_name_norm", "email_list", "phone_list")
 _LIST_FEATURES = ("email_list", "phone_list")
-# record keys and skills are not compared: Splink is not given them
-_NOT_COMPARED = ("source", "source_record_id", "skills_list")
+# record keys are not compared: Splink is not given them
+_NOT_COMPARED = ("source", "source_record_id")
 
 
 def model_optional_features(model) -> tuple[str, ...]:

@@ -45,6 +45,23 @@ _FIRST_NAMES_COMPATIBLE = (
 # fixed, because neither EM nor random sampling can tell its m from its u.
 _NO_EVIDENCE = {"m_probability": 1e-6, "u_probability": 1e-6, "fix_m_probability": True, "fix_u_probability": True}
 _NAMES_SWAPPED = "first_name_norm_l = last_name_norm_r AND last_name_norm_l = first_name_norm_r"
+# a name cut short ("Dar" / "Darlene"): at least two letters, the start of the other
+_PREFIX = ("least(length({col}_l), length({col}_r)) >= 2 AND "
+           "(starts_with({col}_l, {col}_r) OR starts_with({col}_r, {col}_l))")
+
+
+SAME_ADDRESS_SAME_SURNAME = "Same address and surname (a household)"
+NAMES_SWAPPED = "First and last name swapped"
+# Levels whose agreement overlaps another comparison's: their weight is made conditional on it after
+# estimation (estimate.conditional_weights): {level label: (comparison, label of the level it overlaps)}.
+# The household level counts only what sharing the address adds to sharing the surname; a swapped
+# name counts like an exact first name (a common name swapped is no rarer than in order).
+CONDITIONAL_LEVELS = {
+    SAME_ADDRESS_SAME_SURNAME: ("last_name", "Exact match on last_name_norm"),
+}
+TIED_LEVELS = {
+    NAMES_SWAPPED: ("first_name", "Exact match on first_name_norm"),
+}
 
 
 def comparisons(optional: tuple[str, ...] = ()) -> list:
@@ -60,7 +77,7 @@ def comparisons(optional: tuple[str, ...] = ()) -> list:
             cll.NullLevel("first_name_norm"),
             cll.ExactMatchLevel("first_name_norm").configure(tf_adjustment_column="first_name_norm"),
             # first and last name written the other way round: counted here, at 0 in last_name
-            cll.CustomLevel(_NAMES_SWAPPED, "First and last name swapped"),
+            cll.CustomLevel(_NAMES_SWAPPED, NAMES_SWAPPED),
             # "Bob" / "Robert": same canonical form, or one may stand for the other
             cll.Or(cll.ExactMatchLevel("first_name_canonical"),
                    cll.ArrayIntersectLevel("first_name_aliases", min_intersection=1)).configure(
@@ -69,6 +86,7 @@ def comparisons(optional: tuple[str, ...] = ()) -> list:
             cll.JaroWinklerLevel("first_name_norm", 0.80),
             cll.CustomLevel("(length(first_name_norm_l) = 1 OR length(first_name_norm_r) = 1) AND "
                             "left(first_name_norm_l, 1) = left(first_name_norm_r, 1)", "Initial matches"),
+            cll.CustomLevel(_PREFIX.format(col="first_name_norm"), "One is the start of the other (cut short)"),
             cll.ElseLevel(),
         ],
     )
@@ -81,6 +99,7 @@ def comparisons(optional: tuple[str, ...] = ()) -> list:
                 **_NO_EVIDENCE),
             cll.JaroWinklerLevel("last_name_norm", 0.92),
             cll.JaroWinklerLevel("last_name_norm", 0.80),
+            cll.CustomLevel(_PREFIX.format(col="last_name_norm"), "One is the start of the other (cut short)"),
             cll.ElseLevel(),
         ],
     )
@@ -100,6 +119,11 @@ def comparisons(optional: tuple[str, ...] = ()) -> list:
             cll.CustomLevel("email_local_l = email_local_r AND (email_local_is_name_l OR email_local_is_name_r)",
                             "Same mailbox name made of the names, other domain").configure(**_NO_EVIDENCE),
             cll.ExactMatchLevel("email_local").configure(label_for_charts="Same distinctive mailbox name, other domain"),
+            # a typo in the address ("rachml430691@" for "rachel430691@"); two personal addresses and
+            # mailboxes made of the names were caught above
+            cll.CustomLevel("jaro_winkler_similarity(email_norm_l, email_norm_r) >= 0.92 AND "
+                            "NOT coalesce(email_local_is_name_l OR email_local_is_name_r, false)",
+                            "Similar distinctive address (a typo)"),
             cll.ElseLevel(),
         ],
     )
@@ -112,6 +136,10 @@ def comparisons(optional: tuple[str, ...] = ()) -> list:
                             "Same phone, compatible first names").configure(tf_adjustment_column="phone_e164"),
             *([cll.CustomLevel(f"list_has_any(phone_list_l, phone_list_r) AND {_FIRST_NAMES_COMPATIBLE}",
                                "Another phone in common, compatible first names")] if several_phones else []),
+            # the same digits written so that one parse failed ("14 03 55 50 10 09 45 9" and
+            # "+1-403-555-0100 x9459": the number and its extension)
+            cll.CustomLevel(f"phone_digits_l = phone_digits_r AND {_FIRST_NAMES_COMPATIBLE}",
+                            "Same digits, compatible first names"),
             # A household line shared by relatives: a shared phone says nothing once the first names
             # disagree (the first-name comparison already counts the disagreement). (Splink also reads
             # this level as the exact match the term-frequency adjustment above refers to.)
@@ -127,6 +155,7 @@ def comparisons(optional: tuple[str, ...] = ()) -> list:
         comparison_levels=[
             cll.And(cll.NullLevel("city_norm"), cll.NullLevel("region_norm"), cll.NullLevel("country_norm")),
             cll.ExactMatchLevel("city_norm").configure(label_for_charts="Same city"),
+            cll.JaroWinklerLevel("city_norm", 0.88).configure(label_for_charts="Similar city (a typo)"),
             cll.ExactMatchLevel("region_norm").configure(label_for_charts="Same region"),
             cll.ExactMatchLevel("country_norm").configure(label_for_charts="Same country"),
             cll.ElseLevel(),
@@ -157,6 +186,10 @@ def comparisons(optional: tuple[str, ...] = ()) -> list:
     if "address_norm" in optional:
         out.append(cl.CustomComparison(output_column_name="address", comparison_levels=[
             cll.NullLevel("address_norm"),
+            # relatives share a home and a surname: given the surnames agree, the same address is
+            # weaker evidence than the two agreements counted apart (conditional level, see CONDITIONAL_LEVELS)
+            cll.CustomLevel("address_norm_l = address_norm_r AND last_name_norm_l = last_name_norm_r",
+                            SAME_ADDRESS_SAME_SURNAME),
             cll.ExactMatchLevel("address_norm").configure(tf_adjustment_column="address_norm"),
             cll.JaroWinklerLevel("address_norm", 0.9),
             cll.JaroWinklerLevel("address_norm", 0.7),

@@ -520,7 +520,14 @@ def _map_distinct(df: pl.DataFrame, cols: list[str], fn: Callable, out: str, dty
     """Apply ``fn(*row_values)`` once per distinct combination of ``cols`` and join it back."""
     distinct = df.select(cols).unique()
     values = [fn(*row) for row in distinct.iter_rows()]
-    lookup = distinct.with_columns(pl.Series(out, values, dtype=dtype))
+    if dtype == pl.List(pl.String):
+        # polars builds a list column from Python lists slowly (an object per element); one joined
+        # string per row, split by polars, is ~10x faster
+        joined = pl.Series(out, ["\x1f".join(v) if v else None for v in values], dtype=pl.String)
+        column = joined.str.split("\x1f")
+    else:
+        column = pl.Series(out, values, dtype=dtype)
+    lookup = distinct.with_columns(column)
     return df.select(cols).join(lookup, on=cols, how="left", nulls_equal=True, maintain_order="left")[out]
 
 
@@ -568,8 +575,9 @@ def normalize_records(records) -> pl.DataFrame:
     Feature columns (None when absent or unusable):
       first_name_norm, first_name_canonical, first_name_aliases (list), last_name_norm,
       last_name_metaphone, email_norm (the first valid address), email_local, email_local_is_name
-      (bool), email_freemail (bool), phone_e164 (the first number), city_norm, region_norm,
-      country_norm, linkedin_slug, company_norm, title_norm, skills_list (list)
+      (bool), email_freemail (bool), phone_e164 (the first number), phone_digits (its digits as
+      written), city_norm, region_norm,
+      country_norm, linkedin_slug, company_norm, title_norm
     and, only when the input has them (``features.OPTIONAL_FEATURES``): dob_norm, address_norm,
     postcode_norm, middle_name_norm, and email_list / phone_list (every address / number, when some
     record has several). First / last names empty in a record are taken from its ``full_name``.
@@ -609,7 +617,6 @@ def normalize_records(records) -> pl.DataFrame:
         linkedin_slug=_map_distinct(df, ["linkedin_url"], linkedin_slug, "v", str_t),
         company_norm=_map_distinct(df, ["current_company"], company_value, "v", str_t),
         title_norm=_map_distinct(df, ["current_title"], title_value, "v", str_t),
-        skills_list=_map_distinct(df, ["skills"], skills_value, "v", list_t),
     )
     if several_emails:
         out = out.with_columns(email_list=email_list)
@@ -626,6 +633,9 @@ def normalize_records(records) -> pl.DataFrame:
     if "middle_name" in df.columns or "full_name" in df.columns:
         out = out.with_columns(middle_name_norm=_map_distinct(names, ["middle_name"], name_value, "v", str_t))
     out = out.with_columns(
+        # every digit of the (first) phone as written, extension included: equal where parsing was not
+        phone_digits=pl.when(pl.col("phone_e164").is_not_null()).then(
+            df["phone"].str.split(MULTI_VALUE_SEP).list.first().str.replace_all(r"\D", "")),
         email_local=pl.col("email_norm").str.split("@").list.first(),
         email_freemail=_map_distinct(out, ["email_norm"], email_is_freemail, "v", pl.Boolean),
         last_name_metaphone=_map_distinct(
