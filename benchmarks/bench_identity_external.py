@@ -1,23 +1,26 @@
-"""Identity resolution on data the project did not generate: the "before" of issue 17.
+"""Identity resolution on data the project did not generate (issue 17).
 
 For each data set — FEBRL 1-4, dupehell's CRM contacts, pseudopeople's simulated population
 (``benchmarks/identity_external_data.py``) and the second recruiting world at 20,000 people
 (``benchmarks/othergen``) — pairwise precision / recall / F1 of, all in the same run:
 
-(a) ``warmpool resolve IN --output OUT`` as a user runs it (the CLI in a child process, so later
-    model work is measured the same way);
+(a) ``warmpool resolve IN --output OUT`` as a user runs it (the CLI in a child process; default
+    ``--model auto``), with the mode it chose and the precision / recall the model expected beside
+    the truth; and ``--model saved`` (the shipped model as it is, what every run did before);
 (b) exact rules: same email (any of a record's addresses, case ignored), or same first + last name;
 (c) a plain Splink 5 model trained by EM on that same input alone, clustered at 0.5
     (``benchmarks/identity_baselines.py``) — the baseline column of every accuracy row.
 
-Then ``warmpool resolve`` on the second world at about 1,000,000 records: wall time and peak memory of
-the child process, beside the exact-email rule on the same file; the generator's own time and peak
-memory are in the note. Inputs and outputs are kept under data/bench/identity_external/.
+Then ``warmpool resolve`` on the second world at 1,000,000 records (and 2M, 5M with
+``IDENTITY_SCALE``): wall time and peak memory of the child process, beside the exact-email rule on
+the same file; the generator's own time and peak memory are in the note. Inputs and outputs are kept
+under data/bench/identity_external/.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -35,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "data" / "bench" / "identity_external"
 ACCURACY_SEED = 7        # the second world scored for accuracy
 SCALE_SEED = 8           # the second world at 1M records
+LARGE_SCALE_SEED = 9     # the second world at 2M and 5M records
 PLAIN = "plain Splink 5 model, EM on this input, threshold 0.5"
 
 
@@ -56,11 +60,37 @@ def run_child(args: list[str]) -> tuple[float, float, str]:
     return seconds, usage.ru_maxrss / 1024, out
 
 
-def warmpool_resolve(records_csv: Path, out_csv: Path) -> tuple[float, float, pl.DataFrame]:
-    """``warmpool resolve`` exactly as a user calls it; (seconds, peak MB, its output)."""
-    seconds, peak, _ = run_child([str(Path(sys.executable).with_name("warmpool")), "resolve", str(records_csv),
-                                  "--output", str(out_csv)])
-    return seconds, peak, pl.read_csv(out_csv, infer_schema=False)
+def warmpool_resolve(records_csv: Path, out_csv: Path, *extra: str) -> tuple[float, float, pl.DataFrame, str]:
+    """``warmpool resolve`` exactly as a user calls it; (seconds, peak MB, its output, its summary)."""
+    seconds, peak, printed = run_child([str(Path(sys.executable).with_name("warmpool")), "resolve", str(records_csv),
+                                        "--output", str(out_csv), *extra])
+    return seconds, peak, pl.read_csv(out_csv, infer_schema=False), printed
+
+
+_MODE = re.compile(r"^model: (\w+) \(")
+_EXPECTED = re.compile(r"^threshold ([0-9.e-]+) .*expects pairwise precision ([0-9.]+), recall ([0-9.]+)")
+
+
+def summary_facts(printed: str) -> dict:
+    """The mode, threshold and expected precision / recall ``warmpool resolve`` printed."""
+    facts: dict = {}
+    for line in printed.splitlines():
+        if m := _MODE.match(line):
+            facts["mode"] = m.group(1)
+        if m := _EXPECTED.match(line):
+            facts |= {"threshold": float(m.group(1)), "expected_precision": float(m.group(2)),
+                      "expected_recall": float(m.group(3))}
+        if line.startswith("blocking (comparisons per rule): "):
+            counts = [int(x.split(": ")[1].split(" ")[0].replace(",", "")) for x in line.split("; ") if ": " in x]
+            facts["comparisons"] = sum(counts)
+    return facts
+
+
+def _believed(facts: dict, s: PairwiseScores) -> str:
+    if "expected_precision" not in facts:
+        return ""
+    return (f"the model expected P {facts['expected_precision']:.3f} R {facts['expected_recall']:.3f} at threshold "
+            f"{facts['threshold']:g}, truth P {s.precision:.3f} R {s.recall:.3f}")
 
 
 def _pr(s: PairwiseScores) -> str:
@@ -81,18 +111,24 @@ def accuracy(dataset: Dataset) -> list[BenchResult]:
     truth = dataset.truth
     people = truth["true_person_id"].n_unique()
     size = f"{dataset.records.height:,} records, {people:,} people"
-    seconds, _, resolved = warmpool_resolve(records_csv, WORK / "outputs" / f"{dataset.name}.resolved.csv")
+    seconds, _, resolved, printed = warmpool_resolve(records_csv, WORK / "outputs" / f"{dataset.name}.resolved.csv")
+    facts = summary_facts(printed)
     ours = pairwise_scores(resolved, truth)
+    _, _, saved_out, _ = warmpool_resolve(records_csv, WORK / "outputs" / f"{dataset.name}.saved.csv", "--model", "saved")
+    saved = pairwise_scores(saved_out, truth)
     started = time.perf_counter()
     plain_clusters, report = plain_splink_clusters(dataset.records)
     plain_seconds = time.perf_counter() - started
     plain = pairwise_scores(plain_clusters, truth, predicted_col="cluster_id")
-    print(f"   {dataset.name}: resolve F1 {ours.f1:.3f} ({seconds:.0f} s), plain Splink F1 {plain.f1:.3f} "
-          f"({plain_seconds:.0f} s)", flush=True)
+    print(f"   {dataset.name}: resolve ({facts.get('mode')}) F1 {ours.f1:.3f} ({seconds:.0f} s), saved model "
+          f"{saved.f1:.3f}, plain Splink F1 {plain.f1:.3f} ({plain_seconds:.0f} s)", flush=True)
     rows = [BenchResult(
-        f"{dataset.name}: pairwise F1, warmpool resolve (saved model)", size, ours.f1, "", PLAIN, plain.f1,
-        f"resolve {_pr(ours)}, {seconds:.0f} s; plain {_pr(plain)}, {plain_seconds:.0f} s ({report.describe()}); "
-        f"{dataset.about}")]
+        f"{dataset.name}: pairwise F1, warmpool resolve (auto: {facts.get('mode', '?')})", size, ours.f1, "", PLAIN,
+        plain.f1,
+        f"resolve {_pr(ours)}, {seconds:.0f} s, {facts.get('comparisons', 0):,} comparisons; {_believed(facts, ours)}; "
+        f"plain {_pr(plain)}, {plain_seconds:.0f} s ({report.describe()}); {dataset.about}"),
+        BenchResult(f"{dataset.name}: pairwise F1, warmpool resolve --model saved", size, saved.f1, "", PLAIN, plain.f1,
+                    f"the shipped model as it is: {_pr(saved)}")]
     has_email = "email" in dataset.records.columns and dataset.records["email"].drop_nulls().len() > 0
     rules = [("exact email rule (any address, case ignored)", ("email",))] if has_email else []
     rules.append(("exact first + last name rule (case ignored)", ("name",)))
@@ -102,14 +138,19 @@ def accuracy(dataset: Dataset) -> list[BenchResult]:
     return rows
 
 
-def scale(records: int) -> list[BenchResult]:
+def scale(records: int, seed: int = SCALE_SEED) -> list[BenchResult]:
     """``warmpool resolve`` on the second world at ``records`` records: time, memory, accuracy."""
-    folder = WORK / "worlds" / f"othergen_scale_r{records}_s{SCALE_SEED}"
-    gen_seconds, _, printed = run_child([sys.executable, "-m", "benchmarks.othergen", str(folder),
-                                         "--records", str(records), "--seed", str(SCALE_SEED)])
-    gen_peak = json.loads(printed)["peak_rss_mb"]  # its own VmHWM: the child's ru_maxrss starts at ours
+    folder = WORK / "worlds" / f"othergen_scale_r{records}_s{seed}"
+    if (folder / "manifest.json").exists() and (folder / "records.csv").exists():
+        gen = f"generator run before (cached): {json.loads((folder / 'manifest.json').read_text())['seconds']:.0f} s"
+    else:
+        gen_seconds, _, printed = run_child([sys.executable, "-m", "benchmarks.othergen", str(folder),
+                                             "--records", str(records), "--seed", str(seed)])
+        gen_peak = json.loads(printed)["peak_rss_mb"]  # its own VmHWM: the child's ru_maxrss starts at ours
+        gen = f"generator: {gen_seconds:.0f} s, peak {gen_peak:,.0f} MB"
     records_csv, truth_csv = folder / "records.csv", folder / "truth.csv"
-    seconds, peak, resolved = warmpool_resolve(records_csv, WORK / "outputs" / f"othergen_scale_{records}.resolved.csv")
+    seconds, peak, resolved, printed = warmpool_resolve(records_csv, WORK / "outputs" / f"othergen_scale_{records}.resolved.csv")
+    facts = summary_facts(printed)
     truth = pl.read_csv(truth_csv, infer_schema=False)
     ours = pairwise_scores(resolved, truth)
     started = time.perf_counter()
@@ -120,19 +161,29 @@ def scale(records: int) -> list[BenchResult]:
     del raw, email
     people = truth["true_person_id"].n_unique()
     size = f"{resolved.height:,} records, {people:,} people"
-    gen = f"generator: {gen_seconds:.0f} s, peak {gen_peak:,.0f} MB"
-    print(f"   scale {size}: resolve {seconds:.0f} s, {peak:,.0f} MB, F1 {ours.f1:.3f}; {gen}", flush=True)
+    load = os.getloadavg()[0]
+    print(f"   scale {size}: resolve {seconds:.0f} s, {peak:,.0f} MB, F1 {ours.f1:.3f}; {gen}; load {load:.1f}",
+          flush=True)
     return [
         BenchResult("othergen: warmpool resolve wall time", size, seconds, "s",
                     "exact-email rule on the same file (polars + scipy)", email_seconds,
-                    f"{resolved['person_id'].n_unique():,} persons found vs {people:,} true; 2 cores; "
-                    f"issue 17 target <= 60 s; {gen}"),
-        BenchResult("othergen: warmpool resolve peak memory", size, peak, "MB", "issue 17 target", 4096.0,
-                    "peak RSS of the child process"),
+                    f"{resolved['person_id'].n_unique():,} persons found vs {people:,} true; "
+                    f"{facts.get('comparisons', 0):,} comparisons; model {facts.get('mode', '?')}; 2 cores, "
+                    f"load average {load:.1f} at the end; issue 17 target <= 60 s at 1M on an idle machine; {gen}"),
+        BenchResult("othergen: warmpool resolve peak memory", size, peak, "MB", "issue 17 target",
+                    4096.0 if records <= 1_000_000 else 8192.0, "peak RSS of the child process"),
         BenchResult("othergen: pairwise F1, warmpool resolve", size, ours.f1, "",
                     "exact email rule (any address, case ignored)", email_scores.f1,
-                    f"resolve {_pr(ours)}; exact email {_pr(email_scores)}; seed {SCALE_SEED}"),
+                    f"resolve {_pr(ours)}; {_believed(facts, ours)}; exact email {_pr(email_scores)}; seed {seed}"),
     ]
+
+
+# The scale sizes: 1M by default; IDENTITY_SCALE=1000000,2000000,5000000 for the growth table (the
+# 5M world takes ~25 min to generate here and is cached under data/bench/identity_external/worlds).
+def scale_sizes(quick: bool) -> list[int]:
+    if quick:
+        return [50_000]
+    return [int(x) for x in os.environ.get("IDENTITY_SCALE", "1000000").split(",") if x.strip()]
 
 
 def run(quick: bool) -> list[BenchResult]:
@@ -141,5 +192,6 @@ def run(quick: bool) -> list[BenchResult]:
     results: list[BenchResult] = []
     for dataset in [*public_datasets(quick), othergen_dataset(3_000 if quick else 20_000, ACCURACY_SEED)]:
         results += accuracy(dataset)
-    results += scale(50_000 if quick else 1_000_000)
+    for records in scale_sizes(quick):
+        results += scale(records, SCALE_SEED if records <= 1_000_000 else LARGE_SCALE_SEED)
     return results

@@ -35,7 +35,7 @@ from splink import DuckDBAPI, Linker, block_on
 
 from warmpool.identity.blocking import populated
 from warmpool.identity.features import OPTIONAL_FEATURES, splink_table
-from warmpool.identity.model import CONDITIONAL_LEVELS, TIED_LEVELS, TrainedModel, model_settings
+from warmpool.identity.model import CONDITIONAL_LEVELS, TIED_LEVELS, TrainedModel, model_settings, settings_for_size
 from warmpool.identity.normalize import NORMALIZE_VERSION
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ MIN_RECORDS_FOR_EM = 500      # below: m from the priors
 MIN_EM_PAIRS = 100            # an EM session with fewer blocked pairs is skipped
 EM_MAX_PAIRS = 5e5            # EM samples records so a session sees about this many pairs (Splink's max_pairs)
 U_MAX_PAIRS = 5e5
+ADAPT_SAMPLE_RECORDS = 250_000  # larger inputs are adapted on a random sample of this many records
 DETERMINISTIC_RECALL = 0.7    # share of true matches the deterministic rules are assumed to find (λ)
 
 # What the fit check compares: coverage of these features, and exact agreement on names and city
@@ -155,9 +156,9 @@ def _level_key(level: dict) -> str:
     return level.get("label_for_charts") or level.get("sql_condition", "")
 
 
-def _with_priors(settings: dict, base: TrainedModel) -> dict:
+def _with_priors(settings: dict, base: TrainedModel, records: int) -> dict:
     """``settings`` with m and u of every level the saved model has (same comparison, same label),
-    and ``PRIOR_M`` for the comparisons it lacks."""
+    ``PRIOR_M`` for the comparisons it lacks, and the saved model's λ scaled to ``records``."""
     saved = {c["output_column_name"]: {_level_key(lv): lv for lv in c["comparison_levels"]}
              for c in base.splink_settings["comparisons"]}
     for comparison in settings["comparisons"]:
@@ -175,7 +176,8 @@ def _with_priors(settings: dict, base: TrainedModel) -> dict:
             elif name in PRIOR_M and i < len(PRIOR_M[name]):
                 level["m_probability"] = PRIOR_M[name][i]
         _normalise_m(levels)
-    settings["probability_two_random_records_match"] = base.splink_settings["probability_two_random_records_match"]
+    settings["probability_two_random_records_match"] = settings_for_size(base, records)[
+        "probability_two_random_records_match"]
     return settings
 
 
@@ -288,6 +290,11 @@ def estimate_settings(features: pl.DataFrame, settings: dict, *, em_rules, deter
         linker = linker_for(settings)
         linker.training.estimate_probability_two_random_records_match(list(deterministic_rules),
                                                                       recall=DETERMINISTIC_RECALL)
+        lam = linker.misc.save_model_to_json()["probability_two_random_records_match"]
+        if not lam or lam <= 0:
+            # the deterministic rules found no pair (no shared identifier at all): keep the prior's λ
+            # (the saved model's, scaled to this input's size: see _with_priors)
+            linker = linker_for(settings)
         if estimate_u:
             linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
         current = linker.misc.save_model_to_json()
@@ -308,7 +315,8 @@ def estimate_settings(features: pl.DataFrame, settings: dict, *, em_rules, deter
             for comparison in current["comparisons"]:
                 if comparison["output_column_name"] not in left_out:
                     estimates.setdefault(comparison["output_column_name"], []).append(copy.deepcopy(comparison))
-        return conditional_weights(_regularised(_averaged(current, estimates))), trained
+        fitted = _with_prior_u(_regularised(_averaged(current, estimates)), settings, only_missing=True)
+        return conditional_weights(fitted), trained
     finally:
         splink_log.setLevel(level)
         db_api.duckdb_con.close()
@@ -406,16 +414,22 @@ def adapt_model(features: pl.DataFrame, base: TrainedModel, *, seed: int = 42) -
     ("adapted", or "priors" when EM could not run) and notes for the run's summary."""
     n = features.height
     profile = profile_features(features)
-    settings = _with_priors(model_settings(profile.optional).create_settings_dict("duckdb"), base)
+    settings = _with_priors(model_settings(profile.optional).create_settings_dict("duckdb"), base, n)
     notes: list[str] = []
-    fitted, trained = estimate_settings(features, settings, em_rules=_em_rules(features) if n >= MIN_RECORDS_FOR_EM
-                                        else [], deterministic_rules=_deterministic_rules(features), seed=seed)
+    sample = features
+    if n > ADAPT_SAMPLE_RECORDS:
+        # λ, u and m are all per-pair rates: a random sample of records estimates them without bias,
+        # in bounded time and memory (each estimate copies its input into DuckDB)
+        sample = features.sample(n=ADAPT_SAMPLE_RECORDS, seed=seed)
+        notes.append(f"estimated on a random sample of {ADAPT_SAMPLE_RECORDS:,} of the {n:,} records")
+    fitted, trained = estimate_settings(sample, settings, em_rules=_em_rules(sample) if n >= MIN_RECORDS_FOR_EM
+                                        else [], deterministic_rules=_deterministic_rules(sample), seed=seed)
+    del sample
     if n < MIN_RECORDS_FOR_U:
         # too few random pairs to count rare agreements: the priors' u where there are any
         fitted = _with_prior_u(fitted, settings)
         notes.append(f"input too small to estimate u well ({n:,} records; {MIN_RECORDS_FOR_U:,} wanted): "
                      f"the saved model's u kept where it has one")
-    fitted = _with_prior_u(fitted, settings, only_missing=True)
     mode = "adapted" if trained else "priors"
     if trained:
         notes.append(f"EM on {', '.join(trained)}")

@@ -34,6 +34,7 @@ from warmpool import tables
 from warmpool.config import get_settings
 from warmpool.identity import review
 from warmpool.identity.clustering import cluster_with_decisions, reachable
+from warmpool.identity.estimate import fit_problems, profile_features
 from warmpool.identity.features import features_for_model, smoothed_term_frequencies
 from warmpool.identity.history import assign_person_ids, id_changes, new_run_id, now_utc
 from warmpool.identity.keys import record_keys
@@ -173,6 +174,11 @@ def _full_run(store: IdentityStore, model: TrainedModel, pool: PoolState, clock:
     run_id = new_run_id("resolve", clock.started_at)
     band = review.review_band()
     features = features_for_model(pool.distinct.drop("content_hash"), model)
+    misfit = fit_problems(profile_features(features), model)
+    if misfit:  # the pool keeps its model (incremental runs need one fixed model): say how to adapt it
+        note += ("; the model may not fit this pool (" + "; ".join(misfit[:2]) +
+                 "): `warmpool identity retrain` adapts a candidate to it")
+        log.warning("identity: %s", note)
     # One prediction serves clustering, the review queue and explain: score down to the lower of
     # the review band and the link threshold, cluster on the pairs at or above the threshold.
     pairs = score_pairs(features, model, min(band[0], model.threshold_match_probability))

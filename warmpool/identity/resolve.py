@@ -113,7 +113,7 @@ def _cluster(features: pl.DataFrame, choice: ModelChoice) -> tuple[pl.DataFrame,
     (an adapted model's from its scores), what the model expects of it, and the blocking plan."""
     model = choice.model
     plan = plan_blocking(features)
-    if features.height < 2:  # Splink needs at least one possible pair
+    if features.height < 2 or not plan.splink_rules:  # no possible pair (Splink would compare every pair)
         labels = features.select(*KEY_COLUMNS, pl.col("unique_id").cast(pl.String).alias("cluster_id"))
         return labels, choice, expected_quality(pl.Series([], dtype=pl.Float64), model.threshold_match_probability), plan
     scored = score_links(with_block_keys(features, plan), model, min(SCORE_FLOOR, model.threshold_match_probability),
@@ -140,8 +140,10 @@ def resolve_records(contract: pl.DataFrame, previous=None, *, mode: str = "auto"
     the first row's values). ``mode``: auto | saved | adapt (estimate.choose_model), from ``model``
     (default: the saved model)."""
     keys = contract.select(KEY_COLUMNS)
-    distinct = contract.unique(subset=list(KEY_COLUMNS), keep="first", maintain_order=True)
-    del contract  # the caller may have handed over the only reference: millions of rows of text
+    repeats = contract.select(pl.struct(KEY_COLUMNS).is_duplicated().any()).item()
+    # (no copy of millions of rows of text when every key is distinct, as it usually is)
+    distinct = contract.unique(subset=list(KEY_COLUMNS), keep="first", maintain_order=True) if repeats else contract
+    del contract  # the caller may have handed over the only reference
     features = normalize_records(distinct)
     del distinct
     choice = choose_model(features, mode, model or load_model())
