@@ -68,6 +68,7 @@ def warmpool_resolve(records_csv: Path, out_csv: Path, *extra: str) -> tuple[flo
 
 
 _MODE = re.compile(r"^model: (\w+) \(")
+_COMPARISONS = re.compile(r": ([0-9,]+) comparisons")
 _EXPECTED = re.compile(r"^threshold ([0-9.e-]+) .*expects pairwise precision ([0-9.]+), recall ([0-9.]+)")
 
 
@@ -81,8 +82,7 @@ def summary_facts(printed: str) -> dict:
             facts |= {"threshold": float(m.group(1)), "expected_precision": float(m.group(2)),
                       "expected_recall": float(m.group(3))}
         if line.startswith("blocking (comparisons per rule): "):
-            counts = [int(x.split(": ")[1].split(" ")[0].replace(",", "")) for x in line.split("; ") if ": " in x]
-            facts["comparisons"] = sum(counts)
+            facts["comparisons"] = sum(int(n.replace(",", "")) for n in _COMPARISONS.findall(line))
     return facts
 
 
