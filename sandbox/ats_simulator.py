@@ -14,6 +14,13 @@ Faults for the ingestion tests (all count API list requests since the faults wer
   and a new record is appended (id = max + 1). A client whose cursor is the largest timestamp it saw
   would lose the first change. ``GET /_sim/rows/<endpoint>`` returns what the API holds now (the truth); ``POST /_sim/reset`` switches
 faults off and re-reads the world's files.
+
+Writes (the ATS write-back), in the Harvest API's shape, with the ``On-Behalf-Of`` header Harvest
+requires: ``POST /v1/prospects`` (a new candidate with ``is_prospect``, tags and a prospect
+application per job), ``POST /v1/candidates/{id}/applications`` (``{"job_id", "prospect": true}``),
+``GET``/``POST /v1/tags/candidate`` and ``PUT /v1/candidates/{id}/tags/{tag_id}``. New candidates and
+applications are served by the list endpoints afterwards; every accepted write is recorded and
+``GET /_sim/writes`` returns them in order. ``GET /v1/candidates?email=`` finds candidates by address.
 """
 from __future__ import annotations
 
@@ -93,6 +100,29 @@ class _Table:
         self.created.append(now)
         self._cache.clear()
 
+    def append(self, row: dict) -> dict:
+        """A record written through the API (ids continue after the largest)."""
+        self.blobs.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode())
+        self.updated.append(row.get(self.updated_field) or "")
+        self.created.append(row.get("created_at") or row.get("applied_at") or "")
+        self._cache.clear()
+        return row
+
+    def next_id(self) -> int:
+        return (json.loads(self.blobs[-1])["id"] + 1) if self.blobs else 1
+
+    def find(self, row_id: int) -> tuple[int, dict] | None:
+        for i, blob in enumerate(self.blobs):  # writes are rare: a scan is fine
+            row = json.loads(blob)
+            if row["id"] == row_id:
+                return i, row
+        return None
+
+    def replace(self, i: int, row: dict) -> None:
+        self.blobs[i] = json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode()
+        self.updated[i] = row.get(self.updated_field) or ""
+        self._cache.clear()
+
     def select(self, updated_after: str | None, created_after: str | None) -> list[int] | range:
         if not updated_after and not created_after:
             return range(len(self.blobs))
@@ -123,6 +153,8 @@ class SimulatorState:
         self.mutations = 0
         self.tables: dict[str, _Table] = {}
         self._mtimes: dict[str, float] = {}
+        self.writes: list[dict] = []                    # every accepted write, in order
+        self.candidate_tags: dict[str, int] = {}        # tag name -> id
 
     def table(self, name: str) -> _Table:
         path = self.ats_dir / f"{name}.json"
@@ -256,6 +288,131 @@ def create_app(ats_dir: Path, api_key: str, rate_limit: RateLimit | None = None)
             state._mtimes.clear()
         return {"ok": True}
 
+    # --- writes (Harvest shape) -----------------------------------------------------------------
+    def now_iso() -> str:
+        return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    async def write_guard(request: Request) -> tuple[Any, JSONResponse | None]:
+        if not _authorised(request, state.api_key):
+            return None, error(401, "Invalid Basic Auth credentials", {"WWW-Authenticate": 'Basic realm="Harvest API"'})
+        if not request.headers.get("on-behalf-of", "").strip():
+            return None, error(403, "The On-Behalf-Of header is required for writes")
+        try:
+            body = await request.json() if (await request.body()) else {}
+        except ValueError:
+            return None, error(400, "the body is not JSON")
+        return body, None
+
+    def recorded(kind: str, request: Request, body: Any, result: dict) -> dict:
+        with state.lock:
+            state.writes.append({"seq": len(state.writes) + 1, "kind": kind, "method": request.method,
+                                 "path": request.url.path, "on_behalf_of": request.headers.get("on-behalf-of"),
+                                 "body": body, "result_id": result.get("id"), "at": now_iso()})
+        return result
+
+    def new_application(candidate_id: int, job_id: int, prospect: bool) -> dict:
+        apps = state.table("applications")
+        jobs = {j["id"]: j for j in state.table("jobs").rows()}
+        if job_id not in jobs:
+            raise KeyError(job_id)
+        at = now_iso()
+        with state.lock:
+            return apps.append({
+                "id": apps.next_id(), "candidate_id": candidate_id, "prospect": prospect, "applied_at": at,
+                "rejected_at": None, "last_activity_at": at, "source": None, "credited_to": None,
+                "rejection_reason": None, "jobs": [{"id": job_id, "name": jobs[job_id]["name"]}],
+                "status": "active", "current_stage": None, "stage_history": []})
+
+    @app.post("/v1/prospects")
+    async def add_prospect(request: Request) -> Any:
+        body, refused = await write_guard(request)
+        if refused:
+            return refused
+        if not isinstance(body, dict) or not str(body.get("first_name") or "").strip() \
+                or not str(body.get("last_name") or "").strip():
+            return error(422, "first_name and last_name are required")
+        cands = state.table("candidates")
+        at = now_iso()
+        try:
+            with state.lock:
+                cid = cands.next_id()
+            apps = [new_application(cid, int(a["job_id"]), True) for a in body.get("applications") or []]
+        except (KeyError, TypeError, ValueError):
+            return error(422, "applications: every job_id must be an existing job")
+        with state.lock:
+            row = cands.append({
+                "id": cid, "first_name": body["first_name"], "last_name": body["last_name"],
+                "company": body.get("company"), "title": body.get("title"), "created_at": at, "updated_at": at,
+                "last_activity": at, "is_prospect": True,
+                "email_addresses": body.get("email_addresses") or [], "phone_numbers": body.get("phone_numbers") or [],
+                "addresses": body.get("addresses") or [], "social_media_addresses": body.get("social_media_addresses") or [],
+                "website_addresses": [], "tags": list(body.get("tags") or []),
+                "application_ids": [a["id"] for a in apps], "recruiter": None, "employments": []})
+        return JSONResponse(recorded("prospect", request, body, row), status_code=201)
+
+    @app.post("/v1/candidates/{candidate_id}/applications")
+    async def add_application(candidate_id: int, request: Request) -> Any:
+        body, refused = await write_guard(request)
+        if refused:
+            return refused
+        cands = state.table("candidates")
+        with state.lock:
+            found = cands.find(candidate_id)
+        if found is None:
+            return error(404, f"candidate {candidate_id} not found")
+        try:
+            app_row = new_application(candidate_id, int(body["job_id"]), bool(body.get("prospect")))
+        except (KeyError, TypeError, ValueError):
+            return error(422, "job_id must be an existing job")
+        i, cand = found
+        cand["application_ids"] = [*cand.get("application_ids", []), app_row["id"]]
+        cand["updated_at"] = now_iso()
+        with state.lock:
+            cands.replace(i, cand)
+        return JSONResponse(recorded("application", request, body, app_row), status_code=201)
+
+    @app.get("/v1/tags/candidate")
+    def list_tags(request: Request) -> Any:
+        if not _authorised(request, state.api_key):
+            return error(401, "Invalid Basic Auth credentials")
+        return [{"id": i, "name": n} for n, i in state.candidate_tags.items()]
+
+    @app.post("/v1/tags/candidate")
+    async def add_tag(request: Request) -> Any:
+        body, refused = await write_guard(request)
+        if refused:
+            return refused
+        name = str((body or {}).get("name") or "").strip()
+        if not name:
+            return error(422, "name is required")
+        with state.lock:
+            tag_id = state.candidate_tags.setdefault(name, 900_000 + len(state.candidate_tags) + 1)
+        return JSONResponse(recorded("tag", request, body, {"id": tag_id, "name": name}), status_code=201)
+
+    @app.put("/v1/candidates/{candidate_id}/tags/{tag_id}")
+    async def tag_candidate(candidate_id: int, tag_id: int, request: Request) -> Any:
+        _, refused = await write_guard(request)
+        if refused:
+            return refused
+        names = {i: n for n, i in state.candidate_tags.items()}
+        if tag_id not in names:
+            return error(404, f"tag {tag_id} not found")
+        cands = state.table("candidates")
+        with state.lock:
+            found = cands.find(candidate_id)
+            if found is None:
+                return error(404, f"candidate {candidate_id} not found")
+            i, cand = found
+            if names[tag_id] not in cand.get("tags", []):
+                cand["tags"] = [*cand.get("tags", []), names[tag_id]]
+                cand["updated_at"] = now_iso()
+                cands.replace(i, cand)
+        return recorded("candidate_tag", request, {"tag_id": tag_id}, {"id": candidate_id, "tags": cand["tags"]})
+
+    @app.get("/_sim/writes")
+    def writes() -> list[dict]:
+        return list(state.writes)
+
     @app.get("/v1/{endpoint}")
     async def list_endpoint(endpoint: str, request: Request) -> Response:
         if endpoint not in ENDPOINTS:
@@ -295,6 +452,10 @@ def create_app(ats_dir: Path, api_key: str, rate_limit: RateLimit | None = None)
                 table.mutate((page - 1) * per_page, state.mutations,
                              datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
         selected = table.select(updated_after, created_after)
+        if endpoint == "candidates" and q.get("email"):  # Harvest: candidates by email address
+            wanted = q["email"].strip().lower()
+            selected = [i for i in selected if any((e.get("value") or "").strip().lower() == wanted
+                                                   for e in json.loads(table.blobs[i]).get("email_addresses") or [])]
         last_page = max(1, math.ceil(len(selected) / per_page))
         chunk = selected[(page - 1) * per_page: page * per_page]
         body = b"[" + b",".join(table.blobs[i] for i in chunk) + b"]"

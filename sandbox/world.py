@@ -46,7 +46,7 @@ NOW_TS = int(WORLD_NOW.timestamp())
 START_TS = int(WORLD_START.timestamp())
 DAY = 86_400
 YEAR = 365 * DAY
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: job descriptions (notes), truth/people.csv and truth/jobs.csv
 
 SOURCES = ("ats", "talentdb", "hirewire", "eurocv", "talent_network", "referral")
 VENDORS = ("talentdb", "hirewire", "eurocv")
@@ -1219,6 +1219,7 @@ def generate_world(people: int, seed: int, home: Path | None = None) -> WorldSum
     names = _name_pools(seed + 7)
     ats = _Ats(rng, people, names)
     ats_stats = _build_ats(ats, by_source["ats"], rng, earlier)
+    _describe_jobs(ats.jobs, seed)  # its own random stream: the rest of the world is unchanged
 
     # --- vendors ---
     vendor_stats = {}
@@ -1298,6 +1299,7 @@ def generate_world(people: int, seed: int, home: Path | None = None) -> WorldSum
         for r in ordered:
             w.writerow(_export_row(r))
 
+    _write_search_truth(truth_dir, persons, ats.jobs)
     truth = _truth(people, seed, persons, records, by_source, ats, ats_stats, vendor_stats, submissions, events)
     (truth_dir / "world.json").write_text(json.dumps(truth, indent=1, sort_keys=True), encoding="utf-8")
 
@@ -1310,6 +1312,52 @@ def generate_world(people: int, seed: int, home: Path | None = None) -> WorldSum
         vendor_rows_already_in_pool=sum(vendor_stats[v]["already_in_pool"] for v in VENDORS),
         submissions=len(submissions), email_events=len(events), truth=truth,
     )
+
+
+def _describe_jobs(jobs: list[dict], seed: int) -> None:
+    """Each job's description (Harvest's `notes`) naming the skills it asks for (`_skills`, kept for the truth)."""
+    for job in jobs:
+        jrng = random.Random(seed * 1_000_003 + job["id"])
+        family, seniority = job["_family"], job["custom_fields"]["seniority"]
+        skills = jrng.sample(V.FAMILIES[family][3], k=4)
+        lo, hi = V.SENIORITY[seniority if seniority in V.SENIORITY else "mid"][1]
+        office = job["offices"][0]["location"]["name"]
+        job["_skills"] = skills
+        job["notes"] = (f"We are looking for a {job['name'].replace(' (Evergreen)', '')} to join our "
+                        f"{V.FAMILIES[family][1]} team ({office}). You bring {lo}+ years of experience and "
+                        f"hands-on {', '.join(skills[:-1])} and {skills[-1]}.")
+
+
+def person_truth(p: Person) -> dict:
+    """What the generator made a person (search relevance is judged against this, never shown to the pipeline)."""
+    city = V.CITIES[p.city]
+    return {"true_person_id": p.pid, "job_family": p.family, "seniority": p.seniority, "skills": ";".join(p.skills),
+            "years_experience": p.years, "current_title": p.title, "current_company": p.company.name,
+            "city": city[0], "region": city[1], "country": V.COUNTRIES[city[3]][1], "kind": p.kind}
+
+
+def person_positions(p: Person) -> list[dict]:
+    """A person's employments, newest first, as `dim_candidate_work_history` rows (title, company_name)."""
+    return [{"title": title, "company_name": company.name} for company, title, _, _ in p.employments]
+
+
+def generate_profiles(people: int, seed: int) -> list[Person]:
+    """Only the people of a world (no sources, ATS or files): what search benchmarks index at 1M."""
+    return _make_people(people, random.Random(seed), np.random.default_rng(seed), seed)
+
+
+def _write_search_truth(truth_dir: Path, persons: list[Person], jobs: list[dict]) -> None:
+    """truth/people.csv (family, seniority, skills of everyone) and truth/jobs.csv (what each job asks for)."""
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    with open(truth_dir / "people.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(person_truth(persons[0])))
+        w.writeheader()
+        w.writerows(person_truth(p) for p in persons)
+    with open(truth_dir / "jobs.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["job_id", "job_name", "job_family", "seniority", "skills", "status", "notes"])
+        w.writerows((j["id"], j["name"], j["_family"], j["custom_fields"]["seniority"], ";".join(j["_skills"]),
+                     j["status"], j["notes"]) for j in jobs)
 
 
 def _with_times(rows: list[dict]) -> list[dict]:

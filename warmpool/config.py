@@ -315,6 +315,31 @@ class Settings:
         return self.home / "identity"
 
     @property
+    def search_dir(self) -> Path:
+        """Search: index snapshots, the embedding cache, the sourcing store and the search audit log."""
+        return self.home / "search"
+
+    @property
+    def search_index_dir(self) -> Path:
+        """Snapshots of the search index (profiles, vectors, keyword index); `CURRENT` names the live one."""
+        return self.search_dir / "index"
+
+    @property
+    def embeddings_dir(self) -> Path:
+        """Profile embeddings keyed by document hash (an unchanged profile is never embedded twice)."""
+        return self.search_dir / "embeddings"
+
+    @property
+    def sourcing_store_path(self) -> Path:
+        """SQLite store written by recruiters: pipelines per requisition, saved searches, ATS pushes."""
+        return self.search_dir / "sourcing.sqlite"
+
+    @property
+    def search_audit_path(self) -> Path:
+        """The append-only search audit log (OFCCP record keeping); its own SQLite file."""
+        return self.search_dir / "audit.sqlite"
+
+    @property
     def logs_dir(self) -> Path:
         """Full logs (Dagster, dlt, dbt) of the demo and of `warmpool run`, one file per run."""
         return self.home / "logs"
@@ -326,7 +351,7 @@ class Settings:
     def ensure_dirs(self) -> "Settings":
         for d in (self.home, self.sandbox_dir, self.landing_dir, self.web_store_path.parent, self.mailbox_dir,
                   self.audiences_dir, self.exports_dir, self.campaign_ledger_path.parent, self.dlt_dir,
-                  self.dagster_home, self.identity_dir, self.logs_dir):
+                  self.dagster_home, self.identity_dir, self.logs_dir, self.search_dir):
             Path(d).mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster_home / "dagster.yaml"
         if not dagster_yaml.exists():

@@ -40,6 +40,10 @@ REVIEW_DECISIONS = f"{IDENTITY}.review_decisions"              # append-only lin
 
 # marts read by other tools
 DIM_CANDIDATES = f"{MARTS}.dim_candidates"
+DIM_CANDIDATE_WORK_HISTORY = f"{MARTS}.dim_candidate_work_history"
+DIM_CANDIDATE_RESUMES = f"{MARTS}.dim_candidate_resumes"       # resume text per person and source record
+BRIDGE_CANDIDATE_RECORDS = f"{MARTS}.bridge_candidate_records"
+DIM_JOBS = f"{MARTS}.dim_jobs"
 FCT_APPLICATIONS = f"{MARTS}.fct_applications"
 AUDIENCE_MEMBERS = f"{MARTS}.audience_members"
 

@@ -56,7 +56,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                       "rejection_reason__type__id": BIGINT(), "rejection_reason__type__name": TEXT(),
                       "current_stage__id": BIGINT(), "current_stage__name": TEXT()},
              nested_columns={"stage_history": {"exited_at": TIMESTAMP()}}),
-    Endpoint("jobs", columns={"closed_at": TIMESTAMP()}),
+    Endpoint("jobs", columns={"closed_at": TIMESTAMP(), "notes": TEXT()}),
     Endpoint("users"),
     Endpoint("offers", columns={"resolved_at": TIMESTAMP()}),
     Endpoint("sources", None, None),

@@ -5,6 +5,7 @@ The operations other code calls (the CLI, the Dagster assets, notebooks, benchma
     resolve_pool(con)                 the warehouse's source records -> identity.* (full or incremental)
     resolve_csv(IN, OUT)              the `warmpool resolve` contract; resolve_frame for frames
     match_incremental(new, pool)      new records against an already-resolved frame
+    score_against_pool(new, pool)     how sure each new record is each pool record (search first)
     explain_person(con, person_id)    a person's records and the evidence holding them together
     open_items / decide / unmerge     the review queue, reviewers' decisions, splitting a person
     retrain_on_pool / promote_model   a candidate model from the pool; making it the one every run loads
@@ -34,7 +35,8 @@ from warmpool.identity.features import features_for_model, splink_table, term_co
 from warmpool.identity.model import MODEL_PATH, TrainedModel, load_model
 from warmpool.identity.pool import resolve_pool
 from warmpool.identity.reader import ResolveInputError, read_contract_csv
-from warmpool.identity.resolve import ResolveStats, match_incremental, resolve_csv, resolve_frame, resolve_records
+from warmpool.identity.resolve import (ResolveStats, match_incremental, resolve_csv, resolve_frame, resolve_records,
+                                      score_against_pool)
 from warmpool.identity.retrain import RetrainReport, promote_model, retrain_on_pool, train_model
 from warmpool.identity.review import Applied, ReviewError, decide, open_items, parse_record_key, unmerge
 from warmpool.identity.store import canonical_person_id
@@ -44,6 +46,6 @@ __all__ = [
     "ReviewError", "TrainedModel", "canonical_person_id", "decide", "explain_person", "febrl4_records",
     "features_for_model", "load_model", "match_incremental", "naive_rule_clusters", "open_items", "pairwise_scores",
     "parse_record_key", "promote_model", "read_contract_csv", "resolve_csv", "resolve_frame", "resolve_pool",
-    "resolve_records", "retrain_on_pool",
+    "resolve_records", "retrain_on_pool", "score_against_pool",
     "splink_table", "term_counts", "train_model", "unmerge",
 ]

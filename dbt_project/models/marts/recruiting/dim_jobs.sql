@@ -32,6 +32,7 @@ final as (
         jobs.job_name,
         jobs.requisition_id,
         jobs.status,
+        jobs.job_description,
         {{ job_family('jobs.job_family') }} as job_family,
         jobs.seniority,
         jobs.employment_type,

@@ -14,6 +14,7 @@ renamed as (
         {{ optional_column(columns, 'name', 'varchar') }} as job_name,
         {{ optional_column(columns, 'requisition_id', 'varchar') }} as requisition_id,
         {{ optional_column(columns, 'status', 'varchar') }} as status,
+        {{ optional_column(columns, 'notes', 'varchar') }} as job_description,
         {{ optional_column(columns, 'custom_fields__job_family', 'varchar') }} as job_family,
         {{ optional_column(columns, 'custom_fields__seniority', 'varchar') }} as seniority,
         {{ optional_column(columns, 'custom_fields__employment_type', 'varchar') }} as employment_type,

@@ -26,6 +26,7 @@ renamed as (
         {{ optional_column(columns, 'skills', 'varchar') }} as skills,
         {{ optional_column(columns, 'job_families', 'varchar') }} as job_families,
         {{ dbt.safe_cast(optional_column(columns, 'years_experience', 'varchar'), 'numeric(5, 1)') }} as years_experience,
+        {{ optional_column(columns, 'resume_text', 'varchar') }} as resume_text,
         coalesce({{ optional_column(columns, 'consent_marketing', 'integer') }}, 0) = 1 as has_marketing_consent,
         {{ optional_column(columns, 'consent_wording_version', 'varchar') }} as consent_wording_version,
         {{ optional_column(columns, 'consent_wording_hash', 'varchar') }} as consent_wording_hash,

@@ -1,0 +1,136 @@
+"""Search first: before a vendor credit is spent, is this person already in the pool?
+
+A sourcer gives what the vendor shows (a name, an email, a phone, a profile URL, maybe a city or
+an employer). That becomes one candidate record and is scored against every source record of the
+pool with the saved identity model (``warmpool.identity.score_against_pool``): the same
+normalisation (nicknames, accents, gmail dots and plus tags, any phone format, profile slugs) and
+the same match weights as identity resolution, not exact matching. The answer names the people it
+may be, their records, and how sure: ``in_pool`` at or above the model's match threshold,
+``possible`` down to ``POSSIBLE_FLOOR``, else ``not_found``.
+
+The pool's records and their normalised features are part of the search index snapshot
+(``lookup_records.parquet``, ``lookup_features.parquet``), so a look-up never opens the warehouse.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+
+from warmpool.identity import features_for_model, load_model, score_against_pool
+
+POSSIBLE_FLOOR = 0.5
+LOOKUP_SOURCE = "lookup"
+
+
+class NothingToLookUp(ValueError):
+    """Nothing to look up (no name, email, phone or profile URL given)."""
+
+
+@dataclass(frozen=True)
+class LookupQuery:
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    profile_url: str | None = None
+    city: str | None = None
+    country: str | None = None
+    company: str | None = None
+
+    def record(self) -> dict:
+        if not any((self.name, self.email, self.phone, self.profile_url)):
+            raise NothingToLookUp("give at least a name, an email, a phone or a profile URL")
+        first, _, last = (self.name or "").strip().rpartition(" ")
+        if not first:  # one word: a surname alone says little, treat it as the last name
+            first, last = None, last or None
+        return {"source": LOOKUP_SOURCE, "source_record_id": "1", "first_name": first, "last_name": last,
+                "email": self.email, "phone": self.phone, "linkedin_url": self.profile_url, "city": self.city,
+                "country": self.country, "current_company": self.company}
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v}
+
+
+@dataclass(frozen=True)
+class LookupMatch:
+    person_id: str
+    probability: float
+    records: list[dict] = field(default_factory=list)   # source, source_record_id, probability, name, email
+
+
+@dataclass(frozen=True)
+class LookupAnswer:
+    query: LookupQuery
+    verdict: str                  # in_pool | possible | not_found
+    threshold: float
+    matches: list[LookupMatch]
+
+    @property
+    def person_ids(self) -> list[str]:
+        return [m.person_id for m in self.matches]
+
+    def as_dict(self) -> dict:
+        return {"query": self.query.as_dict(), "verdict": self.verdict, "threshold": self.threshold,
+                "matches": [{"person_id": m.person_id, "probability": round(m.probability, 4), "records": m.records}
+                            for m in self.matches]}
+
+    def describe(self) -> str:
+        if not self.matches:
+            return "not in the pool: no record comes close (buying this profile adds a new person)"
+        head = {"in_pool": "ALREADY IN THE POOL", "possible": "possibly in the pool (check before buying)",
+                "not_found": "not in the pool"}[self.verdict]
+        lines = [head]
+        for m in self.matches:
+            lines.append(f"  {m.person_id}  {m.probability:.1%} sure")
+            for r in m.records:
+                lines.append(f"    {r['source']}:{r['source_record_id']}  {r.get('name') or ''}  {r.get('email') or ''}"
+                             f"  ({r['probability']:.1%})")
+        return "\n".join(lines)
+
+
+def pool_features(records: pd.DataFrame, model=None) -> pl.DataFrame:
+    """Normalised features of the pool's records (cached in the index snapshot)."""
+    return features_for_model(pl.from_pandas(records.drop(columns=["person_id"], errors="ignore")), model or load_model())
+
+
+def write_lookup_pool(folder: Path, records: pd.DataFrame) -> None:
+    """records: contract columns + person_id of every source record in the pool."""
+    records = records.astype("string")  # the resolve contract is text
+    records.to_parquet(folder / "lookup_records.parquet", index=False)
+    pool_features(records).write_parquet(folder / "lookup_features.parquet")
+
+
+def lookup(query: LookupQuery, folder: Path, *, limit: int = 5) -> LookupAnswer:
+    model = load_model()
+    records = pd.read_parquet(folder / "lookup_records.parquet")
+    features = pl.read_parquet(folder / "lookup_features.parquet")
+    threshold = float(model.threshold_match_probability)
+    if features.height == 0:
+        return LookupAnswer(query, "not_found", threshold, [])
+    pairs = score_against_pool(pd.DataFrame([query.record()]), features, model, min_probability=POSSIBLE_FLOOR)
+    if pairs.height == 0:
+        return LookupAnswer(query, "not_found", threshold, [])
+    # the pool record is the side that is not the look-up
+    hits = pairs.select(
+        pl.when(pl.col("source_l") == LOOKUP_SOURCE).then(pl.col("source_r")).otherwise(pl.col("source_l")).alias("source"),
+        pl.when(pl.col("source_l") == LOOKUP_SOURCE).then(pl.col("source_record_id_r"))
+        .otherwise(pl.col("source_record_id_l")).alias("source_record_id"),
+        "match_probability").to_pandas()
+    hits = hits.merge(records[["source", "source_record_id", "person_id", "first_name", "last_name", "email"]],
+                      on=["source", "source_record_id"], how="inner")
+    matches = []
+    for person_id, group in hits.groupby("person_id"):
+        group = group.sort_values("match_probability", ascending=False)
+        matches.append(LookupMatch(
+            person_id=str(person_id), probability=float(group["match_probability"].iloc[0]),
+            records=[{"source": r.source, "source_record_id": r.source_record_id,
+                      "probability": float(r.match_probability),
+                      "name": " ".join(x for x in (r.first_name, r.last_name) if isinstance(x, str)),
+                      "email": r.email if isinstance(r.email, str) else None}
+                     for r in group.itertuples()]))
+    matches.sort(key=lambda m: (-m.probability, m.person_id))
+    matches = matches[:limit]
+    verdict = "in_pool" if matches and matches[0].probability >= threshold else "possible" if matches else "not_found"
+    return LookupAnswer(query, verdict, threshold, matches)
