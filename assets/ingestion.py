@@ -14,6 +14,7 @@ from assets.resources import WAREHOUSE_POOL, AtsResource, WarehouseResource, Web
 from assets.validation import ASSET_CHECKS
 from pipelines.ats import run_ats
 from pipelines.vendor_files import new_vendor_files, run_vendor_files
+from pipelines.sourcing_store import run_sourcing_store
 from pipelines.web_store import run_web_store
 from warmpool import tables
 from warmpool.campaigns.config import load_campaigns_table
@@ -61,6 +62,14 @@ def raw_web_store(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     yield from _loaded(context, counts)
 
 
+@dg.multi_asset(specs=_raw_specs(tables.RAW_SOURCING, "Recruiters' pipelines and their events from the sourcing store."),
+                name="raw_sourcing", pool=WAREHOUSE_POOL, can_subset=False)
+def raw_sourcing(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    counts = run_sourcing_store(run_settings(warehouse))
+    context.log.info(f"sourcing store rows loaded: {counts}")
+    yield from _loaded(context, counts)
+
+
 @dg.multi_asset(specs=_raw_specs(tables.RAW_CAMPAIGNS, "Campaigns declared in config/campaigns/*.yaml."),
                 name="campaign_definitions", pool=WAREHOUSE_POOL, can_subset=False)
 def campaign_definitions(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -84,7 +93,7 @@ def new_vendor_files_sensor(context: dg.SensorEvaluationContext, warehouse: Ware
 
 
 defs = dg.Definitions(
-    assets=[raw_ats, raw_vendors, raw_web_store, campaign_definitions],
+    assets=[raw_ats, raw_vendors, raw_web_store, raw_sourcing, campaign_definitions],
     asset_checks=ASSET_CHECKS,
     sensors=[new_vendor_files_sensor],
 )

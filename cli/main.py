@@ -10,9 +10,17 @@ from typing import Optional
 
 import typer
 
+from cli import search as search_cli
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False, help="Warmpool: the recruiting CRM data platform.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="The demo world: generator, ATS simulator, SMTP server.")
 app.add_typer(sandbox_app, name="sandbox")
+app.command("search")(search_cli.search_command)
+app.command("lookup")(search_cli.lookup_command)
+app.command("rediscover")(search_cli.rediscover_command)
+app.add_typer(search_cli.pipeline_app, name="pipeline")
+app.add_typer(search_cli.index_app, name="search-index")
+app.add_typer(search_cli.audit_app, name="search-audit")
 
 
 @sandbox_app.command("generate")

@@ -1,4 +1,5 @@
-"""Warmpool dashboards (Streamlit). Thin: the numbers come from the marts' parquet exports."""
+"""Warmpool dashboards (Streamlit): the pages in the sidebar. Thin: the talent pool page reads the marts'
+parquet exports; the recruiter pages read the search index (warmpool.search), never the warehouse."""
 from __future__ import annotations
 
 import sys
@@ -8,29 +9,12 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run` from a checkout
 
-from dashboards.data import MartsNotExported, pool_by_source, read_mart  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
-st.set_page_config(page_title="Warmpool — talent pool", layout="wide")
-st.title("Talent pool")
-
-try:
-    candidates = read_mart("dim_candidates")
-except MartsNotExported as exc:
-    st.warning(str(exc))
-    st.stop()
-
-countries = sorted(c for c in candidates["country"].dropna().unique())
-country = st.selectbox("Country", ["All countries", *countries])
-selected = None if country == "All countries" else country
-by_source = pool_by_source(candidates, selected)
-
-pool = candidates if selected is None else candidates[candidates["country"] == selected]
-left, middle, right = st.columns(3)
-left.metric("People in the pool", f"{len(pool):,}")
-middle.metric("Contactable", f"{int(pool['is_contactable'].sum()):,}")
-right.metric("Found in 2+ sources", f"{int((pool['source_count'] >= 2).sum()):,}")
-
-st.subheader("People by source")
-st.bar_chart(by_source, x="source", y="people")
-st.dataframe(by_source, hide_index=True)
-st.download_button("Download (CSV)", by_source.to_csv(index=False), file_name="pool_by_source.csv", mime="text/csv")
+st.set_page_config(page_title="Warmpool", layout="wide")
+page = st.navigation([
+    st.Page(HERE / "pool.py", title="Talent pool", default=True),
+    st.Page(HERE / "search_page.py", title="Recruiter search", url_path="search"),
+    st.Page(HERE / "lookup_page.py", title="Search first (look-up)", url_path="lookup"),
+])
+page.run()

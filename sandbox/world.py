@@ -1286,13 +1286,6 @@ def generate_world(people: int, seed: int, home: Path | None = None) -> WorldSum
         w = csv.writer(fh)
         w.writerow(["source", "source_record_id", "true_person_id"])
         w.writerows((r.source, r.record_id, r.person.pid) for r in ordered)
-    with open(truth_dir / "people.csv", "w", newline="", encoding="utf-8") as fh:
-        # each person's real name and where they live now: what survivorship and the place
-        # dimensions are measured against (tests and benchmarks only; the pipeline never reads it)
-        w = csv.writer(fh)
-        w.writerow(["true_person_id", "first_name", "last_name", "city", "region", "country_code"])
-        w.writerows((p.pid, p.first, p.last, V.CITIES[p.city][0], V.CITIES[p.city][1], V.ISO2[p.country])
-                    for p in persons)
     with open(exports_dir / "source_records.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(RESOLVE_COLUMNS)
@@ -1329,11 +1322,14 @@ def _describe_jobs(jobs: list[dict], seed: int) -> None:
 
 
 def person_truth(p: Person) -> dict:
-    """What the generator made a person (search relevance is judged against this, never shown to the pipeline)."""
+    """What the generator made a person: their real name (as they write it) and where they live now, which
+    survivorship and the place dimensions are measured against, and their family, seniority and skills,
+    which search relevance is judged against. Tests and benchmarks only; the pipeline never reads it."""
     city = V.CITIES[p.city]
-    return {"true_person_id": p.pid, "job_family": p.family, "seniority": p.seniority, "skills": ";".join(p.skills),
+    return {"true_person_id": p.pid, "first_name": p.first, "last_name": p.last, "job_family": p.family, "seniority": p.seniority, "skills": ";".join(p.skills),
             "years_experience": p.years, "current_title": p.title, "current_company": p.company.name,
-            "city": city[0], "region": city[1], "country": V.COUNTRIES[city[3]][1], "kind": p.kind}
+            "city": city[0], "region": city[1], "country": V.COUNTRIES[city[3]][1],
+            "country_code": V.ISO2[p.country], "kind": p.kind}
 
 
 def person_positions(p: Person) -> list[dict]:
@@ -1347,7 +1343,7 @@ def generate_profiles(people: int, seed: int) -> list[Person]:
 
 
 def _write_search_truth(truth_dir: Path, persons: list[Person], jobs: list[dict]) -> None:
-    """truth/people.csv (family, seniority, skills of everyone) and truth/jobs.csv (what each job asks for)."""
+    """truth/people.csv (`person_truth` of everyone) and truth/jobs.csv (what each job asks for)."""
     truth_dir.mkdir(parents=True, exist_ok=True)
     with open(truth_dir / "people.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=list(person_truth(persons[0])))

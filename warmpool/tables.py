@@ -14,6 +14,7 @@ RAW_ATS = "raw_ats"
 RAW_VENDORS = "raw_vendors"
 RAW_FORMS = "raw_forms"
 RAW_EMAIL = "raw_email"
+RAW_SOURCING = "raw_sourcing"      # pipelines and their events, from the sourcing store (warmpool.search)
 RAW_CAMPAIGNS = "raw_campaigns"  # campaigns declared in config/campaigns/*.yaml (not dlt: one table, rewritten)
 QUARANTINE = "quarantine"
 IDENTITY = "identity"

@@ -73,10 +73,11 @@ def read_pool(con) -> Pool:
     if history is not None:
         profiles = profiles.merge(history, on="person_id", how="left")
     jobs = _frame(con, tables.DIM_JOBS, order="order by job_id")
-    lookup_records = _frame(
-        con, f"{tables.SOURCE_RECORDS} as r join {tables.PERSON_ASSIGNMENTS} as a using (source, source_record_id)",
-        "r.*, a.person_id", "order by r.source, r.source_record_id") if table_exists(con, tables.PERSON_ASSIGNMENTS) \
-        else None
+    lookup_records = None
+    if table_exists(con, tables.SOURCE_RECORDS) and table_exists(con, tables.PERSON_ASSIGNMENTS):
+        lookup_records = con.execute(
+            f"select r.*, a.person_id from {tables.SOURCE_RECORDS} as r join {tables.PERSON_ASSIGNMENTS} as a "
+            f"using (source, source_record_id) order by r.source, r.source_record_id").df()
     empty = pd.DataFrame(columns=["person_id"])
     return Pool(profiles, positions if positions is not None else empty, resumes if resumes is not None else empty,
                 records if records is not None else empty, jobs if jobs is not None else pd.DataFrame(),

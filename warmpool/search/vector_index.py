@@ -36,9 +36,10 @@ def _faiss():
 
 
 class VectorIndex:
-    def __init__(self, vectors: np.ndarray, graph=None):
+    def __init__(self, vectors: np.ndarray, graph=None, *, exact_max_rows: int = EXACT_MAX_ROWS):
         self.vectors = vectors
         self.graph = graph
+        self.exact_max_rows = exact_max_rows
 
     @property
     def rows(self) -> int:
@@ -90,7 +91,7 @@ class VectorIndex:
         query = np.ascontiguousarray(query, dtype=np.float32)
         n_allowed = self.rows if mask is None else int(mask.sum() if allowed is None else allowed)
         want = min(k, n_allowed)
-        if self.graph is None or n_allowed <= EXACT_MAX_ROWS:
+        if self.graph is None or n_allowed <= self.exact_max_rows:
             rows, sims = self.exact(query, k, mask)
             return rows, sims, "exact"
         faiss = _faiss()

@@ -1,0 +1,295 @@
+"""Search: relevance, filtered hybrid latency and recall at pool size, embedding throughput and refresh,
+and the vector-index candidates measured side by side.
+
+The corpus is ``benchmarks/search_corpus.py``'s: generated people turned into documents by the
+pipeline's own builder, embedded once (niced, resumable) into a cache under ``data/bench/``. Every
+figure here is measured on the profiles whose embeddings are in that cache, up to ``SIZE``; the
+table says how many that was.
+
+- relevance: nDCG@10 of keyword-only, vector-only and hybrid on the sandbox relevance set
+  (``sandbox/relevance.py``: queries written from generated job descriptions, relevance from the
+  generator's truth), on the first ``RELEVANCE_SIZE`` profiles;
+- latency: p50 / p95 of a filtered hybrid query, excluding the query's encoding (timed apart), with
+  the HNSW graph against an exact numpy scan of the same allowed rows (the baseline); recall@10 of
+  the hybrid top 10 against the exact one;
+- index build time and memory; embedding throughput beside a plain ``SentenceTransformer.encode``
+  loop over the same texts; the refresh after a 1% change against the full embedding time;
+- candidates: exact numpy, faiss HNSW with the filter inside, hnswlib with a filter function,
+  usearch with over-fetch and post-filter (its Python search takes no filter).
+"""
+from __future__ import annotations
+
+import os
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks import search_corpus as corpus
+from benchmarks.common import BenchResult
+from sandbox.relevance import labelled_queries, ndcg_at, read_csv
+from warmpool.search.embeddings import EmbeddingStore, Encoder, hash_bytes
+from warmpool.search.engine import SearchEngine
+from warmpool.search.filters import ProfileTable, SearchFilters
+from warmpool.search.index import SearchIndex
+from warmpool.search.keyword import KeywordIndex
+from warmpool.search.vector_index import VectorIndex
+
+SIZE = 1_000_000
+RELEVANCE_SIZE = 20_000
+QUERIES = 200
+THROUGHPUT_TEXTS = 1_000
+SEED_JOBS = 62
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _embedded(docs) -> tuple[list[int], np.ndarray]:
+    """Positions of the documents whose vectors are cached, and those vectors."""
+    store = EmbeddingStore(corpus.store_dir())
+    missing = set(store.missing([d.doc_hash for d in docs]))
+    have = [i for i in range(len(docs)) if i not in missing]
+    return have, store.vectors_for([docs[i].doc_hash for i in have])
+
+
+def _jobs() -> list[dict]:
+    from sandbox.world import generate_world
+
+    with tempfile.TemporaryDirectory() as home:
+        generate_world(people=1500, seed=SEED_JOBS, home=Path(home))
+        return read_csv(Path(home) / "sandbox" / "truth" / "jobs.csv")
+
+
+def _index(rows: list[dict], docs, vectors: np.ndarray, graph: bool) -> tuple[SearchIndex, dict]:
+    frame = pd.DataFrame([{k: v for k, v in r.items() if k != "positions"} for r in rows])
+    frame["keyword_text"] = [d.keyword_text for d in docs]
+    t = time.perf_counter()
+    keyword = KeywordIndex.build(frame["keyword_text"].tolist())
+    keyword_s = time.perf_counter() - t
+    rss = _rss_mb()
+    t = time.perf_counter()
+    vector = VectorIndex.build(vectors, min_rows_for_graph=0 if graph else len(vectors) + 1)
+    vector_s = time.perf_counter() - t
+    index = SearchIndex(folder=Path("."), profiles=frame, table=ProfileTable.from_frame(frame), vectors=vector,
+                        keyword=keyword, manifest={})
+    return index, {"keyword_seconds": keyword_s, "vector_seconds": vector_s, "graph_mb": _rss_mb() - rss}
+
+
+def _filters(rng: np.random.Generator, n: int) -> list[SearchFilters]:
+    choices = [
+        lambda: SearchFilters(country=str(rng.choice(["United States", "Germany", "United Kingdom", "India"]))),
+        lambda: SearchFilters(job_families=(str(rng.choice(["engineering", "data", "sales", "design"])),)),
+        lambda: SearchFilters(country="United States", min_years=float(rng.integers(2, 10))),
+        lambda: SearchFilters(skills=(str(rng.choice(["python", "sql", "salesforce", "figma"])),)),
+        lambda: SearchFilters(country="Canada", job_families=("engineering",)),
+    ]
+    return [choices[i % len(choices)]() for i in range(n)]
+
+
+def _relevance(rows, docs, vectors, jobs, encoder) -> list[BenchResult]:
+    n = len(rows)
+    index, _ = _index(rows, docs, vectors, graph=False)
+    engine = SearchEngine(index, encoder)
+    queries = labelled_queries(jobs, rows)
+    qv = {q.query: encoder.encode_query(q.query) for q in queries}
+    scores = {mode: float(np.mean([ndcg_at(engine.search(q.query, limit=10, mode=mode, query_vector=qv[q.query])
+                                           .person_ids, q.gains) for q in queries]))
+              for mode in ("keyword", "semantic", "hybrid")}
+    size = f"{n:,} profiles, {len(queries)} queries"
+    note = "RRF k=60, weights 1/1; relevance = generator truth (family, seniority, skills)"
+    return [BenchResult("nDCG@10 hybrid vs keyword-only (BM25)", size, scores["hybrid"], "", "keyword only",
+                        scores["keyword"], note),
+            BenchResult("nDCG@10 hybrid vs vector-only (MiniLM)", size, scores["hybrid"], "", "vector only",
+                        scores["semantic"], note)]
+
+
+def _latency(rows, docs, vectors, jobs, encoder, quick: bool) -> list[BenchResult]:
+    n = len(rows)
+    rss0 = _rss_mb()
+    index, build = _index(rows, docs, vectors, graph=True)
+    exact_vectors = VectorIndex(index.vectors.vectors)  # same vectors, no graph: the exact baseline
+    rng = np.random.default_rng(7)
+    queries = [corpus_query for corpus_query in (q["job_name"] + " " + " ".join(q["skills"].split(";")) for q in jobs)]
+    picks = [queries[i % len(queries)] for i in range(QUERIES if not quick else 40)]
+    filters = _filters(rng, len(picks))
+    encode_s = []
+    vectors_q = []
+    for q in picks:
+        t = time.perf_counter()
+        vectors_q.append(encoder.encode_query(q))
+        encode_s.append(time.perf_counter() - t)
+    graph_engine = SearchEngine(index, encoder)
+    lat_graph, lat_exact, recall, allowed, methods = [], [], [], [], {}
+    for q, f, v in zip(picks, filters, vectors_q):
+        r = graph_engine.search(q, f, 10, query_vector=v)
+        lat_graph.append(r.search_seconds)
+        methods[r.vector_method] = methods.get(r.vector_method, 0) + 1
+        index.vectors, saved = exact_vectors, index.vectors
+        e = graph_engine.search(q, f, 10, query_vector=v)
+        index.vectors = saved
+        lat_exact.append(e.search_seconds)
+        recall.append(len(set(r.person_ids) & set(e.person_ids)) / max(1, len(e.person_ids)))
+        allowed.append(r.allowed / n)
+    p50, p95 = np.percentile(np.array(lat_graph) * 1000, [50, 95])
+    e50, e95 = np.percentile(np.array(lat_exact) * 1000, [50, 95])
+    size = f"{n:,} profiles"
+    note = (f"{len(picks)} queries with filters (country / job family / years / skill; median share allowed "
+            f"{np.median(allowed):.0%}); vector path {methods}; goal p95 <= 20 ms")
+    mem = _rss_mb() - rss0
+    return [
+        BenchResult("filtered hybrid query p95, excluding encoding (HNSW)", size, float(p95), "ms",
+                    "same queries, exact numpy scan", float(e95), note + f"; p50 {p50:.1f} ms vs exact {e50:.1f} ms"),
+        BenchResult("recall@10 of the hybrid top 10 (HNSW vs exact)", size, float(np.mean(recall)), "",
+                    "exact search", 1.0, "goal >= 0.95"),
+        BenchResult("query encoding (MiniLM, one query)", size, float(np.median(encode_s) * 1000), "ms",
+                    "filtered hybrid search p50", float(p50), "median; not part of the latency above"),
+        BenchResult("index build: HNSW graph (faiss, M=32, efConstruction=80)", size, build["vector_seconds"], "s",
+                    "BM25 index (bm25s)", build["keyword_seconds"], f"graph ~{build['graph_mb']:.0f} MB; "
+                    f"process grew {mem:.0f} MB for both indexes and the profile table"),
+    ]
+
+
+def _throughput(docs, encoder) -> list[BenchResult]:
+    texts = [d.text for d in docs[:THROUGHPUT_TEXTS]]
+    hashes = [f"{i:032x}" for i in range(len(texts))]  # fresh keys: everything is embedded
+    model = encoder.model
+    t = time.perf_counter()
+    for start in range(0, len(texts), 64):  # the plain loop a notebook would write
+        model.encode(texts[start:start + 64], batch_size=64, show_progress_bar=False)
+    plain = len(texts) / (time.perf_counter() - t)
+    with tempfile.TemporaryDirectory() as folder:
+        store = EmbeddingStore(Path(folder))
+        t = time.perf_counter()
+        store.embed_missing(hashes, texts, encoder, chunk_size=256)
+        ours = len(texts) / (time.perf_counter() - t)
+        # a 1% change: only the changed documents are embedded again
+        changed = max(1, len(texts) // 100)
+        new_hashes = list(hashes)
+        for i in range(changed):
+            new_hashes[i] = f"{i:031x}f"
+        t = time.perf_counter()
+        again = store.embed_missing(new_hashes, texts, encoder)
+        refresh = time.perf_counter() - t
+    full = len(texts) / ours
+    return [
+        BenchResult("embedding throughput (EmbeddingStore.embed_missing)", f"{len(texts):,} profiles", ours,
+                    "profiles/s", "plain SentenceTransformer.encode loop, same texts", plain,
+                    "batch 64, chunks committed to disk; CPU, 2 cores shared with other work"),
+        BenchResult("refresh after a 1% change (embed only what changed)", f"{len(texts):,} profiles, {again} changed",
+                    refresh, "s", "full embedding of the same profiles", full,
+                    "goal <= 2% of the full embedding time"),
+    ]
+
+
+def _candidates(vectors: np.ndarray, quick: bool) -> list[BenchResult]:
+    """Exact numpy, faiss HNSW + bitmap, hnswlib + filter function, usearch + post-filter, on 10% filters."""
+    import faiss
+    import hnswlib
+    from usearch.index import Index
+
+    n, d = vectors.shape
+    rng = np.random.default_rng(11)
+    qs = vectors[rng.choice(n, 50 if quick else 100, replace=False)] + rng.normal(0, 0.02, (50 if quick else 100, d)).astype(np.float32)
+    qs /= np.linalg.norm(qs, axis=1, keepdims=True)
+    masks = [rng.random(n) < 0.10 for _ in range(len(qs))]
+    k = 10
+    exact = VectorIndex(vectors)
+    truth, t_exact = [], []
+    for q, m in zip(qs, masks):
+        t = time.perf_counter()
+        rows, _ = exact.exact(q, k, m)
+        t_exact.append(time.perf_counter() - t)
+        truth.append(set(rows.tolist()))
+    out = []
+
+    def report(name, build_s, times, found, short):
+        rec = float(np.mean([len(f & t) / k for f, t in zip(found, truth)]))
+        out.append(BenchResult(f"vector index candidate: {name}, 10% filter p95", f"{n:,} vectors",
+                               float(np.percentile(np.array(times) * 1000, 95)), "ms", "exact numpy scan p95",
+                               float(np.percentile(np.array(t_exact) * 1000, 95)),
+                               f"recall@10 {rec:.3f}; built in {build_s:.0f} s; {short} of {len(qs)} queries "
+                               f"returned fewer than {k}"))
+
+    t = time.perf_counter()
+    vi = VectorIndex.build(vectors, min_rows_for_graph=0)
+    vi.exact_max_rows = 0
+    build = time.perf_counter() - t
+    times, found, short = [], [], 0
+    for q, m in zip(qs, masks):
+        t = time.perf_counter()
+        rows, _, _ = vi.search(q, k, m)
+        times.append(time.perf_counter() - t)
+        found.append(set(rows.tolist()))
+        short += len(rows) < k
+    report("faiss HNSW, filter inside (IDSelectorBitmap)", build, times, found, short)
+
+    t = time.perf_counter()
+    h = hnswlib.Index(space="ip", dim=d)
+    h.init_index(max_elements=n, M=32, ef_construction=80)
+    h.add_items(vectors, np.arange(n))
+    build = time.perf_counter() - t
+    h.set_ef(200)
+    times, found, short = [], [], 0
+    for q, m in zip(qs, masks):
+        t = time.perf_counter()
+        try:
+            labels, _ = h.knn_query(q, k=k, filter=lambda i, m=m: bool(m[i]))
+            rows = set(labels[0].tolist())
+        except RuntimeError:  # hnswlib raises when it finds fewer than k
+            rows = set()
+        times.append(time.perf_counter() - t)
+        found.append(rows)
+        short += len(rows) < k
+    report("hnswlib, Python filter function", build, times, found, short)
+
+    t = time.perf_counter()
+    u = Index(ndim=d, metric="ip", connectivity=32, expansion_add=80, expansion_search=200)
+    u.add(np.arange(n), vectors)
+    build = time.perf_counter() - t
+    times, found, short = [], [], 0
+    for q, m in zip(qs, masks):
+        t = time.perf_counter()
+        hits = u.search(q, 100)  # over-fetch 10x, then filter
+        rows = [int(key) for key in hits.keys if m[int(key)]][:k]
+        times.append(time.perf_counter() - t)
+        found.append(set(rows))
+        short += len(rows) < k
+    report("usearch, over-fetch 100 then filter", build, times, found, short)
+    del faiss
+    return out
+
+
+def run(quick: bool = False) -> list[BenchResult]:
+    size = 20_000 if quick else SIZE
+    print(f"   building {size:,} profile documents ...", flush=True)
+    rows = corpus.profiles(size)
+    docs = corpus.documents(rows)
+    have, vectors = _embedded(docs)
+    print(f"   {len(have):,} of {size:,} profiles have cached embeddings", flush=True)
+    if len(have) < 1000:
+        raise SystemExit("embed the corpus first: nice -n 19 .venv/bin/python -m benchmarks.search_corpus 1000000")
+    rows = [rows[i] for i in have]
+    docs = [docs[i] for i in have]
+    encoder = Encoder()
+    jobs = _jobs()
+    results = []
+    r = min(RELEVANCE_SIZE, len(rows))
+    results += _relevance(rows[:r], docs[:r], vectors[:r], jobs, encoder)
+    results += _latency(rows, docs, vectors, jobs, encoder, quick)
+    results += _throughput(docs, encoder)
+    results += _candidates(vectors[: min(len(vectors), 200_000 if not quick else 20_000)], quick)
+    if len(have) < size:
+        for res in results:
+            res.note = (res.note + "; " if res.note else "") + (
+                f"ONLY {len(have):,} of the {size:,} profiles were embedded when this ran (the cache is filled niced "
+                f"in the background: python -m benchmarks.search_corpus)")
+    return results

@@ -1,0 +1,359 @@
+"""Search on a world that went through the whole pipeline: the index the run built, hybrid ranking judged
+against the generator's truth, filters that never cost a result, the audit log, saved searches, the
+search-first look-up and the ATS write-back."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from sandbox import vocab as V
+from sandbox.relevance import ndcg_at, read_csv, world_relevance_set
+from warmpool.config import get_settings
+from warmpool.search import LookupQuery, SearchFilters, audit_log, lookup_person, search, sourcing_store
+from warmpool.search.engine import SearchEngine
+from warmpool.search.index import SearchIndex
+from warmpool.search.sourcing import push_pipeline, run_saved_searches
+from warmpool.search.vector_index import VectorIndex
+
+
+@pytest.fixture(scope="module")
+def built_index(pipeline_world) -> Path:
+    index_dir = pipeline_world.home / "search" / "index"
+    assert (index_dir / "CURRENT").exists(), "the pipeline run did not build the search index"
+    return index_dir
+
+
+@pytest.fixture
+def search_home(built_index, pipeline_world, tmp_path, monkeypatch):
+    """A home holding a copy of the pipeline world's search index (and its ATS files), nothing else:
+    searches here write their own audit log and sourcing store, never the shared world's."""
+    from warmpool import config
+
+    home = tmp_path / "home"
+    shutil.copytree(built_index, home / "search" / "index")
+    shutil.copytree(pipeline_world.home / "sandbox" / "ats", home / "sandbox" / "ats")
+    monkeypatch.setenv("WARMPOOL_HOME", str(home))
+    monkeypatch.setenv("WARMPOOL_USER", "test.recruiter")
+    config._settings_for.cache_clear()
+    yield get_settings()
+    config._settings_for.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def index(built_index) -> SearchIndex:
+    return SearchIndex.load(built_index)
+
+
+@pytest.fixture(scope="module")
+def engine(index) -> SearchEngine:
+    return SearchEngine(index)
+
+
+@pytest.fixture(scope="module")
+def truth_people(pipeline_world) -> dict[str, dict]:
+    return {p["true_person_id"]: p for p in read_csv(pipeline_world.truth_dir / "people.csv")}
+
+
+@pytest.fixture(scope="module")
+def true_of(pipeline_world, index) -> dict[str, str]:
+    """pool person id -> true person id (the majority of their records)."""
+    records = pd.read_csv(pipeline_world.truth_dir / "source_record_person.csv", dtype=str)
+    merged = index.frame("records").astype({"source_record_id": str}).merge(records, on=["source", "source_record_id"])
+    return merged.groupby("person_id")["true_person_id"].agg(lambda s: s.mode().iloc[0]).to_dict()
+
+
+# --- the index the pipeline built -------------------------------------------------------------------
+def test_the_run_indexed_every_person_with_their_resume_text(index, pipeline_world):
+    from warmpool.warehouse import warehouse
+
+    with warehouse(pipeline_world.home / "warehouse.duckdb", read_only=True) as con:
+        people = con.execute("select count(*) from marts.dim_candidates").fetchone()[0]
+        resume = con.execute("select person_id, resume_text from marts.dim_candidate_resumes limit 1").fetchone()
+    assert index.rows == people
+    assert resume is not None, "uploaded resume text should reach the marts"
+    document = index.profiles.set_index("person_id").loc[resume[0], "keyword_text"]
+    assert " ".join(resume[1].split()) in document
+
+
+# --- relevance ------------------------------------------------------------------------------------
+def test_hybrid_is_at_least_as_good_as_keyword_or_vector_alone(engine, index, pipeline_world):
+    queries = world_relevance_set(pipeline_world.truth_dir,
+                                  index.frame("records")[["person_id", "source", "source_record_id"]]
+                                  .itertuples(index=False))
+    assert len(queries) >= 10
+    vectors = {q.query: engine.encoder.encode_query(q.query) for q in queries}
+    score = {mode: float(np.mean([ndcg_at(engine.search(q.query, limit=10, mode=mode,
+                                                        query_vector=vectors[q.query]).person_ids, q.gains)
+                                  for q in queries]))
+             for mode in ("keyword", "semantic", "hybrid")}
+    assert score["hybrid"] >= score["keyword"] and score["hybrid"] >= score["semantic"], score
+    assert score["hybrid"] > 0.3, score
+
+
+@pytest.mark.parametrize("query, family, skills", [
+    ("senior data engineer spark airflow", "data", {"spark", "airflow"}),
+    ("account executive salesforce saas", "sales", {"salesforce", "saas"}),
+    ("product designer figma design systems", "design", {"figma", "design systems"}),
+])
+def test_hand_checked_queries(engine, true_of, truth_people, query, family, skills):
+    """Checked by hand on this world: the top five are all of the query's family (by the generator's
+    truth), and the first result has every skill the query names."""
+    top = engine.search(query, limit=5).results
+    assert [truth_people[true_of[r.person_id]]["job_family"] for r in top] == [family] * 5
+    assert skills <= set(truth_people[true_of[top[0].person_id]]["skills"].split(";"))
+    assert set(top[0].why["matched_terms"]) >= {t for s in skills for t in s.split()}
+
+
+def test_each_result_says_why_it_matched(engine):
+    response = engine.search("python kubernetes", SearchFilters(job_families=("engineering",)), limit=3)
+    for r in response.results:
+        assert r.why["filters"] == {"job_families": ["engineering"]}
+        assert r.why["similarity"] is not None and -1 <= r.why["similarity"] <= 1
+        assert r.why["matched_terms"] and set(r.why["matched_terms"]) <= {"python", "kubernetes"}
+        assert r.profile["job_family"].lower() == "engineering"
+
+
+# --- filters ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("filters", [
+    SearchFilters(country="Germany"),
+    SearchFilters(job_families=("finance",), contactable_only=True),
+    SearchFilters(skills=("python", "sql")),
+    SearchFilters(min_years=10, silver_medalist_only=False, sources=("talentdb", "eurocv")),
+    SearchFilters(near="London", radius_km=50),
+    SearchFilters(silver_medalist_only=True),
+])
+def test_a_filtered_query_returns_k_results_when_k_exist(engine, index, filters):
+    allowed = int(index.table.mask(filters).sum())
+    assert allowed > 0
+    for k in (1, 10, allowed + 5):
+        response = engine.search("experienced hands-on professional", filters, limit=k)
+        assert len(response.results) == min(k, allowed)
+        assert response.allowed == allowed
+
+
+def test_filters_hold_for_every_result(engine):
+    since = datetime(2026, 6, 1).date()
+    f = SearchFilters(country="US", min_years=3, max_years=12, contactable_only=True, active_since=since)
+    results = engine.search("sales", f, limit=50).results
+    assert results
+    for r in results:
+        p = r.profile
+        assert p["country"] in ("United States", "US", "USA", "United States of America")
+        assert 3 <= float(p["years_experience"]) <= 12 and p["is_contactable"]
+        assert datetime.fromisoformat(str(p["last_activity_at"])).date() >= since
+
+
+def test_radius_uses_coordinates_and_leaves_unknown_places_out(index):
+    near = index.table.mask(SearchFilters(near="San Francisco", radius_km=100))
+    cities = set(index.profiles.loc[near, "city"].str.lower())
+    assert cities and cities <= {"san francisco", "san jose", "sf", "san francisco bay area"}
+    assert not index.profiles.loc[near, "latitude"].isna().any()
+
+
+def test_the_graph_search_with_a_selective_filter_still_finds_k(index):
+    """The HNSW path (built here on the small pool): filtered inside the graph walk, exact fallback."""
+    graph = VectorIndex.build(np.asarray(index.vectors.vectors), min_rows_for_graph=0)
+    graph.exact_max_rows = 0  # always the graph first
+    q = np.asarray(index.vectors.vectors[0])
+    methods = set()
+    for share in (0.5, 0.05, 0.005):
+        mask = np.random.default_rng(3).random(index.rows) < share
+        k = 10
+        rows, _, how = graph.search(q, k, mask)
+        methods.add(how)
+        exact_rows, _ = graph.exact(q, k, mask)
+        assert len(rows) == min(k, int(mask.sum())) and mask[rows].all()
+        assert len(set(rows) & set(exact_rows)) >= 0.9 * len(exact_rows)
+    assert "hnsw" in methods
+
+
+# --- audit log ---------------------------------------------------------------------------------------
+def test_1000_scripted_searches_leave_1000_complete_audit_rows(search_home):
+    words = ["python", "sales", "designer", "finance", "data", "marketing", "operations", "product"]
+    filters = [{}, {"country": "US"}, {"contactable_only": True}, {"job_families": ["engineering"]}]
+    for i in range(1000):
+        search(f"{words[i % len(words)]} {i}", filters[i % len(filters)], limit=5, user=f"recruiter{i % 7}",
+               requisition_id=None if i % 3 else f"REQ-{i}", channel="cli")
+    with audit_log.audit_log(search_home.search_audit_path) as con:
+        rows = audit_log.rows(con)
+    assert len(rows) == 1000
+    for i, row in enumerate(rows):
+        for column in ("searched_at", "searched_by", "channel", "query", "filters", "result_person_ids", "retain_until"):
+            assert row[column] not in (None, ""), (i, column)
+        assert row["query"] == f"{words[i % len(words)]} {i}"
+        assert json.loads(row["filters"]) == SearchFilters.from_dict(filters[i % len(filters)]).as_dict()
+        assert len(json.loads(row["result_person_ids"])) == row["result_count"] == 5
+        assert row["requisition_id"] == (None if i % 3 else f"REQ-{i}")
+        assert row["retain_until"] >= (datetime.now(timezone.utc) + timedelta(days=729)).strftime("%Y-%m-%d")
+
+
+def test_the_audit_store_refuses_updates_and_early_deletes(search_home, tmp_path):
+    search("python", {}, limit=3, user="alice")
+    con = sqlite3.connect(search_home.search_audit_path)
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            con.execute("update search_audit set query = 'nothing to see' where audit_seq = 1")
+        with pytest.raises(sqlite3.IntegrityError, match="retention"):
+            con.execute("delete from search_audit")
+        assert con.execute("select query from search_audit").fetchall() == [("python",)]
+        # past its retention date a row may go (a retention purge); the trigger checks the row's own date
+        con.execute("insert into search_audit (searched_at, searched_by, channel, query, filters, result_person_ids, "
+                    "result_count, retain_until) values ('2020-01-01T00:00:00Z', 'x', 'cli', 'old', '{}', '[]', 0, "
+                    "'2022-01-01T00:00:00Z')")
+        con.execute("delete from search_audit where query = 'old'")
+        con.commit()
+    finally:
+        con.close()
+    out = tmp_path / "audit.csv"
+    with audit_log.audit_log(search_home.search_audit_path) as alog:
+        assert audit_log.export_csv(alog, out, datetime.now(timezone.utc) - timedelta(days=1)) == 1
+    assert pd.read_csv(out)["searched_by"].tolist() == ["alice"]
+
+
+# --- saved searches and pipelines -----------------------------------------------------------------
+def test_a_saved_search_run_twice_adds_each_new_match_once(search_home):
+    with sourcing_store.sourcing_store(search_home.sourcing_store_path) as con:
+        pid = sourcing_store.create_pipeline(con, "Data engineers", "alice")
+        sourcing_store.add_members(con, pid, [search("data engineer spark", {}, 1).person_ids[0]], "alice", "search")
+        sourcing_store.save_search(con, "spark people", "data engineer spark", {"job_families": ["data"]}, pid,
+                                   "alice", top_n=15)
+    first = run_saved_searches(search_home)
+    second = run_saved_searches(search_home)
+    assert len(first[0].added) == 14  # the one added by hand is matched but not added twice
+    assert second[0].added == []
+    with sourcing_store.sourcing_store(search_home.sourcing_store_path) as con:
+        members = sourcing_store.members(con, pid)
+        events = sourcing_store.read_after(con, "pipeline_events", 0)
+    assert len(members) == 15 and len({m["person_id"] for m in members}) == 15
+    assert len(events) == 15
+    with audit_log.audit_log(search_home.search_audit_path) as con:
+        channels = [r["channel"] for r in audit_log.rows(con)]
+    assert channels.count("saved_search") == 2
+
+
+def test_lookup_finds_a_person_bought_twice_under_a_nickname_and_a_new_email(search_home, pipeline_world, true_of,
+                                                                              truth_people):
+    records = pd.read_csv(pipeline_world.truth_dir / "source_record_person.csv", dtype=str)
+    exported = pd.read_csv(pipeline_world.home / "sandbox" / "exports" / "source_records.csv", dtype=str)
+    vendors = records[records["source"].isin(["talentdb", "hirewire", "eurocv"])]
+    bought_twice = vendors.groupby("true_person_id")["source"].nunique()
+    chosen = None
+    for true_id in bought_twice[bought_twice >= 2].index:
+        person = truth_people[true_id]
+        rows = records[records["true_person_id"] == true_id].merge(exported, on=["source", "source_record_id"])
+        first = rows["first_name"].dropna()
+        if person["kind"] == "base" and len(first) and first.iloc[0] in V.NICKNAMES:
+            chosen = (true_id, person, rows)
+            break
+    assert chosen, "the world should hold someone bought from two vendors with a nickname-able name"
+    true_id, person, rows = chosen
+    first, last = rows["first_name"].dropna().iloc[0], rows["last_name"].dropna().iloc[0]
+    nickname = V.NICKNAMES[first][0]
+    answer = lookup_person(LookupQuery(name=f"{nickname} {last}", email=f"{nickname}.{last}@new-mailbox.example".lower(),
+                                       city=person["city"], company=person["current_company"]), user="sourcer")
+    assert answer.verdict in ("in_pool", "possible")
+    assert true_of[answer.matches[0].person_id] == true_id
+    found = {(r["source"], r["source_record_id"]) for r in answer.matches[0].records}
+    assert {s for s, _ in found} & {"talentdb", "hirewire", "eurocv"}
+    with audit_log.audit_log(search_home.search_audit_path) as con:
+        row = audit_log.rows(con)[-1]
+    assert row["channel"] == "lookup" and json.loads(row["result_person_ids"])[0] == answer.matches[0].person_id
+
+
+def test_a_pipelines_prospects_arrive_once_at_the_ats_after_two_runs(search_home):
+    from sandbox.services import SandboxServices
+
+    index = SearchIndex.load(search_home.search_index_dir)
+    jobs = index.frame("jobs")
+    job_id = int(jobs[jobs["status"] == "open"]["job_id"].iloc[0])
+    records = index.frame("records")
+    in_ats = set(records.loc[records["source"] == "ats", "person_id"])
+    not_in_ats = index.profiles.loc[~index.profiles["person_id"].isin(in_ats), "person_id"].tolist()[:3]
+    people = not_in_ats + sorted(in_ats)[:2]
+    with sourcing_store.sourcing_store(search_home.sourcing_store_path) as con:
+        pid = sourcing_store.create_pipeline(con, "Req push", "alice", job_id, ["warmpool", "silver-2026"])
+        sourcing_store.add_members(con, pid, people, "alice", "hand")
+    with SandboxServices(search_home, ats_port=0, smtp_port=0) as svc:
+        settings = dataclasses.replace(search_home, ats=dataclasses.replace(search_home.ats, base_url=svc.ats_url))
+        first = push_pipeline(settings, "Req push", on_behalf_of=4100001)
+        second = push_pipeline(settings, "Req push", on_behalf_of=4100001)
+        writes = httpx.get(f"{svc.ats_root}/_sim/writes").json()
+        candidates = httpx.get(f"{svc.ats_url}/candidates", params={"per_page": 500, "created_after": "2026-11-02"},
+                               auth=(search_home.ats.api_key, "")).json()
+    assert (first.pushed, first.failed, second.pushed, second.already) == (5, [], 0, 5)
+    prospects = [w for w in writes if w["kind"] == "prospect"]
+    assert len(prospects) == 3 and all(w["on_behalf_of"] == "4100001" for w in writes)
+    assert all(w["body"]["tags"] == ["warmpool", "silver-2026"] and w["body"]["applications"] == [{"job_id": job_id}]
+               for w in prospects)
+    assert len([w for w in writes if w["kind"] == "application"]) == 2
+    assert len([c for c in candidates if c.get("is_prospect")]) == 3
+
+
+# --- the command line ---------------------------------------------------------------------------------
+def test_warmpool_search_json(search_home):
+    result = subprocess.run([str(Path(sys.executable).with_name("warmpool")), "search", "python engineer", "--limit",
+                             "4", "--json", "--country", "US", "--user", "cli.user"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    payload = json.loads(result.stdout)
+    assert len(payload["results"]) == 4 and payload["filters"] == {"country": "US"}
+    assert {"person_id", "why", "current_title", "is_contactable", "sources"} <= set(payload["results"][0])
+    with audit_log.audit_log(search_home.search_audit_path) as con:
+        assert [(r["searched_by"], r["channel"]) for r in audit_log.rows(con)] == [("cli.user", "cli")]
+
+
+# --- the dashboards' recruiter pages -----------------------------------------------------------------
+PAGES = Path(__file__).resolve().parent.parent / "dashboards"
+
+
+def test_the_search_page_searches_shows_profiles_adds_to_a_pipeline_and_exports(search_home):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(PAGES / "search_page.py"), default_timeout=120).run()
+    assert not at.exception
+    at.text_input[0].input("data engineer spark")
+    at.checkbox[0].check()  # contactable only
+    at.text_input[2].input("page.user")
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert len(table) == 20 and table["contactable"].all()
+    assert at.get("download_button")
+    assert len(at.expander) == 20  # golden profile, sources and work history per result
+    at.text_input[4].input("Spark pipeline")
+    at.button[1].click().run()
+    assert any("added to 'Spark pipeline'" in s.value for s in at.success)
+    with sourcing_store.sourcing_store(search_home.sourcing_store_path) as con:
+        pipe = sourcing_store.pipeline(con, "Spark pipeline")
+        assert [m["person_id"] for m in sourcing_store.members(con, pipe["pipeline_id"])] == \
+            sorted(table["person_id"].tolist()[:5], key=table["person_id"].tolist().index)
+    with audit_log.audit_log(search_home.search_audit_path) as con:
+        rows = audit_log.rows(con)
+    assert [(r["channel"], r["searched_by"], json.loads(r["filters"])) for r in rows] == \
+        [("page", "page.user", {"contactable_only": True})]
+
+
+def test_the_lookup_page_answers_and_is_audited(search_home, index):
+    from streamlit.testing.v1 import AppTest
+
+    someone = index.frame("records").dropna(subset=["email"]).iloc[0]
+    at = AppTest.from_file(str(PAGES / "lookup_page.py"), default_timeout=120).run()
+    at.text_input[0].input(f"{someone['first_name']} {someone['last_name']}")
+    at.text_input[1].input(str(someone["email"]))
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert at.error and "Already in the pool" in at.error[0].value
+    assert someone["person_id"] in at.dataframe[0].value["person_id"].tolist()
+    with audit_log.audit_log(search_home.search_audit_path) as con:
+        assert [r["channel"] for r in audit_log.rows(con)] == ["lookup"]

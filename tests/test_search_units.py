@@ -1,0 +1,95 @@
+"""Search pieces on their own: documents and their hashes, the resumable embedding store, tokens, filters."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from warmpool.search.documents import build_document
+from warmpool.search.embeddings import EmbeddingStore, Encoder
+from warmpool.search.filters import FilterError, SearchFilters
+from warmpool.search.geo import city_coordinates, coordinates_of_place
+from warmpool.search.keyword import tokenize
+
+PROFILE = {"person_id": "p1", "first_name": "Ada", "last_name": "Lovelace", "email": "ada@x.example",
+           "current_title": "Senior Data Engineer", "current_company": "Acme Labs", "skills": "spark;airflow;sql",
+           "years_experience": 7, "seniority": "senior", "job_family": "Data", "city": "London"}
+
+
+def test_a_document_reads_the_profile_history_and_resume_but_no_name_or_place():
+    doc = build_document(PROFILE, [{"title": "Data Engineer", "company_name": "Globex"}],
+                         ["Built streaming pipelines in Kafka and Flink."])
+    for part in ("Senior Data Engineer at Acme Labs", "spark, airflow, sql", "7 years", "Data Engineer at Globex",
+                 "Kafka and Flink"):
+        assert part in doc.text
+    assert "kafka" in tokenize(doc.keyword_text) and "globex" not in tokenize(doc.keyword_text)
+    for private in ("Ada", "Lovelace", "ada@x.example", "London"):
+        assert private not in doc.text and private not in doc.keyword_text
+
+
+def test_the_document_hash_moves_only_with_the_embedded_text():
+    base = build_document(PROFILE)
+    assert build_document(dict(PROFILE, email="new@x.example", city="Paris")).doc_hash == base.doc_hash
+    assert build_document(dict(PROFILE, skills="spark;airflow;sql;dbt")).doc_hash != base.doc_hash
+
+
+def test_tokens_keep_the_skills_recruiters_type():
+    assert tokenize("C++, C#, Node.js and R; CI/CD with the A/B testing.") == \
+        ["c++", "c#", "node.js", "r", "ci", "cd", "b", "testing"]  # "a" is a stop word; a/b still matches a/b
+
+
+class CountingEncoder(Encoder):
+    """The real model; counts what it was asked to embed."""
+
+    def __init__(self):
+        super().__init__()
+        self.texts = 0
+
+    def encode(self, texts):
+        self.texts += len(texts)
+        return super().encode(texts)
+
+
+def test_the_embedding_store_resumes_and_never_embeds_a_document_twice(tmp_path):
+    texts = [f"Engineer number {i} who knows python and sql" for i in range(10)]
+    hashes = [f"{i:032x}" for i in range(10)]
+    encoder = CountingEncoder()
+    store = EmbeddingStore(tmp_path / "emb")
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first_chunk(p):
+        if p.done == 4:
+            raise Stop  # the process dies after one committed chunk
+
+    with pytest.raises(Stop):
+        store.embed_missing(hashes, texts, encoder, chunk_size=4, progress=stop_after_first_chunk)
+    assert encoder.texts == 4
+    store = EmbeddingStore(tmp_path / "emb")  # a new process: only the committed chunk is there
+    assert store.embed_missing(hashes, texts, encoder, chunk_size=4) == 6
+    assert encoder.texts == 10
+    assert store.embed_missing(hashes, texts, encoder) == 0 and encoder.texts == 10
+    vectors = store.vectors_for(hashes)
+    assert np.allclose(vectors, encoder.encode(texts), atol=1e-5)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert store.compact(hashes[:3]) == 7
+    assert len(EmbeddingStore(tmp_path / "emb")) == 3
+
+
+def test_filters_are_checked_and_kept_verbatim():
+    f = SearchFilters.from_dict({"country": "DE", "skills": "python; sql", "active_since": "2026-01-31",
+                                 "contactable_only": True})
+    assert f.as_dict() == {"country": "DE", "skills": ["python", "sql"], "active_since": "2026-01-31",
+                           "contactable_only": True}
+    with pytest.raises(FilterError, match="unknown filter"):
+        SearchFilters.from_dict({"colour": "blue"})
+    with pytest.raises(FilterError, match="radius"):
+        SearchFilters(near="Berlin")
+
+
+def test_places_have_coordinates_by_any_of_their_names():
+    assert city_coordinates("München", "DE") == city_coordinates("Munich", "Germany")
+    assert city_coordinates("Bangalore", "IN") is not None and city_coordinates("Nowheresville", "US") is None
+    lat, lon = coordinates_of_place("Berlin, DE")
+    assert 52 < lat < 53 and 13 < lon < 14
+    assert coordinates_of_place("40.7,-74.0") == (40.7, -74.0)
