@@ -47,7 +47,10 @@ def profile_index(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         "folder": dg.MetadataValue.path(str(settings.search_index_dir))})
 
 
+# In the warehouse pool although it reads only the index: the code location keeps every step there,
+# so a scheduled run waits for a pipeline run to finish instead of searching a half-refreshed pool.
 @dg.asset(key=["search", "saved_search_matches"], deps=[PROFILE_INDEX_KEY], group_name="search", kinds={"sqlite"},
+          pool=WAREHOUSE_POOL,
           description="Runs every saved search; people newly in its top join its pipeline, once each "
                       "(the sourcing store). Each run is an audited search.")
 def saved_search_matches(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:

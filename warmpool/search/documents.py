@@ -6,7 +6,10 @@ companies) and the resume text people uploaded. It has two texts:
 
 - ``text``: what the embedding model reads (a few short sentences, most telling first, because the
   model reads at most 256 word pieces);
-- ``keyword_text``: what the keyword (BM25) index reads: titles, skills and resume text.
+- ``keyword_text``: what the keyword (BM25) index reads: the current title, skills and resume text.
+  Past titles stay out of it: a "Senior Sales Manager" who once was a "Data Analyst" must not match
+  "data analyst" on words alone (measured on the relevance set: keyword nDCG@10 0.435 -> 0.446,
+  hybrid 0.478 -> 0.510); the embedded text keeps the history as context.
 
 Names, contact details and places are left out of both on purpose: a search for "python engineer"
 must not rank people by their name, and places are structured filters, not words.
@@ -90,9 +93,7 @@ def build_document(profile: Mapping, positions: Iterable[Mapping] = (), resumes:
         resume_texts[0][:MAX_RESUME_CHARS] if resume_texts else "",
     ]
     text = ". ".join(s.rstrip(".") for s in sentences if s) + "."
-    titles = [title, *(_clean(p.get("title")) for p in positions)]
-    keyword_text = " \n".join(x for x in (*dict.fromkeys(t for t in titles if t), " ; ".join(skills), family,
-                                          *resume_texts) if x)
+    keyword_text = " \n".join(x for x in (title, " ; ".join(skills), *resume_texts) if x)
     digest = hashlib.blake2b(f"v{DOCUMENT_VERSION}\x00{text}".encode("utf-8"), digest_size=16).hexdigest()
     return ProfileDocument(person_id=str(profile["person_id"]), text=text, keyword_text=keyword_text,
                            doc_hash=digest)
