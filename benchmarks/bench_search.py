@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -30,8 +31,9 @@ import pandas as pd
 
 from benchmarks import search_corpus as corpus
 from benchmarks.common import BenchResult
-from sandbox.relevance import labelled_queries, ndcg_at, read_csv
-from warmpool.search.embeddings import EmbeddingStore, Encoder, hash_bytes
+from sandbox.relevance import labelled_queries, ndcg_at, query_for, read_csv
+from warmpool.search.documents import build_document
+from warmpool.search.embeddings import EmbeddingStore, Encoder
 from warmpool.search.engine import SearchEngine
 from warmpool.search.filters import ProfileTable, SearchFilters
 from warmpool.search.index import SearchIndex
@@ -118,7 +120,7 @@ def _latency(rows, docs, vectors, jobs, encoder, quick: bool) -> list[BenchResul
     index, build = _index(rows, docs, vectors, graph=True)
     exact_vectors = VectorIndex(index.vectors.vectors)  # same vectors, no graph: the exact baseline
     rng = np.random.default_rng(7)
-    queries = [corpus_query for corpus_query in (q["job_name"] + " " + " ".join(q["skills"].split(";")) for q in jobs)]
+    queries = [query_for(job) for job in jobs]
     picks = [queries[i % len(queries)] for i in range(QUERIES if not quick else 40)]
     filters = _filters(rng, len(picks))
     encode_s = []
@@ -158,7 +160,8 @@ def _latency(rows, docs, vectors, jobs, encoder, quick: bool) -> list[BenchResul
     ]
 
 
-def _throughput(docs, encoder) -> list[BenchResult]:
+def _throughput(docs, encoder) -> tuple[list[BenchResult], float]:
+    """Embedding throughput beside a plain encode loop over the same texts; returns (results, profiles/s)."""
     texts = [d.text for d in docs[:THROUGHPUT_TEXTS]]
     hashes = [f"{i:032x}" for i in range(len(texts))]  # fresh keys: everything is embedded
     model = encoder.model
@@ -167,32 +170,38 @@ def _throughput(docs, encoder) -> list[BenchResult]:
         model.encode(texts[start:start + 64], batch_size=64, show_progress_bar=False)
     plain = len(texts) / (time.perf_counter() - t)
     with tempfile.TemporaryDirectory() as folder:
-        store = EmbeddingStore(Path(folder))
         t = time.perf_counter()
-        store.embed_missing(hashes, texts, encoder, chunk_size=256)
+        EmbeddingStore(Path(folder)).embed_missing(hashes, texts, encoder, chunk_size=256)
         ours = len(texts) / (time.perf_counter() - t)
-        # a 1% change: only the changed documents are embedded again
-        changed = max(1, len(texts) // 100)
-        new_hashes = list(hashes)
-        for i in range(changed):
-            new_hashes[i] = f"{i:031x}f"
+    return [BenchResult("embedding throughput (EmbeddingStore.embed_missing)", f"{len(texts):,} profiles", ours,
+                        "profiles/s", "plain SentenceTransformer.encode loop, same texts", plain,
+                        "batch 64, chunks committed to disk; CPU, 2 cores shared with other work")], ours
+
+
+def _refresh(rows, docs, encoder, per_second: float) -> list[BenchResult]:
+    """A 1% change of the corpus: only the changed documents are embedded (the rest found by hash)."""
+    n = len(docs)
+    changed = max(1, n // 100)
+    rng = np.random.default_rng(int(time.time()))  # new skills each run: never already cached
+    new_docs = list(docs)
+    for i in rng.choice(n, changed, replace=False):
+        row = dict(rows[i], skills=rows[i]["skills"] + f";skill-{rng.integers(1 << 30)}")
+        new_docs[i] = build_document(row, row["positions"])
+    with tempfile.TemporaryDirectory() as folder:
+        store_dir = Path(folder) / "embeddings"
+        shutil.copytree(corpus.store_dir(), store_dir, copy_function=os.link)  # chunks never change: links
         t = time.perf_counter()
-        again = store.embed_missing(new_hashes, texts, encoder)
+        embedded = EmbeddingStore(store_dir).embed_missing([d.doc_hash for d in new_docs], [d.text for d in new_docs],
+                                                           encoder)
         refresh = time.perf_counter() - t
-    full = len(texts) / ours
-    return [
-        BenchResult("embedding throughput (EmbeddingStore.embed_missing)", f"{len(texts):,} profiles", ours,
-                    "profiles/s", "plain SentenceTransformer.encode loop, same texts", plain,
-                    "batch 64, chunks committed to disk; CPU, 2 cores shared with other work"),
-        BenchResult("refresh after a 1% change (embed only what changed)", f"{len(texts):,} profiles, {again} changed",
-                    refresh, "s", "full embedding of the same profiles", full,
-                    "goal <= 2% of the full embedding time"),
-    ]
+    full = n / per_second
+    return [BenchResult("refresh after a 1% change (embed only what changed)", f"{n:,} profiles, {embedded:,} changed",
+                        refresh, "s", "full embedding of the same profiles (at the measured rate)", full,
+                        "includes finding the unchanged 99% by hash; goal <= 2% of the full embedding time")]
 
 
 def _candidates(vectors: np.ndarray, quick: bool) -> list[BenchResult]:
     """Exact numpy, faiss HNSW + bitmap, hnswlib + filter function, usearch + post-filter, on 10% filters."""
-    import faiss
     import hnswlib
     from usearch.index import Index
 
@@ -264,7 +273,6 @@ def _candidates(vectors: np.ndarray, quick: bool) -> list[BenchResult]:
         found.append(set(rows))
         short += len(rows) < k
     report("usearch, over-fetch 100 then filter", build, times, found, short)
-    del faiss
     return out
 
 
@@ -285,7 +293,9 @@ def run(quick: bool = False) -> list[BenchResult]:
     r = min(RELEVANCE_SIZE, len(rows))
     results += _relevance(rows[:r], docs[:r], vectors[:r], jobs, encoder)
     results += _latency(rows, docs, vectors, jobs, encoder, quick)
-    results += _throughput(docs, encoder)
+    throughput, per_second = _throughput(docs, encoder)
+    results += throughput
+    results += _refresh(rows, docs, encoder, per_second)
     results += _candidates(vectors[: min(len(vectors), 200_000 if not quick else 20_000)], quick)
     if len(have) < size:
         for res in results:

@@ -22,6 +22,7 @@ from warmpool.search.embeddings import MODEL_NAME, EmbeddingStore, EmbedProgress
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "data" / "bench"
 SEED = 61  # a world of its own (identity uses 11, 21, 41, 51)
+CORPUS_SIZE = 1_000_000  # the generator's draws depend on the count: smaller sizes are prefixes of this corpus
 
 
 def store_dir() -> Path:
@@ -29,9 +30,9 @@ def store_dir() -> Path:
 
 
 def profiles(people: int, seed: int = SEED) -> list[dict]:
-    """``dim_candidates``-like rows (with ``positions``) for ``people`` generated people."""
+    """``dim_candidates``-like rows (with ``positions``) for the first ``people`` of the corpus."""
     rows = []
-    for p in generate_profiles(people, seed):
+    for p in generate_profiles(CORPUS_SIZE, seed)[:people]:
         row = person_truth(p)
         row["person_id"] = p.pid
         row["positions"] = person_positions(p)
@@ -59,7 +60,7 @@ def embed(docs: list[ProfileDocument], log=print) -> dict:
 
 
 if __name__ == "__main__":
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else CORPUS_SIZE
     t0 = time.perf_counter()
     docs = documents(profiles(count))
     print(f"{len(docs):,} documents in {time.perf_counter() - t0:.0f} s", flush=True)

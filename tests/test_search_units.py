@@ -93,3 +93,26 @@ def test_places_have_coordinates_by_any_of_their_names():
     lat, lon = coordinates_of_place("Berlin, DE")
     assert 52 < lat < 53 and 13 < lon < 14
     assert coordinates_of_place("40.7,-74.0") == (40.7, -74.0)
+
+
+def test_the_sourcing_store_loads_into_the_warehouse_once(warmpool_home):
+    """Pipelines and their events reach raw_sourcing incrementally: a second load brings nothing twice."""
+    from pipelines.sourcing_store import run_sourcing_store
+    from warmpool.config import get_settings
+    from warmpool.search import sourcing_store as store
+    from warmpool.warehouse import warehouse
+
+    settings = get_settings().ensure_dirs()
+    with store.sourcing_store(settings.sourcing_store_path) as con:
+        pid = store.create_pipeline(con, "Backend 2026", "alice", 4500001, ["warmpool"])
+        store.add_members(con, pid, ["p1", "p2", "p1"], "alice", "hand")
+        store.set_stage(con, pid, "p2", "contacted", "alice")
+    assert run_sourcing_store(settings) == {"pipeline_events": 3, "pipelines": 1}
+    assert run_sourcing_store(settings) == {"pipeline_events": 0, "pipelines": 0}
+    with store.sourcing_store(settings.sourcing_store_path) as con:
+        store.add_members(con, pid, ["p3"], "bob", "search")
+    assert run_sourcing_store(settings)["pipeline_events"] == 1
+    with warehouse(settings.warehouse_path, read_only=True) as wh:
+        events = wh.execute("select person_id, event, stage from raw_sourcing.pipeline_events order by event_seq").fetchall()
+    assert events == [("p1", "added", "identified"), ("p2", "added", "identified"), ("p2", "stage_changed", "contacted"),
+                      ("p3", "added", "identified")]

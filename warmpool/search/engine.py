@@ -138,12 +138,9 @@ class SearchEngine:
                 sem_rows, sem_sims, method = self.index.vectors.search(query_vector, depth, mask, allowed)
             if mode != "semantic":
                 kw_rows, kw_scores = self.index.keyword.top(query, depth, mask)
-            fused = fuse(sem_rows if mode != "keyword" else sem_rows[:0], kw_rows if mode != "semantic" else kw_rows[:0],
-                         w_semantic=self.w_semantic, w_keyword=self.w_keyword, k=self.rrf_k)
+            fused = fuse(sem_rows, kw_rows, w_semantic=self.w_semantic, w_keyword=self.w_keyword, k=self.rrf_k)
             sim_of = dict(zip(sem_rows.tolist(), sem_sims.tolist()))
             ranked = sorted(fused, key=lambda r: (-fused[r], -sim_of.get(r, -1.0), self.index.profiles.iat[r, 0]))
-            if len(ranked) < min(limit, allowed) and mode == "keyword":
-                pass  # keyword-only: people without any query term are not matches
             ranked = [(r, fused[r]) for r in ranked[:limit]]
         search_seconds = time.perf_counter() - started
         results = self._results(ranked, query, query_vector, filters, sem_rows, sem_sims, kw_rows, kw_scores)
