@@ -12,13 +12,13 @@ st.caption("What the vendor shows you: the identity model (nicknames, typos, mov
            "tells you whether the pool already holds this person, and how sure it is.")
 with st.form("lookup"):
     left, right = st.columns(2)
-    name = left.text_input("Name")
-    email = right.text_input("Email")
-    phone = left.text_input("Phone")
-    url = right.text_input("Profile URL")
-    city = left.text_input("City")
-    company = right.text_input("Current employer")
-    user = st.text_input("Your name (kept in the search audit log)", value=who(None))
+    name = left.text_input("Name", key="name")
+    email = right.text_input("Email", key="email")
+    phone = left.text_input("Phone", key="phone")
+    url = right.text_input("Profile URL", key="url")
+    city = left.text_input("City", key="city")
+    company = right.text_input("Current employer", key="company")
+    user = st.text_input("Your name (kept in the search audit log)", value=who(None), key="user")
     submitted = st.form_submit_button("Look up")
 
 if submitted:

@@ -2,7 +2,6 @@
 work history, consent and contactability; add results to a pipeline; export. Every search is audited."""
 from __future__ import annotations
 
-import os
 from datetime import date
 
 import pandas as pd
@@ -27,7 +26,7 @@ def options(column: str) -> list[str]:
 
 
 with st.form("search"):
-    query = st.text_input("What are you looking for?", placeholder="senior data engineer spark airflow")
+    query = st.text_input("What are you looking for?", placeholder="senior data engineer spark airflow", key="query")
     left, middle, right = st.columns(3)
     country = left.selectbox("Country", ["Any", *options("country_code")])
     city = left.text_input("City")
@@ -36,12 +35,12 @@ with st.form("search"):
     sources = right.multiselect("Found in any of these sources", sorted(index.table.source_rows))
     min_years = right.number_input("Years of experience, at least", min_value=0.0, max_value=60.0, value=0.0, step=1.0)
     a, b, c, d = st.columns(4)
-    contactable = a.checkbox("Contactable only")
+    contactable = a.checkbox("Contactable only", key="contactable")
     silver = b.checkbox("Silver medalists only")
     recent = c.checkbox("Active since")
     since = c.date_input("since", value=date(2026, 1, 1), label_visibility="collapsed")
     limit = d.number_input("Results", min_value=1, max_value=200, value=20)
-    user = st.text_input("Your name (kept in the search audit log)", value=who(None) or os.environ.get("USER", ""))
+    user = st.text_input("Your name (kept in the search audit log)", value=who(None), key="user")
     requisition = st.text_input("Requisition / ATS job (optional, audited)")
     submitted = st.form_submit_button("Search")
 
@@ -82,7 +81,7 @@ with sourcing_store.sourcing_store(settings.sourcing_store_path) as con:
 with st.form("add"):
     chosen = st.multiselect("People", table["person_id"].tolist(), default=table["person_id"].tolist()[:5])
     existing = st.selectbox("Pipeline", ["New pipeline ..."] + [p["name"] for p in pipes])
-    new_name = st.text_input("New pipeline's name (if new)")
+    new_name = st.text_input("New pipeline's name (if new)", key="new_pipeline")
     if st.form_submit_button("Add"):
         name = new_name.strip() if existing == "New pipeline ..." else existing
         if not name:

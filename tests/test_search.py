@@ -322,22 +322,22 @@ def test_the_search_page_searches_shows_profiles_adds_to_a_pipeline_and_exports(
 
     at = AppTest.from_file(str(PAGES / "search_page.py"), default_timeout=120).run()
     assert not at.exception
-    at.text_input[0].input("data engineer spark")
-    at.checkbox[0].check()  # contactable only
-    at.text_input[2].input("page.user")
+    at.text_input(key="query").input("data engineer spark")
+    at.checkbox(key="contactable").check()
+    at.text_input(key="user").input("page.user")
     at.button[0].click().run()
     assert not at.exception, at.exception
     table = at.dataframe[0].value
     assert len(table) == 20 and table["contactable"].all()
     assert at.get("download_button")
     assert len(at.expander) == 20  # golden profile, sources and work history per result
-    at.text_input[4].input("Spark pipeline")
+    at.text_input(key="new_pipeline").input("Spark pipeline")
     at.button[1].click().run()
     assert any("added to 'Spark pipeline'" in s.value for s in at.success)
     with sourcing_store.sourcing_store(search_home.sourcing_store_path) as con:
         pipe = sourcing_store.pipeline(con, "Spark pipeline")
-        assert [m["person_id"] for m in sourcing_store.members(con, pipe["pipeline_id"])] == \
-            sorted(table["person_id"].tolist()[:5], key=table["person_id"].tolist().index)
+        assert {m["person_id"] for m in sourcing_store.members(con, pipe["pipeline_id"])} == \
+            set(table["person_id"].tolist()[:5])
     with audit_log.audit_log(search_home.search_audit_path) as con:
         rows = audit_log.rows(con)
     assert [(r["channel"], r["searched_by"], json.loads(r["filters"])) for r in rows] == \
@@ -349,11 +349,34 @@ def test_the_lookup_page_answers_and_is_audited(search_home, index):
 
     someone = index.frame("records").dropna(subset=["email"]).iloc[0]
     at = AppTest.from_file(str(PAGES / "lookup_page.py"), default_timeout=120).run()
-    at.text_input[0].input(f"{someone['first_name']} {someone['last_name']}")
-    at.text_input[1].input(str(someone["email"]))
+    at.text_input(key="name").input(f"{someone['first_name']} {someone['last_name']}")
+    at.text_input(key="email").input(str(someone["email"]))
     at.button[0].click().run()
     assert not at.exception, at.exception
     assert at.error and "Already in the pool" in at.error[0].value
     assert someone["person_id"] in at.dataframe[0].value["person_id"].tolist()
     with audit_log.audit_log(search_home.search_audit_path) as con:
         assert [r["channel"] for r in audit_log.rows(con)] == ["lookup"]
+
+
+def test_rediscovery_ranks_past_applicants_and_silver_medalists_for_an_open_job(search_home):
+    from warmpool.search import rediscover
+
+    index = SearchIndex.load(search_home.search_index_dir)
+    jobs = index.frame("jobs")
+    job = jobs[(jobs["status"] == "open") & jobs["job_description"].notna()].iloc[0]
+    found = rediscover(search_home, int(job["job_id"]), limit=15, user="alice")
+    assert len(found.results) == 15
+    profiles = index.profiles.set_index("person_id")
+    for result, score, history in found.results:
+        p = profiles.loc[result.person_id]
+        assert p["application_count"] > 0 or p["is_silver_medalist"]
+        assert int(job["job_id"]) not in set(np.asarray(p["applied_job_ids"] if p["applied_job_ids"] is not None
+                                                        else [], dtype=np.int64).tolist())
+        assert p["job_family"] == job["job_family"]
+        assert history["furthest_stage"] == p["furthest_stage"]
+    scores = [score for _, score, _ in found.results]
+    assert scores == sorted(scores, reverse=True)
+    with audit_log.audit_log(search_home.search_audit_path) as con:
+        row = audit_log.rows(con)[-1]
+    assert (row["channel"], row["requisition_id"]) == ("rediscovery", str(job["requisition_id"]))
