@@ -16,6 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from warmpool.sqlite_store import open_store, opened
+
 SCHEMA = """
 create table if not exists form_submissions (
     submission_id        integer primary key autoincrement,
@@ -75,24 +77,12 @@ EVENT_COLUMNS = (
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-    con.row_factory = sqlite3.Row
-    con.execute("pragma journal_mode=wal")
-    con.execute("pragma synchronous=full")  # acknowledged means on disk
-    con.execute("pragma busy_timeout=30000")
-    con.executescript(SCHEMA)
-    return con
+    return open_store(path, SCHEMA)
 
 
-@contextmanager
-def store(path: Path) -> Iterator[sqlite3.Connection]:
-    con = connect(path)
-    try:
-        yield con
-    finally:
-        con.close()
+def store(path: Path):
+    """The store at ``path``, opened for a ``with`` block and closed after it."""
+    return opened(path, SCHEMA)
 
 
 def insert_submissions(con: sqlite3.Connection, rows: Iterable[dict[str, Any]]) -> int:

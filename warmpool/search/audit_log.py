@@ -17,11 +17,12 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
+
+from warmpool.sqlite_store import open_store, opened
 
 DEFAULT_RETENTION_DAYS = 730
 CHANNELS = ("cli", "page", "saved_search", "lookup", "rediscovery", "notebook")
@@ -73,24 +74,12 @@ def _utc(ts: datetime) -> str:
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-    con.row_factory = sqlite3.Row
-    con.execute("pragma journal_mode=wal")
-    con.execute("pragma synchronous=full")  # a search the recruiter saw is on disk
-    con.execute("pragma busy_timeout=30000")
-    con.executescript(SCHEMA)
-    return con
+    return open_store(path, SCHEMA)
 
 
-@contextmanager
-def audit_log(path: Path) -> Iterator[sqlite3.Connection]:
-    con = connect(path)
-    try:
-        yield con
-    finally:
-        con.close()
+def audit_log(path: Path):
+    """The store at ``path``, opened for a ``with`` block and closed after it."""
+    return opened(path, SCHEMA)
 
 
 def record(con: sqlite3.Connection, entry: AuditEntry, *, retention_days: int = DEFAULT_RETENTION_DAYS,

@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from warmpool.sqlite_store import open_store, opened
+
 STAGES = ("identified", "contacted", "replied", "submitted")
 ADDED_VIA = ("hand", "search", "rule", "saved_search", "rediscovery")
 
@@ -89,24 +91,12 @@ def now_utc() -> str:
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-    con.row_factory = sqlite3.Row
-    con.execute("pragma journal_mode=wal")
-    con.execute("pragma synchronous=full")
-    con.execute("pragma busy_timeout=30000")
-    con.executescript(SCHEMA)
-    return con
+    return open_store(path, SCHEMA)
 
 
-@contextmanager
-def sourcing_store(path: Path) -> Iterator[sqlite3.Connection]:
-    con = connect(path)
-    try:
-        yield con
-    finally:
-        con.close()
+def sourcing_store(path: Path):
+    """The store at ``path``, opened for a ``with`` block and closed after it."""
+    return opened(path, SCHEMA)
 
 
 @contextmanager

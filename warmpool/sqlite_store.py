@@ -1,0 +1,33 @@
+"""The one way a Warmpool SQLite store is opened (the web store, the sourcing store, the search audit log).
+
+WAL, so readers (the pipeline's incremental loads) never block the writer; ``synchronous=full``, so
+what a caller was told is stored is on disk; a 30 s busy timeout for concurrent writers; autocommit,
+so each store module runs its own transactions; rows by column name; the store's schema ensured.
+"""
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+
+def open_store(path: Path, schema: str) -> sqlite3.Connection:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+    con.row_factory = sqlite3.Row
+    con.execute("pragma journal_mode=wal")
+    con.execute("pragma synchronous=full")  # acknowledged means on disk
+    con.execute("pragma busy_timeout=30000")
+    con.executescript(schema)
+    return con
+
+
+@contextmanager
+def opened(path: Path, schema: str) -> Iterator[sqlite3.Connection]:
+    con = open_store(path, schema)
+    try:
+        yield con
+    finally:
+        con.close()
