@@ -150,7 +150,8 @@ def summary(people: int, timings: Timings, log_path: Path, run_id: str) -> str:
     lines.append(f"  full logs (Dagster, dlt, dbt):    {log_path}")
     lines.append(f"  Dagster UI (assets, runs, checks): make dagster      -> http://127.0.0.1:3000 (run {run_id[:8]} "
                  f"under {JOB_NAME})")
-    lines.append("  Dashboards:                        make dashboards   -> http://127.0.0.1:8501")
+    lines.append("  Dashboards:                        make dashboards   -> http://127.0.0.1:8501 (pool, recruiter search, look-up)")
+    lines.append('  Search the pool:                   .venv/bin/warmpool search "data engineer spark" --contactable')
     lines.append("  Candidate web (opt-in, referral, unsubscribe links in the mail): make web -> http://127.0.0.1:8300")
     lines.append("  dbt docs (models, columns, tests):  make dbt-docs     -> http://127.0.0.1:8580")
     return "\n".join(lines)

@@ -28,6 +28,9 @@ STEP_LABELS = {
     "marts_export": "parquet exports of the marts",
     "audience_files": "audience files",
     "campaign_sends": "campaign sends (SMTP)",
+    "raw_sourcing": "sourcing store -> raw_sourcing",
+    "search__profile_index": "search index (documents, embeddings)",
+    "search__saved_search_matches": "saved searches",
 }
 CHECKS_LABEL = "boundary checks (Great Expectations)"
 LABEL_WIDTH = 36
@@ -214,6 +217,11 @@ class StageReport:
                             reverse=True)
             top = ", ".join(f"{table} {n:,}" for n, table in loaded[:3]) + (", ..." if len(loaded) > 3 else "")
             return f"{sum(n for n, _ in loaded):,} rows loaded" + (f" ({top})" if loaded else "")
+        if "embedded" in first:
+            return (f"{_n(first['profiles'])} profiles indexed, {_n(first['embedded'])} embedded, "
+                    f"{_n(first['reused'])} unchanged")
+        if "saved_searches" in first:
+            return f"{_n(first['saved_searches'])} saved searches, {_n(first['people_added'])} people added to pipelines"
         if "campaigns" in first:
             return f"{_n(first['campaigns'])} campaigns"
         if "audience_sizes" in first:
