@@ -182,8 +182,9 @@ def test_the_graph_search_with_a_selective_filter_still_finds_k(index):
 def test_1000_scripted_searches_leave_1000_complete_audit_rows(search_home):
     words = ["python", "sales", "designer", "finance", "data", "marketing", "operations", "product"]
     filters = [{}, {"country": "US"}, {"contactable_only": True}, {"job_families": ["engineering"]}]
+    queries = [f"{w} {n}" for w in words for n in ("lead", "remote", "senior", "junior", "contract")]
     for i in range(1000):
-        search(f"{words[i % len(words)]} {i}", filters[i % len(filters)], limit=5, user=f"recruiter{i % 7}",
+        search(queries[i % len(queries)], filters[i % len(filters)], limit=5, user=f"recruiter{i % 7}",
                requisition_id=None if i % 3 else f"REQ-{i}", channel="cli")
     with audit_log.audit_log(search_home.search_audit_path) as con:
         rows = audit_log.rows(con)
@@ -191,7 +192,7 @@ def test_1000_scripted_searches_leave_1000_complete_audit_rows(search_home):
     for i, row in enumerate(rows):
         for column in ("searched_at", "searched_by", "channel", "query", "filters", "result_person_ids", "retain_until"):
             assert row[column] not in (None, ""), (i, column)
-        assert row["query"] == f"{words[i % len(words)]} {i}"
+        assert row["query"] == queries[i % len(queries)]
         assert json.loads(row["filters"]) == SearchFilters.from_dict(filters[i % len(filters)]).as_dict()
         assert len(json.loads(row["result_person_ids"])) == row["result_count"] == 5
         assert row["requisition_id"] == (None if i % 3 else f"REQ-{i}")

@@ -42,9 +42,12 @@ class EmbedProgress:
 class Encoder:
     """all-MiniLM-L6-v2 from the installed package, loaded on first use."""
 
+    QUERY_CACHE = 4096   # recent query vectors kept (saved searches and page reruns repeat their queries)
+
     def __init__(self, batch_size: int = BATCH_SIZE):
         self.batch_size = batch_size
         self._model = None
+        self._queries: dict[str, np.ndarray] = {}
 
     @property
     def model(self):
@@ -65,7 +68,12 @@ class Encoder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_query(self, query: str) -> np.ndarray:
-        return self.encode([query])[0]
+        vector = self._queries.get(query)
+        if vector is None:
+            if len(self._queries) >= self.QUERY_CACHE:
+                self._queries.pop(next(iter(self._queries)))  # the oldest
+            vector = self._queries[query] = self.encode([query])[0]
+        return vector
 
 
 def hash_bytes(doc_hashes: Iterable[str]) -> np.ndarray:
