@@ -297,6 +297,9 @@ def run(quick: bool = False) -> list[BenchResult]:
     results += throughput
     results += _refresh(rows, docs, encoder, per_second)
     results += _candidates(vectors[: min(len(vectors), 200_000 if not quick else 20_000)], quick)
+    load = os.getloadavg()[0]
+    for res in results:  # the machine is shared: say how busy it was
+        res.note = (res.note + "; " if res.note else "") + f"load average {load:.1f} on {os.cpu_count()} cores at the end"
     if len(have) < size:
         for res in results:
             res.note = (res.note + "; " if res.note else "") + (

@@ -140,7 +140,8 @@ class SearchEngine:
                 kw_rows, kw_scores = self.index.keyword.top(query, depth, mask)
             fused = fuse(sem_rows, kw_rows, w_semantic=self.w_semantic, w_keyword=self.w_keyword, k=self.rrf_k)
             sim_of = dict(zip(sem_rows.tolist(), sem_sims.tolist()))
-            ranked = sorted(fused, key=lambda r: (-fused[r], -sim_of.get(r, -1.0), self.index.profiles.iat[r, 0]))
+            person_ids = self.index.person_ids
+            ranked = sorted(fused, key=lambda r: (-fused[r], -sim_of.get(r, -1.0), person_ids[r]))
             ranked = [(r, fused[r]) for r in ranked[:limit]]
         search_seconds = time.perf_counter() - started
         results = self._results(ranked, query, query_vector, filters, sem_rows, sem_sims, kw_rows, kw_scores)

@@ -58,6 +58,12 @@ class SearchIndex:
     def rows(self) -> int:
         return len(self.profiles)
 
+    @property
+    def person_ids(self) -> np.ndarray:
+        if "_person_ids" not in self.__dict__:
+            self.__dict__["_person_ids"] = self.profiles["person_id"].astype(str).to_numpy()
+        return self.__dict__["_person_ids"]
+
     def row_of(self) -> dict[str, int]:
         if "_row_of" not in self.__dict__:
             self.__dict__["_row_of"] = {pid: i for i, pid in enumerate(self.profiles["person_id"].tolist())}

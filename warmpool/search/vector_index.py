@@ -64,7 +64,7 @@ class VectorIndex:
 
     @classmethod
     def load(cls, folder: Path) -> "VectorIndex":
-        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+        vectors = np.load(folder / "vectors.npy")  # in memory: a scan of gathered rows from a memory map is slow
         graph_file = folder / "vectors.hnsw"
         graph = _faiss().read_index(str(graph_file)) if graph_file.exists() else None
         return cls(vectors, graph)
