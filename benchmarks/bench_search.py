@@ -303,6 +303,6 @@ def run(quick: bool = False) -> list[BenchResult]:
     if len(have) < size:
         for res in results:
             res.note = (res.note + "; " if res.note else "") + (
-                f"ONLY {len(have):,} of the {size:,} profiles were embedded when this ran (the cache is filled niced "
-                f"in the background: python -m benchmarks.search_corpus)")
+                f"ONLY {len(have):,} of the {size:,} profiles were embedded when this ran (fill the cache, niced and "
+                f"resumable: python -m benchmarks.search_corpus {size})")
     return results

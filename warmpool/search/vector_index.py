@@ -13,7 +13,7 @@ rows among those a filter allows, chosen per query:
 Why faiss (measured, docs/search.md and BENCHMARKS.md): an exact scan takes 86 ms p95 at 1M rows;
 faiss keeps the filter inside the graph walk (recall@10 0.998 with a 10% filter, never short of k);
 usearch's Python search takes no filter (over-fetch and post-filter left 42 of 100 queries short of
-k) and hnswlib calls a Python function per visited node (3.5x slower than faiss on a loaded machine).
+k) and hnswlib calls a Python function per visited node (0.8x to 3.5x faiss's p95 over three runs).
 """
 from __future__ import annotations
 
