@@ -8,6 +8,7 @@ and unit test. One process (dbt's Python API), a private warehouse file and targ
 """
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -303,10 +304,13 @@ def test_lineage_reaches_every_dashboard_page_audience_file_and_send(warehouse):
 
     manifest = _manifest(warehouse[2])
     exposures = {e["name"]: e for e in manifest["exposures"].values()}
-    pages = sorted(p.name for p in (Path(__file__).resolve().parent.parent / "dashboards").glob("*.py")
-                   if p.name not in ("__init__.py", "data.py"))
+    app = (Path(__file__).resolve().parent.parent / "dashboards" / "app.py").read_text(encoding="utf-8")
+    pages = sorted(re.findall(r'st\.Page\([^)]*?"([a-z_]+\.py)"', app))  # the pages the app's navigation lists
+    assert pages
     dashboards = [e for e in exposures.values() if e["type"] == "dashboard"]
     assert len(dashboards) == len(pages), (pages, sorted(exposures))
+    for page in pages:  # each page is named by its own exposure
+        assert any(f"dashboards/{page}" in e["description"] for e in dashboards), page
     for campaign in load_campaigns():
         exposure = exposures[f"audience_file_{campaign.campaign_id.replace('-', '_')}"]
         assert "model.warmpool.audience_members" in exposure["depends_on"]["nodes"]
