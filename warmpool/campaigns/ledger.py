@@ -21,10 +21,20 @@ point after it leaves evidence: a ``submitted`` row whose lease has expired is t
 lease expired never reached SMTP and is safely planned again.
 
 No provider offers an idempotency key over SMTP (see COMPLIANCE.md, "Sending exactly once").
+
+Erasure (``forget``) replaces a person's ids and address in every row by keyed hashes (HMAC-SHA256
+with the deployment's secret): nothing readable about them stays, yet the duplicate check and the
+frequency cap still recognise them (``begin_send`` compares the hashed forms too), so a forgotten
+person who somehow reappears is never mailed a version twice. The counts stay right as well.
+
+``campaign_controls`` holds a campaign's pause (by the reputation guard or a person) until someone
+resumes it explicitly; a paused campaign sends nothing.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,6 +61,9 @@ create table if not exists sends (
     smtp_response     text,
     error             text,
     attempts          integer not null default 0,
+    variant           text,               -- A/B variant name (null: the campaign has one)
+    sequence_step     integer,            -- drip step number, 1-based (null: not a sequence)
+    change_seq        integer,            -- increases with every change: the warehouse load's cursor
     primary key (campaign_id, person_id, content_version)
 );
 create index if not exists sends_by_state on sends (campaign_id, content_version, state);
@@ -61,7 +74,26 @@ create table if not exists person_ids (
     person_id         text not null       -- the person it now belongs to
 );
 create index if not exists person_ids_by_person on person_ids (person_id);
+create table if not exists campaign_controls (
+    campaign_id       text primary key,
+    paused_at         text,               -- null: running
+    paused_by         text,               -- 'reputation_guard' or who paused it
+    paused_reason     text
+);
+create table if not exists ledger_seq (id integer primary key check (id = 1), value integer not null);
+insert or ignore into ledger_seq values (1, 0);
+-- Every insert and change takes the next number, so a reader can load only what changed since.
+create trigger if not exists sends_seq_insert after insert on sends begin
+    update ledger_seq set value = value + 1;
+    update sends set change_seq = (select value from ledger_seq) where rowid = new.rowid;
+end;
+create trigger if not exists sends_seq_update after update of state, email, email_key, person_id, message_id,
+    finished_at on sends begin
+    update ledger_seq set value = value + 1;
+    update sends set change_seq = (select value from ledger_seq) where rowid = new.rowid;
+end;
 """
+FORGOTTEN_PREFIX = "forgotten:"
 
 
 def _bare_message_id(value: str) -> str:
@@ -74,16 +106,35 @@ def iso(t: dt.datetime) -> str:
     return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def pseudonym(value: str, key: str) -> str:
+    """The keyed hash that replaces a forgotten person id or address (stable for one secret)."""
+    digest = hmac.new(key.encode("utf-8"), value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+    return FORGOTTEN_PREFIX + digest
+
+
 class SendLedger:
-    def __init__(self, path: Path | str):
+    """``pseudonym_key``: the secret ``forget`` hashes with; given, ``begin_send`` also recognises
+    forgotten people (the sender always passes the deployment's secret)."""
+
+    def __init__(self, path: Path | str, pseudonym_key: str | None = None):
         self.path = Path(path)
+        self.pseudonym_key = pseudonym_key
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
         self.con.row_factory = sqlite3.Row
         self.con.execute("pragma journal_mode=wal")
         self.con.execute("pragma synchronous=full")  # a state we wrote survives power loss
         self.con.execute("pragma busy_timeout=30000")
+        self._migrate()
         self.con.executescript(SCHEMA)
+
+    def _migrate(self) -> None:
+        # Ledgers written before variants, steps and change numbers existed gain the columns.
+        cols = {r[1] for r in self.con.execute("pragma table_info(sends)").fetchall()}
+        if cols:
+            for name, kind in (("variant", "text"), ("sequence_step", "integer"), ("change_seq", "integer")):
+                if name not in cols:
+                    self.con.execute(f"alter table sends add column {name} {kind}")
 
     def close(self) -> None:
         self.con.close()
@@ -119,6 +170,68 @@ class SendLedger:
     # same person. Parameters: the person id three times.
     _SAME_PERSON = ("person_id in (select ? union select any_person_id from person_ids where person_id = "
                     "coalesce((select person_id from person_ids where any_person_id = ?), ?))")
+
+    # --- erasure --------------------------------------------------------------------------------
+    def _hashed(self, value: str | None) -> str | None:
+        return pseudonym(value, self.pseudonym_key) if value and self.pseudonym_key else None
+
+    def forget(self, person_ids: Iterable[str] = (), email_keys: Iterable[str] = ()) -> int:
+        """Erase people from the ledger: every row of these person ids (and ids merged into them) or
+        canonical addresses keeps its state and counts, with the person id and address replaced by
+        keyed hashes and the readable address and SMTP reply removed. Returns the rows changed.
+        Safe to repeat. Needs ``pseudonym_key``."""
+        if not self.pseudonym_key:
+            raise ValueError("forget needs the ledger's pseudonym_key (the deployment's secret)")
+        ids = {str(p) for p in person_ids if p}
+        keys = {str(k) for k in email_keys if k}
+        with self._tx() as con:
+            for pid in list(ids):  # the retired ids of these people, and the person a retired id became
+                ids.update(r[0] for r in con.execute(
+                    "select any_person_id from person_ids where person_id = ? "
+                    "union select person_id from person_ids where any_person_id = ?", (pid, pid)).fetchall())
+            rows = con.execute(
+                f"select rowid, person_id, email_key from sends where person_id in ({','.join('?' * len(ids))}) "
+                f"or email_key in ({','.join('?' * len(keys))})", (*ids, *keys)).fetchall() if ids or keys else []
+            # `or ignore`: a row the person got again after an earlier forget (a duplicate of the forgotten
+            # one) would collide with it; such rows are deleted, the forgotten row keeps the truth.
+            con.executemany(
+                "update or ignore sends set person_id = ?, email_key = ?, email = null, smtp_response = null, "
+                "error = null where rowid = ?",
+                [(self._hashed(r["person_id"]), self._hashed(r["email_key"]), r["rowid"]) for r in rows])
+            con.executemany("delete from sends where rowid = ? and person_id not like 'forgotten:%'",
+                            [(r["rowid"],) for r in rows])
+            if ids:
+                marks = ",".join("?" * len(ids))
+                con.execute(f"delete from person_ids where any_person_id in ({marks}) or person_id in ({marks})",
+                            (*ids, *ids))
+        return len(rows)
+
+    # --- pause and resume ------------------------------------------------------------------------
+    def pause(self, campaign_id: str, by: str, reason: str, now: dt.datetime) -> None:
+        """Stop a campaign's sends until ``resume``; the first pause's time and reason are kept."""
+        with self._tx() as con:
+            con.execute("insert into campaign_controls values (?, ?, ?, ?) on conflict (campaign_id) do update set "
+                        "paused_at = coalesce(paused_at, excluded.paused_at), "
+                        "paused_by = case when paused_at is null then excluded.paused_by else paused_by end, "
+                        "paused_reason = case when paused_at is null then excluded.paused_reason else paused_reason end",
+                        (campaign_id, iso(now), by, reason))
+
+    def resume(self, campaign_id: str) -> bool:
+        """Lift a pause; False if the campaign was not paused."""
+        with self._tx() as con:
+            return con.execute("update campaign_controls set paused_at = null, paused_by = null, paused_reason = null "
+                               "where campaign_id = ? and paused_at is not null", (campaign_id,)).rowcount > 0
+
+    def paused(self, campaign_id: str) -> dict | None:
+        """``{paused_at, paused_by, paused_reason}`` while paused, else None."""
+        r = self.con.execute("select paused_at, paused_by, paused_reason from campaign_controls "
+                             "where campaign_id = ? and paused_at is not null", (campaign_id,)).fetchone()
+        return dict(r) if r else None
+
+    def counts(self, campaign_id: str) -> dict[str, int]:
+        """Rows per state over every version of the campaign."""
+        return {r[0]: r[1] for r in self.con.execute(
+            "select state, count(*) from sends where campaign_id = ? group by state", (campaign_id,)).fetchall()}
 
     # --- planning -------------------------------------------------------------------------------
     def plan(self, campaign_id: str, version: str, rows: Iterable[tuple[str, str | None, str | None, str | None]],
@@ -210,9 +323,13 @@ class SendLedger:
             # Serialised by the write lock: of two person ids sharing an address, the second sees the first.
             # The same person under a retired id (people merged since) counts as well.
             same = self._SAME_PERSON
+            # A forgotten person's rows carry keyed hashes of their id and address: still recognised.
+            pid_h, key_h = self._hashed(person_id), self._hashed(email_key)
             dup = con.execute(f"select 1 from sends where campaign_id = ? and content_version = ? "
-                              f"and person_id <> ? and state in ({mailed}) and (email_key = ? or {same}) limit 1",
-                              (campaign_id, version, person_id, email_key, person_id, person_id, person_id)).fetchone()
+                              f"and person_id <> ? and state in ({mailed}) "
+                              f"and (email_key in (?, ?) or person_id = ? or {same}) limit 1",
+                              (campaign_id, version, person_id, email_key, key_h, pid_h,
+                               person_id, person_id, person_id)).fetchone()
             if dup:
                 con.execute("update sends set state = 'duplicate', lease_owner = null, lease_expires_at = null, "
                             "finished_at = ?, error = 'this person or address already got this version under "
@@ -221,9 +338,10 @@ class SendLedger:
                 return "duplicate"
             if cap_since is not None:
                 recent = con.execute(
-                    f"select 1 from sends where ({same} or email_key = ?) and state in ({mailed}) "
+                    f"select 1 from sends where ({same} or email_key in (?, ?) or person_id = ?) "
+                    f"and state in ({mailed}) "
                     f"and submitted_at >= ? and not (campaign_id = ? and content_version = ? and person_id = ?) limit 1",
-                    (person_id, person_id, person_id, email_key, iso(cap_since), campaign_id, version,
+                    (person_id, person_id, person_id, email_key, key_h, pid_h, iso(cap_since), campaign_id, version,
                      person_id)).fetchone()
                 if recent:
                     self._release(con, campaign_id, person_id, version, owner)

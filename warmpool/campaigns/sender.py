@@ -31,6 +31,7 @@ from warmpool.campaigns.message import build_message
 from warmpool.config import Settings, get_settings
 from warmpool.consent import ConsentRules, Suppression, events_from_store, load_rules, suppressions_by_address
 from warmpool.emails import InvalidEmail, canonical_email, normalize_email
+from warmpool.tokens import secret_key
 from warmpool.mail import (DeliveryUnknown, NotSent, Refused, SmtpClient, SmtpUnreachable, check_header,
                            needs_smtputf8, wire_bytes)
 
@@ -52,6 +53,11 @@ class _WebStore:
 
 
 WEB_STORE_SUPPRESSION: Any = _WebStore()
+
+
+def open_ledger(settings: Settings) -> SendLedger:
+    """The deployment's send ledger, hashing forgotten people with its secret."""
+    return SendLedger(settings.campaign_ledger_path, pseudonym_key=secret_key())
 
 
 class SendAborted(RuntimeError):
@@ -139,7 +145,7 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
 
     audience = _audience(campaign, members)
     person_ids = list(audience)
-    ledger = SendLedger(settings.campaign_ledger_path)
+    ledger = open_ledger(settings)
     try:
         if person_id_map is not None:
             ledger.set_person_ids(person_id_map.items() if isinstance(person_id_map, Mapping) else person_id_map)
