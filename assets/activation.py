@@ -1,7 +1,9 @@
 """Activation: audience files for marketers and the campaign send over SMTP."""
 import dagster as dg
 
+from assets.dbt_project import source_tables
 from assets.resources import WAREHOUSE_POOL, SmtpResource, WarehouseResource, WebStoreResource, run_settings
+from pipelines.send_ledger import run_send_ledger
 from warmpool import tables
 from warmpool.campaigns.audience import members_by_campaign, retired_person_ids, write_audience_csv
 from warmpool.campaigns.config import load_campaigns
@@ -44,4 +46,17 @@ def campaign_sends(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     return dg.MaterializeResult(metadata={"reports": dg.MetadataValue.json(reports)})
 
 
-defs = dg.Definitions(assets=[audience_files, campaign_sends])
+@dg.multi_asset(
+    specs=[dg.AssetSpec([tables.RAW_SENDS, table], deps=[campaign_sends], group_name="activation",
+                        kinds={"dlt", "duckdb"}, description="The send ledger's rows, loaded right after the sends.")
+           for table in source_tables(tables.RAW_SENDS)],
+    name="send_ledger_load", pool=WAREHOUSE_POOL, can_subset=False)
+def send_ledger_load(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    counts = run_send_ledger(run_settings(warehouse))
+    context.log.info(f"send ledger rows loaded: {counts}")
+    for spec in context.assets_def.specs:
+        yield dg.MaterializeResult(asset_key=spec.key,
+                                   metadata={"rows_loaded": dg.MetadataValue.int(int(counts.get(spec.key.path[-1], 0)))})
+
+
+defs = dg.Definitions(assets=[audience_files, campaign_sends, send_ledger_load])

@@ -21,6 +21,9 @@ DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"  # the venv's own dbt, whet
 # Identity resolution runs between two dbt invocations: phase 1 builds every source record
 # (`int_source_records` and what it needs), phase 2 everything that needs person ids.
 POOL_RECORDS_SELECT = "+int_source_records"
+# After the sends, a third invocation rebuilds what reads the send ledger (loaded right after sending),
+# so the campaign report of a run counts that run's own sends.
+CAMPAIGN_REPORTS_SELECT = "stg_campaigns__sends+"
 
 
 def dbt_vars(warehouse_path: Path, as_of: str | None = None) -> dict[str, str]:

@@ -18,6 +18,7 @@ from pipelines.sourcing_store import run_sourcing_store
 from pipelines.web_store import run_web_store
 from warmpool import tables
 from warmpool.campaigns.config import load_campaigns_table
+from warmpool.segments import load_segments_table
 
 
 def _raw_specs(source_name: str, description: str) -> list[dg.AssetSpec]:
@@ -70,13 +71,15 @@ def raw_sourcing(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     yield from _loaded(context, counts)
 
 
-@dg.multi_asset(specs=_raw_specs(tables.RAW_CAMPAIGNS, "Campaigns declared in config/campaigns/*.yaml."),
+@dg.multi_asset(specs=_raw_specs(tables.RAW_CAMPAIGNS, "Campaigns and segments declared in config/campaigns/*.yaml "
+                                                       "and config/segments/*.yaml."),
                 name="campaign_definitions", pool=WAREHOUSE_POOL, can_subset=False)
 def campaign_definitions(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     with warehouse.connect() as con:
-        n = load_campaigns_table(con)
+        counts = {"segments": load_segments_table(con), "campaigns": load_campaigns_table(con)}
     for spec in context.assets_def.specs:
-        yield dg.MaterializeResult(asset_key=spec.key, metadata={"campaigns": dg.MetadataValue.int(int(n))})
+        yield dg.MaterializeResult(asset_key=spec.key,
+                                   metadata={"rows": dg.MetadataValue.int(int(counts[spec.key.path[-1]]))})
 
 
 @dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,

@@ -1,7 +1,8 @@
 """The warehouse: dbt assets (dagster-dbt) and the read-only parquet export of the marts.
 
 dbt runs in two invocations around identity resolution: phase 1 builds the source records that
-identity reads, phase 2 everything that needs person ids. dbt tests surface as asset checks; a
+identity reads, phase 2 everything that needs person ids; a third, after the campaign sends, builds
+what reads the send ledger (the campaign report). dbt tests surface as asset checks; a
 failing test fails the step, so downstream audiences and sends do not run.
 """
 from typing import Any, Mapping
@@ -9,7 +10,7 @@ from typing import Any, Mapping
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from assets.dbt_project import MANIFEST_PATH, POOL_RECORDS_SELECT, parquet_exports, vars_arg
+from assets.dbt_project import CAMPAIGN_REPORTS_SELECT, MANIFEST_PATH, POOL_RECORDS_SELECT, parquet_exports, vars_arg
 from assets.resources import WAREHOUSE_POOL, WarehouseResource, run_settings
 from warmpool import tables
 from warmpool.exports import export_marts
@@ -38,9 +39,15 @@ def dbt_pool_records(context: dg.AssetExecutionContext, dbt: DbtCliResource, war
     yield from _dbt_build(context, dbt, warehouse)
 
 
-@dbt_assets(manifest=MANIFEST_PATH, exclude=POOL_RECORDS_SELECT, name="dbt_marts",
+@dbt_assets(manifest=MANIFEST_PATH, exclude=f"{POOL_RECORDS_SELECT} {CAMPAIGN_REPORTS_SELECT}", name="dbt_marts",
             dagster_dbt_translator=TRANSLATOR, pool=WAREHOUSE_POOL)
 def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    yield from _dbt_build(context, dbt, warehouse)
+
+
+@dbt_assets(manifest=MANIFEST_PATH, select=CAMPAIGN_REPORTS_SELECT, name="dbt_campaign_reports",
+            dagster_dbt_translator=TRANSLATOR, pool=WAREHOUSE_POOL)
+def dbt_campaign_reports(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     yield from _dbt_build(context, dbt, warehouse)
 
 
@@ -65,4 +72,4 @@ def marts_export(context: dg.AssetExecutionContext, warehouse: WarehouseResource
                                           "folder": dg.MetadataValue.path(str(settings.exports_dir))})
 
 
-defs = dg.Definitions(assets=[dbt_pool_records, dbt_marts, marts_export])
+defs = dg.Definitions(assets=[dbt_pool_records, dbt_marts, dbt_campaign_reports, marts_export])

@@ -301,6 +301,192 @@ def identity_review_decide(
     typer.echo(applied.describe())
 
 
+# ---- segments and campaigns (config/segments, config/campaigns; the warehouse read-only) ---------
+segment_app = typer.Typer(no_args_is_help=True, help="Segments of the talent pool (config/segments/*.yaml).")
+campaign_app = typer.Typer(no_args_is_help=True, help="Campaigns (config/campaigns/*.yaml): list, preview, send, "
+                           "status, pause, resume.")
+app.add_typer(segment_app, name="segment")
+app.add_typer(campaign_app, name="campaign")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _segment(name: str):
+    from warmpool.segments import SegmentConfigError, load_segments
+
+    try:
+        segments = load_segments()
+    except SegmentConfigError as exc:
+        _fail(str(exc))
+    if name not in segments:
+        _fail(f"unknown segment {name!r} (known: {', '.join(segments) or 'none'})")
+    return segments[name]
+
+
+@segment_app.command("list")
+def segment_list() -> None:
+    """Every segment with its version and description."""
+    from warmpool.segments import SegmentConfigError, load_segments
+
+    try:
+        segments = load_segments()
+    except SegmentConfigError as exc:
+        _fail(str(exc))
+    for s in segments.values():
+        typer.echo(f"{s.name}  v{s.version}  ({s.definition_hash})  {s.description}")
+
+
+@segment_app.command("show")
+def segment_show(name: str = typer.Argument(...), sql: bool = typer.Option(False, help="Also print the compiled SQL.")) -> None:
+    """A segment's condition, readable (and its SQL with --sql)."""
+    from warmpool.segments import compile_segment, describe_condition
+
+    s = _segment(name)
+    typer.echo(f"{s.name} v{s.version} ({s.definition_hash}): {s.description}\n{describe_condition(s.where)}")
+    if sql:
+        compiled = compile_segment(s)
+        typer.echo(f"\n{compiled.sql}\n-- parameters: {compiled.params}")
+
+
+@segment_app.command("count")
+def segment_count(name: str = typer.Argument(...),
+                  as_of: Optional[str] = typer.Option(None, help="'Now' for activity windows (ISO date; default: now).")) -> None:
+    """How many people of the pool are in the segment (reads the warehouse's marts)."""
+    import datetime as dt
+
+    from warmpool.segments import count_segment
+    from warmpool.warehouse import warehouse
+
+    s = _segment(name)
+    now = dt.datetime.fromisoformat(as_of).replace(tzinfo=dt.timezone.utc) if as_of else None
+    try:
+        with warehouse(read_only=True) as con:
+            n = count_segment(con, s, now)
+    except Exception as exc:  # no warehouse yet, or one without marts: say so plainly
+        _fail(f"cannot count {name}: {exc} (run `make demo` or `warmpool run` first)")
+    typer.echo(f"{name}: {n}")
+
+
+def _campaign(name: str):
+    from warmpool.campaigns.config import CampaignConfigError, load_campaigns
+    from warmpool.campaigns.operations import CampaignNotFound, find_campaign
+    from warmpool.segments import SegmentConfigError
+
+    try:
+        return find_campaign(load_campaigns(), name)
+    except (CampaignConfigError, SegmentConfigError, CampaignNotFound) as exc:
+        _fail(str(exc))
+
+
+def _members(campaign_id: str) -> list[dict]:
+    from warmpool.campaigns.operations import audience
+    from warmpool.config import get_settings
+    from warmpool.warehouse import warehouse
+
+    if not get_settings().warehouse_path.exists():
+        return []
+    with warehouse(read_only=True) as con:
+        return audience(con, campaign_id)
+
+
+@campaign_app.command("list")
+def campaign_list() -> None:
+    """Every campaign: kind, segment, audience today, sends so far, paused or running."""
+    from warmpool.campaigns.config import CampaignConfigError, load_campaigns
+    from warmpool.campaigns.operations import status
+    from warmpool.config import get_settings
+    from warmpool.segments import SegmentConfigError
+
+    try:
+        campaigns = load_campaigns()
+    except (CampaignConfigError, SegmentConfigError) as exc:
+        _fail(str(exc))
+    for c in campaigns:
+        st = status(c, _members(c.campaign_id), get_settings())
+        typer.echo(f"{c.campaign_id}  [{c.kind}]  segment={c.segment or '-'}  audience={st.audience}  "
+                   f"sent={st.states.get('accepted', 0)}  {'PAUSED' if st.paused else 'running'}  {c.name}")
+
+
+@campaign_app.command("preview")
+def campaign_preview(name: str = typer.Argument(...),
+                     person: Optional[str] = typer.Option(None, "--person", help="A member's person id (default: the first)."),
+                     output: Optional[Path] = typer.Option(None, help="Also write the message as an .eml file.")) -> None:
+    """The real message a real member would get now: headers and the text part."""
+    from warmpool.campaigns.operations import CampaignNotFound, preview
+    from warmpool.config import get_settings
+    from warmpool.mail import wire_bytes
+
+    campaign = _campaign(name)
+    try:
+        built = preview(campaign, _members(name), get_settings(), person)
+    except CampaignNotFound as exc:
+        _fail(str(exc))
+    msg = built.message
+    for header in ("From", "To", "Subject", "List-Unsubscribe", "List-Unsubscribe-Post"):
+        typer.echo(f"{header}: {msg[header]}")
+    typer.echo("\n" + msg.get_body(("plain",)).get_content())
+    if output:
+        output.write_bytes(wire_bytes(msg))
+        typer.echo(f"written to {output}")
+
+
+@campaign_app.command("send")
+def campaign_send(name: str = typer.Argument(...),
+                  dry_run: bool = typer.Option(False, "--dry-run", help="Only show who would get what, and who is "
+                                               "suppressed and why; nothing is sent or written.")) -> None:
+    """Send the campaign to its audience now (exactly once per person), or show what would happen."""
+    from collections import Counter
+
+    from warmpool.campaigns.operations import dry_run as plan_dry_run
+    from warmpool.campaigns.sender import SendAborted, send_campaign
+    from warmpool.config import get_settings
+
+    campaign, settings, members = _campaign(name), get_settings(), _members(name)
+    if dry_run:
+        lines = plan_dry_run(campaign, members, settings)
+        for line in lines:
+            typer.echo(f"{line.outcome:15} {line.person_id}  {line.email or ''}  {line.detail}")
+        typer.echo("total: " + ", ".join(f"{k} {v}" for k, v in sorted(Counter(l.outcome for l in lines).items())))
+        return
+    try:
+        report = send_campaign(campaign, members, settings)
+    except SendAborted as exc:
+        _fail(str(exc))
+    typer.echo(report.describe())
+
+
+@campaign_app.command("status")
+def campaign_status(name: str = typer.Argument(...)) -> None:
+    """Ledger counts, audience today, and whether the campaign is paused (and why)."""
+    from warmpool.campaigns.operations import status
+    from warmpool.config import get_settings
+
+    typer.echo(status(_campaign(name), _members(name), get_settings()).describe())
+
+
+@campaign_app.command("pause")
+def campaign_pause(name: str = typer.Argument(...), reason: str = typer.Option("paused by hand", help="Why (kept).")) -> None:
+    """Stop the campaign's sends until `warmpool campaign resume NAME`."""
+    import getpass
+
+    from warmpool.campaigns.operations import pause
+    from warmpool.config import get_settings
+
+    pause(_campaign(name), get_settings(), by=getpass.getuser(), reason=reason)
+    typer.echo(f"{name}: paused")
+
+
+@campaign_app.command("resume")
+def campaign_resume(name: str = typer.Argument(...)) -> None:
+    """Let a paused campaign send again (the only way out of a reputation-guard pause)."""
+    from warmpool.campaigns.operations import resume
+    from warmpool.config import get_settings
+
+    typer.echo(f"{name}: resumed" if resume(_campaign(name), get_settings()) else f"{name}: was not paused")
+
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -235,11 +235,18 @@ select * from (values
 
 create or replace table raw_campaigns.campaigns as
 select * from (values
-  ('eng-nurture', 'Engineering nurture', 'nurture', 'Engineering', null, 3, 'Hello {{first_name}}', 'nurture.html', 'v1', timestamptz '2026-11-01 00:00:00+00'),
-  ('data-na', 'Data and engineering in North America', 'invite_to_apply', 'Data; Engineering', 'CA;US', null, 'Open roles', 'invite.html', 'v1', timestamptz '2026-11-01 00:00:00+00'),
-  ('everyone', 'Everyone', 'nurture', null, null, null, 'News', 'news.html', 'v1', timestamptz '2026-11-01 00:00:00+00'),
-  ('senior-eu', 'Senior people in Europe', 'nurture', null, 'DE;GB', 5, 'Europe', 'eu.html', 'v1', timestamptz '2026-11-01 00:00:00+00')
-) t(campaign_id, name, kind, job_families, countries, min_years_experience, subject, template, content_version, starts_at);
+  ('eng-nurture', 'Engineering nurture', 'nurture', 'Engineering', null, 3, 'Hello {{first_name}}', 'nurture.html', 'v1', timestamptz '2026-11-01 00:00:00+00', null),
+  ('data-na', 'Data and engineering in North America', 'invite_to_apply', 'Data; Engineering', 'CA;US', null, 'Open roles', 'invite.html', 'v1', timestamptz '2026-11-01 00:00:00+00', null),
+  ('everyone', 'Everyone', 'nurture', null, null, null, 'News', 'news.html', 'v1', timestamptz '2026-11-01 00:00:00+00', null),
+  ('senior-eu', 'Senior people in Europe', 'nurture', null, 'DE;GB', 5, 'Europe', 'eu.html', 'v1', timestamptz '2026-11-01 00:00:00+00', null),
+  ('in-canada', 'People in Canada', 'nurture', null, null, null, 'Hello Canada', 'ca.html', 'v1', timestamptz '2026-11-01 00:00:00+00', 'in-canada')
+) t(campaign_id, name, kind, job_families, countries, min_years_experience, subject, template, content_version, starts_at, segment);
+
+-- segments as warmpool/segments.py stores them (normalised conditions as JSON)
+create or replace table raw_campaigns.segments as
+select * from (values
+  ('in-canada', 1, 'h1', 'People in Canada', '{"country": ["CA"]}')
+) t(segment, version, definition_hash, description, definition);
 """
 
 # Stand-in for identity resolution (NOT the Splink step): one person per normalised email,
@@ -276,6 +283,7 @@ EXPECTED_AUDIENCES = {
     "data-na": {"alice@example.com", "carol@example.ca", "judy@example.com"},
     "everyone": {"alice@example.com", "carol@example.ca", "judy@example.com"},
     "senior-eu": set(),
+    "in-canada": {"carol@example.ca"},  # a campaign drawing on a segment (segment_members)
 }
 
 

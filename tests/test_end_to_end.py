@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -123,3 +124,13 @@ def test_second_run_loads_and_sends_nothing_twice(e2e_home, first_run, rerun_who
             f"select source || ':' || source_record_id, person_id from {tables.PERSON_ASSIGNMENTS}").fetchall())
     assert ids_after == ids_before
     assert len(_mails(settings)) == mails_before
+
+    # The warehouse knows what was sent: per campaign, the report's sends are the ledger's.
+    with sqlite3.connect(settings.campaign_ledger_path) as ledger:
+        ledger_sent = dict(ledger.execute("select campaign_id, count(*) from sends where state = 'accepted' "
+                                          "group by campaign_id").fetchall())
+    with warehouse(read_only=True) as con:
+        reported = dict(con.execute(f"select campaign_id, sum(sent) from {tables.CAMPAIGN_PERFORMANCE} "
+                                    f"where is_configured_campaign group by campaign_id").fetchall())
+    assert ledger_sent and all(n > 0 for n in ledger_sent.values())
+    assert reported == ledger_sent

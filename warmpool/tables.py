@@ -2,7 +2,8 @@
 
 Schemas in ``warehouse.duckdb``:
   raw_ats, raw_vendors, raw_forms, raw_email   dlt datasets (one per source family)
-  raw_campaigns                                the campaigns declared in config, loaded before dbt runs
+  raw_campaigns                                the campaigns and segments declared in config, loaded before dbt runs
+  raw_sends                                    the send ledger (dlt, incremental), loaded after each send
   quarantine                                   rows rejected at the boundary, with the reason
   identity                                     record→person assignment written by identity resolution
   staging, intermediate, marts                 dbt layers (marts are the contract other tools read)
@@ -15,7 +16,8 @@ RAW_VENDORS = "raw_vendors"
 RAW_FORMS = "raw_forms"
 RAW_EMAIL = "raw_email"
 RAW_SOURCING = "raw_sourcing"      # pipelines and their events, from the sourcing store (warmpool.search)
-RAW_CAMPAIGNS = "raw_campaigns"  # campaigns declared in config/campaigns/*.yaml (not dlt: one table, rewritten)
+RAW_CAMPAIGNS = "raw_campaigns"  # campaigns and segments declared in config (not dlt: tables rewritten)
+RAW_SENDS = "raw_sends"          # the send ledger's rows (dlt, merged on the ledger key)
 QUARANTINE = "quarantine"
 IDENTITY = "identity"
 STAGING = "staging"
@@ -23,6 +25,8 @@ INTERMEDIATE = "intermediate"
 MARTS = "marts"
 
 CAMPAIGN_DEFINITIONS = f"{RAW_CAMPAIGNS}.campaigns"
+SEGMENT_DEFINITIONS = f"{RAW_CAMPAIGNS}.segments"      # config/segments/*.yaml, normalised
+LEDGER_SENDS = f"{RAW_SENDS}.sends"
 
 # quarantine
 QUARANTINED_ROWS = f"{QUARANTINE}.rejected_rows"
@@ -47,6 +51,8 @@ BRIDGE_CANDIDATE_RECORDS = f"{MARTS}.bridge_candidate_records"
 DIM_JOBS = f"{MARTS}.dim_jobs"
 FCT_APPLICATIONS = f"{MARTS}.fct_applications"
 AUDIENCE_MEMBERS = f"{MARTS}.audience_members"
+SEGMENT_MEMBERS = f"{MARTS}.segment_members"                # segment, segment_version, person_id
+CAMPAIGN_PERFORMANCE = f"{MARTS}.rpt_campaign_performance"
 
 # the source keys used in `source` columns everywhere
 SOURCE_ATS = "ats"

@@ -14,6 +14,9 @@ A file looks like::
     frequency_cap_days: 7                    # optional: defer people mailed by any campaign this recently
     audience_preset: hubspot                 # optional: the provider the audience file is imported into
                                              # (mailchimp - the default -, hubspot or sendgrid)
+    segment: senior-data-eu                  # optional: a segment of config/segments/ (warmpool/segments.py);
+                                             # the audience is its contactable members that also match
+                                             # the filters above (null filters: any)
 
 Job families and countries are stored in their one form (the vocabulary's family, the ISO 3166
 code), so the audience is the same whatever spelling the file uses; a word neither knows is an
@@ -41,6 +44,7 @@ from warmpool import tables
 from warmpool.campaigns.audience import AUDIENCE_PRESETS, DEFAULT_PRESET
 from warmpool.config import CONFIG_DIR
 from warmpool.places import Gazetteer
+from warmpool.segments import load_segments
 from warmpool.vocabulary import job_families, job_family
 
 CAMPAIGNS_DIR = CONFIG_DIR / "campaigns"
@@ -49,7 +53,7 @@ DEFAULT_FREQUENCY_CAP_DAYS = 7
 
 # Contract columns of raw_campaigns.campaigns (docs/data-contracts.md section 5), in order.
 CONTRACT_COLUMNS = ("campaign_id", "name", "kind", "job_families", "countries", "min_years_experience",
-                    "subject", "template", "content_version", "starts_at")
+                    "subject", "template", "content_version", "starts_at", "segment")
 
 # Variables a template may use; the sender passes exactly these (StrictUndefined catches typos).
 MERGE_FIELDS = ("first_name", "last_name", "city", "country", "job_family", "campaign_name",
@@ -57,7 +61,7 @@ MERGE_FIELDS = ("first_name", "last_name", "city", "country", "job_family", "cam
 
 _REQUIRED = ("campaign_id", "name", "kind", "subject", "template", "starts_at")
 _OPTIONAL = ("job_families", "countries", "min_years_experience", "frequency_cap_days", "audience_preset",
-             "description")
+             "description", "segment")
 # Lower-case slug: it becomes a file name (audiences/<id>.csv) and a token field, so no paths.
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _TEMPLATE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
@@ -87,6 +91,7 @@ class Campaign:
     starts_at: dt.datetime
     frequency_cap_days: int = DEFAULT_FREQUENCY_CAP_DAYS
     audience_preset: str = DEFAULT_PRESET
+    segment: str | None = None
     source_file: Path | None = field(default=None, compare=False)
     # The exact template sources that were hashed into content_version: the sender renders these,
     # not the files on disk, so a file edited mid-run cannot go out under the old version.
@@ -114,10 +119,12 @@ def make_template_env(sources: dict[str, str]) -> SandboxedEnvironment:
     )
 
 
-def load_campaigns(dir: Path | str | None = None) -> list[Campaign]:
-    """Every ``*.yaml`` campaign in ``dir`` (default ``config/campaigns``), validated, sorted by id."""
+def load_campaigns(dir: Path | str | None = None, segments_dir: Path | str | None = None) -> list[Campaign]:
+    """Every ``*.yaml`` campaign in ``dir`` (default ``config/campaigns``), validated, sorted by id.
+    A campaign's ``segment`` must name a segment of ``segments_dir`` (default ``config/segments``)."""
     directory = Path(dir) if dir is not None else CAMPAIGNS_DIR
-    campaigns = [load_campaign_file(p, templates_dir=directory / "templates")
+    segments = load_segments(segments_dir)
+    campaigns = [load_campaign_file(p, templates_dir=directory / "templates", segments=segments)
                  for p in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))]
     seen: dict[str, Path] = {}
     for c in campaigns:
@@ -128,7 +135,7 @@ def load_campaigns(dir: Path | str | None = None) -> list[Campaign]:
     return sorted(campaigns, key=lambda c: c.campaign_id)
 
 
-def load_campaign_file(path: Path, templates_dir: Path | None = None) -> Campaign:
+def load_campaign_file(path: Path, templates_dir: Path | None = None, segments: dict | None = None) -> Campaign:
     path = Path(path)
     templates_dir = Path(templates_dir) if templates_dir is not None else path.parent / "templates"
     try:
@@ -174,6 +181,13 @@ def load_campaign_file(path: Path, templates_dir: Path | None = None) -> Campaig
     if preset not in AUDIENCE_PRESETS:
         raise CampaignConfigError(path, "audience_preset", f"{preset!r} is not one of {', '.join(AUDIENCE_PRESETS)}")
 
+    segment = data.get("segment")
+    if segment is not None:
+        known = load_segments() if segments is None else segments
+        if segment not in known:
+            raise CampaignConfigError(path, "segment", f"{segment!r} is not a segment of config/segments "
+                                      f"(known: {', '.join(known) or 'none'})")
+
     sources = _read_templates(path, templates_dir, template)
     _check_renders(path, sources, template)
     return Campaign(
@@ -191,6 +205,7 @@ def load_campaign_file(path: Path, templates_dir: Path | None = None) -> Campaig
         starts_at=_instant(path, data["starts_at"]),
         frequency_cap_days=cap,
         audience_preset=preset,
+        segment=segment,
         source_file=path,
         template_sources=tuple(sorted(sources.items())),
     )
@@ -215,6 +230,7 @@ def campaign_rows(campaigns: list[Campaign]) -> list[dict[str, Any]]:
         "template": c.template,
         "content_version": c.content_version,
         "starts_at": c.starts_at,
+        "segment": c.segment,
     } for c in campaigns]
 
 
@@ -232,7 +248,7 @@ def load_campaigns_table(con, campaigns: list[Campaign] | None = None, dir: Path
             campaign_id varchar not null primary key, name varchar not null, kind varchar not null,
             job_families varchar, countries varchar, min_years_experience double,
             subject varchar not null, template varchar not null, content_version varchar not null,
-            starts_at timestamptz not null)""")
+            starts_at timestamptz not null, segment varchar)""")
         if rows:
             marks = ", ".join("?" for _ in CONTRACT_COLUMNS)
             con.executemany(f"insert into {tables.CAMPAIGN_DEFINITIONS} ({', '.join(CONTRACT_COLUMNS)}) values ({marks})",

@@ -127,6 +127,11 @@ class SendLedger:
         self.con.execute("pragma busy_timeout=30000")
         self._migrate()
         self.con.executescript(SCHEMA)
+        if self.con.execute("select 1 from sends where change_seq is null limit 1").fetchone():
+            with self._tx() as con:  # rows of a ledger older than change numbers: number them once
+                con.execute("update sends set change_seq = (select value from ledger_seq) + rowid "
+                            "where change_seq is null")
+                con.execute("update ledger_seq set value = (select max(change_seq) from sends)")
 
     def _migrate(self) -> None:
         # Ledgers written before variants, steps and change numbers existed gain the columns.
@@ -193,18 +198,32 @@ class SendLedger:
                 f"select rowid, person_id, email_key from sends where person_id in ({','.join('?' * len(ids))}) "
                 f"or email_key in ({','.join('?' * len(keys))})", (*ids, *keys)).fetchall() if ids or keys else []
             # `or ignore`: a row the person got again after an earlier forget (a duplicate of the forgotten
-            # one) would collide with it; such rows are deleted, the forgotten row keeps the truth.
+            # one) would collide with it; such rows get the hash with their row number instead.
             con.executemany(
                 "update or ignore sends set person_id = ?, email_key = ?, email = null, smtp_response = null, "
                 "error = null where rowid = ?",
                 [(self._hashed(r["person_id"]), self._hashed(r["email_key"]), r["rowid"]) for r in rows])
-            con.executemany("delete from sends where rowid = ? and person_id not like 'forgotten:%'",
-                            [(r["rowid"],) for r in rows])
+            con.executemany("update sends set person_id = ? || '#' || rowid, email_key = ?, email = null, "
+                            "smtp_response = null, error = null where rowid = ? and person_id not like 'forgotten:%'",
+                            [(self._hashed(r["person_id"]), self._hashed(r["email_key"]), r["rowid"]) for r in rows])
             if ids:
                 marks = ",".join("?" * len(ids))
                 con.execute(f"delete from person_ids where any_person_id in ({marks}) or person_id in ({marks})",
                             (*ids, *ids))
         return len(rows)
+
+    # --- reading for the warehouse ----------------------------------------------------------------
+    WAREHOUSE_COLUMNS = ("ledger_row_id", "change_seq", "campaign_id", "person_id", "content_version", "variant",
+                         "sequence_step", "state", "message_id", "planned_at", "submitted_at", "finished_at",
+                         "attempts")
+
+    def changed_after(self, change_seq: int, limit: int) -> list[dict]:
+        """Rows changed after ``change_seq``, oldest change first, in the columns the warehouse keeps
+        (no address, no SMTP text): ``ledger_row_id`` (stable through erasure) is the merge key."""
+        return [dict(r) for r in self.con.execute(
+            "select rowid as ledger_row_id, change_seq, campaign_id, person_id, content_version, variant, sequence_step, "
+            "state, message_id, planned_at, submitted_at, finished_at, attempts "
+            "from sends where change_seq > ? order by change_seq limit ?", (change_seq, limit)).fetchall()]
 
     # --- pause and resume ------------------------------------------------------------------------
     def pause(self, campaign_id: str, by: str, reason: str, now: dt.datetime) -> None:

@@ -161,7 +161,11 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
         ledger.recover_stale(campaign.campaign_id, version, now)
         report.reconciled = _reconcile(ledger, campaign.campaign_id, version, settings, now)
 
-        if now < campaign.starts_at:
+        paused = ledger.paused(campaign.campaign_id)
+        if paused:
+            report.note = (f"paused since {paused['paused_at']} by {paused['paused_by']}: {paused['paused_reason']} "
+                           f"(resume with `warmpool campaign resume {campaign.campaign_id}`)")
+        elif now < campaign.starts_at:
             report.note = f"not started: starts at {campaign.starts_at.isoformat()}"
         else:
             _send_planned(campaign, audience, person_ids, settings, ledger, report,

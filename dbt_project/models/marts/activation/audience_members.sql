@@ -29,6 +29,12 @@ person_email_keys as (
 
 ),
 
+segment_members as (
+
+    select * from {{ ref('segment_members') }}
+
+),
+
 contactable as (
 
     select * from candidates
@@ -57,7 +63,8 @@ matched as (
         contactable.heat_band,
         campaigns.job_families,
         campaigns.countries,
-        campaigns.min_years_experience
+        campaigns.min_years_experience,
+        campaigns.segment
     from campaigns
     cross join contactable
     where (
@@ -74,6 +81,15 @@ matched as (
         and (
             campaigns.min_years_experience is null
             or contactable.years_experience >= campaigns.min_years_experience
+        )
+        and (
+            campaigns.segment is null
+            -- the segment's meaning is compiled once, in warmpool/segments.py (segment_members)
+            or exists (
+                select 1 from segment_members
+                where segment_members.segment = campaigns.segment
+                    and segment_members.person_id = contactable.person_id
+            )
         )
 
 ),
@@ -102,6 +118,7 @@ final as (
         'consent=' || consent_basis
             || case when job_families is not null then '; job_family=' || job_family else '' end
             || case when countries is not null then '; country=' || country_code else '' end
+            || case when matched.segment is not null then '; segment=' || matched.segment else '' end
             || case when min_years_experience is not null
                 then '; years_experience>=' || {{ number_to_text('min_years_experience') }} else '' end
             as inclusion_reason,

@@ -19,7 +19,8 @@ renamed as (
         {{ optional_column(columns, 'subject', 'varchar') }} as subject,
         {{ optional_column(columns, 'template', 'varchar') }} as template,
         {{ optional_column(columns, 'content_version', 'varchar') }} as content_version,
-        {{ optional_column(columns, 'starts_at', 'timestamp') }} as starts_at
+        {{ optional_column(columns, 'starts_at', 'timestamp') }} as starts_at,
+        {{ nullif_blank(optional_column(columns, 'segment', 'varchar')) }} as segment
 
     from source
 

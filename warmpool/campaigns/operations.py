@@ -1,0 +1,120 @@
+"""What a marketer asks of one campaign, as plain functions (the CLI and Dagster call them): its
+audience today, a preview of the real message for a real member, a dry run (who would get what, who
+is suppressed and why), its status (ledger counts, pause), and pause / resume.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from warmpool import tables
+from warmpool.campaigns.config import Campaign
+from warmpool.campaigns.ledger import MAILED_STATES
+from warmpool.campaigns.message import BuiltMessage, build_message
+from warmpool.campaigns.sender import WebStoreSuppression, open_ledger
+from warmpool.config import Settings
+from warmpool.emails import InvalidEmail, normalize_email
+from warmpool.warehouse import table_exists
+
+
+class CampaignNotFound(LookupError):
+    pass
+
+
+def find_campaign(campaigns: list[Campaign], campaign_id: str) -> Campaign:
+    for campaign in campaigns:
+        if campaign.campaign_id == campaign_id:
+            return campaign
+    raise CampaignNotFound(f"unknown campaign {campaign_id!r} (known: {', '.join(c.campaign_id for c in campaigns)})")
+
+
+def audience(con, campaign_id: str) -> list[dict]:
+    """The campaign's members today (``marts.audience_members``), in person-id order; [] before any build."""
+    if not table_exists(con, tables.AUDIENCE_MEMBERS):
+        return []
+    cur = con.execute(f"select * from {tables.AUDIENCE_MEMBERS} where campaign_id = ? order by person_id",
+                      [campaign_id])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+
+def preview(campaign: Campaign, members: list[dict], settings: Settings, person_id: str | None = None,
+            now: dt.datetime | None = None) -> BuiltMessage:
+    """The message the member (the first one unless ``person_id`` is given) would receive now."""
+    member = next((m for m in members if person_id is None or m["person_id"] == person_id), None)
+    if member is None:
+        raise CampaignNotFound(f"{person_id!r} is not in the audience of {campaign.campaign_id}" if person_id
+                               else f"the audience of {campaign.campaign_id} is empty")
+    return build_message(campaign, member, settings.smtp, to_addr=normalize_email(member["email"]),
+                         now=now or dt.datetime.now(dt.timezone.utc))
+
+
+@dataclass(frozen=True)
+class DryRunLine:
+    person_id: str
+    email: str | None
+    outcome: str            # send | suppressed | already_sent | invalid_address | paused
+    detail: str = ""
+
+
+def dry_run(campaign: Campaign, members: list[dict], settings: Settings) -> list[DryRunLine]:
+    """Who would get what if the campaign were sent now; nothing is written anywhere."""
+    suppression = WebStoreSuppression(settings.web_store_path) if Path(settings.web_store_path).exists() else None
+    with open_ledger(settings) as ledger:
+        paused = ledger.paused(campaign.campaign_id)
+        states = ledger.states(campaign.campaign_id, campaign.content_version)
+    lines = []
+    for m in members:
+        pid = str(m["person_id"])
+        try:
+            address = normalize_email(m.get("email"))
+        except InvalidEmail as exc:
+            lines.append(DryRunLine(pid, m.get("email"), "invalid_address", str(exc)))
+            continue
+        others = [k for k in (m.get("person_email_keys") or "").split(";") if k]
+        found = suppression.suppression(address, others) if suppression else None
+        topics_refused = suppression is not None and found is None and suppression(address, campaign.kind, others)
+        if states.get(pid) in (*MAILED_STATES, "duplicate"):
+            lines.append(DryRunLine(pid, address, "already_sent", f"ledger: {states[pid]}"))
+        elif found is not None:
+            lines.append(DryRunLine(pid, address, "suppressed", f"{found.reason} since {found.at:%Y-%m-%d}"))
+        elif topics_refused:
+            lines.append(DryRunLine(pid, address, "suppressed", f"preference centre: not {campaign.kind} mail"))
+        elif paused:
+            lines.append(DryRunLine(pid, address, "paused", paused["paused_reason"]))
+        else:
+            lines.append(DryRunLine(pid, address, "send", f"subject {campaign.subject!r}, template {campaign.template}"))
+    return lines
+
+
+@dataclass
+class CampaignStatus:
+    campaign_id: str
+    content_version: str
+    audience: int
+    states: dict[str, int] = field(default_factory=dict)   # ledger rows per state, every version
+    paused: dict | None = None
+
+    def describe(self) -> str:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(self.states.items())) or "nothing sent yet"
+        pause = (f"PAUSED since {self.paused['paused_at']} by {self.paused['paused_by']}: {self.paused['paused_reason']}"
+                 if self.paused else "running")
+        return (f"{self.campaign_id} (version {self.content_version}): {pause}\n"
+                f"  audience today: {self.audience}\n  ledger: {counts}")
+
+
+def status(campaign: Campaign, members: list[dict], settings: Settings) -> CampaignStatus:
+    with open_ledger(settings) as ledger:
+        return CampaignStatus(campaign.campaign_id, campaign.content_version, len(members),
+                              ledger.counts(campaign.campaign_id), ledger.paused(campaign.campaign_id))
+
+
+def pause(campaign: Campaign, settings: Settings, by: str, reason: str) -> None:
+    with open_ledger(settings) as ledger:
+        ledger.pause(campaign.campaign_id, by, reason, dt.datetime.now(dt.timezone.utc))
+
+
+def resume(campaign: Campaign, settings: Settings) -> bool:
+    with open_ledger(settings) as ledger:
+        return ledger.resume(campaign.campaign_id)
