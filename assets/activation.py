@@ -7,7 +7,9 @@ from pipelines.send_ledger import run_send_ledger
 from warmpool import tables
 from warmpool.campaigns.audience import members_by_campaign, retired_person_ids, write_audience_csv
 from warmpool.campaigns.config import load_campaigns
-from warmpool.campaigns.sender import send_campaign
+from warmpool.campaigns.guard import GUARD, check_reputation
+from warmpool.campaigns.operations import send_now
+from warmpool.campaigns.sender import open_ledger
 
 AUDIENCE_KEY = dg.AssetKey(tables.AUDIENCE_MEMBERS.split("."))
 
@@ -28,22 +30,43 @@ def audience_files(context: dg.AssetExecutionContext, warehouse: WarehouseResour
                                           "folder": dg.MetadataValue.path(str(settings.audiences_dir))})
 
 
+CAMPAIGN_TAG = "warmpool/campaign"  # a run for one campaign (its schedule); without it, every unscheduled one
+
+
 @dg.asset(deps=[AUDIENCE_KEY, dg.AssetKey("audience_files")], group_name="activation", kinds={"smtp"},
           pool=WAREHOUSE_POOL,
           description="Sends each campaign to its audience over SMTP, exactly once per recipient "
-                      "(send ledger), with suppression re-checked at send time.")
+                      "(send ledger), with suppression re-checked at send time; drip sequences send each "
+                      "member's due step; scheduled campaigns only in their own schedule's runs.")
 def campaign_sends(context: dg.AssetExecutionContext, warehouse: WarehouseResource, smtp: SmtpResource,
                    web_store: WebStoreResource) -> dg.MaterializeResult:
     settings = run_settings(warehouse, smtp=smtp, web_store=web_store)  # the web store: send-time suppression
+    only = context.run.tags.get(CAMPAIGN_TAG)
+    reports = {}
     with warehouse.connect(read_only=True) as con:
         members = members_by_campaign(con)
         id_map = retired_person_ids(con)
-    reports = {}
-    for campaign in load_campaigns():
-        report = send_campaign(campaign, members.get(campaign.campaign_id, []), settings, person_id_map=id_map)
-        context.log.info(f"{campaign.campaign_id}: {report.describe()}")
-        reports[campaign.campaign_id] = report.as_dict()
+        for campaign in load_campaigns():
+            if (only and campaign.campaign_id != only) or (not only and campaign.schedule):
+                continue  # a scheduled campaign goes out in its schedule's runs only
+            report = send_now(campaign, members.get(campaign.campaign_id, []), settings, con, person_id_map=id_map)
+            context.log.info(report.describe())
+            reports[campaign.campaign_id] = report.as_dict()
     return dg.MaterializeResult(metadata={"reports": dg.MetadataValue.json(reports)})
+
+
+@dg.asset_check(asset=campaign_sends, name="reputation_guard", pool=WAREHOUSE_POOL,
+                description="Fails while a campaign is paused by the reputation guard (bounce or complaint "
+                            "rate at its threshold); `warmpool campaign resume NAME` lifts the pause.")
+def reputation_guard_check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    settings = run_settings(warehouse)
+    with open_ledger(settings) as ledger:
+        rates = {c.campaign_id: check_reputation(ledger, c.campaign_id, settings).as_dict() for c in load_campaigns()}
+        paused = {cid: ledger.paused(cid) for cid in rates}
+    tripped = {cid: p["paused_reason"] for cid, p in paused.items() if p and p["paused_by"] == GUARD}
+    return dg.AssetCheckResult(passed=not tripped, severity=dg.AssetCheckSeverity.ERROR,
+                               metadata={"paused_by_guard": dg.MetadataValue.json(tripped),
+                                         "rates": dg.MetadataValue.json(rates)})
 
 
 @dg.multi_asset(
@@ -59,4 +82,24 @@ def send_ledger_load(context: dg.AssetExecutionContext, warehouse: WarehouseReso
                                    metadata={"rows_loaded": dg.MetadataValue.int(int(counts.get(spec.key.path[-1], 0)))})
 
 
-defs = dg.Definitions(assets=[audience_files, campaign_sends, send_ledger_load])
+# One schedule per campaign that declares `schedule` (cron, UTC): a run of its send and what follows,
+# keyed by campaign and tick so a tick never starts two runs. Off until switched on in the UI.
+campaign_send_job = dg.define_asset_job(
+    "campaign_send", executor_def=dg.in_process_executor,
+    selection=dg.AssetSelection.assets(campaign_sends).downstream(),
+    description="Send one campaign (its schedule sets the warmpool/campaign tag) and refresh its report.")
+
+
+def _campaign_schedule(campaign_id: str, cron: str) -> dg.ScheduleDefinition:
+    @dg.schedule(name=f"campaign_{campaign_id.replace('-', '_')}", cron_schedule=cron, job=campaign_send_job,
+                 execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED,
+                 description=f"Sends campaign {campaign_id} ({cron}, UTC).")
+    def schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        tick = context.scheduled_execution_time.isoformat()
+        return dg.RunRequest(run_key=f"{campaign_id}:{tick}", tags={CAMPAIGN_TAG: campaign_id})
+    return schedule
+
+
+defs = dg.Definitions(assets=[audience_files, campaign_sends, send_ledger_load], asset_checks=[reputation_guard_check],
+                      jobs=[campaign_send_job],
+                      schedules=[_campaign_schedule(c.campaign_id, c.schedule) for c in load_campaigns() if c.schedule])

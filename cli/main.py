@@ -441,8 +441,10 @@ def campaign_send(name: str = typer.Argument(...),
     from collections import Counter
 
     from warmpool.campaigns.operations import dry_run as plan_dry_run
-    from warmpool.campaigns.sender import SendAborted, send_campaign
+    from warmpool.campaigns.operations import send_now
+    from warmpool.campaigns.sender import SendAborted
     from warmpool.config import get_settings
+    from warmpool.warehouse import warehouse
 
     campaign, settings, members = _campaign(name), get_settings(), _members(name)
     if dry_run:
@@ -452,7 +454,11 @@ def campaign_send(name: str = typer.Argument(...),
         typer.echo("total: " + ", ".join(f"{k} {v}" for k, v in sorted(Counter(l.outcome for l in lines).items())))
         return
     try:
-        report = send_campaign(campaign, members, settings)
+        if settings.warehouse_path.exists():
+            with warehouse(read_only=True) as con:  # a sequence's stops (applied, hired, in process)
+                report = send_now(campaign, members, settings, con)
+        else:
+            report = send_now(campaign, members, settings)
     except SendAborted as exc:
         _fail(str(exc))
     typer.echo(report.describe())

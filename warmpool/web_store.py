@@ -519,3 +519,13 @@ def message_ids_with_events(con: sqlite3.Connection | None, message_ids: Iterabl
         seen += [r["message_id"] for r in _select(con, (
             f"select distinct message_id from email_events where message_id in ({','.join('?' * len(chunk))})"), chunk)]
     return seen
+
+
+def messages_with_event(con: sqlite3.Connection | None, campaign_id: str, events: Iterable[str]) -> dict[str, int]:
+    """Per event type: how many distinct messages of one campaign the provider reported it for (by
+    the event's campaign id); the reputation guard's bounces and complaints."""
+    wanted = list(events)
+    rows = _select(con, (f"select event, count(distinct coalesce(message_id, email)) as n from email_events "
+                         f"where campaign_id = ? and event in ({','.join('?' * len(wanted))}) group by event"),
+                   [campaign_id, *wanted])
+    return {r["event"]: int(r["n"]) for r in rows}

@@ -14,9 +14,17 @@ A file looks like::
     frequency_cap_days: 7                    # optional: defer people mailed by any campaign this recently
     audience_preset: hubspot                 # optional: the provider the audience file is imported into
                                              # (mailchimp - the default -, hubspot or sendgrid)
+    schedule: "0 9 * * 1"                    # optional: cron (UTC); sent only by its own Dagster schedule
     segment: senior-data-eu                  # optional: a segment of config/segments/ (warmpool/segments.py);
                                              # the audience is its contactable members that also match
                                              # the filters above (null filters: any)
+
+A drip sequence replaces ``subject`` and ``template`` by its steps (docs/campaigns.md)::
+
+    sequence:
+      - {subject: Welcome, template: whats_new}                     # step 1: as soon as a person joins
+      - {subject: Roles for you, template: invite_to_apply, wait_days: 7}  # 7 days after step 1 went out
+    stop_on: [replied, applied, hired, unsubscribed, bounced, in_process]   # the default: all of them
 
 Job families and countries are stored in their one form (the vocabulary's family, the ISO 3166
 code), so the audience is the same whatever spelling the file uses; a word neither knows is an
@@ -32,11 +40,12 @@ import datetime as dt
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
+from croniter import croniter
 from jinja2 import DictLoader, StrictUndefined, TemplateError, TemplateSyntaxError, meta, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -59,9 +68,11 @@ CONTRACT_COLUMNS = ("campaign_id", "name", "kind", "job_families", "countries", 
 MERGE_FIELDS = ("first_name", "last_name", "city", "country", "job_family", "campaign_name",
                 "unsubscribe_url", "physical_address")
 
-_REQUIRED = ("campaign_id", "name", "kind", "subject", "template", "starts_at")
-_OPTIONAL = ("job_families", "countries", "min_years_experience", "frequency_cap_days", "audience_preset",
-             "description", "segment")
+_REQUIRED = ("campaign_id", "name", "kind", "starts_at")
+_OPTIONAL = ("subject", "template", "job_families", "countries", "min_years_experience", "frequency_cap_days",
+             "audience_preset", "description", "segment", "schedule", "sequence", "stop_on")
+# Why a person leaves a drip sequence before its last step (warmpool/campaigns/sequence.py).
+STOP_CONDITIONS = ("replied", "applied", "hired", "unsubscribed", "bounced", "in_process")
 # Lower-case slug: it becomes a file name (audiences/<id>.csv) and a token field, so no paths.
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _TEMPLATE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
@@ -75,6 +86,16 @@ class CampaignConfigError(ValueError):
         self.path, self.key, self.problem = Path(path), key, problem
         where = f"{path}: key '{key}'" if key else str(path)
         super().__init__(f"{where}: {problem}")
+
+
+@dataclass(frozen=True)
+class SequenceStep:
+    number: int                    # 1-based
+    subject: str
+    template: str
+    wait_days: int                 # after the previous step was sent to the person (0 for step 1)
+    content_version: str
+    template_sources: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -92,6 +113,9 @@ class Campaign:
     frequency_cap_days: int = DEFAULT_FREQUENCY_CAP_DAYS
     audience_preset: str = DEFAULT_PRESET
     segment: str | None = None
+    schedule: str | None = None                    # cron (UTC): sent by its own Dagster schedule only
+    steps: tuple[SequenceStep, ...] = ()           # a drip sequence (step 1 is also subject/template above)
+    stop_on: tuple[str, ...] = STOP_CONDITIONS
     source_file: Path | None = field(default=None, compare=False)
     # The exact template sources that were hashed into content_version: the sender renders these,
     # not the files on disk, so a file edited mid-run cannot go out under the old version.
@@ -107,6 +131,16 @@ class Campaign:
 
     def template_env(self) -> SandboxedEnvironment:
         return make_template_env(dict(self.template_sources))
+
+    @property
+    def is_sequence(self) -> bool:
+        return bool(self.steps)
+
+    def for_step(self, number: int) -> "Campaign":
+        """The campaign as it mails one step: that step's subject, template and content version."""
+        step = self.steps[number - 1]
+        return replace(self, subject=step.subject, template=step.template, content_version=step.content_version,
+                       template_sources=step.template_sources)
 
 
 def make_template_env(sources: dict[str, str]) -> SandboxedEnvironment:
@@ -160,14 +194,24 @@ def load_campaign_file(path: Path, templates_dir: Path | None = None, segments: 
     kind = _text(path, data, "kind")
     if kind not in KINDS:
         raise CampaignConfigError(path, "kind", f"{kind!r} is not one of {', '.join(KINDS)}")
-    subject = _text(path, data, "subject")
-    if _HEADER_UNSAFE.search(subject):
-        raise CampaignConfigError(path, "subject", "must be one line (no CR, LF or NUL: header injection)")
-    if "{{" in subject or "{%" in subject:
-        raise CampaignConfigError(path, "subject", "is not a template: personalise the body, never a header")
-    template = _text(path, data, "template")
-    if not _TEMPLATE_RE.match(template):
-        raise CampaignConfigError(path, "template", "must be a bare template name such as 'whats_new' (no path)")
+    steps = _sequence(path, data, templates_dir)
+    if steps:
+        subject, template, sources = steps[0].subject, steps[0].template, dict(steps[0].template_sources)
+        version = content_version(" | ".join(f"{st.wait_days}:{st.subject}" for st in steps),
+                                  {f"step{st.number}/{k}": v for st in steps for k, v in st.template_sources})
+    else:
+        subject, template = _subject(path, data, "subject"), _template_name(path, data, "template")
+        sources = _read_templates(path, templates_dir, template)
+        _check_renders(path, sources, template)
+        version = content_version(subject, sources)
+    stop_on = _str_list(path, data, "stop_on") or STOP_CONDITIONS
+    for item in stop_on:
+        if item not in STOP_CONDITIONS:
+            raise CampaignConfigError(path, "stop_on", f"{item!r} is not one of {', '.join(STOP_CONDITIONS)}")
+    schedule = data.get("schedule")
+    if schedule is not None and (not isinstance(schedule, str) or not croniter.is_valid(schedule)
+                                 or len(schedule.split()) != 5):
+        raise CampaignConfigError(path, "schedule", f"{schedule!r} is not a cron expression such as '0 9 * * 1'")
 
     min_years = data.get("min_years_experience")
     if min_years is not None:
@@ -188,8 +232,6 @@ def load_campaign_file(path: Path, templates_dir: Path | None = None, segments: 
             raise CampaignConfigError(path, "segment", f"{segment!r} is not a segment of config/segments "
                                       f"(known: {', '.join(known) or 'none'})")
 
-    sources = _read_templates(path, templates_dir, template)
-    _check_renders(path, sources, template)
     return Campaign(
         campaign_id=campaign_id,
         name=_text(path, data, "name"),
@@ -201,11 +243,14 @@ def load_campaign_file(path: Path, templates_dir: Path | None = None, segments: 
         min_years_experience=min_years,
         subject=subject,
         template=template,
-        content_version=content_version(subject, sources),
+        content_version=version,
         starts_at=_instant(path, data["starts_at"]),
         frequency_cap_days=cap,
         audience_preset=preset,
         segment=segment,
+        schedule=schedule,
+        steps=steps,
+        stop_on=tuple(stop_on),
         source_file=path,
         template_sources=tuple(sorted(sources.items())),
     )
@@ -261,6 +306,51 @@ def load_campaigns_table(con, campaigns: list[Campaign] | None = None, dir: Path
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+def _subject(path: Path, data: dict, key: str) -> str:
+    if data.get(key.rpartition(".")[2]) in (None, ""):
+        raise CampaignConfigError(path, key, "is required")
+    subject = _text(path, data, key.rpartition(".")[2])
+    if _HEADER_UNSAFE.search(subject):
+        raise CampaignConfigError(path, key, "must be one line (no CR, LF or NUL: header injection)")
+    if "{{" in subject or "{%" in subject:
+        raise CampaignConfigError(path, key, "is not a template: personalise the body, never a header")
+    return subject
+
+
+def _template_name(path: Path, data: dict, key: str) -> str:
+    if data.get(key.rpartition(".")[2]) in (None, ""):
+        raise CampaignConfigError(path, key, "is required")
+    template = _text(path, data, key.rpartition(".")[2])
+    if not _TEMPLATE_RE.match(template):
+        raise CampaignConfigError(path, key, "must be a bare template name such as 'whats_new' (no path)")
+    return template
+
+
+def _sequence(path: Path, data: dict, templates_dir: Path) -> tuple[SequenceStep, ...]:
+    raw = data.get("sequence")
+    if raw is None:
+        return ()
+    if data.get("subject") is not None or data.get("template") is not None:
+        raise CampaignConfigError(path, "sequence", "a sequence's steps carry the subject and template: "
+                                  "remove the top-level `subject` and `template`")
+    if not isinstance(raw, list) or not raw:
+        raise CampaignConfigError(path, "sequence", "must be a non-empty list of steps")
+    steps = []
+    for i, item in enumerate(raw, start=1):
+        key = f"sequence[{i - 1}]"
+        if not isinstance(item, dict) or set(map(str, item)) - {"subject", "template", "wait_days"}:
+            raise CampaignConfigError(path, key, "must be a mapping of subject, template and wait_days")
+        wait = item.get("wait_days", 0)
+        if isinstance(wait, bool) or not isinstance(wait, int) or wait < 0 or (i > 1 and wait < 1):
+            raise CampaignConfigError(path, f"{key}.wait_days", "must be a whole number of days (>= 1 after step 1)")
+        subject, template = _subject(path, item, f"{key}.subject"), _template_name(path, item, f"{key}.template")
+        sources = _read_templates(path, templates_dir, template)
+        _check_renders(path, sources, template)
+        steps.append(SequenceStep(i, subject, template, wait, f"s{i}-{content_version(subject, sources)}",
+                                  tuple(sorted(sources.items()))))
+    return tuple(steps)
+
 
 def _text(path: Path, data: dict, key: str) -> str:
     value = data.get(key)

@@ -38,7 +38,7 @@ import hmac
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 STATES = ("planned", "claimed", "submitted", "accepted", "failed", "ambiguous", "suppressed", "duplicate")
 # States in which the recipient may have received the mail: they count for caps and duplicates.
@@ -79,6 +79,12 @@ create table if not exists campaign_controls (
     paused_at         text,               -- null: running
     paused_by         text,               -- 'reputation_guard' or who paused it
     paused_reason     text
+);
+create table if not exists replies (
+    message_id        text primary key,   -- the message of ours that was answered
+    campaign_id       text not null,
+    person_id         text not null,
+    received_at       text not null
 );
 create table if not exists ledger_seq (id integer primary key check (id = 1), value integer not null);
 insert or ignore into ledger_seq values (1, 0);
@@ -206,11 +212,47 @@ class SendLedger:
             con.executemany("update sends set person_id = ? || '#' || rowid, email_key = ?, email = null, "
                             "smtp_response = null, error = null where rowid = ? and person_id not like 'forgotten:%'",
                             [(self._hashed(r["person_id"]), self._hashed(r["email_key"]), r["rowid"]) for r in rows])
+            con.executemany("update replies set person_id = ? where person_id = ?",
+                            [(self._hashed(pid), pid) for pid in ids])
             if ids:
                 marks = ",".join("?" * len(ids))
                 con.execute(f"delete from person_ids where any_person_id in ({marks}) or person_id in ({marks})",
                             (*ids, *ids))
         return len(rows)
+
+    # --- sequences and replies ----------------------------------------------------------------------
+    def steps_sent(self, campaign_id: str) -> dict[str, tuple[int, str]]:
+        """Per person: the highest sequence step they may have received and when it was submitted."""
+        mailed = ",".join(repr(s) for s in MAILED_STATES)
+        return {r[0]: (r[1], r[2]) for r in self.con.execute(
+            f"select person_id, max(sequence_step), max(submitted_at) from sends where campaign_id = ? "
+            f"and sequence_step is not null and state in ({mailed}) group by person_id", (campaign_id,)).fetchall()}
+
+    def steps_open(self, campaign_id: str) -> set[str]:
+        """People with a step row not settled yet (planned, claimed, submitted): one step at a time."""
+        return {r[0] for r in self.con.execute(
+            "select distinct person_id from sends where campaign_id = ? and sequence_step is not null "
+            "and state in ('planned', 'claimed', 'submitted')", (campaign_id,)).fetchall()}
+
+    def record_reply(self, message_ids: Iterable[str], received_at: dt.datetime) -> tuple[str, str] | None:
+        """A reply whose In-Reply-To / References name one of our messages: returns (campaign_id,
+        person_id) of the message it answers (recorded once), or None when it answers none of ours."""
+        keys = [_bare_message_id(m) for m in message_ids if m and m.strip()]
+        if not keys:
+            return None
+        with self._tx() as con:
+            for key in keys:
+                row = con.execute("select campaign_id, person_id, message_id from sends "
+                                  "where lower(trim(message_id, '<> ')) = ?", (key,)).fetchone()
+                if row:
+                    con.execute("insert into replies values (?, ?, ?, ?) on conflict do nothing",
+                                (row["message_id"], row["campaign_id"], row["person_id"], iso(received_at)))
+                    return row["campaign_id"], row["person_id"]
+        return None
+
+    def replied(self, campaign_id: str) -> set[str]:
+        return {r[0] for r in self.con.execute("select person_id from replies where campaign_id = ?",
+                                               (campaign_id,)).fetchall()}
 
     # --- reading for the warehouse ----------------------------------------------------------------
     WAREHOUSE_COLUMNS = ("ledger_row_id", "change_seq", "campaign_id", "person_id", "content_version", "variant",
@@ -254,14 +296,18 @@ class SendLedger:
 
     # --- planning -------------------------------------------------------------------------------
     def plan(self, campaign_id: str, version: str, rows: Iterable[tuple[str, str | None, str | None, str | None]],
-             now: dt.datetime) -> int:
-        """Insert-or-ignore (person_id, email, email_key, error) rows; a row with an error is planned as failed."""
+             now: dt.datetime, *, sequence_step: int | None = None,
+             variants: Mapping[str, str] | None = None) -> int:
+        """Insert-or-ignore (person_id, email, email_key, error) rows; a row with an error is planned as failed.
+        ``variants``: person_id -> A/B variant; ``sequence_step``: the drip step these rows are for."""
+        variants = variants or {}
         with self._tx() as con:
             cur = con.executemany(
                 "insert into sends (campaign_id, person_id, content_version, email, email_key, state, planned_at, "
-                "error, finished_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
+                "error, finished_at, variant, sequence_step) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "on conflict do nothing",
                 [(campaign_id, pid, version, email, key, "failed" if err else "planned", iso(now), err,
-                  iso(now) if err else None) for pid, email, key, err in rows])
+                  iso(now) if err else None, variants.get(pid), sequence_step) for pid, email, key, err in rows])
         return cur.rowcount
 
     def recover_stale(self, campaign_id: str, version: str, now: dt.datetime) -> tuple[int, int]:

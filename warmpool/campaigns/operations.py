@@ -12,7 +12,8 @@ from warmpool import tables
 from warmpool.campaigns.config import Campaign
 from warmpool.campaigns.ledger import MAILED_STATES
 from warmpool.campaigns.message import BuiltMessage, build_message
-from warmpool.campaigns.sender import WebStoreSuppression, open_ledger
+from warmpool.campaigns.sender import SendReport, WebStoreSuppression, open_ledger, send_campaign
+from warmpool.campaigns.sequence import SequenceReport, first_steps_sent, run_sequence, warehouse_stops
 from warmpool.config import Settings
 from warmpool.emails import InvalidEmail, normalize_email
 from warmpool.warehouse import table_exists
@@ -48,6 +49,16 @@ def preview(campaign: Campaign, members: list[dict], settings: Settings, person_
                                else f"the audience of {campaign.campaign_id} is empty")
     return build_message(campaign, member, settings.smtp, to_addr=normalize_email(member["email"]),
                          now=now or dt.datetime.now(dt.timezone.utc))
+
+
+def send_now(campaign: Campaign, members: list[dict], settings: Settings, con=None,
+             **options) -> SendReport | SequenceReport:
+    """Send what is due now: the one-off mail, or each member's next step of a sequence (stops read
+    from the warehouse connection ``con`` when given). ``options`` go to the sender."""
+    if campaign.is_sequence:
+        stops = warehouse_stops(con, campaign, first_steps_sent(settings, campaign)) if con is not None else {}
+        return run_sequence(campaign, members, settings, stops=stops, **options)
+    return send_campaign(campaign, members, settings, **options)
 
 
 @dataclass(frozen=True)

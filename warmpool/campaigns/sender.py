@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from warmpool import web_store
 from warmpool.campaigns.config import Campaign
+from warmpool.campaigns.guard import check_reputation
 from warmpool.campaigns.ledger import SendLedger
 from warmpool.campaigns.message import build_message
 from warmpool.config import Settings, get_settings
@@ -111,7 +112,9 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
                   batch_size: int = DEFAULT_BATCH_SIZE, clock: Callable[[], dt.datetime] | None = None,
                   fault_hook: FaultHook | None = None, smtp_timeout: float = 30.0,
                   max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
-                  person_id_map: Mapping[str, str] | Iterable[tuple[str, str]] | None = None) -> SendReport:
+                  person_id_map: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+                  sequence_step: int | None = None, variants: Mapping[str, str] | None = None,
+                  guard: bool = True) -> SendReport:
     """Send ``campaign`` to ``members`` (rows of ``marts.audience_members``); returns a SendReport.
 
     ``suppressed``: addresses (or person ids) never to mail, or a callable ``(email)`` /
@@ -128,6 +131,10 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
     ``person_id_map``: retired person id -> current person id (``identity.person_id_map``); the ledger
     keeps it, so what was sent under a retired id counts for the person it merged into (no second
     mail of a version, caps included). ``None`` keeps the map the ledger already has.
+    ``sequence_step`` / ``variants`` (person_id -> A/B variant) are recorded on the ledger rows.
+    A paused campaign sends nothing; with ``guard`` the reputation guard (``guard.py``) measures the
+    campaign's bounce and complaint rates before sending and before every batch, and pauses it at
+    its thresholds.
     """
     settings = settings or get_settings()
     options = (settings.raw or {}).get("campaigns") or {}
@@ -157,14 +164,21 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
                 plan_rows.append((pid, address, canonical_email(address), None))
             except InvalidEmail as exc:
                 plan_rows.append((pid, None, None, f"invalid address: {exc}"))
-        ledger.plan(campaign.campaign_id, version, plan_rows, now)
+        ledger.plan(campaign.campaign_id, version, plan_rows, now, sequence_step=sequence_step, variants=variants)
         ledger.recover_stale(campaign.campaign_id, version, now)
         report.reconciled = _reconcile(ledger, campaign.campaign_id, version, settings, now)
 
-        paused = ledger.paused(campaign.campaign_id)
-        if paused:
-            report.note = (f"paused since {paused['paused_at']} by {paused['paused_by']}: {paused['paused_reason']} "
-                           f"(resume with `warmpool campaign resume {campaign.campaign_id}`)")
+        def paused() -> bool:  # checked before sending and before every batch: a pause stops the run
+            if guard:
+                check_reputation(ledger, campaign.campaign_id, settings, clock())
+            pause = ledger.paused(campaign.campaign_id)
+            if pause:
+                report.note = (f"paused since {pause['paused_at']} by {pause['paused_by']}: {pause['paused_reason']} "
+                               f"(resume with `warmpool campaign resume {campaign.campaign_id}`)")
+            return bool(pause)
+
+        if paused():
+            pass
         elif now < campaign.starts_at:
             report.note = f"not started: starts at {campaign.starts_at.isoformat()}"
         else:
@@ -172,7 +186,7 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
                           suppression=_suppression(suppressed, settings, campaign.kind), rate=rate, lease=lease,
                           batch_size=max(1, int(batch_size)), clock=clock, hook=hook, smtp_timeout=smtp_timeout,
                           helo=str(options.get("helo_name") or socket.gethostname()),
-                          max_failures=max_consecutive_failures)
+                          max_failures=max_consecutive_failures, paused=paused)
 
         states = ledger.states(campaign.campaign_id, version, person_ids)
     finally:
@@ -195,7 +209,8 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
 
 def _send_planned(campaign: Campaign, audience: dict[str, dict], person_ids: list[str], settings: Settings,
                   ledger: SendLedger, report: SendReport, *, suppression: tuple, rate: float, lease: dt.timedelta,
-                  batch_size: int, clock, hook: FaultHook, smtp_timeout: float, helo: str, max_failures: int) -> None:
+                  batch_size: int, clock, hook: FaultHook, smtp_timeout: float, helo: str, max_failures: int,
+                  paused: Callable[[], bool]) -> None:
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     limiter = _RateLimiter(rate)
     client = SmtpClient(settings.smtp, timeout=smtp_timeout, helo=helo)
@@ -208,6 +223,8 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], person_ids: lis
         states = ledger.states(cid, version, person_ids)
         todo = [pid for pid in person_ids if states.get(pid) == "planned"]
         for start in range(0, len(todo), batch_size):
+            if start and paused():
+                break
             claimed = set(ledger.claim(cid, version, todo[start:start + batch_size], owner, clock() + lease))
             for pid in (p for p in todo[start:start + batch_size] if p in claimed):
                 member = audience[pid]
