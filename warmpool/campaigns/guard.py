@@ -7,7 +7,8 @@ rate below 0.1% (never reach 0.3%); providers review an account at about 5% boun
 pauses itself well before that, at 2%. Rates are over the messages the relay accepted from Warmpool
 (the ledger), counted only from ``min_sent`` messages on so one early bounce does not stop a campaign.
 Bounces and complaints come from the provider's events in the web store (webhooks).
-Thresholds: ``campaigns.reputation_guard`` in config/warmpool.yaml.
+Thresholds: ``campaigns.reputation_guard`` in config/warmpool.yaml. An explicit resume starts the
+count again from that moment (the figures that tripped the guard were looked at by a person).
 """
 from __future__ import annotations
 
@@ -72,16 +73,23 @@ def verdict(sent: int, bounced: int, complained: int, t: Thresholds) -> str:
     return ""
 
 
-def check_reputation(ledger: SendLedger, campaign_id: str, settings: Settings, now: dt.datetime | None = None,
-                     thresholds: Thresholds | None = None) -> Reputation:
-    """Measure the campaign's rates and pause it when they cross a threshold."""
-    t = thresholds or Thresholds.from_settings(settings)
+def totals(ledger: SendLedger, campaign_id: str, settings: Settings) -> tuple[int, int, int]:
+    """(messages accepted, bounced, complained about) of the campaign so far."""
     sent = ledger.counts(campaign_id).get("accepted", 0)
     counts: dict[str, int] = {}
     if Path(settings.web_store_path).exists():
         with web_store.reader(settings.web_store_path) as con:
             counts = web_store.messages_with_event(con, campaign_id, ("bounce", "complaint"))
-    bounced, complained = counts.get("bounce", 0), counts.get("complaint", 0)
+    return sent, counts.get("bounce", 0), counts.get("complaint", 0)
+
+
+def check_reputation(ledger: SendLedger, campaign_id: str, settings: Settings, now: dt.datetime | None = None,
+                     thresholds: Thresholds | None = None) -> Reputation:
+    """Measure the campaign's rates and pause it when they cross a threshold."""
+    t = thresholds or Thresholds.from_settings(settings)
+    sent, bounced, complained = totals(ledger, campaign_id, settings)
+    since = ledger.guard_baseline(campaign_id)  # after an explicit resume, only what happened since counts
+    sent, bounced, complained = (max(0, now_ - then) for now_, then in zip((sent, bounced, complained), since))
     reason = verdict(sent, bounced, complained, t)
     paused_now = False
     if reason and not ledger.paused(campaign_id):

@@ -78,7 +78,8 @@ create table if not exists campaign_controls (
     campaign_id       text primary key,
     paused_at         text,               -- null: running
     paused_by         text,               -- 'reputation_guard' or who paused it
-    paused_reason     text
+    paused_reason     text,
+    guard_baseline    text                -- "sent,bounced,complained" when last resumed: the guard counts from there
 );
 create table if not exists replies (
     message_id        text primary key,   -- the message of ours that was answered
@@ -141,6 +142,9 @@ class SendLedger:
 
     def _migrate(self) -> None:
         # Ledgers written before variants, steps and change numbers existed gain the columns.
+        controls = {r[1] for r in self.con.execute("pragma table_info(campaign_controls)").fetchall()}
+        if controls and "guard_baseline" not in controls:
+            self.con.execute("alter table campaign_controls add column guard_baseline text")
         cols = {r[1] for r in self.con.execute("pragma table_info(sends)").fetchall()}
         if cols:
             for name, kind in (("variant", "text"), ("sequence_step", "integer"), ("change_seq", "integer")):
@@ -271,17 +275,26 @@ class SendLedger:
     def pause(self, campaign_id: str, by: str, reason: str, now: dt.datetime) -> None:
         """Stop a campaign's sends until ``resume``; the first pause's time and reason are kept."""
         with self._tx() as con:
-            con.execute("insert into campaign_controls values (?, ?, ?, ?) on conflict (campaign_id) do update set "
+            con.execute("insert into campaign_controls (campaign_id, paused_at, paused_by, paused_reason) "
+                        "values (?, ?, ?, ?) on conflict (campaign_id) do update set "
                         "paused_at = coalesce(paused_at, excluded.paused_at), "
                         "paused_by = case when paused_at is null then excluded.paused_by else paused_by end, "
                         "paused_reason = case when paused_at is null then excluded.paused_reason else paused_reason end",
                         (campaign_id, iso(now), by, reason))
 
-    def resume(self, campaign_id: str) -> bool:
-        """Lift a pause; False if the campaign was not paused."""
+    def resume(self, campaign_id: str, guard_baseline: tuple[int, int, int] | None = None) -> bool:
+        """Lift a pause; False if the campaign was not paused. ``guard_baseline`` (sent, bounced,
+        complained now): the reputation guard measures what happens after the resume."""
+        baseline = ",".join(map(str, guard_baseline)) if guard_baseline else None
         with self._tx() as con:
-            return con.execute("update campaign_controls set paused_at = null, paused_by = null, paused_reason = null "
-                               "where campaign_id = ? and paused_at is not null", (campaign_id,)).rowcount > 0
+            return con.execute("update campaign_controls set paused_at = null, paused_by = null, paused_reason = null, "
+                               "guard_baseline = coalesce(?, guard_baseline) "
+                               "where campaign_id = ? and paused_at is not null", (baseline, campaign_id)).rowcount > 0
+
+    def guard_baseline(self, campaign_id: str) -> tuple[int, int, int]:
+        r = self.con.execute("select guard_baseline from campaign_controls where campaign_id = ?",
+                             (campaign_id,)).fetchone()
+        return tuple(int(x) for x in r[0].split(",")) if r and r[0] else (0, 0, 0)
 
     def paused(self, campaign_id: str) -> dict | None:
         """``{paused_at, paused_by, paused_reason}`` while paused, else None."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from warmpool import tables
 from warmpool.campaigns.config import Campaign
+from warmpool.campaigns.guard import totals
 from warmpool.campaigns.ledger import MAILED_STATES
 from warmpool.campaigns.message import BuiltMessage, build_message
 from warmpool.campaigns.sender import SendReport, WebStoreSuppression, open_ledger, send_campaign
@@ -127,5 +128,6 @@ def pause(campaign: Campaign, settings: Settings, by: str, reason: str) -> None:
 
 
 def resume(campaign: Campaign, settings: Settings) -> bool:
+    """Lift the pause; the reputation guard then measures what is sent from now on."""
     with open_ledger(settings) as ledger:
-        return ledger.resume(campaign.campaign_id)
+        return ledger.resume(campaign.campaign_id, guard_baseline=totals(ledger, campaign.campaign_id, settings))

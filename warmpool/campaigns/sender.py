@@ -33,6 +33,7 @@ from warmpool.config import Settings, get_settings
 from warmpool.consent import ConsentRules, Suppression, events_from_store, load_rules, suppressions_by_address
 from warmpool.emails import InvalidEmail, canonical_email, normalize_email
 from warmpool.tokens import secret_key
+from warmpool.mail.dkim import dkim_signer
 from warmpool.mail import (DeliveryUnknown, NotSent, Refused, SmtpClient, SmtpUnreachable, check_header,
                            needs_smtputf8, wire_bytes)
 
@@ -216,6 +217,7 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], person_ids: lis
     client = SmtpClient(settings.smtp, timeout=smtp_timeout, helo=helo)
     cid, version = campaign.campaign_id, campaign.content_version
     env = campaign.template_env()
+    signer = dkim_signer(settings.raw)  # None unless smtp.dkim is configured
     is_suppressed, person_gap_days = suppression
     current: dict[str, Any] = {}  # the row between `submitted` and its terminal state, for crash handling
     consecutive_failures = 0
@@ -243,6 +245,8 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], person_ids: lis
                 built = build_message(campaign, member, settings.smtp, to_addr=address, now=now, env=env)
                 utf8 = needs_smtputf8(built.from_addr, built.to_addr)
                 data = wire_bytes(built.message, utf8)  # serialised before anything is marked
+                if signer is not None:
+                    data = signer.sign(data)
                 try:  # connect before `submitted`: an unreachable relay marks nothing
                     client.connect()
                 except SmtpUnreachable as exc:
