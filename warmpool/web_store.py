@@ -529,3 +529,16 @@ def messages_with_event(con: sqlite3.Connection | None, campaign_id: str, events
                          f"where campaign_id = ? and event in ({','.join('?' * len(wanted))}) group by event"),
                    [campaign_id, *wanted])
     return {r["event"]: int(r["n"]) for r in rows}
+
+
+def message_ids_with_event(con: sqlite3.Connection | None, message_ids: Iterable[str], event: str) -> list[str]:
+    """Those of ``message_ids`` (as sent, with or without angle brackets) the provider reported ``event`` for."""
+    wanted = {m.strip().strip("<>").lower(): m for m in message_ids if m}
+    found: list[str] = []
+    keys = list(wanted)
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        rows = _select(con, (f"select distinct lower(trim(message_id, '<> ')) as k from email_events where event = ? "
+                             f"and lower(trim(message_id, '<> ')) in ({','.join('?' * len(chunk))})"), [event, *chunk])
+        found += [wanted[r["k"]] for r in rows]
+    return found

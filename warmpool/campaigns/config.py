@@ -70,7 +70,9 @@ MERGE_FIELDS = ("first_name", "last_name", "city", "country", "job_family", "cam
 
 _REQUIRED = ("campaign_id", "name", "kind", "starts_at")
 _OPTIONAL = ("subject", "template", "job_families", "countries", "min_years_experience", "frequency_cap_days",
-             "audience_preset", "description", "segment", "schedule", "sequence", "stop_on")
+             "audience_preset", "description", "segment", "schedule", "sequence", "stop_on", "variants", "ab_test")
+AB_METRICS = ("clicks", "replies", "applications")
+AB_DEFAULTS = {"metric": "clicks", "min_sample": 100, "alpha": 0.05, "test_share": 1.0, "send_winner_to_rest": True}
 # Why a person leaves a drip sequence before its last step (warmpool/campaigns/sequence.py).
 STOP_CONDITIONS = ("replied", "applied", "hired", "unsubscribed", "bounced", "in_process")
 # Lower-case slug: it becomes a file name (audiences/<id>.csv) and a token field, so no paths.
@@ -99,6 +101,25 @@ class SequenceStep:
 
 
 @dataclass(frozen=True)
+class Variant:
+    name: str
+    subject: str
+    template: str
+    weight: float                  # share of the test group
+    content_version: str
+    template_sources: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class AbTest:
+    metric: str = "clicks"         # clicks | replies | applications
+    min_sample: int = 100          # messages per variant before a winner may be named
+    alpha: float = 0.05            # significance level of the two-proportion z-test
+    test_share: float = 1.0        # share of the audience in the test; the rest waits for the winner
+    send_winner_to_rest: bool = True
+
+
+@dataclass(frozen=True)
 class Campaign:
     campaign_id: str
     name: str
@@ -116,6 +137,8 @@ class Campaign:
     schedule: str | None = None                    # cron (UTC): sent by its own Dagster schedule only
     steps: tuple[SequenceStep, ...] = ()           # a drip sequence (step 1 is also subject/template above)
     stop_on: tuple[str, ...] = STOP_CONDITIONS
+    variants: tuple[Variant, ...] = ()             # an A/B test (subject and/or template per variant)
+    ab_test: AbTest | None = None
     source_file: Path | None = field(default=None, compare=False)
     # The exact template sources that were hashed into content_version: the sender renders these,
     # not the files on disk, so a file edited mid-run cannot go out under the old version.
@@ -135,6 +158,12 @@ class Campaign:
     @property
     def is_sequence(self) -> bool:
         return bool(self.steps)
+
+    def for_variant(self, name: str) -> "Campaign":
+        """The campaign as it mails one A/B variant."""
+        v = next(v for v in self.variants if v.name == name)
+        return replace(self, subject=v.subject, template=v.template, content_version=v.content_version,
+                       template_sources=v.template_sources)
 
     def for_step(self, number: int) -> "Campaign":
         """The campaign as it mails one step: that step's subject, template and content version."""
@@ -204,6 +233,9 @@ def load_campaign_file(path: Path, templates_dir: Path | None = None, segments: 
         sources = _read_templates(path, templates_dir, template)
         _check_renders(path, sources, template)
         version = content_version(subject, sources)
+    variants, ab_test = _variants(path, data, templates_dir, subject, template)
+    if variants and steps:
+        raise CampaignConfigError(path, "variants", "A/B variants of a sequence are not supported; test a one-off")
     stop_on = _str_list(path, data, "stop_on") or STOP_CONDITIONS
     for item in stop_on:
         if item not in STOP_CONDITIONS:
@@ -251,6 +283,8 @@ def load_campaign_file(path: Path, templates_dir: Path | None = None, segments: 
         schedule=schedule,
         steps=steps,
         stop_on=tuple(stop_on),
+        variants=variants,
+        ab_test=ab_test,
         source_file=path,
         template_sources=tuple(sorted(sources.items())),
     )
@@ -325,6 +359,51 @@ def _template_name(path: Path, data: dict, key: str) -> str:
     if not _TEMPLATE_RE.match(template):
         raise CampaignConfigError(path, key, "must be a bare template name such as 'whats_new' (no path)")
     return template
+
+
+def _variants(path: Path, data: dict, templates_dir: Path, subject: str, template: str
+              ) -> tuple[tuple[Variant, ...], AbTest | None]:
+    raw = data.get("variants")
+    if raw is None:
+        if data.get("ab_test") is not None:
+            raise CampaignConfigError(path, "ab_test", "needs `variants`")
+        return (), None
+    if not isinstance(raw, list) or len(raw) < 2:
+        raise CampaignConfigError(path, "variants", "must list at least two variants")
+    out, names = [], set()
+    for i, item in enumerate(raw):
+        key = f"variants[{i}]"
+        if not isinstance(item, dict) or set(map(str, item)) - {"name", "subject", "template", "weight"}:
+            raise CampaignConfigError(path, key, "must be a mapping of name, subject, template and weight")
+        name = item.get("name")
+        if not isinstance(name, str) or not _ID_RE.match(name) or name in names:
+            raise CampaignConfigError(path, f"{key}.name", "must be a unique lower-case slug")
+        names.add(name)
+        v_subject = _subject(path, item, f"{key}.subject") if "subject" in item else subject
+        v_template = _template_name(path, item, f"{key}.template") if "template" in item else template
+        weight = item.get("weight", 1)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
+            raise CampaignConfigError(path, f"{key}.weight", "must be a number > 0")
+        sources = _read_templates(path, templates_dir, v_template)
+        _check_renders(path, sources, v_template)
+        out.append(Variant(name, v_subject, v_template, float(weight), content_version(v_subject, sources),
+                           tuple(sorted(sources.items()))))
+    total = sum(v.weight for v in out)
+    variants = tuple(replace(v, weight=v.weight / total) for v in out)
+    cfg = data.get("ab_test") or {}
+    if not isinstance(cfg, dict) or set(map(str, cfg)) - set(AB_DEFAULTS):
+        raise CampaignConfigError(path, "ab_test", f"allowed keys: {', '.join(AB_DEFAULTS)}")
+    ab = {**AB_DEFAULTS, **cfg}
+    if ab["metric"] not in AB_METRICS:
+        raise CampaignConfigError(path, "ab_test.metric", f"{ab['metric']!r} is not one of {', '.join(AB_METRICS)}")
+    if isinstance(ab["min_sample"], bool) or not isinstance(ab["min_sample"], int) or ab["min_sample"] < 1:
+        raise CampaignConfigError(path, "ab_test.min_sample", "must be a whole number >= 1")
+    if not isinstance(ab["alpha"], float) or not 0 < ab["alpha"] < 0.5:
+        raise CampaignConfigError(path, "ab_test.alpha", "must be a number between 0 and 0.5")
+    if isinstance(ab["test_share"], bool) or not isinstance(ab["test_share"], (int, float)) or not 0 < ab["test_share"] <= 1:
+        raise CampaignConfigError(path, "ab_test.test_share", "must be a share in (0, 1]")
+    return variants, AbTest(str(ab["metric"]), int(ab["min_sample"]), float(ab["alpha"]), float(ab["test_share"]),
+                            bool(ab["send_winner_to_rest"]))
 
 
 def _sequence(path: Path, data: dict, templates_dir: Path) -> tuple[SequenceStep, ...]:

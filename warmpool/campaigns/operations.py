@@ -14,7 +14,8 @@ from warmpool.campaigns.guard import totals
 from warmpool.campaigns.ledger import MAILED_STATES
 from warmpool.campaigns.message import BuiltMessage, build_message
 from warmpool.campaigns.sender import SendReport, WebStoreSuppression, open_ledger, send_campaign
-from warmpool.campaigns.sequence import SequenceReport, first_steps_sent, run_sequence, warehouse_stops
+from warmpool.campaigns.abtest import AbReport, run_ab_test
+from warmpool.campaigns.sequence import SequenceReport, applied_after, first_sent_times, run_sequence, warehouse_stops
 from warmpool.config import Settings
 from warmpool.emails import InvalidEmail, normalize_email
 from warmpool.warehouse import table_exists
@@ -53,12 +54,15 @@ def preview(campaign: Campaign, members: list[dict], settings: Settings, person_
 
 
 def send_now(campaign: Campaign, members: list[dict], settings: Settings, con=None,
-             **options) -> SendReport | SequenceReport:
+             **options) -> SendReport | SequenceReport | AbReport:
     """Send what is due now: the one-off mail, or each member's next step of a sequence (stops read
     from the warehouse connection ``con`` when given). ``options`` go to the sender."""
     if campaign.is_sequence:
-        stops = warehouse_stops(con, campaign, first_steps_sent(settings, campaign)) if con is not None else {}
+        stops = warehouse_stops(con, campaign, first_sent_times(settings, campaign)) if con is not None else {}
         return run_sequence(campaign, members, settings, stops=stops, **options)
+    if campaign.variants:
+        applied = applied_after(con, first_sent_times(settings, campaign)) if con is not None else set()
+        return run_ab_test(campaign, members, settings, applied_people=applied, **options)
     return send_campaign(campaign, members, settings, **options)
 
 

@@ -50,32 +50,43 @@ class SequenceReport:
                 "waiting": self.waiting, "finished": self.finished, "sent": self.sent}
 
 
+def _applications(con) -> list[tuple[str, str, str | None]]:
+    """(person_id, status, applied_at as ISO UTC) of every non-prospect application in the marts."""
+    if not table_exists(con, tables.FCT_APPLICATIONS):
+        return []
+    rows = con.execute(f"select person_id, status, applied_at from {tables.FCT_APPLICATIONS} "
+                       f"where person_id is not null and not coalesce(is_prospect, false)").fetchall()
+    return [(pid, status, iso(at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)) if at else None)
+            for pid, status, at in rows]
+
+
+def applied_after(con, sent_at: Mapping[str, str]) -> set[str]:
+    """People who applied on or after the time given for them (person_id -> ISO UTC)."""
+    return {pid for pid, _, at in _applications(con) if pid in sent_at and at is not None and at >= sent_at[pid]}
+
+
 def warehouse_stops(con, campaign: Campaign, first_sent: Mapping[str, str]) -> dict[str, str]:
     """person_id -> stop reason from the marts: ``hired``, ``in_process`` (an active application),
     ``applied`` (an application on or after the person's first step). ``first_sent``: person_id ->
     ISO time step 1 was submitted."""
-    if not table_exists(con, tables.FCT_APPLICATIONS):
-        return {}
-    rows = con.execute(f"select person_id, status, applied_at from {tables.FCT_APPLICATIONS} "
-                       f"where person_id is not null and not coalesce(is_prospect, false)").fetchall()
     stops: dict[str, str] = {}
-    for pid, status, applied_at in rows:
+    for pid, status, _ in _applications(con):
         if status == "hired" and "hired" in campaign.stop_on:
             stops[pid] = "hired"
         elif status == "active" and "in_process" in campaign.stop_on:
             stops.setdefault(pid, "in_process")
-        elif ("applied" in campaign.stop_on and pid in first_sent and applied_at is not None
-              and iso(applied_at if applied_at.tzinfo else applied_at.replace(tzinfo=dt.timezone.utc)) >= first_sent[pid]):
+    if "applied" in campaign.stop_on:
+        for pid in applied_after(con, first_sent):
             stops.setdefault(pid, "applied")
     return stops
 
 
-def first_steps_sent(settings: Settings, campaign: Campaign) -> dict[str, str]:
-    """person_id -> when step 1 was submitted to them (for ``warehouse_stops``)."""
+def first_sent_times(settings: Settings, campaign: Campaign) -> dict[str, str]:
+    """person_id -> when the campaign (a sequence: its step 1) was first submitted to them (ISO UTC)."""
     with open_ledger(settings) as ledger:
         return {r[0]: r[1] for r in ledger.con.execute(
-            "select person_id, min(submitted_at) from sends where campaign_id = ? and sequence_step = 1 "
-            "and submitted_at is not null group by person_id", (campaign.campaign_id,)).fetchall()}
+            "select person_id, min(submitted_at) from sends where campaign_id = ? and submitted_at is not null "
+            "group by person_id", (campaign.campaign_id,)).fetchall()}
 
 
 def run_sequence(campaign: Campaign, members: Iterable[dict], settings: Settings, *,
