@@ -1,5 +1,7 @@
 """The Mailgun webhook receiver: signed (HMAC-SHA256, fresh timestamp, single-use token) JSON
-events stored in the web store's ``email_events``; 200 only after the commit.
+events stored in the web store's ``email_events``; 200 only after the commit. And the inbound route
+(Mailgun routes "forward" shape, form-encoded, signed the same way): a reply to campaign mail is
+matched by In-Reply-To / References and recorded in the send ledger (warmpool/campaigns/replies.py).
 
 Nothing an unauthenticated caller sends can make it fail: the body's size and JSON nesting are
 bounded before it is parsed (413 / 400), then the signature is checked (403), then the signed payload's
@@ -7,8 +9,10 @@ shape is validated (pydantic; 406 with the reason, Mailgun's "do not retry", not
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any, Optional
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -16,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 from starlette.concurrency import run_in_threadpool
 
 from warmpool import web_store as store
+from warmpool.campaigns.replies import record_inbound_reply
 from warmpool.emails import InvalidEmail, normalize_email
 from web import security
 from web.context import WebDep, iso
@@ -127,6 +132,31 @@ async def mailgun_webhook(request: Request, web: WebDep) -> Response:
         # 406 tells Mailgun not to retry: this signed request was already stored.
         return JSONResponse({"error": "replayed token"}, 406)
     return JSONResponse({"status": "stored" if inserted else ("duplicate" if row else "ignored")}, 200)
+
+
+@router.post("/webhooks/mailgun/inbound",
+             responses={200: {"description": "matched to a campaign mail, or not ours"},
+                        403: {"description": "bad or stale signature"}, 413: {"description": "body too large"},
+                        415: {"description": "not form-encoded"}})
+async def mailgun_inbound(request: Request, web: WebDep) -> Response:
+    """An inbound message forwarded by a Mailgun route (``application/x-www-form-urlencoded`` fields
+    ``timestamp``, ``token``, ``signature``, ``In-Reply-To``, ``References``, ...)."""
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return JSONResponse({"error": "expected application/x-www-form-urlencoded"}, 415)
+    body = await _bounded_body(request, web.options.max_webhook_bytes)
+    if body is None:
+        return JSONResponse({"error": "body too large"}, 413)
+    try:
+        fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8"), max_num_fields=500).items()}
+    except (ValueError, UnicodeDecodeError):
+        return JSONResponse({"error": "invalid form body"}, 400)
+    sig = {k: fields.get(k) for k in ("timestamp", "token", "signature")}
+    problem = security.verify_mailgun(web.mailgun_signing_key, sig, web.now(), web.options.webhook_max_age)
+    if problem:
+        return JSONResponse({"error": problem}, 403)
+    matched = await run_in_threadpool(record_inbound_reply, web.settings, fields.get("In-Reply-To"),
+                                      fields.get("References"), dt.datetime.fromtimestamp(web.now(), dt.timezone.utc))
+    return JSONResponse({"status": "reply recorded" if matched else "not a reply to a campaign mail"}, 200)
 
 
 async def _bounded_body(request: Request, limit: int) -> bytes | None:

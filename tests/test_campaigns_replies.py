@@ -1,0 +1,52 @@
+"""Replies: an inbound message forwarded by a Mailgun route (signed, form-encoded) to the web service
+is matched to the campaign mail it answers by In-Reply-To / References and recorded in the ledger."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import time
+
+from fastapi.testclient import TestClient
+
+from tests.test_campaigns_send import T0, audience, campaigns, nurture, send, settings, smtp  # noqa: F401
+from warmpool.campaigns.replies import referenced_message_ids
+from warmpool.campaigns.sender import open_ledger
+from web.app import create_app
+from web.context import WebOptions
+
+KEY = "test-mailgun-key"
+
+
+def signed(fields: dict, key: str = KEY, ts: float | None = None) -> dict:
+    ts = str(int(ts if ts is not None else time.time()))
+    token = hashlib.sha256(f"{time.perf_counter_ns()}".encode()).hexdigest()[:50]
+    return {**fields, "timestamp": ts, "token": token,
+            "signature": hmac.new(key.encode(), (ts + token).encode(), hashlib.sha256).hexdigest()}
+
+
+def test_a_signed_inbound_reply_is_matched_to_the_mail_it_answers(smtp, settings, nurture, monkeypatch):
+    sink, _ = smtp
+    send(nurture, audience(2), settings)
+    answered = sink.parsed()[1]
+    monkeypatch.setenv("WARMPOOL_HOME", str(settings.home))
+    web_settings = dataclasses.replace(settings, demo=True, smtp=dataclasses.replace(
+        settings.smtp, public_base_url="http://127.0.0.1:8300"))  # demo mode serves loopback only
+    client = TestClient(create_app(web_settings, mailer=None, options=WebOptions(mailgun_signing_key=KEY)))
+
+    reply = {"sender": str(answered["To"]), "subject": "Re: " + str(answered["Subject"]), "body-plain": "Yes please",
+             "In-Reply-To": "<other@elsewhere.example>", "References": f"{answered['Message-ID']} <x@y.example>"}
+    assert client.post("/webhooks/mailgun/inbound", data=signed(reply, key="wrong")).status_code == 403
+    assert client.post("/webhooks/mailgun/inbound", data=signed(reply, ts=time.time() - 3600)).status_code == 403
+    r = client.post("/webhooks/mailgun/inbound", data=signed(reply))
+    assert r.status_code == 200 and r.json()["status"] == "reply recorded"
+    stray = client.post("/webhooks/mailgun/inbound", data=signed({"In-Reply-To": "<nope@nowhere>"}))
+    assert stray.status_code == 200 and stray.json()["status"] == "not a reply to a campaign mail"
+    assert client.post("/webhooks/mailgun/inbound", json={"a": 1}).status_code == 415
+    with open_ledger(settings) as ledger:
+        assert ledger.replied(nurture.campaign_id) == {"p-1"}
+
+
+def test_referenced_ids_in_reply_to_first_then_references_newest_first():
+    assert referenced_message_ids("<a@x>", "<r1@x> <r2@x>\r\n <a@x>") == ["<a@x>", "<r2@x>", "<r1@x>"]
+    assert referenced_message_ids(None, "no ids here") == []
