@@ -9,24 +9,31 @@ from warmpool.campaigns.audience import members_by_campaign, retired_person_ids,
 from warmpool.campaigns.config import load_campaigns
 from warmpool.campaigns.guard import GUARD, check_reputation
 from warmpool.campaigns.operations import send_now
+from warmpool.campaigns.provider_lists import provider_list_suppression, sync_audience
 from warmpool.campaigns.sender import open_ledger
 
 AUDIENCE_KEY = dg.AssetKey(tables.AUDIENCE_MEMBERS.split("."))
 
 
 @dg.asset(deps=[AUDIENCE_KEY], group_name="activation", kinds={"csv"}, pool=WAREHOUSE_POOL,
-          description="One CSV per campaign in email-provider import columns, under data/audiences/.")
+          description="One CSV per campaign in email-provider import columns, under data/audiences/, and "
+                      "(when campaigns.provider_list is configured) the provider's contact list of each campaign.")
 def audience_files(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = run_settings(warehouse)
     with warehouse.connect(read_only=True) as con:
         members = members_by_campaign(con)
-    sizes = {}
+    sizes, lists = {}, {}
     for campaign in load_campaigns():
         audience = members.get(campaign.campaign_id, [])
         path = write_audience_csv(audience, campaign.campaign_id, settings.audiences_dir, campaign.audience_preset)
         sizes[campaign.campaign_id] = len(audience)
         context.log.info(f"{campaign.campaign_id}: {len(audience)} members -> {path}")
+        synced = sync_audience(campaign.campaign_id, audience, settings, provider_list_suppression(settings, campaign))
+        if synced is not None:  # campaigns.provider_list is configured
+            lists[campaign.campaign_id] = synced.describe()
+            context.log.info(synced.describe())
     return dg.MaterializeResult(metadata={"audience_sizes": dg.MetadataValue.json(sizes),
+                                          "provider_lists": dg.MetadataValue.json(lists),
                                           "folder": dg.MetadataValue.path(str(settings.audiences_dir))})
 
 

@@ -1,7 +1,8 @@
-"""Start and stop the sandbox's services together: the ATS API simulator and the SMTP sink.
+"""Start and stop the sandbox's services together: the ATS API simulator, the SMTP sink and the
+email provider's contact-list API simulator (SendGrid Marketing Contacts shape).
 
     with SandboxServices(settings, ats_port=0, smtp_port=0) as svc:   # 0 = any free port
-        ... svc.ats_url, svc.smtp_host, svc.smtp_port, svc.mailbox_dir ...
+        ... svc.ats_url, svc.smtp_host, svc.smtp_port, svc.mailbox_dir, svc.provider_url ...
 
 Uvicorn runs in a background thread on a socket bound before start, so the port is known at once and
 parallel test sessions never collide; ``__enter__`` returns only when the API answers.
@@ -18,12 +19,57 @@ import httpx
 import uvicorn
 
 from sandbox.ats_simulator import ENDPOINTS, RateLimit, app_from_settings
+from sandbox.provider_lists import provider_lists_app
 from sandbox.smtp_sink import SmtpSink
 from warmpool.config import get_settings
 
 
 def _default_port(url: str, fallback: int) -> int:
     return urlparse(url).port or fallback
+
+
+SANDBOX_PROVIDER_KEY = "sandbox-sendgrid-key"  # the simulator's API key (config: campaigns.provider_list)
+
+
+class AppServer:
+    """One ASGI app under uvicorn in a background thread, on a socket bound before start (port 0: any)."""
+
+    def __init__(self, app, host: str, port: int, name: str):
+        self.app, self.host, self.name = app, host, name
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
+                                                    timeout_graceful_shutdown=2, lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, name=name, daemon=True)
+
+    @property
+    def root(self) -> str:
+        return f"http://{self.host}:{self.sock.getsockname()[1]}"
+
+    def start(self, health_path: str = "/_sim/health") -> "AppServer":
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if not self.thread.is_alive():
+                raise RuntimeError(f"{self.name} failed to start")
+            if self.server.started:
+                try:
+                    if httpx.get(f"{self.root}{health_path}", timeout=2).status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.02)
+        raise RuntimeError(f"{self.name} did not answer within 20 s")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self.thread.is_alive():
+            self.thread.join(timeout=5)
+            if self.thread.is_alive():  # a client holding a connection open: stop waiting for it
+                self.server.force_exit = True
+                self.thread.join(timeout=5)
+        self.sock.close()
 
 
 class SandboxServices:
@@ -39,6 +85,7 @@ class SandboxServices:
         self._sock: socket.socket | None = None
         self.smtp: SmtpSink | None = None
         self.app = None
+        self.provider: AppServer | None = None
 
     # --- what clients need -------------------------------------------------------------------
     @property
@@ -62,6 +109,11 @@ class SandboxServices:
         return self.smtp.port if self.smtp else self._smtp_port
 
     @property
+    def provider_url(self) -> str:
+        """The provider contact-list API simulator (SendGrid shape; Bearer SANDBOX_PROVIDER_KEY)."""
+        return self.provider.root if self.provider else ""
+
+    @property
     def mailbox_dir(self) -> Path:
         return Path(self.settings.mailbox_dir)
 
@@ -70,6 +122,7 @@ class SandboxServices:
         try:
             self._start_ats()
             self.smtp = SmtpSink(self.mailbox_dir, host=self.host, port=self._smtp_port).start()
+            self.provider = AppServer(provider_lists_app(SANDBOX_PROVIDER_KEY), self.host, 0, "sandbox-provider").start()
         except BaseException:
             self.stop()
             raise
@@ -102,6 +155,9 @@ class SandboxServices:
         raise RuntimeError("the ATS simulator did not answer within 20 s")
 
     def stop(self) -> None:
+        if self.provider is not None:
+            self.provider.stop()
+            self.provider = None
         if self.smtp is not None:
             self.smtp.stop()
             self.smtp = None
@@ -126,7 +182,8 @@ class SandboxServices:
 
     def describe(self) -> str:
         return (f"ATS API simulator: {self.ats_url} (Basic auth: the API key as user name)\n"
-                f"SMTP sink:         {self.smtp_host}:{self.smtp_port} -> {self.mailbox_dir}")
+                f"SMTP sink:         {self.smtp_host}:{self.smtp_port} -> {self.mailbox_dir}\n"
+                f"Provider lists:    {self.provider_url} (SendGrid Marketing Contacts shape)")
 
 
 def serve_forever(settings=None) -> None:

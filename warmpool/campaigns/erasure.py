@@ -3,7 +3,8 @@
 - the send ledger: rows keep their state and counts under keyed hashes (``SendLedger.forget``), so a
   forgotten person is still never mailed a version twice;
 - the audience files under ``audiences/``: their rows are removed at once (the next run rewrites the
-  files from the marts, where an erased person no longer appears).
+  files from the marts, where an erased person no longer appears);
+- the email provider's contact lists (when configured): removed from every campaign's list at once.
 
 Every later audience, sequence step and provider list is built from the marts and re-checked against
 the web store's suppressions at send time, where the erasure request itself suppresses the address.
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Iterable
 
 from warmpool.campaigns.audience import AUDIENCE_PRESETS
+from warmpool.campaigns.provider_lists import ProviderListConfig, remove_from_lists
 from warmpool.campaigns.sender import open_ledger
 from warmpool.config import Settings
 from warmpool.emails import canonical_email
@@ -27,17 +29,22 @@ from warmpool.emails import canonical_email
 class Forgotten:
     ledger_rows: int = 0
     audience_rows: dict[str, int] = field(default_factory=dict)  # file name -> rows removed
+    provider_list_rows: int = 0
 
     def describe(self) -> str:
         files = sum(self.audience_rows.values())
-        return f"send ledger rows pseudonymised: {self.ledger_rows}; audience file rows removed: {files}"
+        return (f"send ledger rows pseudonymised: {self.ledger_rows}; audience file rows removed: {files}; "
+                f"provider list memberships removed: {self.provider_list_rows}")
 
 
-def forget_people(settings: Settings, person_ids: Iterable[str] = (), emails: Iterable[str] = ()) -> Forgotten:
-    """Remove these people (any of their person ids and addresses) from every campaign store. Safe to repeat."""
+def forget_people(settings: Settings, person_ids: Iterable[str] = (), emails: Iterable[str] = (),
+                  provider_config: ProviderListConfig | None = None) -> Forgotten:
+    """Remove these people (any of their person ids and addresses) from every campaign store. Safe to repeat.
+    Give their addresses: the provider lists and the audience files know people by address."""
     ids = {str(p) for p in person_ids if p}
     keys = {k for k in (canonical_email(e) for e in emails if e) if k}
     out = Forgotten()
+    out.provider_list_rows = remove_from_lists(settings, keys, provider_config)
     with open_ledger(settings) as ledger:
         out.ledger_rows = ledger.forget(ids, keys)
     for path in sorted(Path(settings.audiences_dir).glob("*.csv")):

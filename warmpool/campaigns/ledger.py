@@ -87,6 +87,12 @@ create table if not exists replies (
     person_id         text not null,
     received_at       text not null
 );
+create table if not exists provider_list_members (
+    campaign_id       text not null,
+    email_key         text not null,      -- canonical address
+    email             text not null,      -- as pushed to the provider
+    primary key (campaign_id, email_key)
+);
 create table if not exists ledger_seq (id integer primary key check (id = 1), value integer not null);
 insert or ignore into ledger_seq values (1, 0);
 -- Every insert and change takes the next number, so a reader can load only what changed since.
@@ -257,6 +263,21 @@ class SendLedger:
     def replied(self, campaign_id: str) -> set[str]:
         return {r[0] for r in self.con.execute("select person_id from replies where campaign_id = ?",
                                                (campaign_id,)).fetchall()}
+
+    # --- provider contact lists ---------------------------------------------------------------------
+    def provider_list_members(self, campaign_id: str) -> dict[str, str]:
+        """canonical address -> address, as last pushed to the campaign's provider list."""
+        return {r[0]: r[1] for r in self.con.execute(
+            "select email_key, email from provider_list_members where campaign_id = ?", (campaign_id,)).fetchall()}
+
+    def provider_list_campaigns(self) -> list[str]:
+        return [r[0] for r in self.con.execute("select distinct campaign_id from provider_list_members").fetchall()]
+
+    def set_provider_list_members(self, campaign_id: str, members: Mapping[str, str]) -> None:
+        with self._tx() as con:
+            con.execute("delete from provider_list_members where campaign_id = ?", (campaign_id,))
+            con.executemany("insert into provider_list_members values (?, ?, ?)",
+                            [(campaign_id, k, v) for k, v in members.items()])
 
     # --- reading for the warehouse ----------------------------------------------------------------
     WAREHOUSE_COLUMNS = ("ledger_row_id", "change_seq", "campaign_id", "person_id", "content_version", "variant",
