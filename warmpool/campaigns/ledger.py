@@ -96,7 +96,7 @@ create table if not exists provider_list_members (
 create table if not exists ledger_seq (id integer primary key check (id = 1), value integer not null);
 insert or ignore into ledger_seq values (1, 0);
 -- Every insert and change takes the next number, so a reader can load only what changed since.
-create trigger if not exists sends_seq_insert after insert on sends begin
+create trigger if not exists sends_seq_insert after insert on sends when new.change_seq is null begin
     update ledger_seq set value = value + 1;
     update sends set change_seq = (select value from ledger_seq) where rowid = new.rowid;
 end;
@@ -167,8 +167,13 @@ class SendLedger:
         self.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
         # IMMEDIATE takes the write lock up front: check-then-update is atomic across processes.
+        # Only writes whose loss could send a mail twice must reach the disk before we go on (`submitted`
+        # before SMTP, pauses, erasure); a lost claim, finish or release leaves a row that a later run
+        # settles safely (planned again, or ambiguous after its lease), so those skip the fsync (WAL
+        # with synchronous=NORMAL stays consistent; the next durable commit syncs them too).
+        self.con.execute(f"pragma synchronous={'full' if durable else 'normal'}")
         self.con.execute("begin immediate")
         try:
             yield self.con
@@ -335,18 +340,23 @@ class SendLedger:
         """Insert-or-ignore (person_id, email, email_key, error) rows; a row with an error is planned as failed.
         ``variants``: person_id -> A/B variant; ``sequence_step``: the drip step these rows are for."""
         variants = variants or {}
-        with self._tx() as con:
+        rows = list(rows)
+        with self._tx(durable=False) as con:
+            # change numbers for the whole batch at once (the per-row trigger is for single writes)
+            first = con.execute("update ledger_seq set value = value + ? returning value - ?",
+                                (len(rows), len(rows))).fetchone()[0] + 1
             cur = con.executemany(
                 "insert into sends (campaign_id, person_id, content_version, email, email_key, state, planned_at, "
-                "error, finished_at, variant, sequence_step) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "error, finished_at, variant, sequence_step, change_seq) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "on conflict do nothing",
                 [(campaign_id, pid, version, email, key, "failed" if err else "planned", iso(now), err,
-                  iso(now) if err else None, variants.get(pid), sequence_step) for pid, email, key, err in rows])
+                  iso(now) if err else None, variants.get(pid), sequence_step, first + i)
+                 for i, (pid, email, key, err) in enumerate(rows)])
         return cur.rowcount
 
     def recover_stale(self, campaign_id: str, version: str, now: dt.datetime) -> tuple[int, int]:
         """Expired leases of crashed runs: submitted → ambiguous, claimed → planned. Returns the counts."""
-        with self._tx() as con:
+        with self._tx(durable=False) as con:
             amb = con.execute(
                 "update sends set state = 'ambiguous', lease_owner = null, lease_expires_at = null, "
                 "error = coalesce(error, 'lease expired after submission: outcome unknown') "
@@ -396,7 +406,7 @@ class SendLedger:
         if not person_ids:
             return []
         marks = ",".join("?" for _ in person_ids)
-        with self._tx() as con:
+        with self._tx(durable=False) as con:
             got = con.execute(
                 f"update sends set state = 'claimed', lease_owner = ?, lease_expires_at = ? "
                 f"where campaign_id = ? and content_version = ? and state = 'planned' and person_id in ({marks}) "
@@ -455,7 +465,7 @@ class SendLedger:
                message_id: str | None = None, smtp_response: str | None = None, error: str | None = None) -> None:
         """Terminal state for a row (accepted / failed / ambiguous / suppressed)."""
         assert state in ("accepted", "failed", "ambiguous", "suppressed"), state
-        with self._tx() as con:
+        with self._tx(durable=False) as con:
             con.execute("update sends set state = ?, finished_at = ?, smtp_response = coalesce(?, smtp_response), "
                         "error = ?, lease_owner = null, lease_expires_at = null "
                         "where campaign_id = ? and person_id = ? and content_version = ? "
@@ -465,12 +475,12 @@ class SendLedger:
 
     def release(self, campaign_id: str, person_id: str, version: str, owner: str, error: str | None = None) -> None:
         """Back to planned (nothing was transmitted): a later run sends it."""
-        with self._tx() as con:
+        with self._tx(durable=False) as con:
             self._release(con, campaign_id, person_id, version, owner, error)
 
     def release_all(self, campaign_id: str, version: str, owner: str) -> int:
         """Every row this run still holds in ``claimed``: the run stops, nothing of them was sent."""
-        with self._tx() as con:
+        with self._tx(durable=False) as con:
             return con.execute("update sends set state = 'planned', lease_owner = null, lease_expires_at = null "
                                "where campaign_id = ? and content_version = ? and state = 'claimed' and lease_owner = ?",
                                (campaign_id, version, owner)).rowcount
