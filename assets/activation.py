@@ -2,7 +2,8 @@
 import dagster as dg
 
 from assets.dbt_project import source_tables
-from assets.resources import WAREHOUSE_POOL, SmtpResource, WarehouseResource, WebStoreResource, run_settings
+from assets.resources import (WAREHOUSE_POOL, ProviderListResource, SmtpResource, WarehouseResource, WebStoreResource,
+                              run_settings)
 from pipelines.send_ledger import run_send_ledger
 from warmpool import tables
 from warmpool.campaigns.audience import members_by_campaign, retired_person_ids, write_audience_csv
@@ -18,8 +19,10 @@ AUDIENCE_KEY = dg.AssetKey(tables.AUDIENCE_MEMBERS.split("."))
 @dg.asset(deps=[AUDIENCE_KEY], group_name="activation", kinds={"csv"}, pool=WAREHOUSE_POOL,
           description="One CSV per campaign in email-provider import columns, under data/audiences/, and "
                       "(when campaigns.provider_list is configured) the provider's contact list of each campaign.")
-def audience_files(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    settings = run_settings(warehouse)
+def audience_files(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                   provider_list: ProviderListResource, web_store: WebStoreResource) -> dg.MaterializeResult:
+    settings = run_settings(warehouse, web_store=web_store)  # the web store: who is suppressed
+    provider = provider_list.config(settings)
     with warehouse.connect(read_only=True) as con:
         members = members_by_campaign(con)
     sizes, lists = {}, {}
@@ -28,7 +31,8 @@ def audience_files(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         path = write_audience_csv(audience, campaign.campaign_id, settings.audiences_dir, campaign.audience_preset)
         sizes[campaign.campaign_id] = len(audience)
         context.log.info(f"{campaign.campaign_id}: {len(audience)} members -> {path}")
-        synced = sync_audience(campaign.campaign_id, audience, settings, provider_list_suppression(settings, campaign))
+        synced = sync_audience(campaign.campaign_id, audience, settings, provider_list_suppression(settings, campaign),
+                               config=provider) if provider else None
         if synced is not None:  # campaigns.provider_list is configured
             lists[campaign.campaign_id] = synced.describe()
             context.log.info(synced.describe())

@@ -23,6 +23,7 @@ import dagster as dg
 import duckdb
 
 from assets.dbt_project import dbt_resource, dbt_vars
+from warmpool.campaigns.provider_lists import ProviderListConfig
 from warmpool.config import AtsSettings, Settings, SmtpSettings, get_settings
 from warmpool.warehouse import warehouse
 
@@ -87,6 +88,19 @@ class WebStoreResource(dg.ConfigurableResource):
     path: Optional[str] = None  # default: web/web.sqlite in the data folder (or WARMPOOL_WEB_STORE)
 
 
+class ProviderListResource(dg.ConfigurableResource):
+    """The email provider's contact-list API (SendGrid Marketing Contacts shape). Unset: as configured
+    under campaigns.provider_list (not configured: no provider lists)."""
+
+    base_url: Optional[str] = None
+    api_key: Optional[str] = None  # a secret: only ever a dg.EnvVar here (or the sandbox simulator's key)
+
+    def config(self, settings: Settings) -> ProviderListConfig | None:
+        if self.base_url and self.api_key:
+            return ProviderListConfig(self.base_url.rstrip("/"), self.api_key)
+        return ProviderListConfig.from_settings(settings)
+
+
 def run_settings(warehouse: WarehouseResource, *, ats: AtsResource | None = None,
                  smtp: SmtpResource | None = None, web_store: WebStoreResource | None = None) -> Settings:
     """The configured settings with this run's resources applied: what the domain functions take."""
@@ -119,7 +133,7 @@ def resources_for(name: str) -> dict[str, dg.ConfigurableResource]:
     else:
         raise ValueError(f"unknown deployment {name!r}")
     return {"warehouse": WarehouseResource(), "ats": ats, "smtp": smtp, "web_store": WebStoreResource(),
-            "dbt": dbt_resource()}
+            "provider_list": ProviderListResource(), "dbt": dbt_resource()}
 
 
 def run_config_for(resources: Mapping[str, dg.ConfigurableResource]) -> dict:

@@ -11,10 +11,10 @@ from pathlib import Path
 import dagster as dg
 
 from assets.definitions import defs
-from assets.resources import AtsResource, SmtpResource, WarehouseResource
+from assets.resources import AtsResource, ProviderListResource, SmtpResource, WarehouseResource
 from cli.launch import JOB_NAME, LaunchedRun, launch
 from cli.stages import StageReport, log_to
-from sandbox.services import SandboxServices
+from sandbox.services import SANDBOX_PROVIDER_KEY, SandboxServices
 from sandbox.world import generate_world
 from warmpool import tables
 from warmpool.config import Settings, get_settings
@@ -29,9 +29,10 @@ class Timings:
 
 
 def sandbox_resources(services: SandboxServices, warehouse_resource: WarehouseResource | None = None) -> dict:
-    """The run's resources pointed at the sandbox's running ATS simulator and SMTP server."""
+    """The run's resources pointed at the sandbox's running ATS simulator, SMTP server and provider-list API."""
     return {"ats": AtsResource(base_url=services.ats_url),
             "smtp": SmtpResource(host=services.smtp_host, port=services.smtp_port),
+            "provider_list": ProviderListResource(base_url=services.provider_url, api_key=SANDBOX_PROVIDER_KEY),
             **({"warehouse": warehouse_resource} if warehouse_resource else {})}
 
 

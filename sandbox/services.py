@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from functools import partial
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -21,6 +22,7 @@ import uvicorn
 from sandbox.ats_simulator import ENDPOINTS, RateLimit, app_from_settings
 from sandbox.provider_lists import provider_lists_app
 from sandbox.smtp_sink import SmtpSink
+from warmpool.campaigns.replies import record_inbound_reply
 from warmpool.config import get_settings
 
 
@@ -121,7 +123,9 @@ class SandboxServices:
     def start(self) -> "SandboxServices":
         try:
             self._start_ats()
-            self.smtp = SmtpSink(self.mailbox_dir, host=self.host, port=self._smtp_port).start()
+            # some recipients answer: their replies take the inbound path the Mailgun-routes webhook takes
+            self.smtp = SmtpSink(self.mailbox_dir, host=self.host, port=self._smtp_port,
+                                 on_reply=partial(record_inbound_reply, self.settings)).start()
             self.provider = AppServer(provider_lists_app(SANDBOX_PROVIDER_KEY), self.host, 0, "sandbox-provider").start()
         except BaseException:
             self.stop()

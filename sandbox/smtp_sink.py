@@ -1,23 +1,46 @@
 """The sandbox's loopback SMTP server: every message received is stored as ``mailbox/<n>.eml`` (raw MIME bytes).
 
+Like real recipients, a few people answer: for a stable share of the campaign mails received (those
+with a List-Unsubscribe header, chosen by a hash of the Message-ID), the sink writes a reply to
+``mailbox/replies/`` and hands its ``In-Reply-To`` / ``References`` to ``on_reply`` (the sandbox
+services pass the inbound path the Mailgun-routes webhook uses, ``record_inbound_reply``).
+
 A real SMTP conversation (aiosmtpd), so the campaign sender runs exactly the code it would run against a
 provider's relay. Files are written to a temporary name and then linked into place, so a reader never sees half a message
 and an existing message is never overwritten.
 """
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import itertools
 import os
 import socket
 import threading
 import time
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import make_msgid
 from pathlib import Path
+from typing import Callable
 
 from aiosmtpd.controller import Controller
 
 
+REPLY_SHARE = 0.03  # of campaign mails, answered by their recipient
+
+
+def _answers(message_id: str, share: float) -> bool:
+    digest = hashlib.sha256(message_id.encode("utf-8", "replace")).digest()
+    return int.from_bytes(digest[:4], "big") / 2 ** 32 < share
+
+
 class MailboxHandler:
-    def __init__(self, mailbox_dir: Path):
+    def __init__(self, mailbox_dir: Path, on_reply: Callable[[str, str, dt.datetime], object] | None = None,
+                 reply_share: float = REPLY_SHARE):
+        self.on_reply, self.reply_share = on_reply, reply_share
+        self.replies = 0
         self.mailbox_dir = Path(mailbox_dir)
         self.mailbox_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -30,7 +53,27 @@ class MailboxHandler:
         if isinstance(data, str):
             data = data.encode("utf-8", "surrogateescape")
         self.store(data)
+        if self.on_reply is not None:
+            self._maybe_reply(data)
         return "250 Message accepted for delivery"
+
+    def _maybe_reply(self, data: bytes) -> None:
+        head = BytesParser(policy=policy.default).parsebytes(data, headersonly=True)
+        message_id = str(head.get("Message-ID") or "")
+        if not message_id or not head.get("List-Unsubscribe") or not _answers(message_id, self.reply_share):
+            return
+        reply = EmailMessage()
+        reply["From"], reply["To"] = str(head.get("To")), str(head.get("From"))
+        reply["Subject"] = f"Re: {head.get('Subject')}"
+        reply["In-Reply-To"], reply["References"] = message_id, message_id
+        reply["Message-ID"] = make_msgid(domain="sandbox.invalid")
+        reply.set_content("Thanks - I'd like to hear more. Could we talk next week?")
+        folder = self.mailbox_dir / "replies"
+        folder.mkdir(exist_ok=True)
+        (folder / f"{hashlib.sha256(message_id.encode()).hexdigest()[:16]}.eml").write_bytes(bytes(reply))
+        self.on_reply(message_id, message_id, dt.datetime.now(dt.timezone.utc))
+        with self._lock:
+            self.replies += 1
 
     def store(self, data: bytes) -> Path:
         tmp = self.mailbox_dir / f".incoming-{os.getpid()}-{threading.get_ident()}-{time.time_ns()}.tmp"
@@ -69,8 +112,9 @@ class _BoundController(Controller):
 
 
 class SmtpSink:
-    def __init__(self, mailbox_dir: Path, host: str = "127.0.0.1", port: int = 8025):
-        self.handler = MailboxHandler(mailbox_dir)
+    def __init__(self, mailbox_dir: Path, host: str = "127.0.0.1", port: int = 8025,
+                 on_reply: Callable[[str, str, dt.datetime], object] | None = None):
+        self.handler = MailboxHandler(mailbox_dir, on_reply)
         self.host = host
         self._requested_port = port
         self.controller: _BoundController | None = None

@@ -50,3 +50,19 @@ def test_a_signed_inbound_reply_is_matched_to_the_mail_it_answers(smtp, settings
 def test_referenced_ids_in_reply_to_first_then_references_newest_first():
     assert referenced_message_ids("<a@x>", "<r1@x> <r2@x>\r\n <a@x>") == ["<a@x>", "<r2@x>", "<r1@x>"]
     assert referenced_message_ids(None, "no ids here") == []
+
+
+def test_the_sandbox_smtp_server_answers_some_campaign_mails_through_the_inbound_path(tmp_path, settings, nurture):
+    from functools import partial
+
+    from sandbox.smtp_sink import SmtpSink
+    from warmpool.campaigns.replies import record_inbound_reply
+
+    with SmtpSink(tmp_path / "mailbox", port=0, on_reply=partial(record_inbound_reply, settings)) as sink:
+        sink.handler.reply_share = 0.5  # the demo's share is REPLY_SHARE; half here, to see some with 20 mails
+        local = dataclasses.replace(settings, smtp=dataclasses.replace(settings.smtp, port=sink.port))
+        assert send(nurture, audience(20), local).sent == 20
+    replies = sorted((tmp_path / "mailbox" / "replies").glob("*.eml"))
+    assert 0 < len(replies) == sink.handler.replies < 20
+    with open_ledger(settings) as ledger:
+        assert len(ledger.replied(nurture.campaign_id)) == len(replies)
