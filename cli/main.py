@@ -448,7 +448,11 @@ def campaign_send(name: str = typer.Argument(...),
 
     campaign, settings, members = _campaign(name), get_settings(), _members(name)
     if dry_run:
-        lines = plan_dry_run(campaign, members, settings)
+        if settings.warehouse_path.exists():
+            with warehouse(read_only=True) as con:  # a sequence's stops (applied, hired, in process)
+                lines = plan_dry_run(campaign, members, settings, con)
+        else:
+            lines = plan_dry_run(campaign, members, settings)
         for line in lines:
             typer.echo(f"{line.outcome:15} {line.person_id}  {line.email or ''}  {line.detail}")
         typer.echo("total: " + ", ".join(f"{k} {v}" for k, v in sorted(Counter(l.outcome for l in lines).items())))

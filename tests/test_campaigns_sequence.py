@@ -12,6 +12,7 @@ import pytest
 from tests.test_campaigns_send import T0, member, settings, smtp  # noqa: F401
 from warmpool import web_store as store
 from warmpool.campaigns.config import CAMPAIGNS_DIR, CampaignConfigError, load_campaign_file
+from warmpool.campaigns.operations import dry_run
 from warmpool.campaigns.sequence import run_sequence
 from warmpool.campaigns.sender import open_ledger
 
@@ -69,6 +70,12 @@ def test_a_sequence_over_weeks_sends_each_step_once_and_stops_people(smtp, setti
     with store.store(settings.web_store_path) as con:
         store.insert_email_events(con, [{"provider_event_id": "u2", "provider": "test", "event": "unsubscribe",
                                          "email": "person2@example.com", "occurred_at": "2026-03-08T00:00:00Z"}])
+    preview = {line.person_id: (line.outcome, line.detail)
+               for line in dry_run(drip, people(0, 1, 2, 3, 4), settings, now=T0 + 7 * DAY)}
+    assert preview["p-0"] == ("stopped", "replied") and preview["p-2"][0] == "suppressed"
+    assert preview["p-3"] == ("send", f"subject {SUBJECTS[1]!r}, template invite_to_apply")
+    assert preview["p-4"] == ("send", f"subject {SUBJECTS[0]!r}, template whats_new")
+    assert dry_run(drip, people(3), settings, now=T0 + 2 * DAY)[0].outcome == "waiting"
     r = week(settings, drip, people(0, 1, 2, 3, 4), T0 + 7 * DAY, stops={"p-1": "applied"})
     assert r.stopped == {"replied": 1, "applied": 1}
     assert r.steps[2].sent == 1 and r.steps[2].suppressed == 1   # p-3 gets step 2; p-2 is suppressed

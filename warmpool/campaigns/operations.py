@@ -14,8 +14,9 @@ from warmpool.campaigns.guard import totals
 from warmpool.campaigns.ledger import MAILED_STATES
 from warmpool.campaigns.message import BuiltMessage, build_message
 from warmpool.campaigns.sender import SendReport, WebStoreSuppression, open_ledger, send_campaign
-from warmpool.campaigns.abtest import AbReport, run_ab_test
-from warmpool.campaigns.sequence import SequenceReport, applied_after, first_sent_times, run_sequence, warehouse_stops
+from warmpool.campaigns.abtest import AbReport, assign, run_ab_test
+from warmpool.campaigns.sequence import (SequenceReport, applied_after, first_sent_times, run_sequence, warehouse_stops,
+                                         where_each_member_is)
 from warmpool.config import Settings
 from warmpool.emails import InvalidEmail, normalize_email
 from warmpool.warehouse import table_exists
@@ -74,15 +75,37 @@ class DryRunLine:
     detail: str = ""
 
 
-def dry_run(campaign: Campaign, members: list[dict], settings: Settings) -> list[DryRunLine]:
-    """Who would get what if the campaign were sent now; nothing is written anywhere."""
+def dry_run(campaign: Campaign, members: list[dict], settings: Settings, con=None,
+            now: dt.datetime | None = None) -> list[DryRunLine]:
+    """Who would get what if the campaign were sent now (a sequence: which step; an A/B test: which
+    variant), and who is suppressed, stopped or waiting, and why; nothing is written anywhere."""
+    now = now or dt.datetime.now(dt.timezone.utc)
     suppression = WebStoreSuppression(settings.web_store_path) if Path(settings.web_store_path).exists() else None
     with open_ledger(settings) as ledger:
         paused = ledger.paused(campaign.campaign_id)
-        states = ledger.states(campaign.campaign_id, campaign.content_version)
+        mailed = {(r[0], r[1]) for r in ledger.con.execute(
+            f"select person_id, content_version from sends where campaign_id = ? "
+            f"and state in ({','.join(repr(s) for s in (*MAILED_STATES, 'duplicate'))})", (campaign.campaign_id,))}
+    if campaign.is_sequence:
+        stops = warehouse_stops(con, campaign, first_sent_times(settings, campaign)) if con is not None else {}
+        plan = {str(m["person_id"]): where for m, where in where_each_member_is(campaign, members, settings, stops, now)}
     lines = []
     for m in members:
         pid = str(m["person_id"])
+        what = campaign
+        if campaign.is_sequence:
+            where, detail = plan.get(pid, ("stopped", "no person id"))
+            if where != "due":
+                lines.append(DryRunLine(pid, m.get("email"), where, "" if detail is None else
+                                        (f"step {detail} not due yet" if where == "waiting" else str(detail))))
+                continue
+            what = campaign.for_step(detail)
+        elif campaign.variants:
+            variant = assign(campaign, pid)
+            if variant is None:
+                lines.append(DryRunLine(pid, m.get("email"), "waiting", "outside the A/B test: gets the winner"))
+                continue
+            what = campaign.for_variant(variant)
         try:
             address = normalize_email(m.get("email"))
         except InvalidEmail as exc:
@@ -91,8 +114,8 @@ def dry_run(campaign: Campaign, members: list[dict], settings: Settings) -> list
         others = [k for k in (m.get("person_email_keys") or "").split(";") if k]
         found = suppression.suppression(address, others) if suppression else None
         topics_refused = suppression is not None and found is None and suppression(address, campaign.kind, others)
-        if states.get(pid) in (*MAILED_STATES, "duplicate"):
-            lines.append(DryRunLine(pid, address, "already_sent", f"ledger: {states[pid]}"))
+        if (pid, what.content_version) in mailed:
+            lines.append(DryRunLine(pid, address, "already_sent", f"version {what.content_version}"))
         elif found is not None:
             lines.append(DryRunLine(pid, address, "suppressed", f"{found.reason} since {found.at:%Y-%m-%d}"))
         elif topics_refused:
@@ -100,7 +123,7 @@ def dry_run(campaign: Campaign, members: list[dict], settings: Settings) -> list
         elif paused:
             lines.append(DryRunLine(pid, address, "paused", paused["paused_reason"]))
         else:
-            lines.append(DryRunLine(pid, address, "send", f"subject {campaign.subject!r}, template {campaign.template}"))
+            lines.append(DryRunLine(pid, address, "send", f"subject {what.subject!r}, template {what.template}"))
     return lines
 
 

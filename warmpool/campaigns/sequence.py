@@ -89,6 +89,38 @@ def first_sent_times(settings: Settings, campaign: Campaign) -> dict[str, str]:
             "group by person_id", (campaign.campaign_id,)).fetchall()}
 
 
+def where_each_member_is(campaign: Campaign, members: Iterable[dict], settings: Settings,
+                         stops: Mapping[str, str] | None, now: dt.datetime) -> list[tuple[dict, tuple[str, object]]]:
+    """Per member: ("due", step number), ("stopped", reason), ("waiting", next step) or ("finished", None)."""
+    with open_ledger(settings) as ledger:
+        at_step = ledger.steps_sent(campaign.campaign_id)
+        open_rows = ledger.steps_open(campaign.campaign_id)
+        replied = ledger.replied(campaign.campaign_id) if "replied" in campaign.stop_on else set()
+    outside = dict(stops or {})
+    out = []
+    for member in members:
+        if member.get("person_id") in (None, ""):
+            continue
+        pid = str(member["person_id"])
+        reason = "replied" if pid in replied else outside.get(pid)
+        step, sent_at = at_step.get(pid, (0, None))
+        if reason:
+            where = ("stopped", reason)
+        elif pid in open_rows and step == 0:
+            where = ("due", 1)  # step 1 planned but not settled: the sender resumes it
+        elif step >= len(campaign.steps):
+            where = ("finished", None)
+        elif pid in open_rows:  # a later step planned but not settled (deferred, retried): resume that one
+            where = ("due", step + 1)
+        elif step == 0 or (sent_at is not None
+                           and iso(now - dt.timedelta(days=campaign.steps[step].wait_days)) >= sent_at):
+            where = ("due", step + 1)
+        else:
+            where = ("waiting", step + 1)
+        out.append((member, where))
+    return out
+
+
 def run_sequence(campaign: Campaign, members: Iterable[dict], settings: Settings, *,
                  stops: Mapping[str, str] | None = None, clock: Callable[[], dt.datetime] | None = None,
                  **send_options) -> SequenceReport:
@@ -98,34 +130,15 @@ def run_sequence(campaign: Campaign, members: Iterable[dict], settings: Settings
         raise ValueError(f"{campaign.campaign_id} is not a sequence")
     clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
     now = clock()
-    members = [m for m in members if m.get("person_id") not in (None, "")]
     report = SequenceReport(campaign.campaign_id)
-    with open_ledger(settings) as ledger:
-        at_step = ledger.steps_sent(campaign.campaign_id)
-        open_rows = ledger.steps_open(campaign.campaign_id)
-        replied = ledger.replied(campaign.campaign_id) if "replied" in campaign.stop_on else set()
-    outside = dict(stops or {})
-
     due: dict[int, list[dict]] = {}
-    for member in members:
-        pid = str(member["person_id"])
-        reason = "replied" if pid in replied else outside.get(pid)
-        if reason:
-            report.stopped[reason] = report.stopped.get(reason, 0) + 1
-            continue
-        step, sent_at = at_step.get(pid, (0, None))
-        if pid in open_rows and step == 0:
-            due.setdefault(1, []).append(member)  # step 1 planned but not settled: the sender resumes it
-            continue
-        if step >= len(campaign.steps):
+    for member, (where, detail) in where_each_member_is(campaign, members, settings, stops, now):
+        if where == "due":
+            due.setdefault(detail, []).append(member)
+        elif where == "stopped":
+            report.stopped[detail] = report.stopped.get(detail, 0) + 1
+        elif where == "finished":
             report.finished += 1
-            continue
-        if pid in open_rows:  # a later step planned but not settled (deferred, retried): resume that one
-            due.setdefault(step + 1, []).append(member)
-            continue
-        nxt = campaign.steps[step]
-        if step == 0 or (sent_at is not None and iso(now - dt.timedelta(days=nxt.wait_days)) >= sent_at):
-            due.setdefault(step + 1, []).append(member)
         else:
             report.waiting += 1
     for number in sorted(due):
