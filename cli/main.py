@@ -383,13 +383,20 @@ def _campaign(name: str):
 
 def _members(campaign_id: str) -> list[dict]:
     from warmpool.campaigns.operations import audience
+
+    return _with_marts(lambda con: audience(con, campaign_id) if con is not None else [])
+
+
+def _with_marts(fn):
+    """``fn(con)`` with the warehouse open read-only (a sequence's stops: applied, hired, in process),
+    or ``fn(None)`` before there is one."""
     from warmpool.config import get_settings
     from warmpool.warehouse import warehouse
 
     if not get_settings().warehouse_path.exists():
-        return []
+        return fn(None)
     with warehouse(read_only=True) as con:
-        return audience(con, campaign_id)
+        return fn(con)
 
 
 @campaign_app.command("list")
@@ -444,25 +451,16 @@ def campaign_send(name: str = typer.Argument(...),
     from warmpool.campaigns.operations import send_now
     from warmpool.campaigns.sender import SendAborted
     from warmpool.config import get_settings
-    from warmpool.warehouse import warehouse
 
     campaign, settings, members = _campaign(name), get_settings(), _members(name)
     if dry_run:
-        if settings.warehouse_path.exists():
-            with warehouse(read_only=True) as con:  # a sequence's stops (applied, hired, in process)
-                lines = plan_dry_run(campaign, members, settings, con)
-        else:
-            lines = plan_dry_run(campaign, members, settings)
+        lines = _with_marts(lambda con: plan_dry_run(campaign, members, settings, con))
         for line in lines:
             typer.echo(f"{line.outcome:15} {line.person_id}  {line.email or ''}  {line.detail}")
         typer.echo("total: " + ", ".join(f"{k} {v}" for k, v in sorted(Counter(l.outcome for l in lines).items())))
         return
     try:
-        if settings.warehouse_path.exists():
-            with warehouse(read_only=True) as con:  # a sequence's stops (applied, hired, in process)
-                report = send_now(campaign, members, settings, con)
-        else:
-            report = send_now(campaign, members, settings)
+        report = _with_marts(lambda con: send_now(campaign, members, settings, con))
     except SendAborted as exc:
         _fail(str(exc))
     typer.echo(report.describe())

@@ -409,6 +409,18 @@ def load_yaml(path: Path) -> dict:
         return yaml.safe_load(fh) or {}
 
 
+def load_yaml_mapping(path: Path, error) -> dict:
+    """A config file that must hold one mapping (a campaign, a segment); ``error(path, key, problem)``
+    builds the exception that names the file when it does not."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise error(path, None, f"not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise error(path, None, "must be a mapping of keys to values")
+    return data
+
+
 _ENV_KEYS = (
     "WARMPOOL_ATS_URL", "WARMPOOL_ATS_API_KEY", "WARMPOOL_ATS_PER_PAGE", "WARMPOOL_SMTP_HOST", "WARMPOOL_SMTP_PORT",
     "WARMPOOL_SMTP_USERNAME", "WARMPOOL_SMTP_PASSWORD", "WARMPOOL_SMTP_STARTTLS", "WARMPOOL_SENDER",

@@ -36,10 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
 
 from warmpool import tables
-from warmpool.config import CONFIG_DIR
+from warmpool.config import CONFIG_DIR, load_yaml_mapping
 from warmpool.places import Gazetteer
 from warmpool.vocabulary import job_families, job_family
 
@@ -94,12 +93,7 @@ def load_segments(dir: Path | str | None = None) -> dict[str, Segment]:
 
 def load_segment_file(path: Path | str) -> Segment:
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise SegmentConfigError(path, None, f"not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise SegmentConfigError(path, None, "must be a mapping of keys to values")
+    data = load_yaml_mapping(path, SegmentConfigError)
     segment = parse_segment(data, path)
     if segment.name != path.stem:
         raise SegmentConfigError(path, "segment", f"{segment.name!r} must equal the file name {path.stem!r}")

@@ -44,14 +44,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
 from croniter import croniter
 from jinja2 import DictLoader, StrictUndefined, TemplateError, TemplateSyntaxError, meta, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
 from warmpool import tables
 from warmpool.campaigns.audience import AUDIENCE_PRESETS, DEFAULT_PRESET
-from warmpool.config import CONFIG_DIR
+from warmpool.config import CONFIG_DIR, load_yaml_mapping
 from warmpool.places import Gazetteer
 from warmpool.segments import load_segments
 from warmpool.vocabulary import job_families, job_family
@@ -201,12 +200,7 @@ def load_campaigns(dir: Path | str | None = None, segments_dir: Path | str | Non
 def load_campaign_file(path: Path, templates_dir: Path | None = None, segments: dict | None = None) -> Campaign:
     path = Path(path)
     templates_dir = Path(templates_dir) if templates_dir is not None else path.parent / "templates"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise CampaignConfigError(path, None, f"not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise CampaignConfigError(path, None, "must be a mapping of keys to values")
+    data = load_yaml_mapping(path, CampaignConfigError)
 
     unknown = sorted(set(map(str, data)) - set(_REQUIRED) - set(_OPTIONAL))
     if unknown:  # a typo such as `job_familes` would otherwise silently widen the audience
