@@ -32,10 +32,10 @@ from warmpool.campaigns.message import build_message
 from warmpool.config import Settings, get_settings
 from warmpool.consent import ConsentRules, Suppression, events_from_store, load_rules, suppressions_by_address
 from warmpool.emails import InvalidEmail, canonical_email, normalize_email
-from warmpool.tokens import secret_key
-from warmpool.mail.dkim import dkim_signer
 from warmpool.mail import (DeliveryUnknown, NotSent, Refused, SmtpClient, SmtpUnreachable, check_header,
                            needs_smtputf8, wire_bytes)
+from warmpool.mail.dkim import dkim_signer
+from warmpool.tokens import secret_key
 
 DEFAULT_RATE_PER_SECOND = 10.0
 DEFAULT_LEASE_SECONDS = 900
