@@ -46,36 +46,40 @@ CAMPAIGN_TAG = "warmpool/campaign"  # a run for one campaign (its schedule); wit
 
 @dg.asset(deps=[AUDIENCE_KEY, dg.AssetKey("audience_files")], group_name="activation", kinds={"smtp"},
           pool=WAREHOUSE_POOL,
+          check_specs=[dg.AssetCheckSpec(
+              "reputation_guard", asset="campaign_sends",
+              description="Fails while a campaign is paused by the reputation guard (bounce or complaint rate at "
+                          "its threshold); `warmpool campaign resume NAME` lifts the pause.")],
           description="Sends each campaign to its audience over SMTP, exactly once per recipient "
                       "(send ledger), with suppression re-checked at send time; drip sequences send each "
                       "member's due step; scheduled campaigns only in their own schedule's runs.")
 def campaign_sends(context: dg.AssetExecutionContext, warehouse: WarehouseResource, smtp: SmtpResource,
-                   web_store: WebStoreResource) -> dg.MaterializeResult:
+                   web_store: WebStoreResource):
     settings = run_settings(warehouse, smtp=smtp, web_store=web_store)  # the web store: send-time suppression
     only = context.run.tags.get(CAMPAIGN_TAG)
     reports = {}
+    campaigns = load_campaigns()
     with warehouse.connect(read_only=True) as con:
         members = members_by_campaign(con)
         id_map = retired_person_ids(con)
-        for campaign in load_campaigns():
+        for campaign in campaigns:
             if (only and campaign.campaign_id != only) or (not only and campaign.schedule):
                 continue  # a scheduled campaign goes out in its schedule's runs only
             report = send_now(campaign, members.get(campaign.campaign_id, []), settings, con, person_id_map=id_map)
             context.log.info(report.describe())
             reports[campaign.campaign_id] = report.as_dict()
-    return dg.MaterializeResult(metadata={"reports": dg.MetadataValue.json(reports)})
+    yield dg.MaterializeResult(metadata={"reports": dg.MetadataValue.json(reports)})
+    yield reputation_check(settings, campaigns)
 
 
-@dg.asset_check(asset=campaign_sends, name="reputation_guard", pool=WAREHOUSE_POOL,
-                description="Fails while a campaign is paused by the reputation guard (bounce or complaint "
-                            "rate at its threshold); `warmpool campaign resume NAME` lifts the pause.")
-def reputation_guard_check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    settings = run_settings(warehouse)
+def reputation_check(settings, campaigns) -> dg.AssetCheckResult:
+    """Every campaign's rates, and which are paused by the guard (the check fails while any is)."""
     with open_ledger(settings) as ledger:
-        rates = {c.campaign_id: check_reputation(ledger, c.campaign_id, settings).as_dict() for c in load_campaigns()}
+        rates = {c.campaign_id: check_reputation(ledger, c.campaign_id, settings).as_dict() for c in campaigns}
         paused = {cid: ledger.paused(cid) for cid in rates}
     tripped = {cid: p["paused_reason"] for cid, p in paused.items() if p and p["paused_by"] == GUARD}
-    return dg.AssetCheckResult(passed=not tripped, severity=dg.AssetCheckSeverity.ERROR,
+    return dg.AssetCheckResult(check_name="reputation_guard", passed=not tripped,
+                               severity=dg.AssetCheckSeverity.ERROR,
                                metadata={"paused_by_guard": dg.MetadataValue.json(tripped),
                                          "rates": dg.MetadataValue.json(rates)})
 
@@ -111,6 +115,6 @@ def _campaign_schedule(campaign_id: str, cron: str) -> dg.ScheduleDefinition:
     return schedule
 
 
-defs = dg.Definitions(assets=[audience_files, campaign_sends, send_ledger_load], asset_checks=[reputation_guard_check],
+defs = dg.Definitions(assets=[audience_files, campaign_sends, send_ledger_load],
                       jobs=[campaign_send_job],
                       schedules=[_campaign_schedule(c.campaign_id, c.schedule) for c in load_campaigns() if c.schedule])

@@ -78,8 +78,7 @@ def campaign_definitions(context: dg.AssetExecutionContext, warehouse: Warehouse
     with warehouse.connect() as con:
         counts = {"segments": load_segments_table(con), "campaigns": load_campaigns_table(con)}
     for spec in context.assets_def.specs:
-        yield dg.MaterializeResult(asset_key=spec.key,
-                                   metadata={"rows": dg.MetadataValue.int(int(counts[spec.key.path[-1]]))})
+        yield dg.MaterializeResult(asset_key=spec.key, metadata={k: dg.MetadataValue.int(int(n)) for k, n in counts.items()})
 
 
 @dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,

@@ -31,6 +31,8 @@ STEP_LABELS = {
     "raw_sourcing": "sourcing store -> raw_sourcing",
     "search__profile_index": "search index (documents, embeddings)",
     "search__saved_search_matches": "saved searches",
+    "send_ledger_load": "send ledger -> raw_sends (dlt)",
+    "dbt_campaign_reports": "dbt phase 3: campaign report",
 }
 CHECKS_LABEL = "boundary checks (Great Expectations)"
 LABEL_WIDTH = 36
@@ -223,7 +225,7 @@ class StageReport:
         if "saved_searches" in first:
             return f"{_n(first['saved_searches'])} saved searches, {_n(first['people_added'])} people added to pipelines"
         if "campaigns" in first:
-            return f"{_n(first['campaigns'])} campaigns"
+            return f"{_n(first['campaigns'])} campaigns" + (f", {_n(first['segments'])} segments" if "segments" in first else "")
         if "audience_sizes" in first:
             sizes = first["audience_sizes"] or {}
             return ", ".join(f"{name} {_n(n)}" for name, n in sorted(sizes.items())) or "no campaigns"
