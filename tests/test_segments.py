@@ -43,6 +43,9 @@ def warehouse(tmp_path) -> duckdb.DuckDBPyConnection:
         is_silver_medal_application boolean)""")
     con.executemany("insert into marts.fct_applications values (?,?,?)",
                     [("bob", "Data", True), ("cy", "Sales", True), ("cy", "Data", False)])
+    con.execute("create table marts.fct_pipeline_members (pipeline_name varchar, person_id varchar)")
+    con.executemany("insert into marts.fct_pipeline_members values (?, ?)",
+                    [("Data Eng 2026", "bob"), ("Data Eng 2026", "eve"), ("Sales Q3", "cy")])
     yield con
     con.close()
 
@@ -75,6 +78,9 @@ def members(con, tmp_path, where: dict) -> list[str]:
     ({"consent_basis": ["opt_in"]}, ["ada", "cy", "eve"]),
     ({"last_activity": {"within_days": 90}}, ["ada", "cy", "eve"]),
     ({"last_activity": {"not_within_days": 90}}, ["bob", "dee"]),
+    ({"in_pipeline": ["data eng 2026"]}, ["bob", "eve"]),
+    ({"in_pipeline": True}, ["bob", "cy", "eve"]),
+    ({"not": {"in_pipeline": True}}, ["ada", "dee"]),
     # AND / OR / NOT; a missing value never matches a filter, so NOT of it does
     ({"all": [{"job_family": "engineering"}, {"country": "US"}]}, ["dee"]),
     ({"job_family": "engineering", "country": "US"}, ["dee"]),

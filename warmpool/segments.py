@@ -21,7 +21,9 @@ A mapping of several filters means all of them. Filters (over ``marts.dim_candid
 silver medalists, ``marts.fct_applications``): ``job_family``, ``city``, ``region``, ``country``,
 ``skills`` (any of), ``seniority``, ``years_experience`` ({min, max}), ``talent_type``, ``heat_band``,
 ``silver_medalist`` (true / false / {job_families: [...]}), ``source``, ``consent_basis``,
-``last_activity`` ({within_days: N} or {not_within_days: N}). Values are checked against the
+``last_activity`` ({within_days: N} or {not_within_days: N}), ``in_pipeline`` (true: in any
+pipeline of the search area; or a list of pipeline names, any case; ``not: {in_pipeline: ...}`` for
+"not in"; ``marts.fct_pipeline_members``). Values are checked against the
 vocabularies; an error names the file and the key path (``where.all[1].country``).
 
 ``compile_segment`` is the one place a segment becomes SQL; ``segment_person_ids`` runs it.
@@ -236,6 +238,19 @@ def _compile_silver(value, now):
             f"and lower(a.job_family) in (select unnest(?::varchar[])))", [[f.lower() for f in value["job_families"]]])
 
 
+def _pipelines(path, key, value):
+    if value is True:
+        return True
+    return _names(path, key, value)
+
+
+def _compile_pipelines(value, now):
+    sql = f"exists (select 1 from {tables.FCT_PIPELINE_MEMBERS} p where p.person_id = c.person_id"
+    if value is True:
+        return sql + ")", []
+    return sql + " and lower(p.pipeline_name) in (select unnest(?::varchar[])))", [[v.lower() for v in value]]
+
+
 def _compile_skills(value, now):
     return ("list_has_any(string_split(lower(coalesce(c.skills, '')), ';'), ?::varchar[])", [list(value)])
 
@@ -273,6 +288,7 @@ FILTERS: dict[str, Filter] = {
     "source": Filter(_lower_names, _compile_sources),
     "consent_basis": Filter(_choice(CONSENT_BASES, "a consent basis"), _in_list("c.consent_basis")),
     "last_activity": Filter(_activity, _compile_activity),
+    "in_pipeline": Filter(_pipelines, _compile_pipelines),
 }
 
 

@@ -11,6 +11,7 @@ def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("dim_candidates")      # what the compiled SQL reads (declared so dbt orders the build)
     dbt.ref("fct_applications")
+    dbt.ref("fct_pipeline_members")
     stored = session.execute("select count(*) from information_schema.tables "
                              "where table_schema = 'raw_campaigns' and table_name = 'segments'").fetchall()[0][0]
     # a warehouse whose campaign definitions were never loaded has no segments yet
