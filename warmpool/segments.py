@@ -159,13 +159,14 @@ def _names(path, key, value) -> list[str]:
     return [v.strip() for v in value]
 
 
-def _vocab(lookup, what: str):
+def _vocab(lookup, what):
+    """``what`` names the vocabulary in errors; a callable is asked only then (files are read lazily)."""
     def normalise(path, key, value):
         out = []
         for item in _names(path, key, value):
             found = lookup(item)
             if found is None:
-                raise SegmentConfigError(path, key, f"{item!r} is not {what}")
+                raise SegmentConfigError(path, key, f"{item!r} is not {what() if callable(what) else what}")
             out.append(found)
         return sorted(set(out))
     return normalise
@@ -223,7 +224,7 @@ def _silver(path, key, value):
     if isinstance(value, bool):
         return value
     if isinstance(value, dict) and set(value) == {"job_families"}:
-        return {"job_families": _vocab(job_family, f"a job family ({', '.join(job_families())})")(
+        return {"job_families": _vocab(job_family, lambda: f"a job family ({', '.join(job_families())})")(
             path, f"{key}.job_families", value["job_families"])}
     raise SegmentConfigError(path, key, "must be true, false or {job_families: [...]}")
 
@@ -274,7 +275,8 @@ def _compile_talent_type(value, now):
 
 
 FILTERS: dict[str, Filter] = {
-    "job_family": Filter(_vocab(job_family, f"a job family ({', '.join(job_families())})"), _in_list("c.job_family")),
+    "job_family": Filter(_vocab(job_family, lambda: f"a job family ({', '.join(job_families())})"),
+                         _in_list("c.job_family")),
     "city": Filter(_lower_names, _in_list("c.city")),
     "region": Filter(_lower_names, _in_list("c.region")),
     "country": Filter(_vocab(lambda v: Gazetteer().country_code(v), "a country (name, ISO code or a known alias)"),
