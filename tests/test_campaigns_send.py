@@ -416,7 +416,7 @@ def test_default_suppression_reads_the_web_store(smtp, settings, nurture):
 
 def test_repeated_soft_bounces_suppress_at_send_time(smtp, settings, nurture):
     """Three soft bounces in a row spanning 14 days stop mail to the address; fewer, a shorter
-    span, or a run broken by a delivery do not (COMPLIANCE.md)."""
+    span, or a run broken by a delivery do not (the soft-bounce rule in consent_rules.csv)."""
     from warmpool import web_store as store
 
     def soft(i, email, day):

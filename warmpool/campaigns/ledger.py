@@ -20,7 +20,7 @@ point after it leaves evidence: a ``submitted`` row whose lease has expired is t
 ``ambiguous`` and reported, to be reconciled from provider events, not resent. A ``claimed`` row whose
 lease expired never reached SMTP and is safely planned again.
 
-No provider offers an idempotency key over SMTP (see COMPLIANCE.md, "Sending exactly once").
+No provider offers an idempotency key over SMTP, so exactly-once is this ledger's job (docs/campaigns.md).
 
 Erasure (``forget``) replaces a person's ids and address in every row by keyed hashes (HMAC-SHA256
 with the deployment's secret): nothing readable about them stays, yet the duplicate check and the
