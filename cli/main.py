@@ -496,5 +496,115 @@ def campaign_resume(name: str = typer.Argument(...)) -> None:
     typer.echo(f"{name}: resumed" if resume(_campaign(name), get_settings()) else f"{name}: was not paused")
 
 
+# ---- privacy: access export, erasure, the web queue, retention, auditor exports ------------------
+privacy_app = typer.Typer(no_args_is_help=True, help="People's rights carried out: access, erasure, retention, audits.")
+app.add_typer(privacy_app, name="privacy")
+
+
+def _privacy_call(fn):
+    """Run ``fn()``, turning a refused secret or a busy warehouse into a clean exit."""
+    import duckdb
+
+    from warmpool.config import UnsafeDeployment
+
+    try:
+        return fn()
+    except UnsafeDeployment as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except duckdb.IOException as exc:  # another process holds the warehouse (a pipeline run)
+        typer.echo(f"error: the warehouse is in use ({exc}); run this when no pipeline run is going", err=True)
+        raise typer.Exit(3) from None
+
+
+@privacy_app.command("export")
+def privacy_export(
+    who: str = typer.Argument(..., help="The person's email address or any person id they had."),
+    output: Path = typer.Option(..., "--output", "-o", help="The JSON file to write; an .html beside it."),
+) -> None:
+    """Everything Warmpool holds on a person (GDPR Art. 15): JSON and a readable HTML page."""
+    from pipelines.erasure import stores
+    from warmpool.config import get_settings
+    from warmpool.privacy.erasure import export_person
+    from warmpool.privacy.render import write_access_export
+
+    data = _privacy_call(lambda: export_person(who, stores()))
+    json_path, html_path = write_access_export(data, output, get_settings().brand.company_name)
+    held = sum(len(v) if isinstance(v, list) else sum(len(x) for x in v.values()) for v in data["stores"].values())
+    typer.echo(f"{'found' if data['found'] else 'nothing held on'} {who}: {len(data['source_records'])} source "
+               f"record(s), {held} row(s) in {len(data['stores'])} store(s) -> {json_path}, {html_path}")
+
+
+@privacy_app.command("erase")
+def privacy_erase(
+    who: str = typer.Argument(..., help="The person's email address or any person id they had."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation (scripts)."),
+) -> None:
+    """Erase a person from every store (GDPR Art. 17), keep them out of later loads, compact the files.
+
+    Writes the warehouse: run it while no pipeline run is going (the Dagster asset
+    `privacy_erasures` works the web's requests inside runs)."""
+    from pipelines.erasure import stores
+    from warmpool.config import get_settings
+    from warmpool.privacy.erasure import erase, locate, new_subject
+    from warmpool.warehouse import warehouse
+
+    settings = get_settings()
+    if not yes:
+        def found():
+            with warehouse(read_only=True) as con:
+                return locate(new_subject(who), settings, con)
+        subject = _privacy_call(found) if settings.warehouse_path.exists() else locate(new_subject(who), settings, None)
+        typer.echo(f"{who}: {len(subject.person_ids)} person id(s), {len(subject.records)} source record(s), "
+                   f"{len(subject.emails)} address spelling(s), {len(subject.phones)} phone(s)")
+        typer.confirm("Erase this person from every store? This cannot be undone", abort=True)
+    report = _privacy_call(lambda: erase(who, stores(), settings))
+    typer.echo(report.describe())
+
+
+@privacy_app.command("queue")
+def privacy_queue() -> None:
+    """Carry out the confirmed erasure requests the web service received (what the Dagster asset runs)."""
+    from pipelines.erasure import stores
+    from warmpool.privacy.erasure import work_queue
+
+    reports = _privacy_call(lambda: work_queue(stores(), actor="cli"))
+    typer.echo(f"{len(reports)} erasure request(s) carried out")
+    for report in reports:
+        typer.echo(report.describe())
+
+
+@privacy_app.command("retention")
+def privacy_retention(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only report who would be erased and why."),
+    today: Optional[str] = typer.Option(None, help="The date to judge on (YYYY-MM-DD; default today, UTC)."),
+) -> None:
+    """Erase people kept past their retention period (never one under a legal hold)."""
+    import datetime as dt
+
+    from pipelines.erasure import stores
+    from warmpool.privacy.retention import run_retention
+
+    on = dt.date.fromisoformat(today) if today else None
+    typer.echo(_privacy_call(lambda: run_retention(stores(), today=on, dry_run=dry_run)).describe())
+
+
+@privacy_app.command("audit")
+def privacy_audit(
+    since: str = typer.Option(..., "--from", help="First day of the period (YYYY-MM-DD)."),
+    until: str = typer.Option(..., "--until", help="Day after the period's last (YYYY-MM-DD)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder for the CSV files and manifest.json."),
+) -> None:
+    """Auditor exports for a period: consent evidence, the erasure log, the privacy access log."""
+    import datetime as dt
+    import json
+
+    from warmpool.privacy.auditor import export_for_auditor
+
+    manifest = _privacy_call(lambda: export_for_auditor(dt.date.fromisoformat(since), dt.date.fromisoformat(until),
+                                                        output))
+    typer.echo(json.dumps(manifest, indent=2))
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

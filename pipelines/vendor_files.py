@@ -46,6 +46,9 @@ from pipelines.vendor_read import FileNotes, read_batches
 from pipelines.vendor_rows import ARROW_SCHEMA, CANONICAL, RESUME_KEY, ROW_ID, FileContext, check_batch
 from warmpool import tables
 from warmpool.config import Settings
+from warmpool.privacy import reingest
+from warmpool.privacy.reingest import DoNotReingest
+from warmpool.privacy.store import privacy_store
 
 PIPELINE_NAME = "warmpool_vendors"
 SOURCE_NAME = "vendors"
@@ -105,7 +108,7 @@ def sha256_of(fs: fsspec.AbstractFileSystem, path: str) -> str:
     return digest.hexdigest()
 
 
-def _landed_paths(settings: Settings | None = None) -> list[tuple[str, str]]:
+def landed_paths(settings: Settings | None = None) -> list[tuple[str, str]]:
     s = _runner.resolve(settings)
     fs, root = landing_fs(s)
     found = []
@@ -119,7 +122,7 @@ def _landed_paths(settings: Settings | None = None) -> list[tuple[str, str]]:
 def landed_files(settings: Settings | None = None) -> list[LandedFile]:
     """Every file in the landing folder matching its vendor's pattern, with its content hash."""
     fs, _ = landing_fs(settings)
-    return [LandedFile(vendor, _url(fs, p), sha256_of(fs, p)) for vendor, p in _landed_paths(settings)]
+    return [LandedFile(vendor, _url(fs, p), sha256_of(fs, p)) for vendor, p in landed_paths(settings)]
 
 
 def loaded_hashes(settings: Settings | None = None) -> dict[str, dict]:
@@ -128,9 +131,19 @@ def loaded_hashes(settings: Settings | None = None) -> dict[str, dict]:
     return dict(state.get("sources", {}).get(SOURCE_NAME, {}).get(STATE_KEY, {}))
 
 
+def rewritten_for_erasure(settings: Settings | None = None) -> dict[str, dict]:
+    """sha256 of landed files rewritten without an erased person's rows: their other rows are
+    loaded already, so the rewrite is not a new file (``pipelines.erasure``)."""
+    s = _runner.resolve(settings)
+    if not (s.privacy_dir / "privacy.sqlite").exists():
+        return {}
+    with privacy_store(s) as store:
+        return {digest: {} for digest in store.rewritten_files()}
+
+
 def new_vendor_files(settings: Settings | None = None) -> list[LandedFile]:
     """Landed files whose content has not been loaded yet (the Dagster sensor polls this)."""
-    seen, hashes, new = loaded_hashes(settings), set(), []
+    seen, hashes, new = loaded_hashes(settings) | rewritten_for_erasure(settings), set(), []
     for f in landed_files(settings):
         if f.sha256 not in seen and f.sha256 not in hashes:
             hashes.add(f.sha256)
@@ -272,9 +285,27 @@ class _Sinks:
         self.rejects.close()
 
 
+def without_erased(rows: pa.Table, vendor: str, file_name: str,
+                   do_not_reingest: DoNotReingest | None) -> tuple[pa.Table, list[dict[str, Any]]]:
+    """The checked rows without those of people on the do-not-reingest list, and a quarantine row
+    for each one left out (file and row, no record). Costs nothing while the list is empty."""
+    if not do_not_reingest or not rows.num_rows:
+        return rows, []
+    blocked = [do_not_reingest.blocks(source=vendor, source_record_id=r["vendor_record_id"], emails=[r["email"]],
+                                      phones=[r["phone"]], profile_urls=[r["linkedin_url"]])
+               for r in rows.select(["vendor_record_id", "email", "phone", "linkedin_url"]).to_pylist()]
+    if not any(blocked):
+        return rows, []
+    numbers = rows.column("file_row").to_pylist()
+    refused = [rejected_row(vendor, file_name, n, reingest.FIELD, reingest.REASON, None)
+               for n, hit in zip(numbers, blocked) if hit]
+    return rows.filter(pa.array([not b for b in blocked])), refused
+
+
 def parse_file(vendor: str, fs: fsspec.AbstractFileSystem, path: str, spec: dict, spill: Spill,
-               digest: str | None = None) -> ParsedFile:
-    """Read, map and check one file into `spill`: the rows to load and the quarantine rows."""
+               digest: str | None = None, do_not_reingest: DoNotReingest | None = None) -> ParsedFile:
+    """Read, map and check one file into `spill`: the rows to load and the quarantine rows. A row of
+    a person on the do-not-reingest list is not loaded: it is quarantined without its contents."""
     digest = digest or sha256_of(fs, path)
     parsed = ParsedFile(vendor, _url(fs, path), digest, spill.rows_path(digest), spill.rejects_path(digest))
     cost = spec.get("contract", {}).get("cost_per_resume")
@@ -284,7 +315,9 @@ def parse_file(vendor: str, fs: fsspec.AbstractFileSystem, path: str, spec: dict
     sinks = _Sinks(parsed)
     try:
         for batch in read_batches(fs, path, spec, notes):
-            sinks.add(*check_batch(batch, ctx))
+            rows, rejects = check_batch(batch, ctx)
+            rows, refused = without_erased(rows, vendor, parsed.file_name, do_not_reingest)
+            sinks.add(rows, rejects + refused)
         parsed.records = notes.records
         sinks.note(_file_notes(vendor, parsed.file_name, spec, notes, parsed.records))
     except Exception as exc:  # an unreadable file is quarantined whole and not marked loaded
@@ -302,13 +335,14 @@ def parse_file(vendor: str, fs: fsspec.AbstractFileSystem, path: str, spec: dict
 def parse_new_files(spill: Spill, settings: Settings | None = None) -> list[ParsedFile]:
     s = _runner.resolve(settings)
     fs, _ = landing_fs(s)
-    seen, digests, parsed = loaded_hashes(s), set(), []
-    for vendor, path in _landed_paths(s):
+    seen, digests, parsed = loaded_hashes(s) | rewritten_for_erasure(s), set(), []
+    do_not_reingest = DoNotReingest.load(s)
+    for vendor, path in landed_paths(s):
         digest = sha256_of(fs, path)
         if digest in seen or digest in digests:
             continue
         digests.add(digest)
-        parsed.append(parse_file(vendor, fs, path, s.vendors[vendor], spill, digest))
+        parsed.append(parse_file(vendor, fs, path, s.vendors[vendor], spill, digest, do_not_reingest))
     return parsed
 
 

@@ -67,7 +67,11 @@ DEMO_ENV = "WARMPOOL_DEMO"
 SANDBOX_SECRETS = {
     "WARMPOOL_SECRET_KEY": "warmpool-sandbox-secret-not-for-production",     # signs every link and CSRF field
     "WARMPOOL_MAILGUN_SIGNING_KEY": "warmpool-sandbox-mailgun-signing-key",  # Mailgun's webhook signatures
+    # keys the do-not-reingest list and the erasure log (HMAC): a bare hash of an email is reversible
+    "WARMPOOL_PRIVACY_KEY": "warmpool-sandbox-privacy-key-not-for-production",
 }
+# The secrets the candidate-facing web service signs with (it keys nothing for erasure).
+WEB_SECRETS = ("WARMPOOL_SECRET_KEY", "WARMPOOL_MAILGUN_SIGNING_KEY")
 MIN_SECRET_CHARS = 16
 
 
@@ -297,6 +301,12 @@ class Settings:
         return self.home / "campaigns" / "ledger.sqlite"
 
     @property
+    def privacy_dir(self) -> Path:
+        """The privacy store (erasure log, do-not-reingest keyed hashes, access log) and, in its own
+        file, the legal-hold records (``warmpool.privacy``)."""
+        return self.home / "privacy"
+
+    @property
     def dlt_dir(self) -> Path:
         return self.home / "dlt"
 
@@ -350,7 +360,7 @@ class Settings:
 
     def ensure_dirs(self) -> "Settings":
         for d in (self.home, self.sandbox_dir, self.landing_dir, self.web_store_path.parent, self.mailbox_dir,
-                  self.audiences_dir, self.exports_dir, self.campaign_ledger_path.parent, self.dlt_dir,
+                  self.audiences_dir, self.exports_dir, self.campaign_ledger_path.parent, self.dlt_dir, self.privacy_dir,
                   self.dagster_home, self.identity_dir, self.logs_dir, self.search_dir):
             Path(d).mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster_home / "dagster.yaml"

@@ -31,3 +31,11 @@ def opened(path: Path, schema: str) -> Iterator[sqlite3.Connection]:
         yield con
     finally:
         con.close()
+
+
+def compact(con: sqlite3.Connection) -> None:
+    """Rewrite the store's file so deleted rows' bytes are gone (an erasure): fold the WAL into the
+    file, VACUUM (which writes only live pages), then empty the WAL again."""
+    con.execute("pragma wal_checkpoint(truncate)")
+    con.execute("vacuum")
+    con.execute("pragma wal_checkpoint(truncate)")

@@ -6,6 +6,7 @@ CLI's read commands) opens the file read-only or reads the parquet exports of th
 """
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -39,3 +40,32 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:
         [schema or "main", name],
     ).fetchall()
     return bool(rows[0][0])
+
+
+def compact(path: Path | None = None) -> tuple[int, int]:
+    """Rewrite the warehouse file with only its live rows, so deleted rows' bytes are gone (an erasure).
+
+    DuckDB keeps deleted rows in the file's blocks until they are reused (CHECKPOINT or VACUUM do not
+    clear them), so the database is copied into a new file (``COPY FROM DATABASE``: schemas, tables,
+    views, sequences, macros) which then replaces the old one. Needs the write lock like any writer
+    (no other process may have the file open). Returns the file's size in bytes before and after."""
+    path = Path(path or get_settings().warehouse_path)
+    fresh = path.with_name(f".{path.name}.compacting")
+    fresh.unlink(missing_ok=True)
+    before = path.stat().st_size
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"attach '{path}' as old_wh")
+        con.execute("checkpoint old_wh")  # fold the WAL in before copying
+        con.execute(f"attach '{fresh}' as new_wh")
+        con.execute("copy from database old_wh to new_wh")
+        con.execute("detach new_wh")
+        con.execute("detach old_wh")
+    except BaseException:
+        fresh.unlink(missing_ok=True)
+        raise
+    finally:
+        con.close()
+    os.replace(fresh, path)
+    Path(f"{path}.wal").unlink(missing_ok=True)
+    return before, path.stat().st_size

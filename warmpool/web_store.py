@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from warmpool.sqlite_store import open_store, opened
+from warmpool.sqlite_store import compact, open_store, opened
 
 SCHEMA = """
 create table if not exists form_submissions (
@@ -542,3 +542,94 @@ def message_ids_with_event(con: sqlite3.Connection | None, message_ids: Iterable
                              f"and lower(trim(message_id, '<> ')) in ({','.join('?' * len(chunk))})"), [event, *chunk])
         found += [wanted[r["k"]] for r in rows]
     return found
+
+
+# --- a person's rows: access and erasure (warmpool.privacy asks, this answers) -------------------
+
+# table -> the column holding the person's address (compared lower-cased and trimmed)
+_EMAIL_COLUMNS = {"form_submissions": "email", "email_events": "email", "preference_changes": "email",
+                  "web_mail_log": "email", "erasure_requests": "email"}
+# table -> the column holding the person's submission id
+_SUBMISSION_COLUMNS = {"form_submissions": "submission_id", "consent_confirmations": "submission_id",
+                       "web_mail_log": "submission_id"}
+# what a referral row says about the person who referred (kept for the candidate, blanked for the referrer)
+_REFERRER_COLUMNS = ("referrer_name", "referrer_email", "relationship")
+
+
+def _person_where(table: str, emails: list[str], submission_ids: list[int]) -> tuple[str, list[Any]]:
+    parts, params = [], []
+    if table in _EMAIL_COLUMNS and emails:
+        parts.append(f"lower(trim({_EMAIL_COLUMNS[table]})) in ({','.join('?' * len(emails))})")
+        params += emails
+    if table in _SUBMISSION_COLUMNS and submission_ids:
+        parts.append(f"{_SUBMISSION_COLUMNS[table]} in ({','.join('?' * len(submission_ids))})")
+        params += submission_ids
+    return " or ".join(parts) or "0", params
+
+
+def _person_args(emails: Iterable[str], submission_ids: Iterable[int]) -> tuple[list[str], list[int]]:
+    return sorted({e.strip().lower() for e in emails if e}), sorted({int(s) for s in submission_ids})
+
+
+def person_submission_ids(con: sqlite3.Connection, emails: Iterable[str]) -> list[int]:
+    """Submissions made with one of these addresses (a person's own sign-ups and referrals of them)."""
+    _ensure_web_schema(con)
+    wanted, _ = _person_args(emails, ())
+    where, params = _person_where("form_submissions", wanted, [])
+    return [r[0] for r in con.execute(f"select submission_id from form_submissions where {where}", params)]
+
+
+def person_rows(con: sqlite3.Connection, emails: Iterable[str], submission_ids: Iterable[int] = ()) -> dict[str, list]:
+    """Every row of the store about a person (their addresses, their submissions), per table, and the
+    referrals they made for others (``referrals_made``: only their own fields)."""
+    _ensure_web_schema(con)
+    emails, submission_ids = _person_args(emails, submission_ids)
+    out: dict[str, list] = {}
+    for table in dict.fromkeys([*_EMAIL_COLUMNS, *_SUBMISSION_COLUMNS]):
+        where, params = _person_where(table, emails, submission_ids)
+        rows = [dict(r) for r in con.execute(f"select * from {table} where {where}", params)]
+        if rows:
+            out[table] = rows
+    if emails:
+        made = con.execute(f"select submission_id, submitted_at, {', '.join(_REFERRER_COLUMNS)} from form_submissions "
+                           f"where lower(trim(referrer_email)) in ({','.join('?' * len(emails))})", emails).fetchall()
+        if made:
+            out["referrals_made"] = [dict(r) for r in made]
+    return out
+
+
+def forget_person(con: sqlite3.Connection, emails: Iterable[str], submission_ids: Iterable[int] = ()) -> dict[str, int]:
+    """Delete the person's rows (sign-ups, referrals of them, confirmations, preference changes,
+    provider events, mail log, erasure requests) and blank their name and address in referrals they
+    made for others; then compact the file so the deleted bytes are gone. Rows changed per table.
+    The pipeline reads by increasing key, so deleting never makes it load anything again."""
+    _ensure_web_schema(con)
+    emails, submission_ids = _person_args(emails, submission_ids)
+    changed: dict[str, int] = {}
+    con.execute("pragma secure_delete=on")
+    con.execute("begin immediate")
+    try:
+        # children first: a confirmation references its submission
+        for table in ("consent_confirmations", "web_mail_log", "form_submissions", "email_events",
+                      "preference_changes", "erasure_requests"):
+            where, params = _person_where(table, emails, submission_ids)
+            n = con.execute(f"delete from {table} where {where}", params).rowcount
+            if n:
+                changed[table] = n
+        if emails:
+            n = con.execute(f"update form_submissions set {', '.join(c + ' = null' for c in _REFERRER_COLUMNS)} "
+                            f"where lower(trim(referrer_email)) in ({','.join('?' * len(emails))})", emails).rowcount
+            if n:
+                changed["form_submissions.referrer"] = n
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    compact(con)
+    return changed
+
+
+def erasure_requests_after(con: sqlite3.Connection | None, done: Iterable[int]) -> list[dict[str, Any]]:
+    """Erasure requests not in ``done`` (request_seq), oldest first: the queue the privacy job works."""
+    skip = set(done)
+    return [r for r in _select(con, "select * from erasure_requests order by request_seq") if r["request_seq"] not in skip]

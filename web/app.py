@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from warmpool.config import SANDBOX_SECRETS, Settings, check_deployment, get_settings
+from warmpool.config import WEB_SECRETS, Settings, check_deployment, get_settings
 from warmpool.mail import Mailer, RelayMailer
 from web import preferences, privacy, referrals, security, site, talent_network, tracking, webhooks
 from web.context import StoreUnavailable, Web, WebOptions, web_of
@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     """The app; UnsafeDeployment (``warmpool.config.check_deployment``) instead of one that would run on
     the sandbox's public secrets outside demo mode, or in demo mode beyond this machine."""
     settings = settings or get_settings()
-    check_deployment(settings, SANDBOX_SECRETS)
+    check_deployment(settings, WEB_SECRETS)
     if settings.demo:
         log.warning("DEMO MODE: the sandbox's public secrets sign links and webhooks; this machine only "
                     "(every page shows a demo banner). Unset WARMPOOL_DEMO and set the secrets to go live.")

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 import uvicorn
 
-from warmpool.config import SANDBOX_SECRETS, check_deployment, get_settings
+from warmpool.config import WEB_SECRETS, check_deployment, get_settings
 from web.app import create_app
 
 
@@ -24,7 +24,7 @@ def _proxy_settings() -> dict[str, Any]:
 def run(host: str = "127.0.0.1", port: int = 8300, app: Any = None) -> None:
     """Serve until interrupted (one process: the rate limiter lives in memory). UnsafeDeployment before
     anything listens if the settings would serve the sandbox's public secrets (demo mode: loopback only)."""
-    check_deployment(get_settings(), SANDBOX_SECRETS, bind_host=host)
+    check_deployment(get_settings(), WEB_SECRETS, bind_host=host)
     uvicorn.run(app or create_app(), host=host, port=port, log_level="info", server_header=False,
                 limit_concurrency=512, timeout_keep_alive=5, **_proxy_settings())
 

@@ -47,10 +47,13 @@ from dlt.sources.helpers.rest_client.auth import HttpBasicAuth
 
 from pipelines import _runner
 from pipelines.ats.flatten import Emitted, flatten
+from pipelines.quarantine import quarantine, rejected_row
 from pipelines.ats.settings import ENDPOINTS, INITIAL_CURSOR, PRIMARY_KEY, SCHEMA_CONTRACT, Endpoint
 from warmpool import tables
 from warmpool.config import Settings
 from warmpool.emails import valid_email_mask
+from warmpool.privacy import reingest
+from warmpool.privacy.reingest import DoNotReingest
 from warmpool.text import clean_names
 
 PIPELINE_NAME = "warmpool_ats"
@@ -334,12 +337,44 @@ def _with_verdicts(name: str, table: pa.Table) -> pa.Table:
     return table
 
 
-def _endpoint_resource(fetcher: Fetcher, endpoint: Endpoint, per_page: int, lookback: int) -> DltResource:
+def _values(items: Any) -> list:
+    return [i.get("value") for i in items or [] if isinstance(i, dict)]
+
+
+# what names a person in each endpoint's records (the do-not-reingest check); others name nobody
+_PERSON_ENDPOINTS = ("candidates", "applications", "offers")
+
+
+def without_erased(endpoint: str, frame: pl.DataFrame, do_not_reingest: DoNotReingest | None) -> pl.DataFrame:
+    """``frame`` without the records of people on the do-not-reingest list (each hit noted for the
+    quarantine): a candidate by its id, addresses, phones and profile URLs; an application or offer
+    by its candidate. Costs nothing while the list is empty."""
+    if not do_not_reingest or endpoint not in _PERSON_ENDPOINTS or not frame.height:
+        return frame
+    wanted = ["id", "email_addresses", "phone_numbers", "social_media_addresses", "website_addresses"] \
+        if endpoint == "candidates" else ["candidate_id", "id", "application_id"]
+    blocked = []
+    for r in frame.select([c for c in wanted if c in frame.columns]).to_dicts():
+        if endpoint == "candidates":
+            hit = do_not_reingest.blocks(
+                source=tables.SOURCE_ATS, source_record_id=r.get("id"), emails=_values(r.get("email_addresses")),
+                phones=_values(r.get("phone_numbers")),
+                profile_urls=_values(r.get("social_media_addresses")) + _values(r.get("website_addresses")))
+        else:
+            hit = do_not_reingest.blocks(source=tables.SOURCE_ATS, source_record_id=r.get("candidate_id"))
+        if hit:
+            do_not_reingest.hit(tables.SOURCE_ATS, endpoint, r.get("id") or r.get("application_id") or 0)
+        blocked.append(hit)
+    return frame.filter(~pl.Series(blocked, dtype=pl.Boolean)) if any(blocked) else frame
+
+
+def _endpoint_resource(fetcher: Fetcher, endpoint: Endpoint, per_page: int, lookback: int,
+                       do_not_reingest: DoNotReingest | None = None) -> DltResource:
     if endpoint.cursor:
         def rows() -> Iterator[Any]:
             emitted = Emitted()
             for frame in _batched(_incremental_frames(fetcher, endpoint, per_page, lookback)):
-                yield from _arrow_items(endpoint, frame, emitted)
+                yield from _arrow_items(endpoint, without_erased(endpoint.name, frame, do_not_reingest), emitted)
     else:
         def rows() -> Iterator[Any]:
             # Reference lists without a cursor: fetched whole, passed on only when a record's content changed.
@@ -347,7 +382,9 @@ def _endpoint_resource(fetcher: Fetcher, endpoint: Endpoint, per_page: int, look
             for page in _pages(fetcher, endpoint, {"per_page": per_page}):
                 changed = [r for r in page.records() if _runner.is_changed(r, state, PRIMARY_KEY)]
                 if changed:
-                    yield from _arrow_items(endpoint, pl.from_dicts(changed, infer_schema_length=None), emitted)
+                    frame = without_erased(endpoint.name, pl.from_dicts(changed, infer_schema_length=None),
+                                           do_not_reingest)
+                    yield from _arrow_items(endpoint, frame, emitted)
     return dlt.resource(rows, name=endpoint.name, write_disposition="merge")()
 
 
@@ -370,17 +407,19 @@ def drop_replaced_children(pipeline: dlt.Pipeline) -> None:
 
 @dlt.source(name="ats", max_table_nesting=3, schema_contract=SCHEMA_CONTRACT)
 def harvest(base_url: str, api_key: str, per_page: int = 500, endpoints: Iterable[Endpoint] = ENDPOINTS,
-            options: ClientOptions = ClientOptions()) -> list[DltResource]:
+            options: ClientOptions = ClientOptions(),
+            do_not_reingest: DoNotReingest | None = None) -> list[DltResource]:
     fetcher = Fetcher(base_url, api_key, options)
-    return [_endpoint_resource(fetcher, e, per_page, options.lookback_seconds) for e in endpoints]
+    return [_endpoint_resource(fetcher, e, per_page, options.lookback_seconds, do_not_reingest) for e in endpoints]
 
 
 def ats_source(settings: Settings | None = None, endpoints: Iterable[Endpoint] = ENDPOINTS,
-               options: ClientOptions | None = None):
+               options: ClientOptions | None = None, do_not_reingest: DoNotReingest | None = None):
     """A fresh ATS source configured from `warmpool.config` (URL, key, page size, HTTP options)."""
     s = _runner.resolve(settings)
     return harvest(base_url=s.ats.base_url, api_key=s.ats.api_key, per_page=s.ats.per_page, endpoints=endpoints,
-                   options=options or ClientOptions.from_settings(s))
+                   options=options or ClientOptions.from_settings(s),
+                   do_not_reingest=DoNotReingest.load(s) if do_not_reingest is None else do_not_reingest)
 
 
 def ats_pipeline(settings: Settings | None = None) -> dlt.Pipeline:
@@ -390,7 +429,8 @@ def ats_pipeline(settings: Settings | None = None) -> dlt.Pipeline:
 def run_ats(settings: Settings | None = None, options: ClientOptions | None = None) -> dict[str, int]:
     """Load every ATS endpoint incrementally into `raw_ats`; rows loaded per table."""
     s = _runner.resolve(settings)
-    source = ats_source(s, options=options)
+    do_not_reingest = DoNotReingest.load(s)
+    source = ats_source(s, options=options, do_not_reingest=do_not_reingest)
     pipeline = ats_pipeline(s)
     roots = [e.name for e in ENDPOINTS]
     # The children of replaced record versions are deleted when this run replaced or de-duplicated a
@@ -405,6 +445,15 @@ def run_ats(settings: Settings | None = None, options: ClientOptions | None = No
     if due or any(after[t] < before[t] + counts.get(t, 0) for t in roots):
         drop_replaced_children(pipeline)
     marker.unlink()
+    return _refused(do_not_reingest, counts, s)
+
+
+def _refused(do_not_reingest: DoNotReingest, counts: dict[str, int], settings: Settings) -> dict[str, int]:
+    """Quarantine the rows of erased people a run refused (by endpoint and id, nothing else about them)."""
+    if do_not_reingest.hits:
+        counts["erased_rows_refused"] = quarantine(
+            [rejected_row(source_key, where, row, reingest.FIELD, reingest.REASON, None)
+             for source_key, where, row in dict.fromkeys(do_not_reingest.hits)], settings)
     return counts
 
 
@@ -420,5 +469,6 @@ def _row_counts(pipeline: dlt.Pipeline, names: list[str]) -> dict[str, int]:
             except DatabaseUndefinedRelation:
                 continue
     return counts
+
 
 

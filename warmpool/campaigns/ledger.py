@@ -40,6 +40,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
+from warmpool.sqlite_store import compact
+
 STATES = ("planned", "claimed", "submitted", "accepted", "failed", "ambiguous", "suppressed", "duplicate")
 # States in which the recipient may have received the mail: they count for caps and duplicates.
 MAILED_STATES = ("submitted", "accepted", "ambiguous")
@@ -139,6 +141,7 @@ class SendLedger:
         self.con.execute("pragma synchronous=full")  # a state we wrote survives power loss
         self.con.execute("pragma busy_timeout=30000")
         self._migrate()
+        self.con.execute("pragma secure_delete=on")  # an erased person's bytes are overwritten, not left behind
         self.con.executescript(SCHEMA)
         if self.con.execute("select 1 from sends where change_seq is null limit 1").fetchone():
             with self._tx() as con:  # rows of a ledger older than change numbers: number them once
@@ -493,3 +496,16 @@ class SendLedger:
                     "where campaign_id = ? and person_id = ? and content_version = ? and lease_owner = ? "
                     "and state in ('claimed', 'submitted')",
                     (error, campaign_id, person_id, version, owner))
+
+    # --- erasure (warmpool.privacy asks; owned here so the ledger's rules stay in one place) --------
+    def person_rows(self, person_ids: Iterable[str], email_keys: Iterable[str]) -> list[dict]:
+        """Every send row of these person ids or canonical addresses (an access export)."""
+        ids, keys = sorted(set(person_ids)), sorted(set(email_keys))
+        rows = self.con.execute(
+            f"select * from sends where person_id in ({','.join('?' * len(ids))}) "
+            f"or email_key in ({','.join('?' * len(keys))}) order by planned_at", [*ids, *keys]).fetchall()
+        return [dict(r) for r in rows]
+
+    def compact(self) -> None:
+        """Rewrite the file so bytes ``forget`` replaced are gone from it (an erasure)."""
+        compact(self.con)

@@ -204,6 +204,15 @@ class IdentityStore:
             return any_person_id
         return None
 
+    def every_id_of(self, person_ids) -> set[str]:
+        """These current person ids and every retired id that now maps to one of them."""
+        ids = set(person_ids)
+        if ids and self.has(tables.PERSON_ID_MAP):
+            ids |= {r[0] for r in self.con.execute(f"SELECT any_person_id FROM {tables.PERSON_ID_MAP} "
+                                                    "WHERE person_id IN (SELECT unnest(?::VARCHAR[]))",
+                                                    [sorted(ids)]).fetchall()}
+        return ids
+
     # -----------------------------------------------------------------------------------------
     # stored pairs
 
@@ -426,6 +435,72 @@ class IdentityStore:
             "reviewer": pl.String, "origin": pl.String, "note": pl.String})
         with self._registered(_warmpool_decisions=frame):
             self.con.execute(f"INSERT INTO {tables.REVIEW_DECISIONS} SELECT *, now() FROM _warmpool_decisions")
+
+    # -----------------------------------------------------------------------------------------
+    # a person's rows (access and erasure: warmpool.privacy asks, this answers)
+
+    # (table, the columns naming a record or a person in it)
+    _RECORD_COLUMNS = ((tables.PERSON_ASSIGNMENTS, ("source", "source_record_id")),
+                       (tables.RECORD_HASHES, ("source", "source_record_id")),
+                       (tables.RECORD_PAIRS, ("source_l", "source_record_id_l")),
+                       (tables.RECORD_PAIRS, ("source_r", "source_record_id_r")),
+                       (tables.REVIEW_QUEUE, ("left_source", "left_source_record_id")),
+                       (tables.REVIEW_QUEUE, ("right_source", "right_source_record_id")),
+                       (tables.REVIEW_DECISIONS, ("left_source", "left_source_record_id")),
+                       (tables.REVIEW_DECISIONS, ("right_source", "right_source_record_id")))
+    _PERSON_COLUMNS = ((tables.PERSON_MERGES, "retired_person_id"), (tables.PERSON_MERGES, "surviving_person_id"),
+                       (tables.PERSON_ID_MAP, "any_person_id"), (tables.PERSON_ID_MAP, "person_id"),
+                       (tables.REVIEW_QUEUE, "left_person_id"), (tables.REVIEW_QUEUE, "right_person_id"))
+
+    def _person_where(self, table: str) -> str | None:
+        """A WHERE clause matching ``table``'s rows of the registered ``_warmpool_forget_*`` frames."""
+        parts = [f"({sql_record_key(s, r)}) IN (SELECT _key FROM _warmpool_forget_keys)"
+                 for t, (s, r) in self._RECORD_COLUMNS if t == table]
+        parts += [f"{c} IN (SELECT person_id FROM _warmpool_forget_persons)"
+                  for t, c in self._PERSON_COLUMNS if t == table]
+        return " OR ".join(parts) if parts else None
+
+    @contextmanager
+    def _forgetting(self, record_keys, person_ids) -> Iterator[None]:
+        with self._registered(_warmpool_forget_keys=_keys_frame(record_keys),
+                              _warmpool_forget_persons=pl.DataFrame({"person_id": sorted(set(person_ids))},
+                                                                    schema={"person_id": pl.String})):
+            yield
+
+    def person_rows(self, record_keys, person_ids) -> dict[str, list[dict]]:
+        """Every identity row about these records or person ids, per table (an access export)."""
+        out: dict[str, list[dict]] = {}
+        with self._forgetting(record_keys, person_ids):
+            for table in dict.fromkeys(t for t, _ in (*self._RECORD_COLUMNS, *self._PERSON_COLUMNS)):
+                if self.has(table):
+                    rows = self._frame(f"SELECT * FROM {table} WHERE {self._person_where(table)}").to_dicts()
+                    if rows:
+                        out[table] = rows
+        return out
+
+    def forget(self, record_keys, person_ids) -> dict[str, int]:
+        """Delete every identity row about these records or person ids (assignments, pairs, hashes,
+        merge history, the id map, the review queue and decisions) and their feature-cache rows.
+        Rows deleted per table; nothing else about other people changes (their pairs with these
+        records go: such a pair has nobody left on one side)."""
+        removed: dict[str, int] = {}
+        with self._forgetting(record_keys, person_ids):
+            for table in dict.fromkeys(t for t, _ in (*self._RECORD_COLUMNS, *self._PERSON_COLUMNS)):
+                if self.has(table):
+                    n = self._first_row(f"SELECT count(*) FROM {table} WHERE {self._person_where(table)}")[0]
+                    if n:
+                        self.con.execute(f"DELETE FROM {table} WHERE {self._person_where(table)}")
+                        removed[table] = n
+        folder = get_settings().identity_dir / "feature_cache"
+        for path in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
+            cache = pl.read_parquet(path)
+            kept = cache.filter(~record_key_expr().is_in(sorted(record_keys)))
+            if kept.height < cache.height:
+                tmp = path.with_suffix(".tmp")
+                kept.write_parquet(tmp)
+                tmp.replace(path)
+                removed[f"feature_cache/{path.name}"] = cache.height - kept.height
+        return removed
 
     # -----------------------------------------------------------------------------------------
     # the feature cache (a file: it only saves time, so failing to write it never fails a run)

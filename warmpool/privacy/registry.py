@@ -1,0 +1,96 @@
+"""Where a person's data lives: one entry per store, naming the module that owns it.
+
+Erasure and the access export walk this list and ask each owner, through its own function, for the
+person's rows or to forget them; nothing here runs SQL against another module's store. A new store
+is one more entry (ingestion's two, the landing files and dlt's folder, are in
+``pipelines.erasure.STORES``, which ``pipelines.erasure.stores()`` adds to these).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import duckdb
+
+from warmpool import exports, web_store
+from warmpool.campaigns.audience import forget_members
+from warmpool.campaigns.ledger import SendLedger
+from warmpool.config import Settings
+from warmpool.identity.keys import record_key
+from warmpool.identity.store import IdentityStore
+from warmpool.mail.mailbox import forget_recipient, messages_mentioning
+from warmpool.privacy.keys import PERSON, Keyer
+from warmpool.privacy.store import PrivacyStore
+from warmpool.privacy.warehouse import Subject, WarehouseRows
+
+
+@dataclass
+class Context:
+    """What every store's function may use: the settings, the warehouse connection of this erasure
+    or export (one transaction for every warehouse store), the keyer and the privacy store."""
+    settings: Settings
+    con: duckdb.DuckDBPyConnection | None
+    keyer: Keyer
+    privacy: PrivacyStore
+    at: str
+
+
+@dataclass(frozen=True)
+class Store:
+    name: str
+    owner: str                                                   # the module that owns the store
+    holds: str                                                   # what of a person it may hold
+    forget: Callable[[Subject, Context], dict[str, int]]         # rows or files removed, by place
+    export: Callable[[Subject, Context], Any] | None = None      # the person's rows (None: copies of another store's)
+    warehouse: bool = False                                      # needs the warehouse connection
+
+
+def _record_keys(subject: Subject) -> set[str]:
+    return {record_key(s, r) for s, r in subject.records}
+
+
+def _web_store(settings: Settings, fn: Callable, subject: Subject) -> Any:
+    if not settings.web_store_path.exists():
+        return {}
+    with web_store.store(settings.web_store_path) as con:
+        return fn(con, subject.emails, subject.submission_ids)
+
+
+def _ledger(settings: Settings, fn: Callable[[SendLedger], Any]) -> Any:
+    if not settings.campaign_ledger_path.exists():
+        return {}
+    with SendLedger(settings.campaign_ledger_path) as ledger:
+        return fn(ledger)
+
+
+def _needles(subject: Subject) -> set[str]:
+    return {*subject.emails, *subject.phones}
+
+
+STORES: tuple[Store, ...] = (
+    Store("warehouse", "warmpool.privacy.warehouse",
+          "raw_* datasets, their _staging copies, quarantine, intermediate and marts tables",
+          lambda s, c: WarehouseRows(c.con, c.settings).forget(s),
+          lambda s, c: WarehouseRows(c.con, c.settings).person_rows(s), warehouse=True),
+    Store("identity", "warmpool.identity.store",
+          "record-to-person assignments, scored pairs, hashes, merge history, id map, review queue and decisions, "
+          "feature cache",
+          lambda s, c: IdentityStore(c.con).forget(_record_keys(s), s.person_ids),
+          lambda s, c: IdentityStore(c.con).person_rows(_record_keys(s), s.person_ids), warehouse=True),
+    Store("web_store", "warmpool.web_store",
+          "sign-ups, referrals, consent confirmations, preference changes, provider events, mail log, erasure requests",
+          lambda s, c: _web_store(c.settings, web_store.forget_person, s),
+          lambda s, c: _web_store(c.settings, web_store.person_rows, s)),
+    Store("send_ledger", "warmpool.campaigns.ledger",
+          "one row per campaign mail (kept with a keyed hash in place of the person: exactly-once)",
+          lambda s, c: {"sends": _ledger(c.settings, lambda led: led.forget(
+              s.person_ids, s.email_keys, lambda v: c.keyer.key(PERSON, v) or ""))},
+          lambda s, c: _ledger(c.settings, lambda led: led.person_rows(s.person_ids, s.email_keys))),
+    Store("audience_files", "warmpool.campaigns.audience", "provider contact lists (audiences/*.csv)",
+          lambda s, c: forget_members(c.settings.audiences_dir, s.person_ids, s.emails)),
+    Store("mart_exports", "warmpool.exports", "parquet copies of the marts for dashboards and notebooks",
+          lambda s, c: exports.forget_rows(s.person_ids, s.emails, c.settings)),
+    Store("mailbox", "warmpool.mail.mailbox", "the sent mail kept on disk (mailbox/*.eml)",
+          lambda s, c: {"messages": forget_recipient(c.settings.mailbox_dir, _needles(s))},
+          lambda s, c: messages_mentioning(c.settings.mailbox_dir, _needles(s))),
+)
