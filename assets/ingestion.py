@@ -12,7 +12,7 @@ import dagster as dg
 from assets.dbt_project import source_tables
 from assets.resources import WAREHOUSE_POOL, AtsResource, WarehouseResource, WebStoreResource, run_settings
 from assets.validation import ASSET_CHECKS
-from pipelines.ats import run_ats
+from pipelines.ats import run_ats, run_eeo
 from pipelines.vendor_files import new_vendor_files, run_vendor_files
 from pipelines.sourcing_store import run_sourcing_store
 from pipelines.web_store import run_web_store
@@ -41,6 +41,15 @@ def _loaded(context: dg.AssetExecutionContext, counts: dict):
 def raw_ats(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ats: AtsResource):
     counts = run_ats(run_settings(warehouse, ats=ats))
     context.log.info(f"ATS rows loaded: {counts}")
+    yield from _loaded(context, counts)
+
+
+@dg.multi_asset(specs=_raw_specs(tables.RAW_EEO, "EEO self-identification from the ATS (Harvest eeoc), apart "
+                                                  "from the candidate profile: reaches dashboards only aggregated."),
+                name="raw_eeo", pool=WAREHOUSE_POOL, can_subset=False)
+def raw_eeo(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ats: AtsResource):
+    counts = run_eeo(run_settings(warehouse, ats=ats))
+    context.log.info(f"EEO answers loaded: {counts}")
     yield from _loaded(context, counts)
 
 
@@ -95,7 +104,7 @@ def new_vendor_files_sensor(context: dg.SensorEvaluationContext, warehouse: Ware
 
 
 defs = dg.Definitions(
-    assets=[raw_ats, raw_vendors, raw_web_store, raw_sourcing, campaign_definitions],
+    assets=[raw_ats, raw_eeo, raw_vendors, raw_web_store, raw_sourcing, campaign_definitions],
     asset_checks=ASSET_CHECKS,
     sensors=[new_vendor_files_sensor],
 )

@@ -193,6 +193,21 @@ def world_home(people: int, workdir: Path):
     return home, settings
 
 
+def built_world(people: int, workdir: Path):
+    """A world of `people` generated, loaded and built by dbt (identity from the truth stand-in) in a
+    fresh home under `workdir`: what the benchmarks that need a whole warehouse start from."""
+    from assets.dbt_project import DBT_PROJECT_DIR
+
+    home, settings = world_home(people, workdir)
+    _generate(people, home)
+    _load_raw(home, {})
+    target = home / "dbt-target"
+    _dbt(DBT_PROJECT_DIR, target, "--select", "+int_source_records")
+    _stand_in_identity(home, settings.warehouse_path)
+    _dbt(DBT_PROJECT_DIR, target, "--exclude", "+int_source_records")
+    return home, settings
+
+
 def measure(people: int, workdir: Path) -> list[BenchResult]:
     from assets.dbt_project import DBT_PROJECT_DIR
 

@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from benchmarks.bench_dbt import _dbt, _generate, _load_raw, _stand_in_identity, world_home
+from benchmarks.bench_dbt import built_world
 from benchmarks.common import BenchResult
 
 SIZE = 20_000
@@ -23,16 +23,9 @@ QUICK_SIZE = 5_000
 def measure(people: int, workdir: Path) -> list[BenchResult]:
     import duckdb
 
-    from assets.dbt_project import DBT_PROJECT_DIR
     from sandbox.measure import golden_accuracy
 
-    home, settings = world_home(people, workdir)
-    _generate(people, home)
-    _load_raw(home, {})
-    target = home / "dbt-target"
-    _dbt(DBT_PROJECT_DIR, target, "--select", "+int_source_records")
-    _stand_in_identity(home, settings.warehouse_path)
-    _dbt(DBT_PROJECT_DIR, target, "--exclude", "+int_source_records")
+    home, settings = built_world(people, workdir)
     with duckdb.connect(str(settings.warehouse_path)) as con:
         m = golden_accuracy(con, home / "sandbox" / "truth")
     size = f"{people:,} people"

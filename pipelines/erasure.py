@@ -17,7 +17,7 @@ import io
 import json
 import os
 from pathlib import Path
-from pipelines import _runner
+from pipelines import _runner, validation
 from pipelines.vendor_files import landed_paths, landing_fs, sha256_of
 from pipelines.vendor_read import cell_text, dotted
 from warmpool.privacy.registry import STORES as DOMAIN_STORES
@@ -146,6 +146,9 @@ def forget_dlt_files(subject: Subject, ctx: Context) -> dict[str, int]:
 
 
 STORES: tuple[Store, ...] = (
+    Store("validation_row_counts", "pipelines.validation",
+          "no personal data: each boundary check's row count, lowered by the rows the erasure deleted",
+          lambda s, c: validation.forget_erased_rows(c.con, c.removed.get("warehouse", {})), warehouse=True),
     Store("landing_files", "pipelines.vendor_files", "vendor files as delivered (rows rewritten out)",
           forget_landing, landing_person_rows),
     Store("dlt_pipelines", "pipelines._runner", "dlt load packages and run traces left on disk",

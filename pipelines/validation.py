@@ -378,3 +378,17 @@ def _record(settings: Settings, check: str, table: str, rows: int, last_load_id:
                     "row_count bigint, last_load_id varchar, checked_at timestamptz)")
         con.execute(f"insert into {ROW_COUNTS} values (?, ?, ?, ?, ?)",
                     [check, table, rows, last_load_id, datetime.now(timezone.utc)])
+
+
+def forget_erased_rows(con, removed: dict[str, int]) -> dict[str, int]:
+    """Lower each check's recorded row count by the rows an erasure deleted from its table (on the
+    erasure's own connection and transaction), so the next check does not take an erasure for a
+    load that lost rows. Rows per table accounted for."""
+    if not _exists(con, ROW_COUNTS):
+        return {}
+    done = {}
+    for table, n in removed.items():
+        if n and con.execute(f"select count(*) from {ROW_COUNTS} where table_name = ?", [table]).fetchone()[0]:
+            con.execute(f"update {ROW_COUNTS} set row_count = greatest(row_count - ?, 0) where table_name = ?", [n, table])
+            done[table] = n
+    return done

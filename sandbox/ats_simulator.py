@@ -42,12 +42,12 @@ from fastapi.responses import JSONResponse, Response
 
 from warmpool.config import get_settings
 
-ENDPOINTS = ("candidates", "applications", "jobs", "users", "sources", "offers", "rejection_reasons")
+ENDPOINTS = ("candidates", "applications", "jobs", "users", "sources", "offers", "rejection_reasons", "eeoc")
 MAX_PER_PAGE = 500
 DEFAULT_PER_PAGE = 100
 # which field each filter compares, per endpoint (Harvest: applications filter on last_activity_at)
-UPDATED_FIELD = {"applications": "last_activity_at"}
-CREATED_FIELD = {"applications": "applied_at"}
+UPDATED_FIELD = {"applications": "last_activity_at", "eeoc": "submitted_at"}
+CREATED_FIELD = {"applications": "applied_at", "eeoc": "submitted_at"}
 
 
 @dataclass
@@ -72,7 +72,7 @@ class _Table:
     """One endpoint's rows: pre-serialised JSON per row plus the keys the filters need."""
 
     def __init__(self, name: str, rows: list[dict]):
-        rows = sorted(rows, key=lambda r: r["id"])
+        rows = sorted(rows, key=lambda r: r["id"] if "id" in r else r["application_id"])  # eeoc: no id of its own
         self.name = name
         self.blobs = [json.dumps(r, ensure_ascii=False, separators=(",", ":")).encode() for r in rows]
         upd, cre = UPDATED_FIELD.get(name, "updated_at"), CREATED_FIELD.get(name, "created_at")

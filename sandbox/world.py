@@ -1276,6 +1276,7 @@ def generate_world(people: int, seed: int, home: Path | None = None) -> WorldSum
                        ("users", ats.users), ("sources", _with_times(ats.sources)),
                        ("offers", ats.offers), ("rejection_reasons", _with_times(ats.reasons))):
         _write_json_array(ats_dir / f"{name}.json", sorted(rows, key=lambda r: r["id"]))
+    _write_json_array(ats_dir / "eeoc.json", eeoc_answers(ats.applications, seed))  # no id: sorted by application
 
     truth_dir = sandbox_dir / "truth"
     exports_dir = sandbox_dir / "exports"
@@ -1466,3 +1467,36 @@ def _warehouse_truth(records, ats, ats_stats, vendor_stats) -> dict:
         "silver_medal_application_ids": silver_apps,
         "hired_application_ids": sorted(a["id"] for a in ats.applications if a["status"] == "hired"),
     }
+
+
+# Voluntary EEO self-identification (Harvest's `GET /v1/eeoc` shape): the answers US applicants give
+# on the application form, kept by the ATS apart from the candidate. Drawn from a random stream of
+# their own, so adding them changed nothing else in the world.
+EEOC_SHARE = 0.45
+EEOC_RACES = ("American Indian or Alaskan Native", "Asian", "Black or African American", "Hispanic or Latino",
+              "White", "Native Hawaiian or Other Pacific Islander", "Two or More Races", "Decline To Self Identify")
+EEOC_RACE_WEIGHTS = (1, 12, 13, 18, 45, 1, 4, 6)
+EEOC_GENDERS = ("Male", "Female", "Decline To Self Identify")
+EEOC_VETERAN = ("I am not a protected veteran", "I identify as one or more of the classifications of protected veteran",
+                "I don't wish to answer")
+EEOC_DISABILITY = ("No, I don't have a disability", "Yes, I have a disability (or previously had a disability)",
+                   "I don't wish to answer")
+
+
+def eeoc_answers(applications: list[dict], seed: int) -> list[dict]:
+    rng = random.Random(f"{seed}-eeoc")
+    rows = []
+    for app in sorted(applications, key=lambda a: a["id"]):
+        if app.get("prospect") or rng.random() >= EEOC_SHARE:
+            continue
+        race = rng.choices(range(len(EEOC_RACES)), weights=EEOC_RACE_WEIGHTS)[0]
+        gender = rng.choices(range(3), weights=(48, 46, 6))[0]
+        veteran = rng.choices(range(3), weights=(88, 5, 7))[0]
+        disability = rng.choices(range(3), weights=(84, 8, 8))[0]
+        rows.append({"application_id": app["id"], "candidate_id": app["candidate_id"],
+                     "submitted_at": app["applied_at"],
+                     "race": {"id": race + 1, "description": EEOC_RACES[race]},
+                     "gender": {"id": gender + 1, "description": EEOC_GENDERS[gender]},
+                     "veteran_status": {"id": veteran + 1, "message": EEOC_VETERAN[veteran]},
+                     "disability_status": {"id": disability + 1, "description": EEOC_DISABILITY[disability]}})
+    return rows

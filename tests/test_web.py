@@ -580,7 +580,7 @@ def test_erasure_from_the_preference_centre_is_confirmed_recorded_once_and_suppr
     done = env.client.post(f"/u/{token}/erase", data={"csrf_token": field})
     assert done.status_code == 200 and "Your request is recorded" in done.text
     assert "No more emails, starting now" in done.text and "within one month" in done.text
-    assert "not automatic" in done.text  # honest: deletion is carried out by the operator
+    assert "privacy job carries out" in done.text  # honest: the privacy job deletes (warmpool privacy queue)
     [row] = _erasures(env)
     assert (row["email"], row["person_id"], row["campaign_id"], row["source"]) == \
         ("bob@example.com", "p-42", "c-2026-01", "preference_centre")

@@ -2,6 +2,7 @@
 
 Schemas in ``warehouse.duckdb``:
   raw_ats, raw_vendors, raw_forms, raw_email   dlt datasets (one per source family)
+  raw_eeo                                      EEO self-identification (dlt), kept apart from the profile
   raw_campaigns                                the campaigns and segments declared in config, loaded before dbt runs
   raw_sends                                    the send ledger (dlt, incremental), loaded after each send
   quarantine                                   rows rejected at the boundary, with the reason
@@ -16,6 +17,7 @@ RAW_VENDORS = "raw_vendors"
 RAW_FORMS = "raw_forms"
 RAW_EMAIL = "raw_email"
 RAW_SOURCING = "raw_sourcing"      # pipelines and their events, from the sourcing store (warmpool.search)
+RAW_EEO = "raw_eeo"  # EEO self-identification from the ATS: apart from the candidate profile, aggregates only
 RAW_CAMPAIGNS = "raw_campaigns"  # campaigns and segments declared in config (not dlt: tables rewritten)
 RAW_SENDS = "raw_sends"          # the send ledger's rows (dlt, merged on the ledger key)
 QUARANTINE = "quarantine"
@@ -27,6 +29,8 @@ MARTS = "marts"
 CAMPAIGN_DEFINITIONS = f"{RAW_CAMPAIGNS}.campaigns"
 SEGMENT_DEFINITIONS = f"{RAW_CAMPAIGNS}.segments"      # config/segments/*.yaml, normalised
 LEDGER_SENDS = f"{RAW_SENDS}.sends"
+EEO_SELF_IDENTIFICATION = f"{RAW_EEO}.self_identification"  # one row per application that answered
+EEO_APPLICANT_AGGREGATES = "marts.rpt_eeo_applicants"           # the only way EEO data reaches a dashboard
 
 # quarantine
 QUARANTINED_ROWS = f"{QUARANTINE}.rejected_rows"

@@ -1,6 +1,7 @@
 """Erasure requests (GDPR Art. 17). A request is recorded and the address suppressed at once (the
-sender reads this table; the pipeline suppresses the whole person); deleting the person's records
-is the operator's job.
+sender reads this table; the pipeline suppresses the whole person); the privacy job
+(``warmpool privacy queue``, Dagster's ``privacy_erasures_job``) then erases the person from every
+store (docs/privacy.md).
 
 Two ways in: from the preference centre (``/u|p/{token}/erase``: the mail's signed link is the
 authorisation, the confirmation button adds the CSRF pair), or standalone (``/privacy/erase``: anyone

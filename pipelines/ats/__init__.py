@@ -342,13 +342,13 @@ def _values(items: Any) -> list:
 
 
 # what names a person in each endpoint's records (the do-not-reingest check); others name nobody
-_PERSON_ENDPOINTS = ("candidates", "applications", "offers")
+_PERSON_ENDPOINTS = ("candidates", "applications", "offers", "eeoc")
 
 
 def without_erased(endpoint: str, frame: pl.DataFrame, do_not_reingest: DoNotReingest | None) -> pl.DataFrame:
     """``frame`` without the records of people on the do-not-reingest list (each hit noted for the
-    quarantine): a candidate by its id, addresses, phones and profile URLs; an application or offer
-    by its candidate. Costs nothing while the list is empty."""
+    quarantine): a candidate by its id, addresses, phones and profile URLs; an application, offer or
+    EEO answer by its candidate. Costs nothing while the list is empty."""
     if not do_not_reingest or endpoint not in _PERSON_ENDPOINTS or not frame.height:
         return frame
     wanted = ["id", "email_addresses", "phone_numbers", "social_media_addresses", "website_addresses"] \
@@ -471,4 +471,37 @@ def _row_counts(pipeline: dlt.Pipeline, names: list[str]) -> dict[str, int]:
     return counts
 
 
+# --- EEO self-identification: its own dataset, apart from the candidate profile (docs/privacy.md) ----
+EEO_PIPELINE_NAME = "warmpool_eeo"
+EEO_DATASET, EEO_TABLE = tables.EEO_SELF_IDENTIFICATION.split(".")
+EEOC_ENDPOINT = Endpoint("eeoc", None, None)
 
+
+@dlt.source(name="eeo")
+def eeo_answers(base_url: str, api_key: str, per_page: int = 500, options: ClientOptions = ClientOptions(),
+                do_not_reingest: DoNotReingest | None = None) -> DltResource:
+    """Harvest's `GET /v1/eeoc` (the voluntary answers, one per application) into `raw_eeo`, merged on
+    `application_id`; an unchanged answer is not loaded again."""
+    fetcher = Fetcher(base_url, api_key, options)
+
+    @dlt.resource(name=EEO_TABLE, primary_key="application_id", write_disposition="merge")
+    def answers() -> Iterator[Any]:
+        state = dlt.current.resource_state()
+        for page in _pages(fetcher, EEOC_ENDPOINT, {"per_page": per_page}):
+            changed = [r for r in page.records() if _runner.is_changed(r, state, "application_id")]
+            if changed:
+                frame = without_erased(EEOC_ENDPOINT.name, pl.from_dicts(changed, infer_schema_length=None),
+                                       do_not_reingest)
+                yield frame.to_dicts()
+
+    return answers
+
+
+def run_eeo(settings: Settings | None = None, options: ClientOptions | None = None) -> dict[str, int]:
+    """Load the ATS's EEO answers into `raw_eeo`; rows loaded per table."""
+    s = _runner.resolve(settings)
+    do_not_reingest = DoNotReingest.load(s)
+    source = eeo_answers(s.ats.base_url, s.ats.api_key, s.ats.per_page, options or ClientOptions.from_settings(s),
+                         do_not_reingest)
+    counts = _runner.run(_runner.make_pipeline(EEO_PIPELINE_NAME, EEO_DATASET, s), source, expected_tables=[EEO_TABLE])
+    return _refused(do_not_reingest, counts, s)

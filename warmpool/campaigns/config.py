@@ -51,6 +51,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from warmpool import tables
 from warmpool.campaigns.audience import AUDIENCE_PRESETS, DEFAULT_PRESET
 from warmpool.config import CONFIG_DIR, load_yaml_mapping
+from warmpool.eeo import EeoFilterError, is_eeo_field, refuse_eeo_filters
 from warmpool.places import Gazetteer
 from warmpool.segments import load_segments
 from warmpool.vocabulary import job_families, job_family
@@ -202,6 +203,10 @@ def load_campaign_file(path: Path, templates_dir: Path | None = None, segments: 
     templates_dir = Path(templates_dir) if templates_dir is not None else path.parent / "templates"
     data = load_yaml_mapping(path, CampaignConfigError)
 
+    try:  # before the unknown-key check: this refusal is a rule, not a typo
+        refuse_eeo_filters(map(str, data), "campaign audience")
+    except EeoFilterError as exc:
+        raise CampaignConfigError(path, next(k for k in map(str, data) if is_eeo_field(k)), str(exc)) from None
     unknown = sorted(set(map(str, data)) - set(_REQUIRED) - set(_OPTIONAL))
     if unknown:  # a typo such as `job_familes` would otherwise silently widen the audience
         raise CampaignConfigError(path, unknown[0], f"unknown key (allowed: {', '.join(_REQUIRED + _OPTIONAL)})")

@@ -150,7 +150,7 @@ def erase(asked_as: str | Subject, stores: Sequence[Store], settings: Settings |
                 privacy.hold(key, "applicant_record", APPLICANT_HOLD_REASON, until, record, now_iso(now))
             report = ErasureReport(erasure_id, subject.asked_as, subject.found, len(subject.person_ids),
                                    len(subject.records), held_records=len(held), do_not_reingest_added=added)
-            ctx = Context(s, con, keyer, privacy, now_iso(now))
+            ctx = Context(s, con, keyer, privacy, now_iso(now), removed=report.stores)
             if con is not None:
                 con.execute("begin transaction")
                 try:

@@ -7,7 +7,7 @@ is one more entry (ingestion's two, the landing files and dlt's folder, are in
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import duckdb
@@ -33,6 +33,7 @@ class Context:
     keyer: Keyer
     privacy: PrivacyStore
     at: str
+    removed: dict[str, dict[str, int]] = field(default_factory=dict)  # what the stores before this one removed
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,9 @@ def _web_store(settings: Settings, fn: Callable, subject: Subject) -> Any:
         return fn(con, subject.emails, subject.submission_ids)
 
 
-def _ledger(settings: Settings, fn: Callable[[SendLedger], Any]) -> Any:
+def _ledger(settings: Settings, fn: Callable[[SendLedger], Any], nothing: Any) -> Any:
     if not settings.campaign_ledger_path.exists():
-        return {}
+        return nothing
     with SendLedger(settings.campaign_ledger_path) as ledger:
         return fn(ledger)
 
@@ -84,8 +85,8 @@ STORES: tuple[Store, ...] = (
     Store("send_ledger", "warmpool.campaigns.ledger",
           "one row per campaign mail (kept with a keyed hash in place of the person: exactly-once)",
           lambda s, c: {"sends": _ledger(c.settings, lambda led: led.forget(
-              s.person_ids, s.email_keys, lambda v: c.keyer.key(PERSON, v) or ""))},
-          lambda s, c: _ledger(c.settings, lambda led: led.person_rows(s.person_ids, s.email_keys))),
+              s.person_ids, s.email_keys, lambda v: c.keyer.key(PERSON, v) or ""), 0)},
+          lambda s, c: _ledger(c.settings, lambda led: led.person_rows(s.person_ids, s.email_keys), [])),
     Store("audience_files", "warmpool.campaigns.audience", "provider contact lists (audiences/*.csv)",
           lambda s, c: forget_members(c.settings.audiences_dir, s.person_ids, s.emails)),
     Store("mart_exports", "warmpool.exports", "parquet copies of the marts for dashboards and notebooks",

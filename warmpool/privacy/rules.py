@@ -12,7 +12,6 @@ class PrivacyRules:
     erasure_deadline_days: int = 30         # GDPR Art. 12(3): answer within one month
     no_consent_retention_days: int = 730    # CNIL: unsuccessful candidates, 2 years after the last active contact
     applicant_hold_days: int = 730          # 41 CFR 60-1.12: 2 years (29 CFR 1602.14, Title VII: 1 year)
-    eeo_min_cell: int = 11                  # dashboards show EEO counts only in cells of at least this many
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> "PrivacyRules":
@@ -24,5 +23,5 @@ class PrivacyRules:
         values = {k: int(v) for k, v in section.items()}
         bad = [k for k, v in values.items() if v < 1]
         if bad:
-            raise ValueError(f"privacy: {', '.join(bad)} must be a positive number of days (or cells)")
+            raise ValueError(f"privacy: {', '.join(bad)} must be a positive number of days")
         return cls(**values)

@@ -1,0 +1,111 @@
+"""Erasing one person from a built warehouse, beside a plain DELETE of their rows from the raw tables.
+
+The world is built the way `bench_dbt` builds it (generated in a child process, raw layer loaded by
+the real loaders, identity from the truth stand-in, `dbt build` both phases); then:
+- the figure: `warmpool.privacy.erasure.erase` of one person found in several sources, through every
+  store of `pipelines.erasure.stores()` (warehouse layers, identity, web store, ledger, audience
+  files, exports, mailbox, landing files, dlt folder), including the compaction of the warehouse
+  file, no rebuild of anything;
+- the baseline: on the same warehouse, a plain `DELETE` of another such person's rows from the raw
+  tables only (ATS candidate and its nested rows, applications, vendor resumes, web submissions):
+  what an operator would do by hand, leaving every other layer and file as it was.
+
+Sizes: 1M people for the record (needs the ~13 GB free that `bench_dbt` needs to generate it);
+`BENCH_ERASURE_SIZES=100000` picks sizes; quick mode: 5k.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.bench_dbt import built_world
+from benchmarks.common import BenchResult, peak_rss_mb, stopwatch
+
+SIZES = (1_000_000,)
+QUICK_SIZES = (5_000,)
+
+
+def _people_in_several_sources(warehouse_path: Path, n: int) -> list[tuple[str, str, str]]:
+    import duckdb
+
+    con = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        return con.execute("""select c.person_id, c.email, min(case when b.source = 'ats' then b.source_record_id end)
+            from marts.dim_candidates c join marts.bridge_candidate_records b using (person_id)
+            where c.email is not null group by 1, 2
+            having count(distinct b.source) >= 3 and count(case when b.source = 'ats' then 1 end) = 1
+            order by 1 limit ?""", [n]).fetchall()
+    finally:
+        con.close()
+
+
+def _plain_delete(warehouse_path: Path, person_id: str, ats_id: str) -> float:
+    """DELETE the person's rows from the raw tables only (by their source records), in one transaction."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse_path))
+    try:
+        started = time.perf_counter()
+        con.execute("begin transaction")
+        records = con.execute("select source, source_record_id from identity.source_record_person where person_id = ?",
+                              [person_id]).fetchall()
+        vendor = [(s, r) for s, r in records if s not in ("ats", "talent_network", "referral")]
+        forms = [int(r) for s, r in records if s in ("talent_network", "referral")]
+        roots = [r for (r,) in con.execute("select _dlt_id from raw_ats.candidates where id = ?", [int(ats_id)]).fetchall()]
+        apps = [r for (r,) in con.execute("select _dlt_id from raw_ats.applications where candidate_id = ?",
+                                          [int(ats_id)]).fetchall()]
+        for (table,) in con.execute("select table_name from information_schema.tables where table_schema = 'raw_ats' "
+                                    "and (table_name like 'candidates\\_\\_%' escape '\\' "
+                                    "or table_name like 'applications\\_\\_%' escape '\\')").fetchall():
+            con.execute(f"delete from raw_ats.{table} where _dlt_root_id in (select unnest(?::VARCHAR[]))", [roots + apps])
+        con.execute("delete from raw_ats.candidates where id = ?", [int(ats_id)])
+        con.execute("delete from raw_ats.applications where candidate_id = ?", [int(ats_id)])
+        con.execute("delete from raw_ats.offers where candidate_id = ?", [int(ats_id)])
+        for vendor_key, record_id in vendor:
+            con.execute("delete from raw_vendors.resumes where vendor = ? and vendor_record_id = ?", [vendor_key, record_id])
+        if forms:
+            con.execute("delete from raw_forms.form_submissions where submission_id in (select unnest(?::BIGINT[]))", [forms])
+        con.execute("commit")
+        return time.perf_counter() - started
+    finally:
+        con.close()
+
+
+def measure(people: int, workdir: Path) -> list[BenchResult]:
+    from pipelines.erasure import stores
+    from warmpool.privacy.erasure import erase
+
+    os.environ["WARMPOOL_DEMO"] = "1"  # the sandbox's privacy key
+    _, settings = built_world(people, workdir)
+    (erased, email, _), (deleted, _, ats_id) = _people_in_several_sources(settings.warehouse_path, 2)
+    size_before = settings.warehouse_path.stat().st_size
+    with stopwatch() as took:
+        report = erase(email, stores(), settings)
+    baseline = _plain_delete(settings.warehouse_path, deleted, ats_id)
+    rows = report.rows_removed
+    before, after = report.warehouse_bytes or (size_before, size_before)
+    note = (f"{report.records} source records, {rows:,} rows and files removed across {len(report.stores)} stores "
+            f"incl. compaction of the warehouse file ({before / 1e9:.2f} GB -> {after / 1e9:.2f} GB); no rebuild; "
+            f"peak RSS {peak_rss_mb() / 1024:.1f} GB; the plain DELETE leaves every other layer and file as it was")
+    return [BenchResult(what="erase one person from every store (warmpool privacy erase)", size=f"{people:,} people",
+                        figure=took["seconds"], unit="s",
+                        baseline_what="plain DELETE of another person's rows from the raw tables only",
+                        baseline_figure=baseline, note=note)]
+
+
+def run(quick: bool) -> list[BenchResult]:
+    out: list[BenchResult] = []
+    saved = dict(os.environ)
+    try:
+        sizes = QUICK_SIZES if quick else tuple(
+            int(n) for n in os.environ.get("BENCH_ERASURE_SIZES", "").split(",") if n) or SIZES
+        with tempfile.TemporaryDirectory(prefix="bench-erasure-") as tmp:
+            for people in sizes:
+                out += measure(people, Path(tmp))
+                print(f"   {out[-1].size}: erase {out[-1].figure:.1f} s; {out[-1].note}", flush=True)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return out

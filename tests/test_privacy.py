@@ -1,0 +1,229 @@
+"""Privacy carried out on a world that went through the whole graph (a copy of the session's
+`pipeline_world`): the access export of a person found in several sources, campaigns and mail; their
+erasure from every store, proved by a byte search of every file under the data folder; the rest of
+the pool unchanged, row for row; a second erasure changing nothing; and re-ingesting the original
+sources (the ATS re-read from scratch, the vendor files delivered again) not bringing them back.
+
+Retention, legal holds, keys and the auditor exports have their own fast tests in
+tests/test_privacy_rules.py."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import pipeline_env, run_whole_graph
+from pipelines.erasure import stores
+from warmpool import tables
+from warmpool.campaigns.ledger import SendLedger
+from warmpool.config import get_settings
+from warmpool.privacy.erasure import erase, export_person
+from warmpool.privacy.keys import PERSON, Keyer
+from warmpool.privacy.render import write_access_export
+from warmpool.privacy.store import privacy_store
+from warmpool.privacy.warehouse import LAYERS
+
+pytestmark = pytest.mark.slow
+
+# the one documented place an erased person's identifiers may remain (docs/privacy.md, "Legal hold")
+LEGAL_HOLD_FILE = Path("privacy") / "legal_hold.sqlite"
+# the source systems of the sandbox (the ATS's own data, the generator's truth): outside Warmpool
+OUTSIDE = ("sandbox",)
+
+
+def _counts(warehouse_path: Path) -> dict[str, int]:
+    con = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        names = [f"{s}.{t}" for s, t in con.execute(
+            "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE' "
+            "and (table_schema in (select unnest(?::VARCHAR[])) or table_schema = 'identity')",
+            [list(LAYERS)]).fetchall()]
+        return {n: con.execute(f"select count(*) from {n}").fetchone()[0] for n in names}
+    finally:
+        con.close()
+
+
+def _query(home: Path, sql: str, *params) -> list[tuple]:
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def _byte_hits(home: Path, needles: set[str]) -> dict[str, set[str]]:
+    """Every file under the data folder (outside the sandbox's source systems) whose bytes contain
+    one of ``needles``, compared lower-cased."""
+    wanted = {n.lower().encode("utf-8") for n in needles if n}
+    hits: dict[str, set[str]] = {}
+    for path in home.rglob("*"):
+        rel = path.relative_to(home)
+        if not path.is_file() or rel.parts[0] in OUTSIDE:
+            continue
+        body = path.read_bytes().lower()
+        for n in wanted:
+            if n in body:
+                hits.setdefault(str(rel), set()).add(n.decode())
+    return hits
+
+
+@pytest.fixture(scope="module")
+def world(pipeline_world, tmp_path_factory):
+    """A private copy of the pipeline world (this module changes it) and the person to erase: in
+    the ATS, a vendor's file and the web store (at least three sources), in an audience, with a name
+    nobody else has."""
+    home = tmp_path_factory.mktemp("privacy") / "home"
+    shutil.copytree(pipeline_world.home, home)
+    rows = _query(home, f"""
+        select c.person_id, c.email, c.first_name, c.last_name, count(distinct b.source) as sources
+        from {tables.DIM_CANDIDATES} c join {tables.MARTS}.bridge_candidate_records b using (person_id)
+        where c.person_id in (select person_id from {tables.AUDIENCE_MEMBERS})
+          and c.person_id in (select person_id from {tables.FCT_APPLICATIONS})
+          and c.person_id in (select person_id from {tables.MARTS}.bridge_candidate_records
+                              where source in ('talent_network', 'referral'))
+          and c.person_id in (select person_id from {tables.MARTS}.bridge_candidate_records
+                              where source not in ('ats', 'talent_network', 'referral'))
+          and (select count(*) from {tables.DIM_CANDIDATES} o where o.last_name = c.last_name) = 1
+        group by 1, 2, 3, 4 having count(distinct b.source) >= 3 order by sources desc, 1 limit 1""")
+    assert rows, "the world has nobody in the ATS, a vendor file, the web store and an audience"
+    person_id, email, first, last, _ = rows[0]
+    return {"home": home, "person_id": person_id, "email": email, "name": f"{first} {last}",
+            "last_name": last, "landing_before": tmp_path_factory.mktemp("landing-before") / "landing"}
+
+
+@pytest.fixture(scope="module")
+def env(world):
+    mp = pytest.MonkeyPatch()
+    for k, v in pipeline_env(world["home"]).items():
+        mp.setenv(k, v)
+    yield get_settings()
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def exported(world, env, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / "person.json"
+    data = export_person(world["email"], stores(), env)
+    return data, write_access_export(data, out)
+
+
+@pytest.fixture(scope="module")
+def erased(world, env, exported):
+    """The person's identifiers, the counts before, the erasure's report and the counts after."""
+    data, _ = exported
+    shutil.copytree(world["home"] / "landing", world["landing_before"])
+    phones = {r.get("phone") for rows in data["stores"]["warehouse"].values() for r in rows if r.get("phone")}
+    before = _counts(env.warehouse_path)
+    people_before = {p for (p,) in _query(world["home"], f"select person_id from {tables.DIM_CANDIDATES}")}
+    report = erase(world["email"], stores(), env)
+    return {"report": report, "before": before, "after": _counts(env.warehouse_path), "phones": phones,
+            "people_before": people_before, "export": data}
+
+
+def test_the_access_export_holds_every_source_consent_campaign_and_mail(world, exported):
+    data, (json_path, html_path) = exported
+    assert data["found"] and data["person_ids"] == [world["person_id"]]
+    sources = {r["source"] for r in data["source_records"]}
+    assert len(sources) >= 3 and "ats" in sources
+    warehouse = data["stores"]["warehouse"]
+    assert {f"{tables.MARTS}.dim_candidates", f"{tables.MARTS}.fct_applications",
+            f"{tables.MARTS}.audience_members", f"{tables.MARTS}.bridge_candidate_records"} <= set(warehouse)
+    assert {tables.PERSON_ASSIGNMENTS} <= set(data["stores"]["identity"])
+    assert data["stores"]["send_ledger"] and data["stores"]["mailbox"], "their campaign mail is listed"
+    assert json.loads(json_path.read_text())["asked_as"] == world["email"]
+    html = html_path.read_text()
+    assert world["email"] in html and "Where your records came from" in html
+    assert (json_path.stat().st_mode & 0o777) == 0o600
+
+
+def test_erasure_leaves_no_byte_of_the_person_outside_the_legal_hold(world, env, erased):
+    report = erased["report"]
+    assert report.found and report.person_ids == 1
+    for store in ("warehouse", "identity", "web_store", "send_ledger", "audience_files", "mart_exports", "mailbox",
+                  "landing_files"):
+        assert report.stores[store], f"nothing removed from {store}"
+    needles = {world["email"], world["name"], *erased["phones"]}
+    hits = _byte_hits(world["home"], needles)
+    assert set(hits) <= {str(LEGAL_HOLD_FILE)}, hits
+    with privacy_store(env) as privacy:
+        held = privacy.held()
+        assert held and all(h["kind"] == "applicant_record" for h in held)
+        assert {"job_id", "applied_at", "status"} <= set(held[0]["record"])
+        log = privacy.erasures()
+    assert [e["erasure_id"] for e in log] == [report.erasure_id]
+    assert world["email"] not in json.dumps(log)
+
+
+def test_the_rest_of_the_pool_is_unchanged_row_for_row(world, env, erased):
+    removed = {**erased["report"].stores["warehouse"], **erased["report"].stores["identity"]}
+    changed = {t: (erased["before"][t], n) for t, n in erased["after"].items()
+               if erased["before"][t] - n != removed.get(t, 0)}
+    assert not changed, f"tables whose row counts moved by more than the person's rows: {changed}"
+    people_after = {p for (p,) in _query(world["home"], f"select person_id from {tables.DIM_CANDIDATES}")}
+    assert people_after == erased["people_before"] - {world["person_id"]}
+
+
+def test_the_send_ledger_keeps_a_keyed_row_so_nobody_is_mailed_twice(world, env, erased):
+    key = Keyer.from_settings(env).key(PERSON, world["person_id"])
+    with SendLedger(env.campaign_ledger_path) as ledger:
+        assert ledger.person_rows([world["person_id"]], []) == []
+        kept = ledger.person_rows([key], [])
+    assert kept and all(r["email"] is None and r["state"] in ("accepted", "submitted", "ambiguous", "failed",
+                                                                "suppressed", "duplicate", "planned") for r in kept)
+
+
+def test_erasing_again_changes_nothing(world, env, erased):
+    again = erase(world["email"], stores(), env)
+    assert again.rows_removed == 0 and again.warehouse_bytes is None
+    assert _counts(env.warehouse_path) == erased["after"]
+
+
+def test_reingesting_the_original_sources_does_not_bring_them_back(world, env, erased):
+    home = world["home"]
+    # the ATS read again from scratch: its cursor and state forgotten
+    shutil.rmtree(home / "dlt" / "warmpool_ats")
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    con.execute(f"delete from {tables.RAW_ATS}._dlt_pipeline_state")
+    con.close()
+    # every vendor file delivered again as it was before the erasure (a new file: one byte more)
+    for original in sorted(world["landing_before"].rglob("*.*")):
+        again = home / "landing" / original.relative_to(world["landing_before"])
+        again = again.with_name(again.stem + "-redelivered" + again.suffix)
+        again.write_bytes(original.read_bytes() + (b"\n" if original.suffix != ".xlsx" else b""))
+    people = _query(home, f"select count(*) from {tables.DIM_CANDIDATES}")[0][0]
+    assert run_whole_graph(home).success
+    assert _query(home, f"select count(*) from {tables.DIM_CANDIDATES}")[0][0] == people
+    assert _query(home, f"select count(*) from {tables.DIM_CANDIDATES} where person_id = ? or lower(email) = ? "
+                        "or last_name = ?", world["person_id"], world["email"].lower(), world["last_name"])[0][0] == 0
+    refused = _query(home, f"select source, file_name, row_number, raw_record from {tables.QUARANTINED_ROWS} "
+                           "where field = '_erased'")
+    assert {s for s, *_ in refused} >= {"ats"} and len({s for s, *_ in refused}) >= 2, refused
+    assert all(raw in (None, "null") for *_, raw in refused), "a refused row keeps no personal data"
+    hits = {f: n for f, n in _byte_hits(home, {world["email"], world["name"], *erased["phones"]}).items()
+            if not f.startswith("landing")}  # the re-delivered files are the vendor's, as delivered
+    assert set(hits) <= {str(LEGAL_HOLD_FILE)}, hits
+
+
+def test_eeo_answers_stay_apart_and_reach_dashboards_only_in_cells_of_eleven_or_more(world):
+    from warmpool.eeo import is_eeo_field
+
+    home = world["home"]
+    assert _query(home, f"select count(*) from {tables.EEO_SELF_IDENTIFICATION}")[0][0] > 0
+
+    def columns(schema: str, table: str) -> set[str]:
+        return {c for (c,) in _query(home, "select column_name from information_schema.columns "
+                                           "where table_schema = ? and table_name = ?", schema, table)}
+
+    aggregate = columns(*tables.EEO_APPLICANT_AGGREGATES.split("."))
+    assert aggregate and not aggregate & {"person_id", "candidate_id", "application_id", "email", "first_name",
+                                          "last_name"}
+    assert _query(home, f"select count(*) from {tables.EEO_APPLICANT_AGGREGATES} "
+                        "where not is_suppressed and applicants < 11")[0][0] == 0
+    assert _query(home, f"select count(*) from {tables.EEO_APPLICANT_AGGREGATES} where is_suppressed "
+                        "and applicants is null")[0][0] > 0  # a small world has small cells, and they are withheld
+    for schema, table in ((tables.MARTS, "dim_candidates"), (tables.MARTS, "audience_members"),
+                          (tables.INTERMEDIATE, "int_candidates_golden")):
+        assert not [c for c in columns(schema, table) if is_eeo_field(c)], table
