@@ -210,3 +210,56 @@ def test_eeo_fields_are_recognised_however_spelled():
     assert not any(is_eeo_field(f) for f in ("job_families", "countries", "min_years_experience", "segment", "grace"))
     with pytest.raises(EeoFilterError, match="'ethnicity'"):
         refuse_eeo_filters(["countries", "ethnicity"], "search filters")
+
+
+# ---- the Dagster asset and the command line --------------------------------------------------------------
+
+def _erasure_request(email: str, n: int) -> dict:
+    return {"email": email, "requested_at": f"2026-03-0{n}T10:00:00.000Z", "ip": "192.0.2.1", "user_agent": "UA",
+            "source": "privacy_page"}
+
+
+def test_the_dagster_asset_works_each_confirmed_request_once(warmpool_home):
+    import dagster as dg
+
+    from assets.privacy import privacy_erasures
+    from assets.resources import WarehouseResource, WebStoreResource
+
+    settings = get_settings()
+    with web_store.store(settings.web_store_path) as con:
+        web_store.insert_submissions(con, [{"form": "talent_network", "submitted_at": "2026-02-01T10:00:00.000Z",
+                                            "first_name": "Robin", "email": "robin.gone@example.com", "consent_marketing": 0}])
+        web_store.record_erasure_request(con, _erasure_request("Robin.Gone@example.com", 1))
+    resources = {"warehouse": WarehouseResource(), "web_store": WebStoreResource()}
+    first = dg.materialize([privacy_erasures], resources=resources)
+    assert first.success
+    assert first.asset_materializations_for_node("privacy_erasures")[0].metadata["erasures"].value == 1
+    with web_store.store(settings.web_store_path) as con:
+        assert web_store.person_rows(con, ["robin.gone@example.com"]) == {}
+    with privacy_store(settings) as privacy:
+        log = privacy.erasures()
+    assert [e["requested_via"] for e in log] == ["web:1"] and log[0]["deadline"] == "2026-03-31"
+    again = dg.materialize([privacy_erasures], resources=resources)
+    assert again.asset_materializations_for_node("privacy_erasures")[0].metadata["erasures"].value == 0
+
+
+def test_the_command_line_exports_and_erases(warmpool_home, tmp_path):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    settings = get_settings()
+    with web_store.store(settings.web_store_path) as con:
+        web_store.insert_submissions(con, [{"form": "talent_network", "submitted_at": "2026-02-01T10:00:00.000Z",
+                                            "first_name": "Sam", "last_name": "Okafor", "email": "sam.okafor@example.com",
+                                            "consent_marketing": 0}])
+    runner = CliRunner()
+    exported = runner.invoke(app, ["privacy", "export", "sam.okafor@example.com", "--output", str(tmp_path / "sam.json")])
+    assert exported.exit_code == 0, exported.output
+    assert "Okafor" in (tmp_path / "sam.html").read_text(encoding="utf-8")
+    refused = runner.invoke(app, ["privacy", "erase", "sam.okafor@example.com"], input="n\n")
+    assert refused.exit_code != 0 and "Erase this person" in refused.output
+    erased = runner.invoke(app, ["privacy", "erase", "sam.okafor@example.com", "--yes"])
+    assert erased.exit_code == 0 and "web_store: form_submissions 1" in erased.output
+    dry = runner.invoke(app, ["privacy", "retention", "--dry-run", "--today", "2027-01-01"])
+    assert dry.exit_code == 0 and "would erase 0 person(s)" in dry.output
