@@ -136,6 +136,7 @@ def test_the_access_export_holds_every_source_consent_campaign_and_mail(world, e
     assert json.loads(json_path.read_text())["asked_as"] == world["email"]
     html = html_path.read_text()
     assert world["email"] in html and "Where your records came from" in html
+    assert "The consent wording you agreed to" in html and data["consent_wording"]
     assert (json_path.stat().st_mode & 0o777) == 0o600
 
 

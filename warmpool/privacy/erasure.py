@@ -227,4 +227,6 @@ def export_person(asked_as: str, stores: Sequence[Store], settings: Settings | N
             "person_ids": sorted(subject.person_ids),
             "source_records": [{"source": src, "source_record_id": rid} for src, rid in sorted(subject.records)],
             "stores": held, "legal_hold": legal_hold,
+            # the wording behind each consent's version and SHA-256 (the brand's current one)
+            "consent_wording": {s.brand.consent_version: {"text": s.brand.consent_text, "sha256": s.brand.consent_hash}},
             "where_each_store_lives": [{"store": st.name, "owner": st.owner, "holds": st.holds} for st in stores]}

@@ -30,6 +30,8 @@ th{background:#f2f2f2}h2{margin-top:2rem}</style></head><body>
 {% for store, places in data.stores.items() %}<h2>{{ store }}</h2>
 {% if places is mapping %}{% for place, rows in places.items() %}<h3>{{ place }}</h3>{{ table(rows) }}{% endfor %}
 {% else %}{{ table(places) }}{% endif %}{% endfor %}
+{% if data.consent_wording %}<h2>The consent wording you agreed to</h2><table><tr><th>version</th><th>wording</th><th>SHA-256</th></tr>
+{% for version, w in data.consent_wording.items() %}<tr><td>{{ version }}</td><td>{{ w.text }}</td><td>{{ w.sha256 }}</td></tr>{% endfor %}</table>{% endif %}
 {% if data.legal_hold %}<h2>Kept under a legal hold</h2>{{ table(data.legal_hold) }}{% endif %}
 <h2>Every place Warmpool keeps data about people</h2>{{ table(data.where_each_store_lives) }}
 </body></html>""")
