@@ -595,7 +595,7 @@ def privacy_audit(
     until: str = typer.Option(..., "--until", help="Day after the period's last (YYYY-MM-DD)."),
     output: Path = typer.Option(..., "--output", "-o", help="Folder for the CSV files and manifest.json."),
 ) -> None:
-    """Auditor exports for a period: consent evidence, the erasure log, the privacy access log."""
+    """Auditor exports for a period: consent evidence, the erasure log, the search audit, the access log."""
     import datetime as dt
     import json
 

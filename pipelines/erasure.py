@@ -17,6 +17,7 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import Iterator
 from pipelines import _runner, validation
 from pipelines.vendor_files import landed_paths, landing_fs, sha256_of
 from pipelines.vendor_read import cell_text, dotted
@@ -95,33 +96,29 @@ def _rewrite_xlsx(raw: bytes, vendor: str, spec: dict, subject: Subject, needles
 REWRITERS = {"csv": _rewrite_csv, "jsonl": _rewrite_jsonl, "xlsx": _rewrite_xlsx}
 
 
-def landing_person_rows(subject: Subject, ctx: Context) -> dict[str, int]:
-    """How many of the person's rows each landed vendor file holds (the rows themselves are the
-    vendor's records of them, which the warehouse part of the export shows as loaded)."""
+def _rewritten(subject: Subject, ctx: Context) -> Iterator[tuple[str, str, bytes, int]]:
+    """(vendor, path, content without the person's rows, rows left out) of each landed file holding them."""
     s, needles = ctx.settings, _needles(subject)
     fs, _ = landing_fs(s)
-    out: dict[str, int] = {}
     for vendor, path in landed_paths(s):
         spec = s.vendors[vendor]
         with fs.open(path, "rb") as fh:
-            _, n = REWRITERS[spec["format"]](fh.read(), vendor, spec, subject, needles)
+            content, n = REWRITERS[spec["format"]](fh.read(), vendor, spec, subject, needles)
         if n:
-            out[path.rsplit("/", 1)[-1]] = n
-    return out
+            yield vendor, path, content, n
+
+
+def landing_person_rows(subject: Subject, ctx: Context) -> dict[str, int]:
+    """How many of the person's rows each landed vendor file holds (the rows themselves are the
+    vendor's records of them, which the warehouse part of the export shows as loaded)."""
+    return {path.rsplit("/", 1)[-1]: n for _, path, _, n in _rewritten(subject, ctx)}
 
 
 def forget_landing(subject: Subject, ctx: Context) -> dict[str, int]:
     """Rewrite every landed vendor file that holds the person's rows without them."""
-    s, needles = ctx.settings, _needles(subject)
-    fs, _ = landing_fs(s)
+    fs, _ = landing_fs(ctx.settings)
     removed: dict[str, int] = {}
-    for vendor, path in landed_paths(s):
-        spec = s.vendors[vendor]
-        with fs.open(path, "rb") as fh:
-            raw = fh.read()
-        content, n = REWRITERS[spec["format"]](raw, vendor, spec, subject, needles)
-        if not n:
-            continue
+    for vendor, path, content, n in list(_rewritten(subject, ctx)):
         tmp = f"{path}.erasing"
         with fs.open(tmp, "wb") as fh:
             fh.write(content)

@@ -30,6 +30,7 @@ from warmpool.privacy.keys import PERSON, Keyer
 from warmpool.privacy.render import write_access_export
 from warmpool.privacy.store import privacy_store
 from warmpool.privacy.warehouse import LAYERS
+from warmpool.search import audit_log, sourcing_store
 
 pytestmark = pytest.mark.slow
 
@@ -110,6 +111,13 @@ def env(world):
 
 @pytest.fixture(scope="module")
 def exported(world, env, tmp_path_factory):
+    """The person in a recruiter's pipeline and in an audited search's results, then exported."""
+    with sourcing_store.sourcing_store(env.sourcing_store_path) as con:
+        pipeline = sourcing_store.create_pipeline(con, "privacy-test", "recruiter@example.com")
+        sourcing_store.add_members(con, pipeline, [world["person_id"]], "recruiter@example.com", "hand")
+    with audit_log.audit_log(env.search_audit_path) as con:
+        audit_log.record(con, audit_log.AuditEntry("recruiter@example.com", "cli", "engineer", {},
+                                                   [world["person_id"]]))
     out = tmp_path_factory.mktemp("export") / "person.json"
     data = export_person(world["email"], stores(), env)
     return data, write_access_export(data, out)
@@ -142,6 +150,7 @@ def test_the_access_export_holds_every_source_consent_campaign_and_mail(world, e
             f"{tables.MARTS}.audience_members", f"{tables.MARTS}.bridge_candidate_records"} <= set(warehouse)
     assert {tables.PERSON_ASSIGNMENTS} <= set(data["stores"]["identity"])
     assert data["stores"]["send_ledger"] and data["stores"]["mailbox"], "their campaign mail is listed"
+    assert data["stores"]["sourcing_store"]["pipeline_members"] and data["stores"]["search_audit"]
     assert json.loads(json_path.read_text())["asked_as"] == world["email"]
     html = html_path.read_text()
     assert world["email"] in html and "Where your records came from" in html
@@ -153,8 +162,10 @@ def test_erasure_leaves_no_byte_of_the_person_outside_the_legal_hold(world, env,
     report = erased["report"]
     assert report.found and report.person_ids == 1
     for store in ("warehouse", "identity", "web_store", "send_ledger", "audience_files", "mart_exports", "mailbox",
-                  "landing_files"):
+                  "landing_files", "sourcing_store", "search_index"):
         assert report.stores[store], f"nothing removed from {store}"
+    assert report.stores["search_audit"] == {"kept_under_legal_hold": 1}  # the audit row stays, ids only
+    assert report.stores["search_index"]["profiles"] == 1 and report.stores["search_index"]["older_snapshots"] >= 1
     needles = {world["email"], world["name"], *erased["phones"]}
     hits = _byte_hits(world["home"], needles)
     assert set(hits) <= {str(LEGAL_HOLD_FILE)}, hits

@@ -125,7 +125,8 @@ def test_auditor_exports_are_files_a_spreadsheet_reads_safely(warmpool_home, tmp
                              "requested_via": "web:1", "deadline": "2026-05-31", "executed_at": "2026-05-02T00:00:00Z",
                              "stores": {"web_store": {"form_submissions": 1}}, "held_records": 0})
     manifest = export_for_auditor(dt.date(2026, 5, 1), dt.date(2026, 6, 1), tmp_path / "audit", settings)
-    assert manifest["files"] == {"consent_evidence.csv": 0, "erasure_log.csv": 1, "access_log.csv": 1}
+    assert manifest["files"] == {"consent_evidence.csv": 0, "erasure_log.csv": 1, "search_audit.csv": 0,
+                                 "access_log.csv": 1}
     with open(tmp_path / "audit" / "access_log.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["actor"] for r in rows] == ["'=cmd|' /C calc'!A0"]  # a formula stays text
@@ -263,3 +264,11 @@ def test_the_command_line_exports_and_erases(warmpool_home, tmp_path):
     assert erased.exit_code == 0 and "web_store: form_submissions 1" in erased.output
     dry = runner.invoke(app, ["privacy", "retention", "--dry-run", "--today", "2027-01-01"])
     assert dry.exit_code == 0 and "would erase 0 person(s)" in dry.output
+
+
+def test_search_filters_refuse_eeo_fields():
+    from warmpool.search.filters import FilterError, SearchFilters
+
+    with pytest.raises(FilterError, match="EEO self-identification"):
+        SearchFilters.from_dict({"country": "US", "gender": "Female"})
+    assert SearchFilters.from_dict({"country": "US"}).country == "US"

@@ -5,6 +5,8 @@ spreadsheet opens, with a ``manifest.json`` (period, files, rows, when made).
                             (who, when, channel, the wording's version and SHA-256, IP, user agent)
 - ``erasure_log.csv``       erasures carried out in the period (keyed subject, how asked, deadline, when
                             done, rows removed per store, records held)
+- ``search_audit.csv``      every search of the resume database in the period: who, when, the
+                            requisition, the query and filters, the person ids returned (41 CFR 60-1.12)
 - ``access_log.csv``        every privacy operation in the period and who ran it
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ from warmpool import tables
 from warmpool.config import Settings, get_settings
 from warmpool.privacy.render import write_csv, write_private
 from warmpool.privacy.store import now_iso, privacy_store
+from warmpool.search import audit_log
 from warmpool.warehouse import table_exists, warehouse
 
 CONSENT_TABLE = f"{tables.MARTS}.fct_consent_records"
@@ -48,6 +51,13 @@ def export_for_auditor(since: dt.date, until: dt.date, output_dir: Path, setting
         erasures = privacy.erasures(start, end)
         write_csv(output_dir / "erasure_log.csv", erasures, ERASURE_COLUMNS)
         files["erasure_log.csv"] = len(erasures)
+        searches: list[dict] = []
+        if s.search_audit_path.exists():
+            with audit_log.audit_log(s.search_audit_path) as con:
+                searches = audit_log.rows(con, dt.datetime.combine(since, dt.time(), dt.timezone.utc),
+                                          dt.datetime.combine(until, dt.time(), dt.timezone.utc))
+        write_csv(output_dir / "search_audit.csv", searches, list(audit_log.COLUMNS))
+        files["search_audit.csv"] = len(searches)
         accesses = privacy.access_log(start, end)
         write_csv(output_dir / "access_log.csv", accesses, ACCESS_COLUMNS)
         files["access_log.csv"] = len(accesses)

@@ -48,7 +48,8 @@ class ErasureReport:
 
     @property
     def rows_removed(self) -> int:
-        return sum(sum(v.values()) for v in self.stores.values())
+        """Rows and files removed (rows a store keeps under a legal hold, ``kept_*``, are not)."""
+        return sum(n for v in self.stores.values() for k, n in v.items() if not k.startswith("kept"))
 
     def describe(self) -> str:
         lines = [f"erasure {self.erasure_id}: {self.person_ids} person id(s), {self.records} source record(s)"]

@@ -7,6 +7,7 @@ is one more entry (ingestion's two, the landing files and dlt's folder, are in
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -21,6 +22,8 @@ from warmpool.identity.store import IdentityStore
 from warmpool.mail.mailbox import forget_recipient, messages_mentioning
 from warmpool.privacy.keys import PERSON, Keyer
 from warmpool.privacy.store import PrivacyStore
+from warmpool.search import audit_log, sourcing_store
+from warmpool.search.refresh import refresh_after_erasure
 from warmpool.privacy.warehouse import Subject, WarehouseRows
 
 
@@ -64,6 +67,21 @@ def _ledger(settings: Settings, fn: Callable[[SendLedger], Any], nothing: Any) -
         return fn(ledger)
 
 
+def _sourcing(settings: Settings, fn: Callable, subject: Subject) -> Any:
+    if not settings.sourcing_store_path.exists() or not subject.person_ids:
+        return {}
+    with sourcing_store.sourcing_store(settings.sourcing_store_path) as con:
+        return fn(con, subject.person_ids)
+
+
+def _searches_returning(settings: Settings, subject: Subject) -> list[dict]:
+    """Audited searches whose results named one of the person's ids (the legal-hold record)."""
+    if not settings.search_audit_path.exists() or not subject.person_ids:
+        return []
+    with audit_log.audit_log(settings.search_audit_path) as con:
+        return [r for r in audit_log.rows(con) if subject.person_ids & set(json.loads(r["result_person_ids"]))]
+
+
 def _needles(subject: Subject) -> set[str]:
     return {*subject.emails, *subject.phones}
 
@@ -78,6 +96,17 @@ STORES: tuple[Store, ...] = (
           "feature cache",
           lambda s, c: IdentityStore(c.con).forget(_record_keys(s), s.person_ids),
           lambda s, c: IdentityStore(c.con).person_rows(_record_keys(s), s.person_ids), warehouse=True),
+    Store("search_index", "warmpool.search.refresh",
+          "search index snapshots (profiles, look-up pool, keyword and vector indexes) and profile embeddings",
+          lambda s, c: refresh_after_erasure(c.con, c.settings, s.person_ids), warehouse=True),
+    Store("sourcing_store", "warmpool.search.sourcing_store",
+          "pipeline memberships and their events, saved-search matches, pushes to the ATS",
+          lambda s, c: _sourcing(c.settings, sourcing_store.forget_person, s),
+          lambda s, c: _sourcing(c.settings, sourcing_store.person_rows, s)),
+    Store("search_audit", "warmpool.search.audit_log",
+          "every search and the person ids it returned: kept under legal hold (41 CFR 60-1.12), ids only",
+          lambda s, c: {"kept_under_legal_hold": len(_searches_returning(c.settings, s))},
+          lambda s, c: _searches_returning(c.settings, s)),
     Store("web_store", "warmpool.web_store",
           "sign-ups, referrals, consent confirmations, preference changes, provider events, mail log, erasure requests",
           lambda s, c: _web_store(c.settings, web_store.forget_person, s),

@@ -38,8 +38,8 @@ SUBMISSION_COLUMNS = ("submission_id", "consent_submission_id")
 REFERRER_COLUMNS = ("referrer_name", "referrer_email", "relationship")
 FORM_SOURCES = (tables.SOURCE_TALENT_NETWORK, tables.SOURCE_REFERRAL)
 # schemas whose tables hold rows about people (staging is views and seeds; identity has its own store)
-LAYERS = (tables.RAW_ATS, tables.RAW_EEO, tables.RAW_VENDORS, tables.RAW_FORMS, tables.RAW_EMAIL, tables.QUARANTINE,
-          tables.INTERMEDIATE, tables.MARTS)
+LAYERS = (tables.RAW_ATS, tables.RAW_EEO, tables.RAW_VENDORS, tables.RAW_FORMS, tables.RAW_EMAIL, tables.RAW_SOURCING,
+          tables.QUARANTINE, tables.INTERMEDIATE, tables.MARTS)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from warmpool.eeo import EeoFilterError, refuse_eeo_filters
 from warmpool.search.documents import split_skills
 from warmpool.search.geo import coordinates_of_place
 
@@ -73,6 +74,10 @@ class SearchFilters:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> "SearchFilters":
         data = dict(data or {})
+        try:  # before the unknown-filter check: this refusal is a rule, not a typo (docs/privacy.md)
+            refuse_eeo_filters(data, "search filters")
+        except EeoFilterError as exc:
+            raise FilterError(str(exc)) from None
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -145,3 +145,14 @@ def write_snapshot(index_dir: Path, profiles: pd.DataFrame, documents: list[Prof
     for old in sorted(p for p in index_dir.iterdir() if p.is_dir() and not p.name.startswith("."))[:-SNAPSHOTS_KEPT]:
         shutil.rmtree(old, ignore_errors=True)
     return manifest
+
+
+def drop_older_snapshots(index_dir: Path) -> int:
+    """Delete every snapshot but the current one; returns how many (an erasure: the one kept for
+    searches still reading it holds the erased person)."""
+    index_dir = Path(index_dir)
+    current = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    old = [p for p in index_dir.iterdir() if p.is_dir() and p.name != current]
+    for folder in old:
+        shutil.rmtree(folder, ignore_errors=True)
+    return len(old)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Iterable
 
 import pandas as pd
 
@@ -19,7 +20,7 @@ from warmpool.config import Settings
 from warmpool.search.documents import build_documents
 from warmpool.search.embeddings import EmbeddingStore, EmbedProgress, Encoder
 from warmpool.search.geo import city_coordinates
-from warmpool.search.index import write_snapshot
+from warmpool.search.index import CURRENT, drop_older_snapshots, write_snapshot
 from warmpool.search.lookup import write_lookup_pool
 from warmpool.search.vector_index import HNSW_MIN_ROWS
 from warmpool.warehouse import table_exists
@@ -146,3 +147,27 @@ def refresh_from_pool(pool: Pool, settings: Settings, *, encoder: Encoder | None
         dropped = store.compact(hashes)
     return RefreshReport(people=len(documents), embedded=embedded, reused=len(set(hashes)) - embedded,
                          embed_seconds=embed_seconds, index_seconds=index_seconds, dropped=dropped)
+
+
+def _current_snapshot(settings: Settings) -> Path:
+    index_dir = settings.search_index_dir
+    return index_dir / (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+
+
+def refresh_after_erasure(con, settings: Settings, person_ids: Iterable[str]) -> dict[str, int]:
+    """After an erasure (the person's rows already gone from the marts ``con`` reads): when the
+    index holds one of ``person_ids``, rebuild it without them, delete every older snapshot (they
+    still hold the person) and drop the embeddings no current profile uses. Nothing when no index
+    was ever built or it does not hold them. Added by the privacy piece (issue 16)."""
+    ids = {str(p) for p in person_ids}
+    if not ids or not (settings.search_index_dir / CURRENT).exists():
+        return {}
+    held = pd.read_parquet(_current_snapshot(settings) / "profiles.parquet", columns=["person_id"])["person_id"]
+    profiles = int(held.astype(str).isin(ids).sum())
+    if not profiles:
+        return {}
+    refresh_from_pool(read_pool(con), settings)
+    dropped_snapshots = drop_older_snapshots(settings.search_index_dir)
+    hashes = pd.read_parquet(_current_snapshot(settings) / "profiles.parquet", columns=["doc_hash"])["doc_hash"]
+    dropped_vectors = EmbeddingStore(settings.embeddings_dir).compact(hashes.tolist())
+    return {"profiles": profiles, "older_snapshots": dropped_snapshots, "embeddings": dropped_vectors}

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from warmpool.sqlite_store import open_store, opened
+from warmpool.sqlite_store import compact, open_store, opened
 
 STAGES = ("identified", "contacted", "replied", "submitted")
 ADDED_VIA = ("hand", "search", "rule", "saved_search", "rediscovery")
@@ -274,3 +274,37 @@ def read_all(con, table: str) -> list[dict]:
     if table not in ("pipelines", "saved_searches"):
         raise ValueError(f"{table} is not a reference table of the sourcing store")
     return [dict(r) for r in con.execute(f"select * from {table}").fetchall()]
+
+
+# --- a person's rows: access and erasure (warmpool.privacy asks, this answers) -------------------
+# Added by the privacy piece (issue 16): the sourcing store's owner answers for a person's rows.
+_PERSON_TABLES = ("pipeline_members", "pipeline_events", "saved_search_matches", "ats_pushes")
+
+
+def person_rows(con: sqlite3.Connection, person_ids: Iterable[str]) -> dict[str, list[dict]]:
+    """Every row naming one of ``person_ids``: pipeline memberships and their events, saved-search
+    matches, pushes to the ATS (an access export)."""
+    ids = sorted({str(p) for p in person_ids})
+    out: dict[str, list[dict]] = {}
+    for table in _PERSON_TABLES:
+        rows = [dict(r) for r in con.execute(f"select * from {table} where person_id in ({','.join('?' * len(ids))})",
+                                             ids)]
+        if rows:
+            out[table] = rows
+    return out
+
+
+def forget_person(con: sqlite3.Connection, person_ids: Iterable[str]) -> dict[str, int]:
+    """Delete every row naming one of ``person_ids`` (an erasure), then compact the file so the
+    deleted bytes are gone; rows per table. The pipeline reads events by increasing key, so deleting
+    never makes it load anything again."""
+    ids = sorted({str(p) for p in person_ids})
+    removed: dict[str, int] = {}
+    con.execute("pragma secure_delete=on")
+    with _transaction(con):
+        for table in _PERSON_TABLES:
+            n = con.execute(f"delete from {table} where person_id in ({','.join('?' * len(ids))})", ids).rowcount
+            if n:
+                removed[table] = n
+    compact(con)
+    return removed
