@@ -19,6 +19,7 @@ from rich.text import Text
 # What each step of the `warmpool_all` job is called on screen; an unknown step shows its key.
 STEP_LABELS = {
     "raw_ats": "ATS API -> raw_ats (dlt)",
+    "raw_eeo": "ATS EEO answers -> raw_eeo (dlt)",
     "raw_vendors": "vendor files -> raw_vendors (dlt)",
     "raw_web_store": "web store -> raw_forms, raw_email",
     "campaign_definitions": "campaign definitions",

@@ -272,3 +272,12 @@ def test_search_filters_refuse_eeo_fields():
     with pytest.raises(FilterError, match="EEO self-identification"):
         SearchFilters.from_dict({"country": "US", "gender": "Female"})
     assert SearchFilters.from_dict({"country": "US"}).country == "US"
+
+
+def test_segment_filters_refuse_eeo_fields(tmp_path):
+    from warmpool.segments import SegmentConfigError, load_segment_file
+
+    path = tmp_path / "diverse.yaml"
+    path.write_text("segment: diverse\nversion: 1\nwhere:\n  all:\n    - gender: [Female]\n", encoding="utf-8")
+    with pytest.raises(SegmentConfigError, match="EEO self-identification"):
+        load_segment_file(path)

@@ -41,6 +41,7 @@ from typing import Any, Callable
 
 from warmpool import tables
 from warmpool.config import CONFIG_DIR, load_yaml_mapping
+from warmpool.eeo import EeoFilterError, refuse_eeo_filters
 from warmpool.places import Gazetteer
 from warmpool.vocabulary import job_families, job_family
 
@@ -137,6 +138,10 @@ def _condition(path, key: str, node: Any) -> dict:
     if len(node) > 1:  # several filters side by side: all of them
         return {"all": [_condition(path, key, {k: v}) for k, v in node.items()]}
     (name, value), = node.items()
+    try:  # a rule, not a typo: EEO answers never select anyone (docs/privacy.md)
+        refuse_eeo_filters([str(name)], "segment")
+    except EeoFilterError as exc:
+        raise SegmentConfigError(path, f"{key}.{name}", str(exc)) from None
     spec = FILTERS.get(str(name))
     if spec is None:
         raise SegmentConfigError(path, f"{key}.{name}", f"unknown filter (one of {', '.join(FILTERS)}, all, any, not)")

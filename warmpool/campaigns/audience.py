@@ -192,23 +192,3 @@ def retired_person_ids(con) -> list[tuple[str, str]] | None:
         return None
     return con.execute(f"select any_person_id, person_id from {tables.PERSON_ID_MAP} "
                        f"where any_person_id <> person_id").fetchall()
-
-
-def forget_members(dir: Path | str, person_ids: Iterable[str], emails: Iterable[str]) -> dict[str, int]:
-    """Rewrite every audience file in ``dir`` without the rows of a person (a cell equal to one of
-    their person ids or addresses, compared lower-cased, in any preset's columns), atomically and
-    keeping the file's quoting. Rows removed per file; files without them are not touched."""
-    wanted = {str(v).strip().lower() for v in (*person_ids, *emails) if v}
-    removed: dict[str, int] = {}
-    for path in sorted(Path(dir).glob("*.csv")) if Path(dir).is_dir() else []:
-        with open(path, encoding="utf-8", newline="") as fh:
-            rows = list(csv.reader(fh))
-        kept = rows[:1] + [r for r in rows[1:] if not any(cell.strip().lower() in wanted for cell in r)]
-        if len(kept) == len(rows):
-            continue
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".csv.tmp", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(kept)
-        os.replace(tmp, path)
-        removed[path.name] = len(rows) - len(kept)
-    return removed

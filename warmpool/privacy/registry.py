@@ -14,13 +14,14 @@ from typing import Any, Callable
 import duckdb
 
 from warmpool import exports, web_store
-from warmpool.campaigns.audience import forget_members
+from warmpool.campaigns.erasure import forget_people
 from warmpool.campaigns.ledger import SendLedger
+from warmpool.campaigns.sender import open_ledger
 from warmpool.config import Settings
 from warmpool.identity.keys import record_key
 from warmpool.identity.store import IdentityStore
 from warmpool.mail.mailbox import forget_recipient, messages_mentioning
-from warmpool.privacy.keys import PERSON, Keyer
+from warmpool.privacy.keys import Keyer
 from warmpool.privacy.store import PrivacyStore
 from warmpool.search import audit_log, sourcing_store
 from warmpool.search.refresh import refresh_after_erasure
@@ -63,8 +64,16 @@ def _web_store(settings: Settings, fn: Callable, subject: Subject) -> Any:
 def _ledger(settings: Settings, fn: Callable[[SendLedger], Any], nothing: Any) -> Any:
     if not settings.campaign_ledger_path.exists():
         return nothing
-    with SendLedger(settings.campaign_ledger_path) as ledger:
+    with open_ledger(settings) as ledger:  # the sender's: forgotten people hashed with its key
         return fn(ledger)
+
+
+def _forget_campaigns(settings: Settings, subject: Subject) -> dict[str, int]:
+    """Campaigns' own entry point, then the ledger file compacted (the replaced bytes gone)."""
+    done = forget_people(settings, subject.person_ids, subject.emails)
+    _ledger(settings, lambda led: led.compact(), None)
+    return {"ledger_rows": done.ledger_rows, "provider_list_rows": done.provider_list_rows,
+            **{f"audiences/{name}": n for name, n in done.audience_rows.items()}}
 
 
 def _sourcing(settings: Settings, fn: Callable, subject: Subject) -> Any:
@@ -111,13 +120,10 @@ STORES: tuple[Store, ...] = (
           "sign-ups, referrals, consent confirmations, preference changes, provider events, mail log, erasure requests",
           lambda s, c: _web_store(c.settings, web_store.forget_person, s),
           lambda s, c: _web_store(c.settings, web_store.person_rows, s)),
-    Store("send_ledger", "warmpool.campaigns.ledger",
-          "one row per campaign mail (kept with a keyed hash in place of the person: exactly-once)",
-          lambda s, c: {"sends": _ledger(c.settings, lambda led: led.forget(
-              s.person_ids, s.email_keys, lambda v: c.keyer.key(PERSON, v) or ""), 0)},
+    Store("campaigns", "warmpool.campaigns.erasure",
+          "send ledger (kept under keyed hashes: exactly-once), audience files, the provider's contact lists",
+          lambda s, c: _forget_campaigns(c.settings, s),
           lambda s, c: _ledger(c.settings, lambda led: led.person_rows(s.person_ids, s.email_keys), [])),
-    Store("audience_files", "warmpool.campaigns.audience", "provider contact lists (audiences/*.csv)",
-          lambda s, c: forget_members(c.settings.audiences_dir, s.person_ids, s.emails)),
     Store("mart_exports", "warmpool.exports", "parquet copies of the marts for dashboards and notebooks",
           lambda s, c: exports.forget_rows(s.person_ids, s.emails, c.settings)),
     Store("mailbox", "warmpool.mail.mailbox", "the sent mail kept on disk (mailbox/*.eml)",
