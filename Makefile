@@ -46,7 +46,7 @@ dagster: manifest
 	  WARMPOOL_DEMO=1 $(VENV)/bin/dagster dev -w workspace.yaml
 
 dashboards: install
-	$(VENV)/bin/streamlit run dashboards/app.py --server.headless true --server.address 127.0.0.1
+	$(PY) -m cli dashboards
 
 # The sandbox's site, in demo mode (its public secrets, loopback only, a demo banner on every page).
 web: install

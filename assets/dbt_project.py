@@ -14,6 +14,7 @@ from pathlib import Path
 from dagster_dbt import DbtCliResource
 
 from warmpool.config import DBT_PROJECT_DIR, get_settings
+from warmpool.exports import ExportPolicy
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"  # the venv's own dbt, whether or not its bin is on PATH
@@ -74,11 +75,16 @@ def _meta(node: dict) -> dict:
     return {**(node.get("meta") or {}), **((node.get("config") or {}).get("meta") or {})}
 
 
-def parquet_exports() -> dict[str, list[str]]:
-    """Marts whose YAML says `meta: {export: parquet}`, each with its columns marked `meta: {personal: true}`."""
-    out = {}
+def parquet_exports() -> ExportPolicy:
+    """The export policy from the marts' YAML: every model with `meta: {export: parquet}`, each with its
+    columns marked `meta: {personal: true}`; those also marked `meta: {aggregate: true}` (rows are
+    groups, never people) are exported a second time without their personal columns."""
+    personal, aggregates = {}, set()
     for node in load_manifest()["nodes"].values():
-        if node["resource_type"] == "model" and _meta(node).get("export") == "parquet":
-            out[node["name"]] = sorted(name for name, column in (node.get("columns") or {}).items()
-                                       if _meta(column).get("personal"))
-    return dict(sorted(out.items()))
+        meta = _meta(node)
+        if node["resource_type"] == "model" and meta.get("export") == "parquet":
+            personal[node["name"]] = sorted(name for name, column in (node.get("columns") or {}).items()
+                                            if _meta(column).get("personal"))
+            if meta.get("aggregate"):
+                aggregates.add(node["name"])
+    return ExportPolicy(dict(sorted(personal.items())), frozenset(aggregates))

@@ -57,18 +57,20 @@ PARQUET_EXPORTS = parquet_exports()
 
 
 @dg.asset(
-    deps=[dg.AssetKey([tables.MARTS, name]) for name in PARQUET_EXPORTS],
+    deps=[dg.AssetKey([tables.MARTS, name]) for name in PARQUET_EXPORTS.personal_columns],
     group_name="activation",
     kinds={"parquet"},
     pool=WAREHOUSE_POOL,
     description="Parquet copies of the marts for dashboards and notebooks, so readers never lock the warehouse. "
-                "Each file names its personal columns in its metadata (`warmpool.personal_columns`).",
+                "Each file names its personal columns in its metadata (`warmpool.personal_columns`); "
+                "aggregate marts are also written without personal columns, for aggregate-only readers.",
 )
 def marts_export(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = run_settings(warehouse)
     paths = export_marts(PARQUET_EXPORTS, settings)
     return dg.MaterializeResult(metadata={"files": dg.MetadataValue.json([str(p) for p in paths]),
-                                          "personal_columns": dg.MetadataValue.json(PARQUET_EXPORTS),
+                                          "personal_columns": dg.MetadataValue.json(dict(PARQUET_EXPORTS.personal_columns)),
+                                          "aggregates": dg.MetadataValue.json(sorted(PARQUET_EXPORTS.aggregates)),
                                           "folder": dg.MetadataValue.path(str(settings.exports_dir))})
 
 

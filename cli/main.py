@@ -121,6 +121,15 @@ def web(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8300),
         raise typer.Exit(2) from None
 
 
+@app.command("dashboards")
+def dashboards(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8501)) -> None:
+    """Serve the dashboards (Streamlit) on the marts' parquet exports: the pages of your role
+    (config/dashboards.yaml); local mode, or OIDC sign-in with `[auth]` in .streamlit/secrets.toml."""
+    from cli.dashboards import serve
+
+    raise typer.Exit(serve(host=host, port=port))
+
+
 @app.command("manifest")
 def manifest(force: bool = typer.Option(True, help="Re-parse even if a manifest exists.")) -> None:
     """Prepare the dbt manifest ahead of any run (Dagster loads it)."""

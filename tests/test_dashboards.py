@@ -1,69 +1,260 @@
-"""The pool dashboard renders from the mart exports and its numbers follow the filter."""
+"""The dashboards on a world run through the whole pipeline (the session's pipeline_world): every page
+for every role that has it, no personal data on aggregate pages, the leadership figures against the
+marts, the access log, sign-in, and a real browser looking at every page."""
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
-import pandas as pd
+import duckdb
+import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from warmpool.config import get_settings
+from dashboards.registry import PAGES
+from warmpool.exports import AGGREGATES_FOLDER, PERSONAL_COLUMNS_KEY
+from warmpool.reporting.access import AGGREGATE_PAGES, LOCAL_ROLE_ENV, load_access
+from warmpool.reporting.access_log import read_views
+from warmpool.reporting.marts import Filters, filter_clause
+from warmpool.reporting.privacy import suppress_small_counts
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboards" / "app.py")
+SCRIPTS = {p.key: p.script for p in PAGES}
+ACCESS = load_access()
+ROLE_PAGES = [(role.name, page) for role in ACCESS.roles.values() for page in role.pages if page in SCRIPTS]
+AGGREGATE_ROLES = [name for name, role in ACCESS.roles.items() if not role.personal_data]
+
+
+@dataclass(frozen=True)
+class DashboardWorld:
+    home: Path            # a private data folder holding a copy of the pipeline world's exports
+    pipeline_home: Path   # the pipeline world itself (its warehouse, for comparing figures)
 
 
 @pytest.fixture
-def exported_candidates(warmpool_home):
-    out = get_settings().exports_dir / "marts"
-    out.mkdir(parents=True)
-    pd.DataFrame({
-        "person_id": ["p1", "p2", "p3", "p4"],
-        "country": ["US", "US", "GB", "US"],
-        "sources": ["ats;talentdb", "ats", "hirewire", "talent_network;ats"],
-        "source_count": [2, 1, 1, 2],
-        "is_contactable": [True, False, True, True],
-    }).to_parquet(out / "dim_candidates.parquet")
-    return out
+def world(pipeline_world, warmpool_home, monkeypatch):
+    """The pipeline world's exports in a private data folder (so each test has its own access log)."""
+    monkeypatch.delenv(LOCAL_ROLE_ENV, raising=False)
+    shutil.copytree(pipeline_world.home / "exports", warmpool_home / "exports")
+    return DashboardWorld(home=warmpool_home, pipeline_home=pipeline_world.home)
 
 
-def test_pool_by_source_counts_people_once_per_source(exported_candidates):
-    at = AppTest.from_file(APP, default_timeout=60).run()
+def open_page(role: str, page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["role"] = role
+    at.run()
+    assert not at.exception, at.exception
+    if SCRIPTS[page] != SCRIPTS[ACCESS.roles[role].pages[0]]:
+        at.switch_page(SCRIPTS[page]).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def personal_values(home: Path) -> set[str]:
+    """Names, emails and phones of real people in the world (from the full export of dim_candidates)."""
+    path = home / "exports" / "marts" / "dim_candidates.parquet"
+    rows = duckdb.sql(f"select first_name || ' ' || last_name, email, phone from read_parquet('{path}') "
+                      "where email is not null limit 300").fetchall()
+    return {value for row in rows for value in row if value and len(value) > 5}
+
+
+def personal_columns(home: Path) -> set[str]:
+    names = set()
+    for path in (home / "exports" / "marts").glob("*.parquet"):
+        meta = duckdb.sql(f"select value from parquet_kv_metadata('{path}') where key = '{PERSONAL_COLUMNS_KEY}'").fetchall()
+        names |= {c for c in meta[0][0].decode().split(";") if c} if meta else set()
+    return names
+
+
+def everything_shown(at: AppTest) -> bytes:
+    """Every element the page sent (tables' and charts' data, tooltips, downloads' labels), serialized."""
+    out = []
+
+    def walk(node):
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            out.append(proto.SerializeToString())
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("role,page", ROLE_PAGES)
+def test_every_page_renders_for_every_role_with_charts_and_no_error(world, role, page):
+    at = open_page(role, page)
+    assert not at.error, [e.value for e in at.error]
+    assert at.title and at.title[0].value == next(p.title for p in PAGES if p.key == page)
+    assert at.get("vega_lite_chart"), f"{page} drew no chart for {role}"
+    assert at.dataframe, f"{page} showed no table for {role}"
+    assert "Data as of" in " ".join(c.value for c in at.sidebar.caption)
+    assert len(at.get("download_button")) >= len(at.dataframe)   # every table downloadable
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> list[bytes]:
+    """The bytes of every file the app offers for download (captured as Streamlit stores them)."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    captured: list[bytes] = []
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def capture(self, path_or_data, mimetype, kind, filename=None):
+        if isinstance(path_or_data, bytes) and mimetype == "text/csv":
+            captured.append(path_or_data)
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
+    return captured
+
+
+@pytest.mark.parametrize("role", AGGREGATE_ROLES)
+def test_aggregate_roles_see_no_personal_data_anywhere(world, role, downloads):
+    forbidden_columns = personal_columns(world.home) | {"email", "phone", "first_name", "last_name", "person_id"}
+    people = personal_values(world.home)
+    assert people
+    for page in ACCESS.roles[role].pages:
+        at = open_page(role, page)
+        for frame in at.dataframe:
+            assert not forbidden_columns & set(frame.value.columns), (page, list(frame.value.columns))
+        shown = everything_shown(at)
+        leaked = [value for value in people if value.encode() in shown]
+        assert not leaked, (role, page, leaked[:3])
+        for column in forbidden_columns:
+            assert f'"{column}"'.encode() not in shown, (role, page, column)   # chart fields and tooltips
+    assert downloads
+    for csv in downloads:
+        header = set(csv.split(b"\n", 1)[0].decode().split(","))
+        assert not header & forbidden_columns, header
+        assert not [value for value in people if value.encode() in csv]
+    assert not list(read_views())   # nothing personal shown, so nothing logged
+
+
+def test_aggregate_exports_hold_no_personal_column(world):
+    folder = world.home / "exports" / AGGREGATES_FOLDER
+    files = sorted(folder.glob("*.parquet"))
+    assert {"rpt_source_roi", "rpt_funnel", "rpt_campaign_performance", "rpt_hire_attribution"} <= {f.stem for f in files}
+    forbidden = personal_columns(world.home)
+    assert "email" in forbidden and "full_name" in forbidden
+    for path in files:
+        columns = {row[0] for row in duckdb.sql(f"describe select * from read_parquet('{path}')").fetchall()}
+        assert not columns & (forbidden | {"person_id"}), (path.name, columns & forbidden)
+    manifest = json.loads((world.home / "exports" / "manifest.json").read_text())
+    assert sorted(f.stem for f in files) == manifest[AGGREGATES_FOLDER]
+
+
+def test_roles_see_only_their_pages(world):
+    at = open_page("marketer", "campaigns")
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page(SCRIPTS["leadership"])   # not in the marketer's navigation
+    assert set(ACCESS.roles["marketer"].pages) == {"campaigns", "funnel"}
+
+
+def test_leadership_figures_equal_the_marts_under_the_same_filters(world):
+    """The page's headline and attribution table against SQL over the warehouse's marts, with a period,
+    a source and a job family chosen in the sidebar."""
+    at = open_page("leadership", "leadership")
+    months = at.sidebar.select_slider(key="period").options
+    start, end = months[len(months) // 4], months[-2]
+    at.sidebar.select_slider(key="period").set_range(start, end).run()
+    at.sidebar.multiselect(key="sources").select("ats").run()
+    family = at.sidebar.multiselect(key="job_families").options[0]
+    at.sidebar.multiselect(key="job_families").select(family).run()
     assert not at.exception
+    start_day = date.fromisoformat(str(start)[:10]).replace(day=1)
+    end_day = date.fromisoformat(str(end)[:10])
+    with duckdb.connect(str(world.pipeline_home / "warehouse.duckdb"), read_only=True) as con:
+        hires, spend = con.execute("""
+            select sum(hires), sum(spend) from marts.rpt_source_roi
+            where period_month >= ? and period_month < date_trunc('month', ?::date) + interval 1 month
+              and vendor is null and source_name not like '(vendor %'""", [start_day, end_day]).fetchone()
+        credited = dict(con.execute("""
+            select credited_source, sum(hires) from marts.rpt_hire_attribution
+            where attribution_model = 'ats_source' and source = 'ats' and job_family = ?
+              and period_month >= ? and period_month < date_trunc('month', ?::date) + interval 1 month
+            group by 1""", [family, start_day, end_day]).fetchall())
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["People in the pool"] == "4"
-    assert metrics["Found in 2+ sources"] == "2"
-    table = at.dataframe[0].value
-    assert dict(zip(table["source"], table["people"])) == {"ats": 3, "talentdb": 1, "hirewire": 1, "talent_network": 1}
-
-    at.selectbox[0].select("GB").run()
-    assert {m.label: m.value for m in at.metric}["People in the pool"] == "1"
-    assert list(at.dataframe[0].value["source"]) == ["hirewire"]
+    assert metrics["Hires"] == f"{int(hires):,}"
+    assert metrics["Resume spend"] == ("$0" if not spend else metrics["Resume spend"])
+    attribution = next(f.value for f in at.dataframe if list(f.value.columns) == ["source", "hires"])
+    assert {k: float(v) for k, v in zip(attribution["source"], attribution["hires"])} == \
+        {k: float(v) for k, v in credited.items()}
+    assert any("not broken down by job family" in c.value for c in at.caption)
 
 
-def test_without_exports_the_page_says_what_to_run(warmpool_home):
-    at = AppTest.from_file(APP, default_timeout=60).run()
+def test_personal_views_are_written_to_the_access_log(world):
+    at = open_page("recruiter", "sourcing")
+    assert any("recruiter" in list(f.value.columns) for f in at.dataframe)
+    family = at.selectbox(key="drill_family").options[1]
+    at.selectbox(key="drill_family").select(family).run()
+    assert any({"first_name", "last_name"} <= set(f.value.columns) for f in at.dataframe)
+    views = list(read_views())
+    assert [(v["role"], v["page"], v["shown"]) for v in views] == [
+        ("recruiter", "sourcing", "recruiter activity per recruiter"),
+        ("recruiter", "sourcing", f"silver medalists: {family}")]
+    assert views[0]["user"] == "local:recruiter" and views[1]["rows"] > 0
+    at.run()   # the same view again in the session is not a new entry
+    assert len(list(read_views())) == 2
+
+
+def test_without_exports_every_page_says_what_to_run(warmpool_home):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["role"] = "data_team"
+    at.run()
     assert not at.exception
-    assert "make demo" in at.warning[0].value
+    for page in ACCESS.roles["data_team"].pages:
+        if page in SCRIPTS:
+            at.switch_page(SCRIPTS[page]).run()
+            assert not at.exception
+            assert "make demo" in " ".join(i.value for i in at.info), page
+
+
+def test_with_oidc_configured_nothing_shows_before_sign_in_nor_without_a_role(world):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+                          "client_id": "warmpool", "client_secret": "s", "server_metadata_url":
+                          "https://login.example.com/.well-known/openid-configuration"}
+    at.run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not at.metric and not at.dataframe and not at.get("vega_lite_chart")
+
+
+def test_filters_a_mart_cannot_honour_are_reported_not_ignored():
+    where, params, not_applied = filter_clause("rpt_source_roi", Filters(job_families=("engineering",),
+                                                                         sources=("talentdb",)))
+    assert not_applied == ["job_family"] and params == ["talentdb"] and "regexp_extract" in where
+    where, params, not_applied = filter_clause("rpt_funnel", Filters(period_start=date(2025, 3, 14),
+                                                                     countries=("US", "GB")))
+    assert not_applied == [] and params == [date(2025, 3, 1), "US", "GB"]
+
+
+def test_small_cells_are_hidden_but_zero_and_large_counts_stay():
+    import pandas as pd
+
+    frame, hidden = suppress_small_counts(pd.DataFrame({"people": [0, 1, 4, 5, 120]}), ["people"], 5)
+    assert hidden == 2
+    assert frame["people"].isna().tolist() == [False, True, True, False, False]
 
 
 @pytest.mark.browser
-def test_dashboard_in_a_real_browser(exported_candidates, warmpool_home, chromium, screenshots_dir):
-    """`streamlit run` served on loopback and looked at in headless Chromium."""
-    import os
-    import subprocess
-    import sys
-    import time
-
-    import httpx
-
+@pytest.mark.parametrize("role", ["leadership", "data_team"])
+def test_every_page_in_a_real_browser(world, role, chromium, screenshots_dir):
+    """`warmpool dashboards` served on loopback, each page of the role opened in headless Chromium."""
+    from cli.dashboards import streamlit_command, streamlit_env
     from conftest import free_port
 
     port = free_port()
-    streamlit = Path(sys.executable).parent / "streamlit"
-    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    proc = subprocess.Popen([str(streamlit), "run", APP, "--server.headless", "true", "--server.address", "127.0.0.1",
-                             "--server.port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    env = dict(streamlit_env(), WARMPOOL_HOME=str(world.home), **{LOCAL_ROLE_ENV: role})
+    proc = subprocess.Popen(streamlit_command(port=port), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -74,18 +265,22 @@ def test_dashboard_in_a_real_browser(exported_candidates, warmpool_home, chromiu
                 pass
             assert time.monotonic() < deadline, "streamlit did not start"
             time.sleep(0.3)
-        page = chromium.new_page(viewport={"width": 1280, "height": 900})
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(f"http://127.0.0.1:{port}/")
-            page.get_by_text("People in the pool").wait_for(timeout=30_000)
-            # the chart and table are drawn lazily: wait for them before looking
-            page.wait_for_selector('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg',
-                                   timeout=30_000)
-            page.wait_for_selector('[data-testid="stDataFrame"] canvas', timeout=30_000)
-            page.wait_for_timeout(1000)
-            page.screenshot(path=str(screenshots_dir / "dashboard-pool.png"), full_page=True)
-            values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
-            assert values == ["4", "3", "2"]
+            for dashboard in PAGES:
+                if dashboard.key not in ACCESS.roles[role].pages or (role != "leadership" and dashboard.key == "leadership"):
+                    continue
+                page.goto(f"http://127.0.0.1:{port}/{dashboard.url_path}")
+                page.get_by_role("heading", name=dashboard.title).wait_for(timeout=60_000)
+                page.wait_for_selector('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg',
+                                       timeout=60_000)
+                page.wait_for_selector('[data-testid="stDataFrame"]', timeout=30_000)
+                page.wait_for_timeout(1500)   # charts animate in
+                assert page.locator('[data-testid="stException"]').count() == 0, dashboard.key
+                assert "Data as of" in page.locator('[data-testid="stSidebar"]').inner_text()
+                page.screenshot(path=str(screenshots_dir / f"dashboard-{dashboard.key}.png"), full_page=True)
+                # viewer toolbar: no developer options in the main menu
+                assert page.get_by_text("Clear cache").count() == 0
         finally:
             page.close()
     finally:

@@ -4,10 +4,23 @@ Readers never open the warehouse file, so a pipeline run can always take its wri
 Files are written beside the old ones and renamed into place, so a reader never sees half a file.
 Each file carries the names of its personal columns in its key-value metadata
 (`warmpool.personal_columns`, `;`-separated), so a reader can keep them from roles that may not see them.
+
+Two folders, by who may read them (the export policy, declared in the marts' YAML):
+
+- `exports/marts/`: every mart with `meta: {export: parquet}`, whole (personal columns included);
+- `exports/aggregates/`: the marts whose rows are groups, never people (`meta: {aggregate: true}`),
+  with every personal column left out. Aggregate-only readers (the leadership and marketer
+  dashboards) read this folder only, so no name, email or phone can reach them.
+
+`exports/manifest.json` is written last: the export's time (what the dashboards show as "data as of"
+and cache by) and what each folder holds.
 """
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -20,28 +33,71 @@ from warmpool.config import Settings, get_settings
 from warmpool.warehouse import warehouse
 
 PERSONAL_COLUMNS_KEY = "warmpool.personal_columns"
+MARTS_FOLDER = "marts"
+AGGREGATES_FOLDER = "aggregates"
+MANIFEST_FILE = "manifest.json"
 
 
-def export_marts(personal_columns: Mapping[str, list[str]], settings: Settings | None = None) -> list[Path]:
-    """Export each mart named in `personal_columns` (mart -> its personal columns) to parquet."""
+@dataclass(frozen=True)
+class ExportPolicy:
+    """Which marts leave the warehouse, and how (from the marts' YAML: `assets.dbt_project.parquet_exports`)."""
+
+    personal_columns: Mapping[str, list[str]]                     # every exported mart -> its personal columns
+    aggregates: frozenset[str] = field(default_factory=frozenset)  # also exported without personal columns
+
+    def __post_init__(self):
+        unknown = sorted(set(self.aggregates) - set(self.personal_columns))
+        if unknown:
+            raise ValueError(f"aggregate exports must be exported marts too: {unknown}")
+
+
+def _copy(con, select: str, target: Path, personal: list[str]) -> Path:
+    tmp = target.with_suffix(".parquet.tmp")
+    marked = ";".join(personal).replace("'", "''")
+    con.execute(f"copy ({select}) to '{tmp}' "
+                f"(format parquet, kv_metadata {{\"{PERSONAL_COLUMNS_KEY}\": '{marked}'}})")
+    os.replace(tmp, target)
+    return target
+
+
+def export_marts(policy: ExportPolicy, settings: Settings | None = None) -> list[Path]:
+    """Export the marts the policy names to parquet (whole, and aggregate-only where it says so)."""
     settings = settings or get_settings()
-    out_dir = settings.exports_dir / "marts"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    marts_dir = settings.exports_dir / MARTS_FOLDER
+    aggregates_dir = settings.exports_dir / AGGREGATES_FOLDER
+    marts_dir.mkdir(parents=True, exist_ok=True)
+    aggregates_dir.mkdir(parents=True, exist_ok=True)
     written = []
     with warehouse(settings.warehouse_path, read_only=True) as con:
-        for name, personal in personal_columns.items():
-            target = out_dir / f"{name}.parquet"
-            tmp = target.with_suffix(".parquet.tmp")
-            marked = ";".join(personal).replace("'", "''")
-            con.execute(f"copy (select * from {tables.MARTS}.{name}) to '{tmp}' "
-                        f"(format parquet, kv_metadata {{\"{PERSONAL_COLUMNS_KEY}\": '{marked}'}})")
-            os.replace(tmp, target)
-            written.append(target)
+        for name, personal in policy.personal_columns.items():
+            written.append(_copy(con, f"select * from {tables.MARTS}.{name}", marts_dir / f"{name}.parquet",
+                                 list(personal)))
+            if name in policy.aggregates:
+                dropped = f" exclude ({', '.join(personal)})" if personal else ""
+                written.append(_copy(con, f"select *{dropped} from {tables.MARTS}.{name}",
+                                     aggregates_dir / f"{name}.parquet", []))
+    manifest = {"exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                MARTS_FOLDER: sorted(policy.personal_columns), AGGREGATES_FOLDER: sorted(policy.aggregates)}
+    target = settings.exports_dir / MANIFEST_FILE
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    os.replace(tmp, target)
     return written
 
 
-def mart_path(name: str) -> Path:
-    return get_settings().exports_dir / "marts" / f"{name}.parquet"
+def mart_path(name: str, *, aggregate: bool = False, settings: Settings | None = None) -> Path:
+    """Where the export of mart `name` is: the aggregate-only copy when `aggregate`."""
+    settings = settings or get_settings()
+    return settings.exports_dir / (AGGREGATES_FOLDER if aggregate else MARTS_FOLDER) / f"{name}.parquet"
+
+
+def export_manifest(settings: Settings | None = None) -> dict | None:
+    """The last export's manifest (`exported_at`, what each folder holds), or None before the first."""
+    path = (settings or get_settings()).exports_dir / MANIFEST_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
 
 
 def forget_rows(person_ids: Iterable[str], emails: Iterable[str], settings: Settings | None = None) -> dict[str, int]:
@@ -51,7 +107,7 @@ def forget_rows(person_ids: Iterable[str], emails: Iterable[str], settings: Sett
     ids = sorted({str(p) for p in person_ids if p})
     addresses = sorted({str(e).strip().lower() for e in emails if e})
     removed: dict[str, int] = {}
-    out_dir = (settings or get_settings()).exports_dir / "marts"
+    out_dir = (settings or get_settings()).exports_dir / MARTS_FOLDER  # aggregates hold no person
     for path in sorted(out_dir.glob("*.parquet")) if out_dir.is_dir() else []:
         table = pq.read_table(path)
         drop = None

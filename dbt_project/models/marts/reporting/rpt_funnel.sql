@@ -1,5 +1,5 @@
 -- The people funnel pool -> contacted -> engaged -> applied -> interviewed -> offered -> hired, by
--- the month the person entered the pool, their job family and the source they came from first.
+-- the month the person entered the pool, their job family, country, heat band and the source they came from first.
 -- Each step counts the people who got at least that far (definitions in the model's YAML), so a
 -- step is always a subset of the one before it.
 with
@@ -81,6 +81,8 @@ people as (
     select
         cast({{ dbt.date_trunc('month', 'candidates.first_seen_at') }} as date) as cohort_month,
         candidates.job_family,
+        candidates.country_code,
+        candidates.heat_band,
         coalesce(first_sources.first_source, 'unknown') as first_source,
         candidates.person_id,
         coalesce(touch_flags.was_contacted, 0) as was_contacted,
@@ -120,6 +122,8 @@ final as (
     select
         cohort_month,
         job_family,
+        country_code,
+        heat_band,
         first_source,
         cast(count(*) as bigint) as pool_people,
         cast(sum(case when furthest_step >= 1 then 1 else 0 end) as bigint) as contacted_people,
@@ -129,7 +133,7 @@ final as (
         cast(sum(case when furthest_step >= 5 then 1 else 0 end) as bigint) as offered_people,
         cast(sum(case when furthest_step >= 6 then 1 else 0 end) as bigint) as hired_people
     from reached
-    group by 1, 2, 3
+    group by 1, 2, 3, 4, 5
 
 )
 
