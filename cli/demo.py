@@ -145,13 +145,15 @@ def summary(people: int, timings: Timings, log_path: Path, run_id: str) -> str:
     lines.append("")
     lines.append("Where to look:")
     lines.append(f"  warehouse (DuckDB, schema marts): {settings.warehouse_path}")
-    lines.append(f"  mart exports (parquet):           {settings.exports_dir / 'marts'}")
+    lines.append(f"  mart exports (parquet):           {settings.exports_dir / 'marts'} "
+                 f"(aggregate-only: {settings.exports_dir / 'aggregates'})")
     lines.append(f"  audience files:                   {settings.audiences_dir}")
     lines.append(f"  received mail (.eml):             {settings.mailbox_dir}")
     lines.append(f"  full logs (Dagster, dlt, dbt):    {log_path}")
     lines.append(f"  Dagster UI (assets, runs, checks): make dagster      -> http://127.0.0.1:3000 (run {run_id[:8]} "
                  f"under {JOB_NAME})")
-    lines.append("  Dashboards:                        make dashboards   -> http://127.0.0.1:8501 (pool, recruiter search, look-up)")
+    lines.append("  Dashboards:                        make dashboards   -> http://127.0.0.1:8501 (leadership ROI, "
+                 "sourcing, campaigns, funnel, data health, recruiter search, look-up; local mode: role in the sidebar)")
     lines.append('  Search the pool:                   .venv/bin/warmpool search "data engineer spark" --contactable')
     lines.append("  Candidate web (opt-in, referral, unsubscribe links in the mail): make web -> http://127.0.0.1:8300")
     lines.append("  dbt docs (models, columns, tests):  make dbt-docs     -> http://127.0.0.1:8580")

@@ -8,7 +8,6 @@ and unit test. One process (dbt's Python API), a private warehouse file and targ
 """
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
@@ -300,17 +299,16 @@ def test_every_source_table_and_declared_column_is_described(warehouse):
 
 def test_lineage_reaches_every_dashboard_page_audience_file_and_send(warehouse):
     """dbt exposures: one per dashboard page, one per campaign's audience file, and the sends."""
+    from dashboards.registry import PAGES
     from warmpool.campaigns.config import load_campaigns
 
     manifest = _manifest(warehouse[2])
     exposures = {e["name"]: e for e in manifest["exposures"].values()}
-    app = (Path(__file__).resolve().parent.parent / "dashboards" / "app.py").read_text(encoding="utf-8")
-    pages = sorted(re.findall(r'st\.Page\([^)]*?"([a-z_]+\.py)"', app))  # the pages the app's navigation lists
-    assert pages
     dashboards = [e for e in exposures.values() if e["type"] == "dashboard"]
-    assert len(dashboards) == len(pages), (pages, sorted(exposures))
-    for page in pages:  # each page is named by its own exposure
-        assert any(f"dashboards/{page}" in e["description"] for e in dashboards), page
+    assert len(dashboards) == len(PAGES), ([p.key for p in PAGES], sorted(e["name"] for e in dashboards))
+    for page in PAGES:  # each page (dashboards/registry.py) is named by exactly one exposure, fed by marts
+        named = [e for e in dashboards if f"dashboards/{page.script}" in e["description"]]
+        assert len(named) == 1 and named[0]["depends_on"]["nodes"], page.key
     for campaign in load_campaigns():
         exposure = exposures[f"audience_file_{campaign.campaign_id.replace('-', '_')}"]
         assert "model.warmpool.audience_members" in exposure["depends_on"]["nodes"]
