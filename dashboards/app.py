@@ -41,7 +41,7 @@ if local_mode:
     st.sidebar.warning("Local mode: no sign-in. Configure OIDC (`[auth]` in .streamlit/secrets.toml) before "
                        "sharing these dashboards.", icon=":material/lock_open:")
 else:
-    if not st.user.is_logged_in:
+    if not st.user.get("is_logged_in"):
         st.title("Warmpool dashboards")
         st.write("Sign in with your company account to see the recruiting dashboards.")
         st.button("Sign in", on_click=st.login, type="primary")

@@ -33,7 +33,7 @@ AGGREGATE_ROLES = [name for name, role in ACCESS.roles.items() if not role.perso
 
 @dataclass(frozen=True)
 class DashboardWorld:
-    home: Path            # a private data folder holding a copy of the pipeline world's exports
+    home: Path            # a private data folder holding a copy of the pipeline world's exports and runs
     pipeline_home: Path   # the pipeline world itself (its warehouse, for comparing figures)
 
 
@@ -42,6 +42,7 @@ def world(pipeline_world, warmpool_home, monkeypatch):
     """The pipeline world's exports in a private data folder (so each test has its own access log)."""
     monkeypatch.delenv(LOCAL_ROLE_ENV, raising=False)
     shutil.copytree(pipeline_world.home / "exports", warmpool_home / "exports")
+    shutil.copytree(pipeline_world.home / "dagster", warmpool_home / "dagster")   # its runs, for data health
     return DashboardWorld(home=warmpool_home, pipeline_home=pipeline_world.home)
 
 
@@ -70,6 +71,11 @@ def personal_columns(home: Path) -> set[str]:
         meta = duckdb.sql(f"select value from parquet_kv_metadata('{path}') where key = '{PERSONAL_COLUMNS_KEY}'").fetchall()
         names |= {c for c in meta[0][0].decode().split(";") if c} if meta else set()
     return names
+
+
+def columns(frame) -> set[str]:
+    """A shown table's columns as the marts name them (the pages write "first name" for first_name)."""
+    return {str(c).replace(" ", "_") for c in frame.columns}
 
 
 def everything_shown(at: AppTest) -> bytes:
@@ -123,7 +129,7 @@ def test_aggregate_roles_see_no_personal_data_anywhere(world, role, downloads):
     for page in ACCESS.roles[role].pages:
         at = open_page(role, page)
         for frame in at.dataframe:
-            assert not forbidden_columns & set(frame.value.columns), (page, list(frame.value.columns))
+            assert not forbidden_columns & columns(frame.value), (page, list(frame.value.columns))
         shown = everything_shown(at)
         leaked = [value for value in people if value.encode() in shown]
         assert not leaked, (role, page, leaked[:3])
@@ -131,7 +137,7 @@ def test_aggregate_roles_see_no_personal_data_anywhere(world, role, downloads):
             assert f'"{column}"'.encode() not in shown, (role, page, column)   # chart fields and tooltips
     assert downloads
     for csv in downloads:
-        header = set(csv.split(b"\n", 1)[0].decode().split(","))
+        header = {c.replace(" ", "_") for c in csv.split(b"\n", 1)[0].decode().split(",")}
         assert not header & forbidden_columns, header
         assert not [value for value in people if value.encode() in csv]
     assert not list(read_views())   # nothing personal shown, so nothing logged
@@ -191,12 +197,24 @@ def test_leadership_figures_equal_the_marts_under_the_same_filters(world):
     assert any("not broken down by job family" in c.value for c in at.caption)
 
 
+def test_drill_down_from_a_channel_to_its_months_adds_up(world):
+    at = open_page("leadership", "leadership")
+    channel = at.selectbox(key="drill_channel").options[1]
+    at.selectbox(key="drill_channel").select(channel).run()
+    rows = next(f.value for f in at.dataframe if "period month" in f.value.columns)
+    assert set(rows["channel"]) == {channel}
+    monthly = duckdb.sql(f"select sum(hires) from read_parquet('{world.home}/exports/aggregates/rpt_source_roi.parquet') "
+                         f"where channel = '{channel}'").fetchone()[0]
+    assert rows["hires"].sum() == monthly
+    assert not list(read_views())   # aggregate rows: not personal data
+
+
 def test_personal_views_are_written_to_the_access_log(world):
     at = open_page("recruiter", "sourcing")
     assert any("recruiter" in list(f.value.columns) for f in at.dataframe)
     family = at.selectbox(key="drill_family").options[1]
     at.selectbox(key="drill_family").select(family).run()
-    assert any({"first_name", "last_name"} <= set(f.value.columns) for f in at.dataframe)
+    assert any({"first_name", "last_name"} <= columns(f.value) for f in at.dataframe)
     views = list(read_views())
     assert [(v["role"], v["page"], v["shown"]) for v in views] == [
         ("recruiter", "sourcing", "recruiter activity per recruiter"),
@@ -269,18 +287,26 @@ def test_every_page_in_a_real_browser(world, role, chromium, screenshots_dir):
             time.sleep(0.3)
         page = chromium.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            for dashboard in PAGES:
-                if dashboard.key not in ACCESS.roles[role].pages or (role != "leadership" and dashboard.key == "leadership"):
-                    continue
-                page.goto(f"http://127.0.0.1:{port}/{dashboard.url_path}")
+            shown = [p for p in PAGES if p.key in ACCESS.roles[role].pages
+                     and (role == "leadership" or p.key not in ACCESS.roles["leadership"].pages)]
+            for dashboard in shown:
+                # the role's first page is the app's default, served at the root
+                first = dashboard.key == ACCESS.roles[role].pages[0]
+                page.set_viewport_size({"width": 1400, "height": 1000})
+                page.goto(f"http://127.0.0.1:{port}/" + ("" if first else dashboard.url_path))
                 page.get_by_role("heading", name=dashboard.title).wait_for(timeout=60_000)
                 page.wait_for_selector('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg',
                                        timeout=60_000)
                 page.wait_for_selector('[data-testid="stDataFrame"]', timeout=30_000)
                 page.wait_for_timeout(1500)   # charts animate in
+                assert page.get_by_text("Page not found").count() == 0, dashboard.key
                 assert page.locator('[data-testid="stException"]').count() == 0, dashboard.key
                 assert "Data as of" in page.locator('[data-testid="stSidebar"]').inner_text()
-                page.screenshot(path=str(screenshots_dir / f"dashboard-{dashboard.key}.png"), full_page=True)
+                # the page scrolls inside Streamlit's main block: grow the window to show all of it
+                height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+                page.set_viewport_size({"width": 1400, "height": min(max(height, 1000), 8000)})
+                page.wait_for_timeout(1000)
+                page.screenshot(path=str(screenshots_dir / f"dashboard-{dashboard.key}.png"))
                 # viewer toolbar: no developer options in the main menu
                 assert page.get_by_text("Clear cache").count() == 0
         finally:

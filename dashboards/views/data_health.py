@@ -2,13 +2,22 @@
 figures (records, people, merges, review queue, model version) of every identity run."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from dashboards import common
+from dashboards.run_status import stage_status
+from warmpool.config import get_settings
 
 PAGE = "data_health"
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _runs(dagster_home: str):
+    return stage_status(Path(dagster_home))
 
 
 def body() -> None:
@@ -30,6 +39,24 @@ def body() -> None:
                        help="Uncertain pairs: `warmpool identity review list`.")
         cols[4].metric("Match model version", str(latest["model_version"]) if pd.notna(latest["model_version"]) else "–")
         st.caption(f"Last identity run: {pd.Timestamp(latest['started_at']):%d %b %Y, %H:%M} UTC ({latest['kind']}).")
+
+    st.subheader("Pipeline runs")
+    stages, recent = _runs(str(get_settings().dagster_home))
+    if stages.empty:
+        st.info("No pipeline run recorded yet: `make demo` or `warmpool run`.")
+    else:
+        last = recent.iloc[0] if not recent.empty else None
+        if last is not None:
+            ok = last["status"] == "success"
+            (st.success if ok else st.error)(
+                f"Latest run {last['run']} ({last['job']}): {last['status']}, started "
+                f"{pd.Timestamp(last['started']):%d %b %Y, %H:%M} UTC.", icon=":material/check_circle:" if ok else ":material/error:")
+        left, right = st.columns(2)
+        with left:
+            common.table(stages.rename(columns={"last_success": "last successful"}), "pipeline_stages.csv",
+                         key="download-stages")
+        with right:
+            common.table(recent, "pipeline_runs.csv", key="download-pipeline-runs")
 
     sources = common.load(PAGE, "source_health").frame
     st.subheader("Freshness of each source")

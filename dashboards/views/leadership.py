@@ -38,13 +38,25 @@ def body() -> None:
     by = st.segmented_control("Break down by", ["channel", "source", "vendor"], default="channel",
                               key="roi_breakdown", format_func=str.capitalize) or "channel"
     monthly = common.load(PAGE, "roi_by_month", by).frame
-    chart = alt.Chart(monthly).mark_bar().encode(
+    pick = alt.selection_point(fields=["breakdown"], name="pick")
+    chart = alt.Chart(monthly).mark_bar().add_params(pick).encode(
         x=alt.X("yearmonth(period_month):T", title="Month"),
         y=alt.Y("sum(hires):Q", title="Hires", axis=alt.Axis(tickMinStep=1, format="d")),
         color=alt.Color("breakdown:N", title=by.capitalize()),
         tooltip=[alt.Tooltip("yearmonth(period_month):T", title="Month"), alt.Tooltip("breakdown:N", title=by),
-                 alt.Tooltip("sum(hires):Q", title="Hires"), alt.Tooltip("sum(spend):Q", title="Spend ($)", format=",.0f")])
-    common.chart(chart, key="hires_by_month")
+                 alt.Tooltip("sum(hires):Q", title="Hires"), alt.Tooltip("sum(spend):Q", title="Spend ($)", format=",.0f")],
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.35)))
+    event = common.chart(chart, key="hires_by_month", on_select="rerun")
+    picked = [p["breakdown"] for p in (event.selection.get("pick") or []) if "breakdown" in p] if event else []
+    if picked:
+        chosen = picked[0]
+        st.caption(f"The rows behind {chosen} (click the chart's background to clear):")
+    else:
+        chosen = st.selectbox(f"The rows behind a {by} (or click a bar)",
+                              ["—", *sorted(monthly["breakdown"].dropna().unique())], key=f"drill_{by}")
+    if chosen != "—":
+        rows = common.load(PAGE, "roi_rows", by, chosen).frame
+        common.table(rows, f"source_roi_{by}_{chosen}.csv", key="download-drill")
 
     by_source = common.load(PAGE, "roi_by_source").frame
     left, right = st.columns(2)
@@ -78,12 +90,6 @@ def body() -> None:
                  column_config={"spend": st.column_config.NumberColumn("spend ($)", format="dollar"),
                                 "cost_per_hire": st.column_config.NumberColumn("cost per hire ($)", format="dollar"),
                                 "avg_days_to_hire": st.column_config.NumberColumn("avg days to hire", format="%.1f")})
-
-    source = st.selectbox("Rows behind a source (by month)", ["—", *by_source["source_name"].tolist()],
-                          key="drill_source")
-    if source != "—":
-        rows = common.load(PAGE, "roi_rows", source).frame
-        common.table(rows, f"source_roi_{source}.csv", key="download-drill")
 
     st.subheader("Hires by source under each attribution model")
     model = st.radio("Credit a hire to", list(ATTRIBUTION_MODELS), format_func=ATTRIBUTION_MODELS.get,

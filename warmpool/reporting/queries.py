@@ -47,7 +47,7 @@ def roi_headline(reader: MartReader, filters: Filters) -> Result:
 
 def roi_by_month(reader: MartReader, filters: Filters, by: str = "channel") -> Result:
     """Hires and spend per month and channel (or source / vendor)."""
-    column = {"channel": "channel", "source": "source_name", "vendor": "coalesce(vendor, '(not a vendor)')"}[by]
+    column = ROI_BREAKDOWNS[by]
     return reader.query("rpt_source_roi", f"""
         select period_month, {column} as breakdown, sum(hires) as hires, sum(spend) as spend,
                sum(applications) as applications
@@ -201,9 +201,12 @@ def identity_runs(reader: MartReader) -> Result:
     return reader.query("rpt_identity_runs", "select * from {rows} order by started_at desc")
 
 
-def roi_rows(reader: MartReader, filters: Filters, source_name: str) -> Result:
-    """The rpt_source_roi rows behind one source: month by month."""
-    return reader.query("rpt_source_roi", """
-        select period_month, source_name, channel, applications, hires, resumes_bought, spend, cost_per_hire,
-               avg_days_to_hire
-        from {rows} where source_name = ? order by period_month""", filters, [source_name])
+ROI_BREAKDOWNS = {"channel": "channel", "source": "source_name", "vendor": "coalesce(vendor, '(not a vendor)')"}
+
+
+def roi_rows(reader: MartReader, filters: Filters, by: str, value: str) -> Result:
+    """The rpt_source_roi rows behind one bar of a breakdown (a channel, source or vendor), month by month."""
+    return reader.query("rpt_source_roi", f"""
+        select period_month, source_name, channel, vendor, applications, hires, resumes_bought, spend,
+               cost_per_hire, avg_days_to_hire
+        from {{rows}} where {ROI_BREAKDOWNS[by]} = ? order by period_month, source_name""", filters, [value])
