@@ -204,7 +204,7 @@ def test_drill_down_from_a_channel_to_its_months_adds_up(world):
     rows = next(f.value for f in at.dataframe if "period month" in f.value.columns)
     assert set(rows["channel"]) == {channel}
     monthly = duckdb.sql(f"select sum(hires) from read_parquet('{world.home}/exports/aggregates/rpt_source_roi.parquet') "
-                         f"where channel = '{channel}'").fetchone()[0]
+                         f"where channel = '{channel}'").fetchall()[0][0]
     assert rows["hires"].sum() == monthly
     assert not list(read_views())   # aggregate rows: not personal data
 

@@ -82,8 +82,9 @@ def body() -> None:
     else:
         reasons["source"] = reasons["source"].map(common.source_label)
         bars = alt.Chart(reasons).mark_bar().encode(
-            x=alt.X("sum(quarantined_rows):Q", title="Rows quarantined"),
-            y=alt.Y("reason:N", title=None, sort="-x"), color=alt.Color("source:N", title="Source"),
+            x=alt.X("sum(quarantined_rows):Q", title="Rows quarantined", axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y("reason:N", title=None, sort="-x", axis=alt.Axis(labelLimit=320)),
+            color=alt.Color("source:N", title="Source"),
             tooltip=["source:N", "reason:N", "field:N", alt.Tooltip("sum(quarantined_rows):Q", title="Rows")])
         common.chart(bars, key="quarantine")
         common.table(reasons, "quarantined_rows.csv", key="download-quarantine")

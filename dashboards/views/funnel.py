@@ -50,8 +50,9 @@ def body() -> None:
         segments["breakdown"] = segments["breakdown"].map(lambda v: common.place_label(None if v == "(unknown)" else v))
     counts = [col for col, _ in FUNNEL_STEPS]
     segments, hidden = common.suppress_small_cells(segments, counts)
-    segments["applied of pool"] = segments["applied_people"] / segments["pool_people"]
-    segments["hired of applied"] = segments["hired_people"] / segments["applied_people"]
+    # a share of nobody is blank, not 0% (and a hidden count leaves its share blank too)
+    segments["applied of pool"] = segments["applied_people"] / segments["pool_people"].where(segments["pool_people"] > 0)
+    segments["hired of applied"] = segments["hired_people"] / segments["applied_people"].where(segments["applied_people"] > 0)
     long = segments.melt(id_vars=["breakdown"], value_vars=["applied of pool", "hired of applied"],
                          var_name="conversion", value_name="rate").dropna()
     if long.empty:

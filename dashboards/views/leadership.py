@@ -68,7 +68,7 @@ def body() -> None:
         else:
             scatter = alt.Chart(paid).mark_circle(size=160).encode(
                 x=alt.X("spend:Q", title="Resume spend ($)", axis=alt.Axis(format="$,.0f")),
-                y=alt.Y("hires:Q", title="Hires"),
+                y=alt.Y("hires:Q", title="Hires", axis=alt.Axis(tickMinStep=1, format="d")),
                 color=alt.Color("source_name:N", title="Source"),
                 tooltip=[alt.Tooltip("source_name:N", title="Source"), alt.Tooltip("spend:Q", title="Spend ($)", format=",.0f"),
                          alt.Tooltip("hires:Q", title="Hires"), alt.Tooltip("cost_per_hire:Q", title="Cost per hire ($)", format=",.0f")])
@@ -81,7 +81,7 @@ def body() -> None:
         else:
             bars = alt.Chart(timed).mark_bar().encode(
                 x=alt.X("avg_days_to_hire:Q", title="Average days from application to hire"),
-                y=alt.Y("source_name:N", title=None, sort="-x"),
+                y=alt.Y("source_name:N", title=None, sort="-x", axis=alt.Axis(labelLimit=200)),
                 tooltip=[alt.Tooltip("source_name:N", title="Source"),
                          alt.Tooltip("avg_days_to_hire:Q", title="Days", format=".1f"), alt.Tooltip("hires:Q", title="Hires")])
             common.chart(bars, key="days_to_hire")
@@ -102,7 +102,7 @@ def body() -> None:
                                       if model != "ats_source" else credited.frame["credited_source"])
         bars = alt.Chart(frame).mark_bar().encode(
             x=alt.X("hires:Q", title="Hires credited", axis=alt.Axis(tickMinStep=1)),
-            y=alt.Y("source:N", title=None, sort="-x"),
+            y=alt.Y("source:N", title=None, sort="-x", axis=alt.Axis(labelLimit=220)),
             tooltip=[alt.Tooltip("source:N", title="Source"), alt.Tooltip("hires:Q", title="Hires", format=",.1f")])
         common.chart(bars, key="attribution_chart")
         common.table(frame[["source", "hires"]], f"hires_{model}.csv", key="download-attribution")
