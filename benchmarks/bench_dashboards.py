@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.bench_dbt import _dbt, _generate, _load_raw, _stand_in_identity, world_home
+from benchmarks.bench_dbt import built_world
 from benchmarks.common import BenchResult, stopwatch
 
 PEOPLE = 100_000
@@ -74,16 +74,10 @@ def _first_render(page: str) -> float:
 
 
 def measure(people: int, workdir: Path) -> list[BenchResult]:
-    from assets.dbt_project import DBT_PROJECT_DIR, parquet_exports
+    from assets.dbt_project import parquet_exports
     from warmpool.exports import export_marts
 
-    home, settings = world_home(people, workdir)
-    _generate(people, home)
-    _load_raw(home, {})
-    target = home / "dbt-target"
-    _dbt(DBT_PROJECT_DIR, target, "--select", "+int_source_records")
-    _stand_in_identity(home, settings.warehouse_path)
-    _dbt(DBT_PROJECT_DIR, target, "--exclude", "+int_source_records")
+    _, settings = built_world(people, workdir)
     export_marts(parquet_exports(), settings)
     out = []
     for page in PAGE_QUERIES:

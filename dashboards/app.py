@@ -15,9 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit ru
 from dashboards import common  # noqa: E402
 from dashboards.registry import PAGES  # noqa: E402
 from warmpool.config import get_settings  # noqa: E402
+from warmpool.exports import export_manifest  # noqa: E402
 from warmpool.reporting.access import load_access  # noqa: E402
-from warmpool.reporting.marts import Filters, MartReader, MartsNotExported  # noqa: E402
-from warmpool.reporting.queries import filter_choices  # noqa: E402
+from warmpool.reporting.marts import Filters, MartsNotExported  # noqa: E402
 
 st.set_page_config(page_title="Warmpool dashboards", page_icon=":material/insights:", layout="wide")
 access = load_access()
@@ -59,14 +59,12 @@ else:
 
 # ---- the filters every page honours -----------------------------------------------------------------
 settings = get_settings()
-reader = MartReader(settings)
-version = reader.version()
+manifest = export_manifest(settings)
+version = manifest["exported_at"] if manifest else None
 try:
-    choices = common._run(version, str(settings.home), True, "filter_choices", None, ()) if version else None
+    choices = common.run_query(version, str(settings.home), True, "filter_choices", None, ()) if version else None
 except MartsNotExported:
     choices = None
-finally:
-    reader.close()
 
 filters = Filters()
 st.sidebar.caption(common.as_of_caption(version))

@@ -42,8 +42,8 @@ def context() -> PageContext:
 
 # ---- data -------------------------------------------------------------------------------------------
 @st.cache_data(show_spinner=False, max_entries=1024)
-def _run(version: str | None, home: str, aggregate_only: bool, query: str, filters: Filters | None,
-         args: tuple) -> Result:
+def run_query(version: str | None, home: str, aggregate_only: bool, query: str, filters: Filters | None,
+              args: tuple) -> Result:
     # `version` and `home` are part of the cache key: a new export (or another data folder) is read afresh
     reader = MartReader(get_settings(), aggregate_only=aggregate_only)
     try:
@@ -53,13 +53,14 @@ def _run(version: str | None, home: str, aggregate_only: bool, query: str, filte
         reader.close()
 
 
-def load(page: str, query: str, *args, filters: Filters | None | bool = True) -> Result:
-    """Run `queries.<query>` for `page` under the session's filters (cached per export version). A page
-    in AGGREGATE_PAGES, or a role without personal data, reads the aggregate-only exports."""
+def load(page: str, query: str, *args, filtered: bool = True) -> Result:
+    """Run `queries.<query>` for `page` under the session's filters (`filtered=False`: a query that takes
+    none), cached per export version. A page in AGGREGATE_PAGES, or a role without personal data, reads
+    the aggregate-only exports."""
     ctx = context()
     aggregate_only = page in AGGREGATE_PAGES or not ctx.role.personal_data
-    chosen = ctx.filters if filters is True else (None if filters is False else filters)
-    return _run(ctx.version, str(get_settings().home), aggregate_only, query, chosen, args)
+    return run_query(ctx.version, str(get_settings().home), aggregate_only, query,
+                     ctx.filters if filtered else None, args)
 
 
 def guarded(fn):
@@ -100,26 +101,22 @@ def place_label(code: str | None) -> str:
     return (country_name(code) or code) if code else "(unknown)"
 
 
-def count(n) -> str:
-    if n is None or pd.isna(n):
-        return "–"
-    n = float(n)
+def _short(n: float, prefix: str, millions: int) -> str:
     if abs(n) >= 1_000_000:
-        return f"{n / 1_000_000:.1f}M"
+        return f"{prefix}{n / 1_000_000:.{millions}f}M"
     if abs(n) >= 10_000:
-        return f"{n / 1_000:.1f}k"
-    return f"{n:,.0f}" if n == int(n) else f"{n:,.1f}"
+        return f"{prefix}{n / 1_000:.1f}k"
+    return f"{prefix}{n:,.0f}" if n == int(n) or prefix else f"{n:,.1f}"
+
+
+def count(n) -> str:
+    """1,234 / 12.3k / 1.2M; a missing figure is a dash."""
+    return "–" if n is None or pd.isna(n) else _short(float(n), "", 1)
 
 
 def money(n) -> str:
-    if n is None or pd.isna(n):
-        return "unknown"
-    n = float(n)
-    if abs(n) >= 1_000_000:
-        return f"${n / 1_000_000:.2f}M"
-    if abs(n) >= 10_000:
-        return f"${n / 1_000:.1f}k"
-    return f"${n:,.0f}"
+    """$1,234 / $12.3k / $1.23M (US dollars); a missing figure is unknown, never $0."""
+    return "unknown" if n is None or pd.isna(n) else _short(float(n), "$", 2)
 
 
 def percent(n) -> str:

@@ -256,6 +256,21 @@ def test_filters_a_mart_cannot_honour_are_reported_not_ignored():
     assert not_applied == [] and params == [date(2025, 3, 1), "US", "GB"]
 
 
+def test_a_role_config_naming_an_unknown_page_or_role_is_refused_with_where(tmp_path):
+    from warmpool.reporting.access import AccessConfigError
+
+    path = tmp_path / "dashboards.yaml"
+    path.write_text("roles:\n  boss:\n    pages: [leadership, payroll]\n")
+    with pytest.raises(AccessConfigError, match=r"dashboards.yaml: roles.boss.pages: unknown page\(s\) \['payroll'\]"):
+        load_access(path)
+    path.write_text("roles:\n  boss:\n    pages: [leadership]\nusers:\n  cfo@example.com: ceo\n")
+    with pytest.raises(AccessConfigError, match="users.cfo@example.com: unknown role 'ceo'"):
+        load_access(path)
+    path.write_text("roles:\n  boss:\n    pages: [leadership]\nusers:\n  CFO@Example.com: boss\n")
+    access = load_access(path)
+    assert access.role_for("cfo@example.com").name == "boss" and access.role_for("x@example.com") is None
+
+
 def test_small_cells_are_hidden_but_zero_and_large_counts_stay():
     import pandas as pd
 

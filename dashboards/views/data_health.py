@@ -25,7 +25,7 @@ def body() -> None:
     st.title("Data health")
     st.caption(f"{common.as_of_caption(ctx.version)} (when the marts were last exported). Period, job family "
                "and location do not apply here; the source filter does.")
-    runs = common.load(PAGE, "identity_runs", filters=False).frame
+    runs = common.load(PAGE, "identity_runs", filtered=False).frame
     if runs.empty:
         st.info("Identity resolution has not run yet.")
     else:

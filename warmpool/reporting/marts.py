@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 
 from warmpool.config import Settings, get_settings
-from warmpool.exports import export_manifest, mart_path
+from warmpool.exports import mart_path
 
 # The pool's source key of an rpt_source_roi row: its vendor's key, a vendor without an ATS source
 # ("(vendor talentdb)"), else the ATS.
@@ -130,11 +130,6 @@ class MartReader:
 
     def close(self) -> None:
         self._con.close()
-
-    def version(self) -> str | None:
-        """The export's time (ISO-8601 UTC), None before the first export: what caches key on."""
-        manifest = export_manifest(self.settings)
-        return manifest["exported_at"] if manifest else None
 
     def path(self, mart: str) -> Path:
         path = mart_path(mart, aggregate=self.aggregate_only, settings=self.settings)
