@@ -238,5 +238,7 @@ class StageReport:
                     f"{total['suppressed']:,} suppressed, {total['deferred_by_cap']:,} deferred by cap, "
                     f"{total['failed']:,} failed" + (f", {total['ambiguous']:,} AMBIGUOUS" if total["ambiguous"] else ""))
         if "files" in first:
-            return f"{len(first['files'] or [])} marts"
+            marts = len(first.get("personal_columns") or {}) or len(first["files"] or [])
+            aggregates = len(first.get("aggregates") or [])
+            return f"{marts} marts" + (f" ({aggregates} also without personal columns)" if aggregates else "")
         return ""
