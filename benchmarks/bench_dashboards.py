@@ -13,8 +13,6 @@ Size: 100k people (`BENCH_DASHBOARDS_PEOPLE`); quick mode: 5k.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -76,12 +74,11 @@ def _first_render(page: str) -> float:
 
 
 def measure(people: int, workdir: Path) -> list[BenchResult]:
+    from assets.dbt_project import parquet_exports
+    from warmpool.exports import export_marts
+
     _, settings = built_world(people, workdir)
-    # in a child process: this one's in-process dbt keeps the warehouse open read-write, and DuckDB
-    # refuses a read-only connection beside it (the export opens the warehouse read-only, as in a run)
-    subprocess.run([sys.executable, "-c", "from assets.dbt_project import parquet_exports; "
-                    "from warmpool.exports import export_marts; export_marts(parquet_exports())"],
-                   check=True, env=dict(os.environ))
+    export_marts(parquet_exports(), settings)
     out = []
     for page in PAGE_QUERIES:
         alone = min(_queries_alone(settings, page) for _ in range(3))

@@ -205,7 +205,18 @@ def built_world(people: int, workdir: Path):
     _dbt(DBT_PROJECT_DIR, target, "--select", "+int_source_records")
     _stand_in_identity(home, settings.warehouse_path)
     _dbt(DBT_PROJECT_DIR, target, "--exclude", "+int_source_records")
+    _release_warehouse()
     return home, settings
+
+
+def _release_warehouse() -> None:
+    """Close dbt-duckdb's in-process database (it outlives the dbt invocation and holds the file's write
+    lock), so this process can open the warehouse again, read-only included."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    if DuckDBConnectionManager._ENV is not None:
+        DuckDBConnectionManager._ENV.close()
+        DuckDBConnectionManager._ENV = None
 
 
 def measure(people: int, workdir: Path) -> list[BenchResult]:

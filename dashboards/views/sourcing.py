@@ -55,11 +55,11 @@ def body() -> None:
     long["what"] = long["what"].map({"people": "Silver medalists", "contactable_people": "…contactable now",
                                      "open_jobs": "Open jobs"})
     bars = alt.Chart(long).mark_bar().encode(
-        y=alt.Y("job_family:N", title=None, sort="-x"), x=alt.X("count:Q", title="Count"),
+        y=alt.Y("job_family:N", title=None, sort="-x"), x=alt.X("count:Q", title="Count", axis=alt.Axis(tickMinStep=1, format="d")),
         color=alt.Color("what:N", title=None, scale=alt.Scale(domain=["Silver medalists", "…contactable now", "Open jobs"],
                                                               range=["#0b6e4f", "#7cc4a4", "#f2a541"])),
         yOffset=alt.YOffset("what:N", sort=["Silver medalists", "…contactable now", "Open jobs"]),
-        tooltip=["job_family:N", "what:N", "count:Q"]).properties(height=36 * len(merged))
+        tooltip=["job_family:N", "what:N", "count:Q"]).properties(height=48 * len(merged))
     common.chart(bars, key="silver_medalists")
     common.table(merged.rename(columns={"people": "silver medalists", "contactable_people": "contactable",
                                         "open_jobs": "open jobs", "jobs": "open jobs they could fill"}),
