@@ -27,4 +27,7 @@ PAGES = (
     DashboardPage("campaigns", "views/campaigns.py", "Campaigns", ":material/campaign:", "campaigns"),
     DashboardPage("funnel", "views/funnel.py", "Funnel", ":material/filter_alt:", "funnel"),
     DashboardPage("data_health", "views/data_health.py", "Data health", ":material/monitor_heart:", "data-health"),
+    # the recruiter pages read the search index (warmpool.search) and keep their own search audit log
+    DashboardPage("search", "search_page.py", "Recruiter search", ":material/search:", "search"),
+    DashboardPage("lookup", "lookup_page.py", "Search first", ":material/how_to_reg:", "lookup"),
 )
