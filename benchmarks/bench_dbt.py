@@ -59,12 +59,6 @@ class _Response:
         self.headers = {"Date": formatdate(usegmt=True)}
 
 
-class _Page(list):
-    def __init__(self, rows=()) -> None:
-        super().__init__(rows)
-        self.response = _Response()
-
-
 def _file_pages(ats_dir: Path, page_size: int = 10_000):
     """A stand-in for `pipelines.ats._pages` that reads the world's `sandbox/ats/<endpoint>.json`.
 
@@ -92,13 +86,15 @@ def _file_pages(ats_dir: Path, page_size: int = 10_000):
                 if line and line != "]":
                     yield json.loads(line)
 
+    from pipelines.ats import Page  # the real page (rows and the response they came in)
+
     def pages(client, endpoint, params):
-        page, pages_out = _Page(), 0
+        page, pages_out = Page([], _Response()), 0
         for row in rows_of(ats_dir / f"{endpoint.name}.json"):
             page.append(row)
             if len(page) == page_size:
                 yield page
-                page, pages_out = _Page(), pages_out + 1
+                page, pages_out = Page([], _Response()), pages_out + 1
         if page or not pages_out:  # an empty endpoint still answers with one empty page
             yield page
     return pages
