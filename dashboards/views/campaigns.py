@@ -27,7 +27,8 @@ def body() -> None:
     if perf.empty:
         st.info("No campaign was sent in this period.")
     else:
-        keys = [c for c in ("campaign_name", "variant", "step") if c in perf.columns]
+        keys = [c for c in ("campaign_name", "variant", "sequence_step") if c in perf.columns]
+        perf[keys[1:]] = perf[keys[1:]].fillna("—")
         perf["campaign"] = perf[keys].astype(str).agg(" · ".join, axis=1)
         totals = perf[[c for c, _ in STAGES] + ["machine_opened_only", "bounced", "unsubscribed", "complained"]].sum()
         cols = st.columns(len(STAGES) + 1)

@@ -127,9 +127,9 @@ def heat_bands(reader: MartReader, filters: Filters) -> Result:
 
 # ---- campaigns --------------------------------------------------------------------------------------
 def campaign_performance(reader: MartReader, filters: Filters) -> Result:
-    """Per campaign (and variant / step when the mart has them): the message funnel and the health rates."""
+    """Per campaign (and variant / sequence step when the mart has them): the message funnel and the health rates."""
     columns = reader.columns("rpt_campaign_performance")
-    keys = ["campaign_name"] + [c for c in ("variant", "step") if c in columns]
+    keys = ["campaign_name"] + [c for c in ("variant", "sequence_step") if c in columns]
     select_keys = ", ".join(keys)
     return reader.query("rpt_campaign_performance", f"""
         select {select_keys}, min(first_sent_at) as first_sent_at,
