@@ -28,7 +28,8 @@ def body() -> None:
         st.info("No campaign was sent in this period.")
     else:
         keys = [c for c in ("campaign_name", "variant", "sequence_step") if c in perf.columns]
-        perf[keys[1:]] = perf[keys[1:]].fillna("—")
+        for key in keys[1:]:   # a campaign without variants or steps reads "—" there
+            perf[key] = perf[key].astype("string").fillna("—")
         perf["campaign"] = perf[keys].astype(str).agg(" · ".join, axis=1)
         totals = perf[[c for c, _ in STAGES] + ["machine_opened_only", "bounced", "unsubscribed", "complained"]].sum()
         cols = st.columns(len(STAGES) + 1)
