@@ -13,12 +13,11 @@ Size: 100k people (`BENCH_DASHBOARDS_PEOPLE`); quick mode: 5k.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from pathlib import Path
 
 from benchmarks.bench_dbt import built_world
-from benchmarks.common import BenchResult, stopwatch
+from benchmarks.common import BenchResult, stopwatch, scratch_home
 
 PEOPLE = 100_000
 QUICK_PEOPLE = 5_000
@@ -93,11 +92,6 @@ def measure(people: int, workdir: Path) -> list[BenchResult]:
 
 
 def run(quick: bool) -> list[BenchResult]:
-    saved = dict(os.environ)
-    try:
-        people = QUICK_PEOPLE if quick else int(os.environ.get("BENCH_DASHBOARDS_PEOPLE") or PEOPLE)
-        with tempfile.TemporaryDirectory(prefix="bench-dashboards-") as tmp:
-            return measure(people, Path(tmp))
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    people = QUICK_PEOPLE if quick else int(os.environ.get("BENCH_DASHBOARDS_PEOPLE") or PEOPLE)
+    with scratch_home("bench-dashboards-") as tmp:
+        return measure(people, tmp)

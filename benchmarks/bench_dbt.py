@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import BenchResult, peak_rss_mb, stopwatch
+from benchmarks.common import BenchResult, peak_rss_mb, stopwatch, scratch_home
 
 SIZES = (100_000, 1_000_000)
 QUICK_SIZES = (5_000,)
@@ -259,14 +258,9 @@ def measure(people: int, workdir: Path) -> list[BenchResult]:
 
 def run(quick: bool) -> list[BenchResult]:
     out: list[BenchResult] = []
-    saved = dict(os.environ)
-    try:
-        sizes = QUICK_SIZES if quick else tuple(int(n) for n in os.environ.get("BENCH_DBT_SIZES", "").split(",") if n) or SIZES
-        with tempfile.TemporaryDirectory(prefix="bench-dbt-") as tmp:
-            for people in sizes:
-                out += measure(people, Path(tmp))
-                print(f"   {out[-1].size}: dbt build {out[-1].figure:.1f} s; {out[-1].note}", flush=True)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    sizes = QUICK_SIZES if quick else tuple(int(n) for n in os.environ.get("BENCH_DBT_SIZES", "").split(",") if n) or SIZES
+    with scratch_home("bench-dbt-") as tmp:
+        for people in sizes:
+            out += measure(people, tmp)
+            print(f"   {out[-1].size}: dbt build {out[-1].figure:.1f} s; {out[-1].note}", flush=True)
     return out

@@ -19,12 +19,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from benchmarks.bench_dbt import world_home
-from benchmarks.common import BenchResult, peak_rss_mb, stopwatch
+from benchmarks.common import BenchResult, peak_rss_mb, stopwatch, scratch_home
 
 SIZES = (1_000_000,)
 QUICK_SIZES = (5_000,)
@@ -117,15 +116,10 @@ def measure(people: int, workdir: Path) -> list[BenchResult]:
 
 def run(quick: bool) -> list[BenchResult]:
     out: list[BenchResult] = []
-    saved = dict(os.environ)
-    try:
-        sizes = QUICK_SIZES if quick else tuple(
-            int(n) for n in os.environ.get("BENCH_ERASURE_SIZES", "").split(",") if n) or SIZES
-        with tempfile.TemporaryDirectory(prefix="bench-erasure-") as tmp:
-            for people in sizes:
-                out += measure(people, Path(tmp))
-                print(f"   {out[-1].size}: erase {out[-1].figure:.1f} s; {out[-1].note}", flush=True)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    sizes = QUICK_SIZES if quick else tuple(
+        int(n) for n in os.environ.get("BENCH_ERASURE_SIZES", "").split(",") if n) or SIZES
+    with scratch_home("bench-erasure-") as tmp:
+        for people in sizes:
+            out += measure(people, tmp)
+            print(f"   {out[-1].size}: erase {out[-1].figure:.1f} s; {out[-1].note}", flush=True)
     return out

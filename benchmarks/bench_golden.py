@@ -9,12 +9,10 @@ newest record holding both name parts), scored in the same run on the same recor
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from benchmarks.bench_dbt import built_world
-from benchmarks.common import BenchResult
+from benchmarks.common import BenchResult, scratch_home
 
 SIZE = 20_000
 QUICK_SIZE = 5_000
@@ -51,10 +49,5 @@ def measure(people: int, workdir: Path) -> list[BenchResult]:
 
 
 def run(quick: bool) -> list[BenchResult]:
-    saved = dict(os.environ)
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-golden-") as tmp:
-            return measure(QUICK_SIZE if quick else SIZE, Path(tmp))
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with scratch_home("bench-golden-") as tmp:
+        return measure(QUICK_SIZE if quick else SIZE, tmp)

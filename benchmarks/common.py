@@ -6,10 +6,13 @@ and the ratio is what to compare across runs.
 """
 from __future__ import annotations
 
+import os
 import resource
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Iterator
 
 
@@ -45,3 +48,16 @@ def peak_rss_mb(children: bool = False) -> float:
     """Peak resident memory of this process (or its finished children), in MB."""
     who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
     return resource.getrusage(who).ru_maxrss / 1024
+
+
+@contextmanager
+def scratch_home(prefix: str) -> Iterator[Path]:
+    """A temporary folder for a benchmark's worlds; the environment (WARMPOOL_HOME and friends, which the
+    measurements set) is restored and the folder removed afterwards."""
+    saved = dict(os.environ)
+    try:
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            yield Path(tmp)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
