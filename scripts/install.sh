@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates .venv and installs Warmpool with every pinned dependency (requirements.lock) and the extras the
-# tests and benchmarks need (dev, bench); requirements.lock also pins the notebooks extra.
+# tests and benchmarks need (dev, bench, spark: the Spark identity test); requirements.lock also pins the notebooks extra.
 # torch comes from the CPU wheel on this machine's disk (/opt/wheels): never a CUDA build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,9 +16,9 @@ if command -v uv >/dev/null 2>&1; then
   # uv is ~10x faster than pip here; it only sees the local torch wheel through --find-links.
   [ -x .venv/bin/python ] || uv venv --quiet .venv --python "$PYTHON"
   uv pip install --quiet --python .venv/bin/python --find-links "$WHEELS" \
-    -r requirements.lock -e ".[dev,bench]"
+    -r requirements.lock -e ".[dev,bench,spark]"
 else
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
   .venv/bin/pip install --quiet torch==2.13.0
-  .venv/bin/pip install --quiet -c requirements.lock -e ".[dev,bench]"
+  .venv/bin/pip install --quiet -c requirements.lock -e ".[dev,bench,spark]"
 fi

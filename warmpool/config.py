@@ -262,6 +262,34 @@ class Settings:
         return Path(self.warehouse_file or self.home / "warehouse.duckdb")
 
     @property
+    def warehouse_url(self) -> str | None:
+        """A server warehouse (``postgresql://user:password@host:port/database``) instead of the DuckDB
+        file, or None (the default: ``warehouse_path``). From ``WARMPOOL_WAREHOUSE`` when it is such a URL
+        (a path there is the DuckDB file dbt opens, as before), else ``warehouse.url`` in the yaml; the
+        password belongs in the environment (``WARMPOOL_WAREHOUSE``), never in the yaml."""
+        env = _env("WARMPOOL_WAREHOUSE", None)
+        url = env if env and _is_server_url(env) else (self.raw.get("warehouse") or {}).get("url")
+        if url and not _is_server_url(url):
+            raise ValueError(f"warehouse.url must be a postgresql:// URL, not {url.split('://')[0]}://...")
+        return url or None
+
+    @property
+    def warehouse_engine(self) -> str:
+        """``duckdb`` (the warehouse file) or ``postgres`` (``warehouse_url``)."""
+        return "postgres" if self.warehouse_url else "duckdb"
+
+    @property
+    def identity_backend(self) -> str:
+        """Where Splink scores pairs: ``duckdb`` (default: in-process scratch databases), ``spark``
+        (pyspark, the ``[spark]`` extra; ``WARMPOOL_SPARK_MASTER``, default ``local[2]``) or ``postgres``
+        (scratch tables in ``warehouse_url``'s database). ``WARMPOOL_IDENTITY_BACKEND`` or
+        ``identity.backend`` in the yaml."""
+        backend = str(_env("WARMPOOL_IDENTITY_BACKEND", (self.raw.get("identity") or {}).get("backend") or "duckdb"))
+        if backend not in IDENTITY_BACKENDS:
+            raise ValueError(f"identity backend {backend!r}: expected one of {', '.join(IDENTITY_BACKENDS)}")
+        return backend
+
+    @property
     def sandbox_dir(self) -> Path:
         return self.home / "sandbox"
 
@@ -371,6 +399,13 @@ class Settings:
         return self
 
 
+IDENTITY_BACKENDS = ("duckdb", "spark", "postgres")
+
+
+def _is_server_url(value: str) -> bool:
+    return urlsplit(str(value)).scheme in ("postgresql", "postgres")
+
+
 def _secret_problem(name: str, value: str | None) -> str | None:
     if not value:
         return f"{name} is not set"
@@ -436,6 +471,7 @@ _ENV_KEYS = (
     "WARMPOOL_SMTP_USERNAME", "WARMPOOL_SMTP_PASSWORD", "WARMPOOL_SMTP_STARTTLS", "WARMPOOL_SENDER",
     "WARMPOOL_PUBLIC_URL", "WARMPOOL_LANDING_DIR", "WARMPOOL_WEB_STORE", "WARMPOOL_LANDING_URL",
     "SOURCES__ATS__API_KEY", "SOURCES__ATS__BASE_URL", "DLT_PROJECT_DIR", DEMO_ENV, *SANDBOX_SECRETS,
+    "WARMPOOL_WAREHOUSE", "WARMPOOL_IDENTITY_BACKEND",
 )
 
 

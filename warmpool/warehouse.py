@@ -1,5 +1,11 @@
 """The one warehouse connection helper.
 
+The warehouse is the DuckDB file (default) or a PostgreSQL database (``Settings.warehouse_url``:
+``WARMPOOL_WAREHOUSE=postgresql://...`` or ``warehouse.url`` in the yaml). Everything that needs to
+reach the configured warehouse asks here: dlt's destination (``pipelines/_runner.py``), dbt's target
+(``dbt_target``), Splink's Postgres backend (``sqlalchemy_engine``). ``connect``/``warehouse`` open the
+DuckDB file.
+
 DuckDB allows one writing process per file. Writers (the Dagster run: dlt, identity, dbt,
 activation) run one at a time inside a single run; everything else (dashboards, notebooks, the
 CLI's read commands) opens the file read-only or reads the parquet exports of the marts.
@@ -8,12 +14,14 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
+from urllib.parse import unquote, urlsplit
 
 import duckdb
 
-from warmpool.config import get_settings
+from warmpool.config import Settings, get_settings
 
 
 def connect(path: Path | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -69,3 +77,61 @@ def compact(path: Path | None = None) -> tuple[int, int]:
     os.replace(fresh, path)
     Path(f"{path}.wal").unlink(missing_ok=True)
     return before, path.stat().st_size
+
+
+# --- the configured warehouse: DuckDB file or PostgreSQL ---------------------------------------------
+
+@dataclass(frozen=True)
+class PostgresTarget:
+    """Where a PostgreSQL warehouse is, parsed from ``warehouse_url`` (the password kept apart)."""
+    host: str
+    port: int
+    user: str
+    database: str
+    password: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> "PostgresTarget":
+        parts = urlsplit(url)
+        database = unquote(parts.path.lstrip("/"))
+        if not parts.hostname or not parts.username or not database:
+            raise ValueError("the warehouse URL must name a user, a host and a database: "
+                             "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
+        return cls(host=parts.hostname, port=parts.port or 5432, user=unquote(parts.username), database=database,
+                   password=unquote(parts.password) if parts.password else None)
+
+    @property
+    def sqlalchemy_url(self) -> Any:
+        from sqlalchemy.engine import URL  # SQLAlchemy only where a Postgres warehouse is used
+
+        return URL.create("postgresql+psycopg2", username=self.user, password=self.password, host=self.host,
+                          port=self.port, database=self.database)
+
+
+def postgres_target(settings: Settings | None = None) -> PostgresTarget | None:
+    """The PostgreSQL warehouse, or None when the warehouse is the DuckDB file."""
+    url = (settings or get_settings()).warehouse_url
+    return PostgresTarget.from_url(url) if url else None
+
+
+def dbt_target(settings: Settings | None = None) -> tuple[str, dict[str, str], dict[str, str]]:
+    """dbt's target name (``dev``: DuckDB, ``postgres``), the ``--vars`` that locate the warehouse
+    (profiles.yml reads them) and the environment the dbt process needs beside its own (the Postgres
+    password as ``PGPASSWORD``, never on a command line)."""
+    s = settings or get_settings()
+    pg = postgres_target(s)
+    if pg is None:
+        return "dev", {"warehouse_path": str(s.warehouse_path)}, {}
+    return ("postgres", {"pg_host": pg.host, "pg_port": str(pg.port), "pg_user": pg.user, "pg_database": pg.database},
+            {"PGPASSWORD": pg.password} if pg.password else {})
+
+
+def sqlalchemy_engine(settings: Settings | None = None) -> Any:
+    """A SQLAlchemy engine on the PostgreSQL warehouse (Splink's ``PostgresAPI`` takes one)."""
+    from sqlalchemy import create_engine  # SQLAlchemy only where a Postgres warehouse is used
+
+    pg = postgres_target(settings)
+    if pg is None:
+        raise ValueError("no PostgreSQL warehouse is configured (WARMPOOL_WAREHOUSE=postgresql://... or "
+                         "warehouse.url in config/warmpool.yaml)")
+    return create_engine(pg.sqlalchemy_url)

@@ -1,5 +1,6 @@
-"""Scoring record pairs with the saved model (Splink 5, each call in its own in-memory DuckDB so its
-scratch tables never land in the warehouse file).
+"""Scoring record pairs with the saved model (Splink 5, each call on a fresh database API of the
+configured backend, ``backends``: by default its own in-memory DuckDB, so its scratch tables never land
+in the warehouse file; or Spark).
 
 Every linker here is set up the same way: the model's settings with the prior scaled to the run's
 size (``model.settings_for_size``) and the smoothed term frequencies of the run's records
@@ -18,11 +19,12 @@ from __future__ import annotations
 
 import copy
 import logging
-import tempfile
+from typing import Any
 
 import polars as pl
-from splink import DuckDBAPI, Linker
+from splink import Linker
 
+from warmpool.identity import backends
 from warmpool.identity.blocking import BlockingPlan
 from warmpool.identity.features import smoothed_term_frequencies, splink_table
 from warmpool.identity.keys import ordered_pair, record_key_expr, record_keys
@@ -39,17 +41,6 @@ PAIR_KEYS = ("source_l", "source_record_id_l", "source_r", "source_record_id_r")
 CONTRADICTION_BITS = 10.0
 
 _NEVER_WARN = {"warning_mode": "never"}
-# DuckDB's own ceiling for a prediction (it spills to the temp folder beyond it), so the process
-# stays bounded at millions of records next to the features polars holds.
-DUCKDB_MEMORY_LIMIT = "2500MB"
-
-
-def _db_api() -> DuckDBAPI:
-    db_api = DuckDBAPI()
-    db_api.duckdb_con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'; "
-                              f"SET temp_directory = '{tempfile.gettempdir()}/warmpool-identity-duckdb'; "
-                              "SET preserve_insertion_order = false")
-    return db_api
 
 
 def with_plan(settings: dict, plan: BlockingPlan | None) -> dict:
@@ -59,17 +50,18 @@ def with_plan(settings: dict, plan: BlockingPlan | None) -> dict:
     return {**settings, "blocking_rules_to_generate_predictions": copy.deepcopy(plan.splink_rules)}
 
 
-def _linker(db_api: DuckDBAPI, records, settings: dict, term_frequencies: dict[str, pl.DataFrame]) -> Linker:
+def _linker(db_api: Any, records, settings: dict, term_frequencies: dict[str, pl.DataFrame]) -> Linker:
     """A linker over ``records`` (a table registered on ``db_api``) with ``term_frequencies``
     (``smoothed_term_frequencies`` tables)."""
-    linker = Linker(records, settings, log_level=logging.WARNING)
+    linker = Linker(records, backends.settings_for(db_api, settings), log_level=logging.WARNING)
     for col, tf in term_frequencies.items():
-        linker.table_management.register_term_frequency_lookup(db_api.register(tf.to_arrow()), col)
+        linker.table_management.register_term_frequency_lookup(backends.register(db_api, tf.to_arrow(), f"tf_{col}"),
+                                                               col)
     return linker
 
 
-def _register(db_api: DuckDBAPI, features: pl.DataFrame, name: str):
-    return db_api.register(splink_table(features), table_name=name)
+def _register(db_api: Any, features: pl.DataFrame, name: str):
+    return backends.register(db_api, splink_table(features), name)
 
 
 def pair_settings(model: TrainedModel, records: int) -> dict:
@@ -95,9 +87,8 @@ def empty_pairs() -> pl.DataFrame:
 # linking pairs as row positions (clustering in memory)
 
 def _link_edges(pred, threshold: float) -> pl.DataFrame:
-    rel = pred.as_duckdbpyrelation()
-    df = pl.from_arrow(rel.select("unique_id_l, unique_id_r, match_probability, match_weight").filter(
-        f"match_probability >= {threshold!r}").arrow().read_all())
+    df = backends.to_polars(pred, ["unique_id_l", "unique_id_r", "match_probability", "match_weight"]).filter(
+        pl.col("match_probability") >= threshold)
     return df.with_columns(pl.col("unique_id_l").cast(pl.Int64), pl.col("unique_id_r").cast(pl.Int64))
 
 
@@ -107,14 +98,14 @@ def score_links(features: pl.DataFrame, model: TrainedModel, threshold: float | 
     ``threshold`` (default: the model's); blocked by ``plan`` (default: the model's own rules; its key
     columns must be in ``features``: ``blocking.with_block_keys``)."""
     t = model.threshold_match_probability if threshold is None else threshold
-    db_api = _db_api()
+    db_api = backends.db_api()
     try:
         linker = _linker(db_api, _register(db_api, features, "records"),
                          with_plan(settings_for_size(model, features.height), plan),
                          smoothed_term_frequencies(features, model))
         return _link_edges(linker.inference.predict(threshold_match_probability=t, **_NEVER_WARN), t)
     finally:
-        db_api.duckdb_con.close()
+        backends.close(db_api)
 
 
 def score_links_against_pool(pool: pl.DataFrame, new: pl.DataFrame, model: TrainedModel, records: int,
@@ -125,7 +116,7 @@ def score_links_against_pool(pool: pl.DataFrame, new: pl.DataFrame, model: Train
     plan of the whole run (its key columns in both frames). ``new`` may be part of ``pool``: a record
     is never paired with itself and each pair comes once, smaller ``unique_id`` on the left."""
     t = model.threshold_match_probability
-    db_api = _db_api()
+    db_api = backends.db_api()
     try:
         pool_sdf = _register(db_api, pool, "pool")
         new_sdf = _register(db_api, new, "new_records")
@@ -136,7 +127,7 @@ def score_links_against_pool(pool: pl.DataFrame, new: pl.DataFrame, model: Train
                                                               **_NEVER_WARN), t)
                   if new.height > 1 and within_new else between.clear())
     finally:
-        db_api.duckdb_con.close()
+        backends.close(db_api)
     edges = pl.concat([between.select("unique_id_l", "unique_id_r", "match_weight"),
                        within.select("unique_id_l", "unique_id_r", "match_weight")])
     lo, hi = pl.min_horizontal("unique_id_l", "unique_id_r"), pl.max_horizontal("unique_id_l", "unique_id_r")
@@ -156,13 +147,13 @@ def score_links_within_groups(features: pl.DataFrame, groups: pl.Series, model: 
     s["blocking_rules_to_generate_predictions"] = [
         {**rule, "blocking_rule": f"({rule['blocking_rule']}) AND l._group = r._group"}
         for rule in settings["blocking_rules_to_generate_predictions"]]
-    db_api = _db_api()
+    db_api = backends.db_api()
     try:
         linker = _linker(db_api, _register(db_api, features.with_columns(groups.alias("_group")), "grouped_records"),
                          s, term_frequencies)
         links = _link_edges(linker.inference.predict(threshold_match_probability=t, **_NEVER_WARN), t)
     finally:
-        db_api.duckdb_con.close()
+        backends.close(db_api)
     return links.select("unique_id_l", "unique_id_r", "match_weight")
 
 
@@ -170,9 +161,9 @@ def score_links_within_groups(features: pl.DataFrame, groups: pl.Series, model: 
 # scored pairs keyed by record keys (the pool, the review queue, explain)
 
 def _prediction_frame(preds) -> pl.DataFrame:
-    rel = preds.as_duckdbpyrelation()
-    wanted = ["unique_id_l", "unique_id_r", "match_probability", "match_weight", *evidence_columns(rel.columns)]
-    return pl.from_arrow(rel.select(", ".join(f'"{c}"' for c in wanted)).arrow().read_all())
+    names = [c.unquote().name for c in preds.columns]
+    wanted = ["unique_id_l", "unique_id_r", "match_probability", "match_weight", *evidence_columns(names)]
+    return backends.to_polars(preds, wanted)
 
 
 def keyed_pairs(p: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
@@ -207,13 +198,13 @@ def score_pairs(features: pl.DataFrame, model: TrainedModel, min_probability: fl
     """
     if features.height < 2:
         return empty_pairs()
-    db_api = _db_api()
+    db_api = backends.db_api()
     try:
         linker = _linker(db_api, _register(db_api, features, "records"), pair_settings(model, features.height),
                          smoothed_term_frequencies(features, model))
         p = _prediction_frame(linker.inference.predict(threshold_match_probability=min_probability, **_NEVER_WARN))
     finally:
-        db_api.duckdb_con.close()
+        backends.close(db_api)
     return keyed_pairs(p, features)
 
 
@@ -229,7 +220,7 @@ def score_delta_pairs(pool: pl.DataFrame, delta: pl.DataFrame, rescore: pl.DataF
     """
     allf = pl.concat([pool, delta.select(pool.columns)], how="vertical_relaxed")
     frames = []
-    db_api = _db_api()
+    db_api = backends.db_api()
     try:
         delta_sdf = _register(db_api, delta.select(pool.columns), "delta_records")
         linker = _linker(db_api, delta_sdf, pair_settings(model, allf.height), smoothed_term_frequencies(allf, model))
@@ -243,7 +234,7 @@ def score_delta_pairs(pool: pl.DataFrame, delta: pl.DataFrame, rescore: pl.DataF
             rescore_sdf = _register(db_api, rescore, "rescore_records")
             frames.append(_prediction_frame(linker.inference.predict_within(rescore_sdf, **kw)))
     finally:
-        db_api.duckdb_con.close()
+        backends.close(db_api)
     frames = [f for f in frames if f.height]
     if not frames:
         return empty_pairs()
@@ -280,14 +271,14 @@ def contradicting_pairs(features: pl.DataFrame, groups, model: TrainedModel,
     if f.height == 0:
         return []
     f = f.with_columns(pl.int_range(0, f.height, dtype=pl.Int64).alias("unique_id"))
-    db_api = _db_api()
+    db_api = backends.db_api()
     try:
         linker = _linker(db_api, _register(db_api, f, "grouped_records"), _evidence_settings(model), {})
-        rel = linker.inference.predict(**_NEVER_WARN).as_duckdbpyrelation()
-        hits = pl.from_arrow(rel.filter(f"match_weight <= {-float(bits)!r}").select(
-            "unique_id_l, unique_id_r").arrow().read_all())
+        scored = backends.to_polars(linker.inference.predict(**_NEVER_WARN),
+                                    ["unique_id_l", "unique_id_r", "match_weight"])
+        hits = scored.filter(pl.col("match_weight") <= -float(bits)).select("unique_id_l", "unique_id_r")
     finally:
-        db_api.duckdb_con.close()
+        backends.close(db_api)
     keys = record_keys(f).to_list()
     return sorted(ordered_pair(keys[int(a)], keys[int(b)])
                   for a, b in zip(hits["unique_id_l"].to_list(), hits["unique_id_r"].to_list()))
