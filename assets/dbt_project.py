@@ -4,6 +4,7 @@ policy declared in the models' YAML.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -15,6 +16,7 @@ from dagster_dbt import DbtCliResource
 
 from warmpool.config import DBT_PROJECT_DIR, get_settings
 from warmpool.exports import ExportPolicy
+from warmpool.warehouse import dbt_target
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"  # the venv's own dbt, whether or not its bin is on PATH
@@ -28,12 +30,22 @@ CAMPAIGN_REPORTS_SELECT = "stg_campaigns__sends+"
 
 
 def dbt_vars(warehouse_path: Path, as_of: str | None = None) -> dict[str, str]:
-    """dbt's `--vars` for a run: the warehouse file (profiles.yml reads it) and, if given, "today".
+    """dbt's `--vars` for a run: the warehouse (profiles.yml reads it: the DuckDB file, or where the
+    configured PostgreSQL warehouse is) and, if given, "today".
 
     The manifest is prepared with the default warehouse's vars, so a run on that warehouse re-uses
     dbt's partial parse; other vars (a test's warehouse, an `as_of`) make dbt parse again.
     """
-    return {"warehouse_path": str(warehouse_path), **({"as_of": as_of} if as_of else {})}
+    _, values, _ = dbt_target(dataclasses.replace(get_settings(), warehouse_file=Path(warehouse_path)))
+    return {**values, **({"as_of": as_of} if as_of else {})}
+
+
+def target_arg(warehouse_path: Path | None = None) -> list[str]:
+    """`--target` for the configured warehouse (`dev`: DuckDB, `postgres`)."""
+    settings = get_settings()
+    target, _, _ = dbt_target(dataclasses.replace(settings, warehouse_file=Path(warehouse_path))
+                              if warehouse_path else settings)
+    return ["--target", target]
 
 
 def vars_arg(values: dict[str, str]) -> list[str]:
@@ -51,7 +63,8 @@ def prepare_manifest(force: bool = False) -> Path:
         env = {**os.environ, "DO_NOT_TRACK": os.environ.get("DO_NOT_TRACK", "1")}  # the child's, not ours
         subprocess.run(
             [str(DBT_EXECUTABLE), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
-             "--profiles-dir", str(DBT_PROJECT_DIR), *vars_arg(dbt_vars(get_settings().warehouse_path))],
+             "--profiles-dir", str(DBT_PROJECT_DIR), *target_arg(),
+             *vars_arg(dbt_vars(get_settings().warehouse_path))],
             check=True, env=env, cwd=DBT_PROJECT_DIR,
         )
         load_manifest.cache_clear()

@@ -22,7 +22,7 @@ from typing import Any, Iterator, Mapping, Optional
 import dagster as dg
 import duckdb
 
-from assets.dbt_project import dbt_resource, dbt_vars
+from assets.dbt_project import dbt_resource, dbt_vars, target_arg, vars_arg
 from warmpool.campaigns.provider_lists import ProviderListConfig
 from warmpool.config import AtsSettings, Settings, SmtpSettings, get_settings
 from warmpool.warehouse import warehouse
@@ -56,6 +56,10 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def dbt_vars(self) -> dict[str, str]:
         return dbt_vars(self.file(), self.as_of)
+
+    def dbt_args(self) -> list[str]:
+        """`--target` and `--vars` of every dbt call: the configured warehouse (`warmpool.warehouse`)."""
+        return [*target_arg(self.file()), *vars_arg(self.dbt_vars())]
 
 
 class AtsResource(dg.ConfigurableResource):

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from assets.dbt_project import CAMPAIGN_REPORTS_SELECT, MANIFEST_PATH, POOL_RECORDS_SELECT, parquet_exports, vars_arg
+from assets.dbt_project import CAMPAIGN_REPORTS_SELECT, MANIFEST_PATH, POOL_RECORDS_SELECT, parquet_exports
 from assets.resources import WAREHOUSE_POOL, WarehouseResource, run_settings
 from warmpool import tables
 from warmpool.exports import export_marts
@@ -29,8 +29,9 @@ TRANSLATOR = WarmpoolDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_
 
 
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    # The warehouse reaches dbt as a var on its command line (profiles.yml reads it); no environment changes.
-    yield from dbt.cli(["build", *vars_arg(warehouse.dbt_vars())], context=context).stream()
+    # The warehouse reaches dbt as its target and vars on its command line (profiles.yml reads them); no
+    # environment changes (a PostgreSQL password is the deployment's PGPASSWORD).
+    yield from dbt.cli(["build", *warehouse.dbt_args()], context=context).stream()
 
 
 @dbt_assets(manifest=MANIFEST_PATH, select=POOL_RECORDS_SELECT, name="dbt_pool_records",

@@ -17,6 +17,7 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from pipelines import _crash
 from warmpool.config import Settings, get_settings
+from warmpool.warehouse import postgres_target
 
 # Set before dlt reads its runtime configuration; an explicit environment value still wins.
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
@@ -47,15 +48,25 @@ def resolve(settings: Settings | None) -> Settings:
     return settings or get_settings()
 
 
+def destination(settings: Settings) -> Any:
+    """dlt's destination for the configured warehouse (`warmpool.warehouse`): the DuckDB file, or
+    PostgreSQL when `warehouse_url` is set."""
+    pg = postgres_target(settings)
+    if pg is None:
+        settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.duckdb(credentials=str(settings.warehouse_path))
+    return dlt.destinations.postgres(credentials={"host": pg.host, "port": pg.port, "username": pg.user,
+                                                  "password": pg.password or "", "database": pg.database})  # "": none (trust, or libpq's own lookup)
+
+
 def make_pipeline(name: str, dataset: str, settings: Settings | None = None) -> dlt.Pipeline:
-    """A dlt pipeline loading into `dataset` (a schema) of the warehouse DuckDB file."""
+    """A dlt pipeline loading into `dataset` (a schema) of the configured warehouse."""
     s = resolve(settings)
     s.dlt_dir.mkdir(parents=True, exist_ok=True)
-    s.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
         pipeline_name=name,
         pipelines_dir=str(s.dlt_dir),
-        destination=dlt.destinations.duckdb(credentials=str(s.warehouse_path)),
+        destination=destination(s),
         dataset_name=dataset,
     )
 
@@ -87,15 +98,17 @@ def _dedupe_after_resume(pipeline: dlt.Pipeline) -> None:
     delete-insert merge de-duplicates nested tables by row key but, for a root table that has nested
     tables (ATS candidates, applications, jobs), inserts every staging row whose `_dlt_id` is in its
     de-duplicated key list, i.e. both copies (dlt 1.31; found by tests/test_ingestion_crash.py).
-    Only runs after a resume; DuckDB `rowid` picks one copy of each identical pair.
+    Only runs after a resume; the row's physical id (DuckDB `rowid`, PostgreSQL `ctid`) picks one copy
+    of each identical pair.
     """
+    row = "ctid" if pipeline.destination.destination_name == "postgres" else "rowid"
     with pipeline.sql_client() as client:
         for table in pipeline.default_schema.data_tables():
             if "_dlt_id" not in table.get("columns", {}):
                 continue
             name = client.make_qualified_table_name(table["name"])
-            repair(client, f"delete from {name} where rowid in (select rowid from (select rowid, row_number() "
-                           f"over (partition by _dlt_id order by rowid) as n from {name}) where n > 1)")
+            repair(client, f"delete from {name} where {row} in (select {row} from (select {row}, row_number() "
+                           f"over (partition by _dlt_id order by {row}) as n from {name}) as copies where n > 1)")
 
 
 def repair(client: Any, statement: str) -> None:

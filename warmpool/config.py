@@ -280,10 +280,9 @@ class Settings:
 
     @property
     def identity_backend(self) -> str:
-        """Where Splink scores pairs: ``duckdb`` (default: in-process scratch databases), ``spark``
-        (pyspark, the ``[spark]`` extra; ``WARMPOOL_SPARK_MASTER``, default ``local[2]``) or ``postgres``
-        (scratch tables in ``warehouse_url``'s database). ``WARMPOOL_IDENTITY_BACKEND`` or
-        ``identity.backend`` in the yaml."""
+        """Where Splink scores pairs: ``duckdb`` (default: in-process scratch databases) or ``spark``
+        (pyspark, the ``[spark]`` extra; ``WARMPOOL_SPARK_MASTER``, default ``local[2]``).
+        ``WARMPOOL_IDENTITY_BACKEND`` or ``identity.backend`` in the yaml."""
         backend = str(_env("WARMPOOL_IDENTITY_BACKEND", (self.raw.get("identity") or {}).get("backend") or "duckdb"))
         if backend not in IDENTITY_BACKENDS:
             raise ValueError(f"identity backend {backend!r}: expected one of {', '.join(IDENTITY_BACKENDS)}")
@@ -399,7 +398,7 @@ class Settings:
         return self
 
 
-IDENTITY_BACKENDS = ("duckdb", "spark", "postgres")
+IDENTITY_BACKENDS = ("duckdb", "spark")
 
 
 def _is_server_url(value: str) -> bool:

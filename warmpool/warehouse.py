@@ -97,8 +97,10 @@ class PostgresTarget:
         if not parts.hostname or not parts.username or not database:
             raise ValueError("the warehouse URL must name a user, a host and a database: "
                              "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
+        # no password in the URL: libpq's own PGPASSWORD, which dbt's connection reads too
+        password = unquote(parts.password) if parts.password else os.environ.get("PGPASSWORD") or None
         return cls(host=parts.hostname, port=parts.port or 5432, user=unquote(parts.username), database=database,
-                   password=unquote(parts.password) if parts.password else None)
+                   password=password)
 
     @property
     def sqlalchemy_url(self) -> Any:
@@ -123,7 +125,7 @@ def dbt_target(settings: Settings | None = None) -> tuple[str, dict[str, str], d
     if pg is None:
         return "dev", {"warehouse_path": str(s.warehouse_path)}, {}
     return ("postgres", {"pg_host": pg.host, "pg_port": str(pg.port), "pg_user": pg.user, "pg_database": pg.database},
-            {"PGPASSWORD": pg.password} if pg.password else {})
+            {"PGPASSWORD": pg.password} if pg.password and pg.password != os.environ.get("PGPASSWORD") else {})
 
 
 def sqlalchemy_engine(settings: Settings | None = None) -> Any:

@@ -70,3 +70,9 @@
     (select job_families.job_family from {{ ref('job_families') }} as job_families
         where job_families.alias = lower(trim({{ expression }})))
 {%- endmacro %}
+
+{#- Part number `part_expression` (a SQL expression, counted from 1) of a delimited text. dbt.split_part
+    takes only a literal part number on Postgres; DuckDB and Postgres both have split_part itself. -#}
+{% macro split_part_at(string_text, delimiter_text, part_expression) -%}
+    split_part({{ string_text }}, {{ delimiter_text }}, cast({{ part_expression }} as integer))
+{%- endmacro %}

@@ -44,7 +44,7 @@ def db_api(backend: str | None = None) -> Any:
         from splink.backends.spark import SparkAPI  # pyspark only when Spark is asked for (the [spark] extra)
 
         return SparkAPI(spark_session=spark_session(), break_lineage_method="parquet")
-    raise ValueError(f"identity backend {backend!r} is not available for scoring (expected duckdb or spark)")
+    raise ValueError(f"identity backend {backend!r}: expected duckdb or spark")
 
 
 def settings_for(api: Any, settings: dict) -> dict:

@@ -93,14 +93,14 @@ parsed_addresses as (
     select
         candidate_row_id,
         case
-            when part_count >= 3 then trim({{ dbt.split_part('address', "','", 'part_count - 2') }})
+            when part_count >= 3 then trim({{ split_part_at('address', "','", 'part_count - 2') }})
             when part_count = 2 then trim({{ dbt.split_part('address', "','", 1) }})
         end as city,
         case
-            when part_count >= 3 then trim({{ dbt.split_part('address', "','", 'part_count - 1') }})
+            when part_count >= 3 then trim({{ split_part_at('address', "','", 'part_count - 1') }})
         end as region,
         case
-            when part_count >= 2 then trim({{ dbt.split_part('address', "','", 'part_count') }})
+            when part_count >= 2 then trim({{ split_part_at('address', "','", 'part_count') }})
         end as country
     from first_addresses
 
