@@ -109,7 +109,8 @@ def test_sandbox_raw_layer_and_source_records_are_the_same_on_postgres_and_duckd
     assert loaded_postgres == loaded_duckdb and sum(loaded_duckdb.values()) > PEOPLE
 
     pg = psycopg2.connect(url)
-    duck = duckdb.connect(str(on_duckdb.warehouse_path), read_only=True)
+    # as dbt-duckdb opened it (its in-process database outlives the build; a read-only open would clash)
+    duck = duckdb.connect(str(on_duckdb.warehouse_path))
     try:
         with pg.cursor() as pg_cursor:
             for table in RAW_TABLES:
