@@ -41,9 +41,7 @@ def db_api(backend: str | None = None) -> Any:
                                "SET preserve_insertion_order = false")
         return api
     if backend == "spark":
-        from splink.backends.spark import SparkAPI  # pyspark only when Spark is asked for (the [spark] extra)
-
-        return SparkAPI(spark_session=spark_session(), break_lineage_method="parquet")
+        return _spark_api_class()(spark_session=spark_session(), break_lineage_method="parquet")
     raise ValueError(f"identity backend {backend!r}: expected duckdb or spark")
 
 
@@ -78,6 +76,29 @@ def _spark_function(node: exp.Expression) -> exp.Expression:
 def spark_sql(duckdb_sql: str) -> str:
     """One SQL condition of the model (DuckDB's dialect) in Spark's."""
     return sqlglot.parse_one(duckdb_sql, read="duckdb").transform(_spark_function).sql(dialect="spark")
+
+
+def _double_literals(node: exp.Expression) -> exp.Expression:
+    """``CAST(0.5 AS DOUBLE)`` as Spark's double literal ``0.5D`` (a cast literal would be a decimal,
+    whose 38 digits the model's tiny probabilities overflow): what Splink's own Spark dialect does."""
+    if (isinstance(node, (exp.Cast, exp.TryCast)) and isinstance(node.this, exp.Literal)
+            and node.to.is_type("double") and node.this.name != "Infinity"):
+        return exp.var(f"{node.this.name}D")
+    return node
+
+
+def _spark_api_class() -> type:
+    """Splink's ``SparkAPI``, writing its SQL with sqlglot's own Spark dialect. Splink's subclass of
+    that dialect cannot be instantiated when sqlglot is the compiled build (``sqlglotc``: "interpreted
+    classes cannot inherit from compiled"), which DuckDB runs keep for its speed; the one thing the
+    subclass adds, double literals, is done on the parsed SQL instead."""
+    from splink.backends.spark import SparkAPI  # pyspark only when Spark is asked for (the [spark] extra)
+
+    class WarmpoolSparkAPI(SparkAPI):
+        def _setup_for_execute_sql(self, sql: str, physical_name: str) -> str:
+            return sqlglot.parse_one(sql, read="spark").transform(_double_literals).sql(dialect="spark", pretty=True)
+
+    return WarmpoolSparkAPI
 
 
 def close(api: Any) -> None:
