@@ -96,3 +96,26 @@ def test_normalize_records_handles_missing_columns_and_blanks():
     assert out["phone_e164"].to_list() == ["+14155550123", None]
     assert out["city_norm"].to_list() == [None, None]
     assert "unrelated" not in out.columns
+
+
+def test_normalising_on_worker_processes_gives_the_same_features(monkeypatch):
+    """A big input's per-value work runs on a pool of worker processes in chunks: every feature must
+    come back on its own row, exactly as a single process computes it."""
+    people = [("Maria", "Garcia", "M.Garcia@gmail.com; maria+cv@acme.com", "030 1234567; +1 415 555 0123", "DE",
+               "Dr. María José García", "03/04/1990"),
+              ("Bob", "O'Neil", "bob@example.org", "(415) 555-0199", "US", "Bob O'Neil Jr.", "1985-12-01"),
+              (None, None, "not-an-email", "12", "GB", "García, María", "31/12/1979"),
+              ("Zoë", "van der Berg", None, None, None, None, None)]
+    rows = [dict(source="ats", source_record_id=str(i * len(people) + j), first_name=f, last_name=l, email=e,
+                 phone=p, country=c, full_name=fn, date_of_birth=d)
+            for i in range(300) for j, (f, l, e, p, c, fn, d) in enumerate(people)]
+    # distinct values vary per row so the chunks hold different values
+    frame = pl.DataFrame(rows).with_columns(
+        pl.col("email").str.replace("@", pl.col("source_record_id") + "@", literal=True),
+        (pl.col("phone") + pl.col("source_record_id").str.zfill(4)).alias("phone"))
+    serial = n.normalize_records(frame)
+    monkeypatch.setattr(n, "PARALLEL_MIN_DISTINCT", 50)
+    monkeypatch.setattr(n, "_CHUNK", 37)
+    parallel = n.normalize_records(frame)
+    assert parallel.equals(serial)
+    assert serial["email_norm"].drop_nulls().n_unique() > 500  # the chunks really held distinct values

@@ -46,7 +46,7 @@ MIN_RECORDS_FOR_EM = 500      # below: m from the priors
 MIN_EM_PAIRS = 100            # an EM session with fewer blocked pairs is skipped
 EM_MAX_PAIRS = 5e5            # EM samples records so a session sees about this many pairs (Splink's max_pairs)
 U_MAX_PAIRS = 5e5
-ADAPT_SAMPLE_RECORDS = 250_000  # larger inputs are adapted on a random sample of this many records
+ADAPT_SAMPLE_RECORDS = 100_000  # larger inputs are adapted on a random sample of this many records
 DETERMINISTIC_RECALL = 0.7    # share of true matches the deterministic rules are assumed to find (λ)
 
 # What the fit check compares: coverage of these features, and exact agreement on names and city

@@ -8,9 +8,13 @@ data repeats the same names, cities and companies a lot.
 """
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 import unicodedata
-from functools import lru_cache
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from functools import lru_cache, partial
 from typing import Callable, Iterable
 from urllib.parse import unquote
 
@@ -516,10 +520,47 @@ def skills_value(value: str | None) -> list[str] | None:
 # ---------------------------------------------------------------------------------------------
 # frame level
 
-def _map_distinct(df: pl.DataFrame, cols: list[str], fn: Callable, out: str, dtype: pl.DataType) -> pl.Series:
-    """Apply ``fn(*row_values)`` once per distinct combination of ``cols`` and join it back."""
+# Inputs with more distinct values than this in one column map them on every core (a pool of worker
+# processes, one per core): phone parsing, name splitting and email checks are Python per value, and
+# at a million records with lists of addresses and phones they are ~30 s of one core's time.
+PARALLEL_MIN_DISTINCT = 50_000
+_CHUNK = 20_000
+
+
+def _apply(fn: Callable, rows: list[tuple]) -> list:
+    return [fn(*row) for row in rows]
+
+
+@contextmanager
+def _worker_pool(records: int):
+    """Worker processes for ``_map_distinct`` when the input is big enough to pay their start-up,
+    else None. Forked: a spawned worker would re-run the caller's main script (any script without
+    a ``__main__`` guard), and the workers only run the pure-Python value functions here, never
+    polars or DuckDB, whose threads a fork does not copy."""
+    cores = os.cpu_count() or 1
+    if cores < 2 or records < PARALLEL_MIN_DISTINCT:
+        yield None
+        return
+    pool = ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("fork"))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _map_distinct(df: pl.DataFrame, cols: list[str], fn: Callable, out: str, dtype: pl.DataType,
+                  pool: Executor | None = None) -> pl.Series:
+    """Apply ``fn(*row_values)`` once per distinct combination of ``cols`` and join it back (on the
+    ``pool``'s workers, in chunks, when there are many: ``fn`` must then be a module-level function
+    or a ``partial`` of one)."""
     distinct = df.select(cols).unique()
-    values = [fn(*row) for row in distinct.iter_rows()]
+    rows = distinct.rows()
+    if pool is not None and len(rows) >= PARALLEL_MIN_DISTINCT:
+        values = [v for chunk in pool.map(partial(_apply, fn), [rows[i:i + _CHUNK] for i in range(0, len(rows), _CHUNK)])
+                  for v in chunk]
+    else:
+        values = _apply(fn, rows)
+    del rows
     if dtype == pl.List(pl.String):
         # polars builds a list column from Python lists slowly (an object per element); one joined
         # string per row, split by polars, is ~10x faster
@@ -554,14 +595,24 @@ def _has_several(df: pl.DataFrame, col: str) -> bool:
     return bool(df.select(pl.col(col).str.contains(MULTI_VALUE_SEP, literal=True).any()).item())
 
 
-def _names(df: pl.DataFrame) -> pl.DataFrame:
+def _full_name_parts(value: str | None) -> dict:
+    return dict(zip(("f", "m", "l"), split_full_name(value)))
+
+
+def _metaphone(value: str | None) -> str | None:
+    import jellyfish  # C extension with a slow first import: only normalising needs it
+
+    return jellyfish.metaphone(value) if value else None
+
+
+def _names(df: pl.DataFrame, pool: Executor | None = None) -> pl.DataFrame:
     """``first_name, middle_name, last_name`` with empty parts filled from ``full_name`` when it exists."""
     first, last = pl.col("first_name"), pl.col("last_name")
     middle = pl.col("middle_name") if "middle_name" in df.columns else pl.lit(None, pl.String)
     if "full_name" not in df.columns:
         return df.select(first, middle.alias("middle_name"), last)
-    parts = _map_distinct(df, ["full_name"], lambda v: dict(zip(("f", "m", "l"), split_full_name(v))), "v",
-                          pl.Struct({"f": pl.String, "m": pl.String, "l": pl.String}))
+    parts = _map_distinct(df, ["full_name"], _full_name_parts, "v",
+                          pl.Struct({"f": pl.String, "m": pl.String, "l": pl.String}), pool)
     split = df.select("first_name", "last_name", middle.alias("middle_name"), parts.alias("_p")).unnest("_p")
     # a split only fills what the record leaves empty; a given first or last name is never overridden
     return split.select(pl.coalesce("first_name", "f").alias("first_name"),
@@ -582,41 +633,44 @@ def normalize_records(records) -> pl.DataFrame:
     postcode_norm, middle_name_norm, and email_list / phone_list (every address / number, when some
     record has several). First / last names empty in a record are taken from its ``full_name``.
     """
-    import jellyfish  # C extension with a slow first import: only normalising needs it
-
     df = to_contract_frame(records)
+    with _worker_pool(df.height) as pool:
+        return _normalize(df, pool)
+
+
+def _normalize(df: pl.DataFrame, pool: Executor | None) -> pl.DataFrame:
     out = pl.DataFrame({"unique_id": pl.int_range(0, df.height, eager=True, dtype=pl.Int64)})
     str_t, list_t = pl.String, pl.List(pl.String)
-    names = _names(df)
+    names = _names(df, pool)
 
     country = _map_distinct(df, ["country"], country_value, "v", str_t)
     work = df.with_columns(country.alias("country_norm"))
     several_emails, several_phones = _has_several(df, "email"), _has_several(df, "phone")
     if several_emails:
-        email_list = _map_distinct(df, ["email"], email_values, "v", list_t)
+        email_list = _map_distinct(df, ["email"], email_values, "v", list_t, pool)
         email = email_list.list.first()
     else:
-        email = _map_distinct(df, ["email"], email_value, "v", str_t)
+        email = _map_distinct(df, ["email"], email_value, "v", str_t, pool)
     if several_phones:
-        phone_list = _map_distinct(work, ["phone", "country_norm"], phone_values, "v", list_t)
+        phone_list = _map_distinct(work, ["phone", "country_norm"], phone_values, "v", list_t, pool)
         phone = phone_list.list.first()
     else:
-        phone = _map_distinct(work, ["phone", "country_norm"], phone_value, "v", str_t)
+        phone = _map_distinct(work, ["phone", "country_norm"], phone_value, "v", str_t, pool)
     out = out.with_columns(
         source=df["source"],
         source_record_id=df["source_record_id"],
-        first_name_norm=_map_distinct(names, ["first_name"], name_value, "v", str_t),
-        first_name_canonical=_map_distinct(names, ["first_name"], first_name_canonical, "v", str_t),
-        first_name_aliases=_map_distinct(names, ["first_name"], first_name_aliases, "v", list_t),
-        last_name_norm=_map_distinct(names, ["last_name"], surname_value, "v", str_t),
+        first_name_norm=_map_distinct(names, ["first_name"], name_value, "v", str_t, pool),
+        first_name_canonical=_map_distinct(names, ["first_name"], first_name_canonical, "v", str_t, pool),
+        first_name_aliases=_map_distinct(names, ["first_name"], first_name_aliases, "v", list_t, pool),
+        last_name_norm=_map_distinct(names, ["last_name"], surname_value, "v", str_t, pool),
         email_norm=email,
         phone_e164=phone,
-        city_norm=_map_distinct(df, ["city"], location_value, "v", str_t),
-        region_norm=_map_distinct(df, ["region"], location_value, "v", str_t),
+        city_norm=_map_distinct(df, ["city"], location_value, "v", str_t, pool),
+        region_norm=_map_distinct(df, ["region"], location_value, "v", str_t, pool),
         country_norm=country,
-        linkedin_slug=_map_distinct(df, ["linkedin_url"], linkedin_slug, "v", str_t),
-        company_norm=_map_distinct(df, ["current_company"], company_value, "v", str_t),
-        title_norm=_map_distinct(df, ["current_title"], title_value, "v", str_t),
+        linkedin_slug=_map_distinct(df, ["linkedin_url"], linkedin_slug, "v", str_t, pool),
+        company_norm=_map_distinct(df, ["current_company"], company_value, "v", str_t, pool),
+        title_norm=_map_distinct(df, ["current_title"], title_value, "v", str_t, pool),
     )
     if several_emails:
         out = out.with_columns(email_list=email_list)
@@ -624,22 +678,21 @@ def normalize_records(records) -> pl.DataFrame:
         out = out.with_columns(phone_list=phone_list)
     if "date_of_birth" in df.columns:
         order = date_order(df["date_of_birth"].drop_nulls().unique().to_list())
-        out = out.with_columns(dob_norm=_map_distinct(df, ["date_of_birth"], lambda v: date_value(v, order), "v",
-                                                      str_t))
+        out = out.with_columns(dob_norm=_map_distinct(df, ["date_of_birth"], partial(date_value, order=order), "v",
+                                                      str_t, pool))
     if "address_line" in df.columns:
-        out = out.with_columns(address_norm=_map_distinct(df, ["address_line"], address_value, "v", str_t))
+        out = out.with_columns(address_norm=_map_distinct(df, ["address_line"], address_value, "v", str_t, pool))
     if "postcode" in df.columns:
-        out = out.with_columns(postcode_norm=_map_distinct(df, ["postcode"], postcode_value, "v", str_t))
+        out = out.with_columns(postcode_norm=_map_distinct(df, ["postcode"], postcode_value, "v", str_t, pool))
     if "middle_name" in df.columns or "full_name" in df.columns:
-        out = out.with_columns(middle_name_norm=_map_distinct(names, ["middle_name"], name_value, "v", str_t))
+        out = out.with_columns(middle_name_norm=_map_distinct(names, ["middle_name"], name_value, "v", str_t, pool))
     out = out.with_columns(
         # every digit of the (first) phone as written, extension included: equal where parsing was not
         phone_digits=pl.when(pl.col("phone_e164").is_not_null()).then(
             df["phone"].str.split(MULTI_VALUE_SEP).list.first().str.replace_all(r"\D", "")),
         email_local=pl.col("email_norm").str.split("@").list.first(),
-        email_freemail=_map_distinct(out, ["email_norm"], email_is_freemail, "v", pl.Boolean),
-        last_name_metaphone=_map_distinct(
-            out, ["last_name_norm"], lambda v: jellyfish.metaphone(v) if v else None, "v", str_t),
+        email_freemail=_map_distinct(out, ["email_norm"], email_is_freemail, "v", pl.Boolean, pool),
+        last_name_metaphone=_map_distinct(out, ["last_name_norm"], _metaphone, "v", str_t, pool),
     )
     return out.with_columns(email_local_is_name=mailbox_from_name(
         pl.col("email_local"), pl.col("first_name_norm"), pl.col("last_name_norm")))
