@@ -86,7 +86,7 @@ def run(quick: bool) -> list[BenchResult]:
     results += [
         BenchResult("warmpool resolve wall time", size, full["seconds"], "s", "naive exact-email dedupe (DuckDB)",
                     naive_s, f"{resolved['person_id'].n_unique():,} persons vs {naive_persons:,} by exact email; "
-                    f"2 cores; target <= 120 s"),
+                    f"2 cores, load average {os.getloadavg()[0]:.1f} when it ended; target <= 120 s"),
         BenchResult("warmpool resolve peak memory", size, full_rss, "MB", "limit", 8192.0, "peak RSS of the child"),
         BenchResult("pairwise F1 at full size", size, s_full.f1, "", "naive rules F1",
                     pairwise_scores(naive_rule_clusters(pl.read_csv(records_csv, infer_schema=False)), truth,
