@@ -556,8 +556,8 @@ def _map_distinct(df: pl.DataFrame, cols: list[str], fn: Callable, out: str, dty
     distinct = df.select(cols).unique()
     rows = distinct.rows()
     if pool is not None and len(rows) >= PARALLEL_MIN_DISTINCT:
-        values = [v for chunk in pool.map(partial(_apply, fn), [rows[i:i + _CHUNK] for i in range(0, len(rows), _CHUNK)])
-                  for v in chunk]
+        chunks = [rows[i:i + _CHUNK] for i in range(0, len(rows), _CHUNK)]
+        values = [v for chunk in pool.map(partial(_apply, fn), chunks) for v in chunk]
     else:
         values = _apply(fn, rows)
     del rows
