@@ -103,6 +103,20 @@ def test_an_exploding_block_is_tightened_and_what_it_loses_recovered():
     assert by_rule["last name + first initial + city"].comparisons == 400 * (10 * 9 // 2)
 
 
+def test_a_rule_without_a_pair_is_reported_but_not_run():
+    """Every record its own email: the email rule has nothing to compare, so it costs no join (each
+    rule is one in every prediction) and the summary says so."""
+    n = 50
+    f = normalize_records(pl.DataFrame({
+        "source": ["s"] * n, "source_record_id": [str(i) for i in range(n)],
+        "first_name": ["Maria"] * n, "last_name": ["Garcia"] * n, "email": [f"m{i}@acme.com" for i in range(n)]}))
+    plan = plan_blocking(f)
+    email = next(c for c in plan.counts if c.rule == "email")
+    assert email.comparisons == 0 and "not run" in email.describe()
+    assert len(plan.splink_rules) == sum(1 for c in plan.counts if c.comparisons > 0)
+    assert plan.keys.width == len(plan.splink_rules)
+
+
 # ---- the threshold from the score distribution --------------------------------------------------------
 
 def test_expected_precision_and_recall_come_from_the_probabilities():

@@ -169,6 +169,9 @@ class _Planner:
         self.refinements = [(name, expr) for name, col, expr in _REFINEMENTS if populated(features, col)]
 
     def _add(self, name: str, key: pl.Series, sizes: pl.DataFrame, note: str = "") -> None:
+        if _pairs(sizes["n"]) == 0:  # every block a single record: the rule would only cost a join
+            self.counts.append(RuleCount(name, 0, int(sizes["n"].max() or 0), f"{note}; nothing to compare, not run"))
+            return
         col = f"{KEY_PREFIX}{len(self.columns)}"
         self.columns[col] = key.alias(col)
         self.rules.append({"blocking_rule": f"l.{col} = r.{col}", "sql_dialect": "duckdb"})
