@@ -28,10 +28,10 @@ from warmpool.campaigns.ledger import SendLedger
 from warmpool.campaigns.message import build_message
 from warmpool.campaigns.sender import send_campaign
 from warmpool.config import AtsSettings, Settings, SmtpSettings
-from warmpool.mail import wire_bytes
 from warmpool.segments import compile_segment, parse_segment
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "4"))
 
 
 def run(quick: bool) -> list[BenchResult]:
@@ -53,7 +53,7 @@ def _sending(n: int) -> BenchResult:
         settings = Settings(home=home, ats=AtsSettings(base_url="http://unused", api_key="unused"),
                             smtp=SmtpSettings(host="127.0.0.1", port=sink.port,
                                               public_base_url="https://talent.warmpool.example"),
-                            raw={"campaigns": {"rate_per_second": 0}})
+                            raw={"campaigns": {"rate_per_second": 0, "connections": CONNECTIONS}})
         with web_store.store(settings.web_store_path) as con:  # a realistic suppression list to check against
             web_store.insert_email_events(con, [
                 {"provider_event_id": f"u{i}", "provider": "bench", "event": "unsubscribe",
@@ -61,7 +61,7 @@ def _sending(n: int) -> BenchResult:
         members = _members(n, campaign.campaign_id)
 
         # baseline: the same number of pre-built messages over one plain smtplib connection
-        built = [wire_bytes(build_message(campaign, m, settings.smtp, to_addr=m["email"], now=NOW).message)
+        built = [build_message(campaign, m, settings.smtp, to_addr=m["email"], now=NOW).data
                  for m in _members(n, "baseline")]
         started = time.perf_counter()
         with smtplib.SMTP("127.0.0.1", sink.port) as smtp:

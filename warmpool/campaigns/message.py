@@ -11,12 +11,14 @@ import datetime as dt
 import html
 import re
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 from typing import Any
 
 from warmpool.campaigns.config import Campaign
 from warmpool.config import SmtpSettings
-from warmpool.mail import add_footer, breaks_header, compose, new_message_id, sender_address
+from warmpool.mail import add_footer, breaks_header, compose_wire, needs_smtputf8, new_message_id, sender_address
 from warmpool.tokens import make_token
 
 # An <a ...> tag's href in rendered HTML. Autoescape turns '<' and '"' from data into entities, so
@@ -27,12 +29,18 @@ _URL_TAIL = r"(?![A-Za-z0-9/_~%#?&=+\-])"
 
 @dataclass(frozen=True)
 class BuiltMessage:
-    message: EmailMessage
+    data: bytes                    # the SMTP wire bytes (before any DKIM signature)
+    utf8: bool                     # an envelope address outside ASCII: needs the SMTPUTF8 extension
     message_id: str
     to_addr: str
     from_addr: str
     unsubscribe_url: str
     tracked_links: dict[str, str]  # original URL -> click redirect URL
+
+    @property
+    def message(self) -> EmailMessage:
+        """The mail as the email package reads it (previews and tests; sending uses ``data``)."""
+        return BytesParser(policy=policy.default).parsebytes(self.data)
 
 
 def build_message(campaign: Campaign, member: dict[str, Any], smtp: SmtpSettings, *, to_addr: str,
@@ -86,10 +94,13 @@ def build_message(campaign: Campaign, member: dict[str, Any], smtp: SmtpSettings
                    'style="display:block;border:0">')
 
     # RFC 8058: one HTTPS URI and the One-Click POST marker (both to be covered by DKIM at the relay).
-    msg = compose(smtp, to=to_addr, subject=campaign.subject, text=text_body, html=html_body, date=now,
-                  message_id=message_id, headers={"List-Unsubscribe": f"<{unsubscribe_url}>",
-                                                  "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
-    return BuiltMessage(msg, message_id, to_addr, sender_address(smtp.sender), unsubscribe_url, dict(tracked))
+    from_addr = sender_address(smtp.sender)
+    utf8 = needs_smtputf8(from_addr, to_addr)
+    data = compose_wire(smtp, to=to_addr, subject=campaign.subject, text=text_body, html=html_body, date=now,
+                        message_id=message_id, utf8=utf8,
+                        headers={"List-Unsubscribe": f"<{unsubscribe_url}>",
+                                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+    return BuiltMessage(data, utf8, message_id, to_addr, from_addr, unsubscribe_url, dict(tracked))
 
 
 def _clean(value: Any) -> str | None:

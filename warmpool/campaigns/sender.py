@@ -17,7 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import os
+import queue
 import socket
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -32,14 +34,17 @@ from warmpool.campaigns.message import build_message
 from warmpool.config import Settings, get_settings
 from warmpool.consent import ConsentRules, Suppression, events_from_store, load_rules, suppressions_by_address
 from warmpool.emails import InvalidEmail, canonical_email, normalize_email
-from warmpool.mail import (DeliveryUnknown, NotSent, Refused, SmtpClient, SmtpUnreachable, check_header,
-                           needs_smtputf8, wire_bytes)
+from warmpool.mail import DeliveryUnknown, NotSent, Refused, SmtpClient, SmtpUnreachable, check_header
 from warmpool.mail.dkim import dkim_signer
 from warmpool.tokens import secret_key
 
 DEFAULT_RATE_PER_SECOND = 10.0
 DEFAULT_LEASE_SECONDS = 900
 DEFAULT_BATCH_SIZE = 50
+# SMTP connections used at once (``campaigns.connections``). More than one overlaps each message's
+# ledger write with the server's handling of another; a crash then leaves up to this many rows
+# ambiguous instead of one. The rate limit holds across all of them.
+DEFAULT_CONNECTIONS = 1
 # Stop the run after this many permanent refusals in a row: a relay rejecting everything (content
 # blocked, account paused) must not burn through the whole audience and the sender's reputation.
 DEFAULT_MAX_CONSECUTIVE_FAILURES = 10
@@ -115,7 +120,7 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
                   max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
                   person_id_map: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
                   sequence_step: int | None = None, variants: Mapping[str, str] | None = None,
-                  guard: bool = True) -> SendReport:
+                  guard: bool = True, connections: int | None = None) -> SendReport:
     """Send ``campaign`` to ``members`` (rows of ``marts.audience_members``); returns a SendReport.
 
     ``suppressed``: addresses (or person ids) never to mail, or a callable ``(email)`` /
@@ -133,6 +138,8 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
     keeps it, so what was sent under a retired id counts for the person it merged into (no second
     mail of a version, caps included). ``None`` keeps the map the ledger already has.
     ``sequence_step`` / ``variants`` (person_id -> A/B variant) are recorded on the ledger rows.
+    ``connections``: SMTP connections used at once (default ``campaigns.connections``, else 1); with
+    more than one, rows are sent concurrently and a crash may leave one ambiguous row per connection.
     A paused campaign sends nothing; with ``guard`` the reputation guard (``guard.py``) measures the
     campaign's bounce and complaint rates before sending and before every batch, and pauses it at
     its thresholds.
@@ -144,6 +151,7 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
     lease = dt.timedelta(seconds=float(options.get("lease_seconds", DEFAULT_LEASE_SECONDS)
                                        if lease_seconds is None else lease_seconds))
     hook = fault_hook or (lambda step, info: None)
+    n_connections = max(1, int(options.get("connections", DEFAULT_CONNECTIONS) if connections is None else connections))
     version = campaign.content_version
     report = SendReport(campaign.campaign_id, version)
 
@@ -187,7 +195,7 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
                           suppression=_suppression(suppressed, settings, campaign.kind), rate=rate, lease=lease,
                           batch_size=max(1, int(batch_size)), clock=clock, hook=hook, smtp_timeout=smtp_timeout,
                           helo=str(options.get("helo_name") or socket.gethostname()),
-                          max_failures=max_consecutive_failures, paused=paused)
+                          max_failures=max_consecutive_failures, paused=paused, connections=n_connections)
 
         states = ledger.states(campaign.campaign_id, version, person_ids)
     finally:
@@ -211,116 +219,220 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
 def _send_planned(campaign: Campaign, audience: dict[str, dict], person_ids: list[str], settings: Settings,
                   ledger: SendLedger, report: SendReport, *, suppression: tuple, rate: float, lease: dt.timedelta,
                   batch_size: int, clock, hook: FaultHook, smtp_timeout: float, helo: str, max_failures: int,
-                  paused: Callable[[], bool]) -> None:
-    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    limiter = _RateLimiter(rate)
-    client = SmtpClient(settings.smtp, timeout=smtp_timeout, helo=helo)
+                  paused: Callable[[], bool], connections: int) -> None:
+    """Claim planned rows batch by batch and send them over ``connections`` SMTP connections.
+
+    Each connection has its own worker (thread) and ledger connection and takes one row at a time
+    through the whole protocol (claimed → submitted → SMTP → accepted), so while one waits for the
+    server another writes its ``submitted`` row: the ledger's disk sync no longer adds to the time
+    the server takes. A crash leaves at most one ``submitted`` row per connection (ambiguous, never
+    resent); with one connection the rows go strictly in order, on this thread."""
+    run = _Run(campaign, audience, settings, report, suppression=suppression, lease=lease, clock=clock, hook=hook,
+               max_failures=max_failures, limiter=_RateLimiter(rate))
     cid, version = campaign.campaign_id, campaign.content_version
-    env = campaign.template_env()
-    signer = dkim_signer(settings.raw)  # None unless smtp.dkim is configured
-    is_suppressed, person_gap_days = suppression
-    current: dict[str, Any] = {}  # the row between `submitted` and its terminal state, for crash handling
-    consecutive_failures = 0
+    workers = [_Connection(run, SmtpClient(settings.smtp, timeout=smtp_timeout, helo=helo), ledger)
+               for _ in range(max(1, connections))]
+    todo_queue: queue.Queue = queue.Queue(maxsize=batch_size)
+    threads = [threading.Thread(target=w.serve, args=(todo_queue,), name=f"campaign-send-{i}", daemon=True)
+               for i, w in enumerate(workers)] if connections > 1 else []
+    for t in threads:
+        t.start()
     try:
         states = ledger.states(cid, version, person_ids)
         todo = [pid for pid in person_ids if states.get(pid) == "planned"]
         for start in range(0, len(todo), batch_size):
-            if start and paused():
+            if run.stop.is_set() or (start and paused()):
                 break
-            claimed = set(ledger.claim(cid, version, todo[start:start + batch_size], owner, clock() + lease))
+            claimed = set(ledger.claim(cid, version, todo[start:start + batch_size], run.owner, clock() + lease))
             for pid in (p for p in todo[start:start + batch_size] if p in claimed):
-                member = audience[pid]
-                hook("claimed", {"campaign_id": cid, "person_id": pid})
-                try:  # the address may have changed since the row was planned
-                    address = normalize_email(member.get("email"))
-                except InvalidEmail as exc:
-                    ledger.finish(cid, pid, version, "failed", clock(), error=f"invalid address: {exc}"[:500])
+                if not threads:
+                    workers[0].send_one(pid)
                     continue
-                key = canonical_email(address)
-                if is_suppressed(address, key, pid, member):
-                    ledger.finish(cid, pid, version, "suppressed", clock(), error="suppressed at send time")
-                    continue
-
-                now = clock()
-                built = build_message(campaign, member, settings.smtp, to_addr=address, now=now, env=env)
-                utf8 = needs_smtputf8(built.from_addr, built.to_addr)
-                data = wire_bytes(built.message, utf8)  # serialised before anything is marked
-                if signer is not None:
-                    data = signer.sign(data)
-                try:  # connect before `submitted`: an unreachable relay marks nothing
-                    client.connect()
-                except SmtpUnreachable as exc:
-                    raise SendAborted(str(exc)) from exc
-                limiter.wait()
-                now = clock()
-                cap_days = max(campaign.frequency_cap_days, person_gap_days(address))
-                cap_since = now - dt.timedelta(days=cap_days) if cap_days else None
-                outcome = ledger.begin_send(cid, pid, version, owner, email=address, email_key=key,
-                                            message_id=built.message_id, now=now, lease_until=now + lease,
-                                            cap_since=cap_since)
-                if outcome == "deferred":
-                    report.deferred_by_cap += 1
-                    continue
-                if outcome != "ok":  # duplicate (counted from the ledger) or lease lost to another run
-                    continue
-                info = {"campaign_id": cid, "person_id": pid, "message_id": built.message_id, "email": address}
-                current.update(pid=pid, message_id=built.message_id, stage="submitted")
-                hook("submitted", info)
-
-                current["stage"] = "smtp"
-                try:
-                    response = client.transmit(built.from_addr, built.to_addr, data, utf8)
-                except Refused as exc:
-                    if exc.sender_refused:  # not this recipient's fault: keep the row, stop the run
-                        ledger.release(cid, pid, version, owner, error=f"{exc.code} {exc.text}"[:500])
-                        current.clear()
-                        raise SendAborted(f"the relay refused the sender: {exc.code} {exc.text}") from None
-                    if exc.code >= 500:
-                        ledger.finish(cid, pid, version, "failed", clock(), message_id=built.message_id,
-                                      error=f"{exc.code} {exc.text}"[:500])
-                        consecutive_failures += 1
-                    else:  # 4xx: the server said "not now"; nothing was accepted
-                        ledger.release(cid, pid, version, owner, error=f"{exc.code} {exc.text}"[:500])
-                        report.retry_later += 1
-                    current.clear()
-                    if consecutive_failures >= max_failures:
-                        raise SendAborted(f"{consecutive_failures} permanent refusals in a row; last: "
-                                          f"{exc.code} {exc.text}") from None
-                    continue
-                except NotSent as exc:
-                    ledger.release(cid, pid, version, owner, error=str(exc)[:500])
-                    report.retry_later += 1
-                    current.clear()
-                    continue
-                except DeliveryUnknown as exc:
-                    # Lost during DATA: the server may have the message. Never resend blindly.
-                    ledger.finish(cid, pid, version, "ambiguous", clock(), message_id=built.message_id,
-                                  error=str(exc)[:500])
-                    current.clear()
-                    continue
-
-                current["stage"] = "accepted"
-                hook("accepted", info)
-                ledger.finish(cid, pid, version, "accepted", clock(), message_id=built.message_id,
-                              smtp_response=response)
-                current.clear()
-                consecutive_failures = 0
-                report.sent += 1
-                report.message_ids.append(built.message_id)
+                while not run.stop.is_set():
+                    try:
+                        todo_queue.put(pid, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if run.stop.is_set():
+                    break
     except BaseException as exc:
-        # The process survives this failure, so settle the row in hand now rather than by lease expiry.
-        try:
-            if current.get("stage") == "submitted":  # nothing went over the wire yet
-                ledger.release(cid, current["pid"], version, owner, error=f"run stopped before SMTP: {exc!r}"[:500])
-            elif current.get("stage") in ("smtp", "accepted"):
-                ledger.finish(cid, current["pid"], version, "ambiguous", clock(), message_id=current["message_id"],
-                              error=f"run stopped after submission: {exc!r}"[:500])
-            ledger.release_all(cid, version, owner)
-        except Exception:  # the ledger itself failing: the lease expiry settles these rows later
-            pass
-        raise
+        run.fail(exc)
     finally:
-        client.close()
+        for _ in threads:
+            todo_queue.put(None)  # no more work: each worker ends after what it holds
+        for t in threads:
+            t.join()
+        for w in workers:
+            w.client.close()
+        if run.error is not None:
+            try:
+                ledger.release_all(cid, version, run.owner)  # claimed and never reached: planned again
+            except Exception:  # the ledger itself failing: the lease expiry settles these rows later
+                pass
+    if run.error is not None:
+        raise run.error
+
+
+class _Run:
+    """What the connections of one send share: the campaign, the report, the lease owner, the rate
+    limiter, the count of refusals in a row, and the first error (which stops every connection)."""
+
+    def __init__(self, campaign: Campaign, audience: dict[str, dict], settings: Settings, report: SendReport, *,
+                 suppression: tuple, lease: dt.timedelta, clock, hook: FaultHook, max_failures: int,
+                 limiter: "_RateLimiter"):
+        self.campaign, self.audience, self.report = campaign, audience, report
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.env = campaign.template_env()
+        self.signer = dkim_signer(settings.raw)  # None unless smtp.dkim is configured
+        self.smtp = settings.smtp
+        self.is_suppressed, self.person_gap_days = suppression
+        self.lease, self.clock, self.hook, self.max_failures, self.limiter = lease, clock, hook, max_failures, limiter
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.consecutive_failures = 0
+
+    def fail(self, exc: BaseException) -> None:
+        with self.lock:
+            if self.error is None:
+                self.error = exc
+        self.stop.set()
+
+    def count(self, name: str, message_id: str | None = None) -> None:
+        with self.lock:
+            setattr(self.report, name, getattr(self.report, name) + 1)
+            if message_id is not None:
+                self.report.message_ids.append(message_id)
+
+    def refused(self, permanent: bool) -> int:
+        """Refusals in a row, after this one (a permanent refusal adds one; an acceptance resets)."""
+        with self.lock:
+            self.consecutive_failures = self.consecutive_failures + 1 if permanent else 0
+            return self.consecutive_failures
+
+
+class _Connection:
+    """One SMTP connection and its ledger connection, sending one claimed row at a time."""
+
+    def __init__(self, run: _Run, client: SmtpClient, ledger: SendLedger):
+        self.run, self.client, self.ledger = run, client, ledger
+        self.current: dict[str, Any] = {}  # the row between `submitted` and its terminal state
+
+    def serve(self, todo: "queue.Queue[str | None]") -> None:
+        """A worker thread's loop: its own ledger connection (SQLite's are per thread) until told to end."""
+        own = None
+        try:
+            own = self.ledger = SendLedger(self.ledger.path, pseudonym_key=self.ledger.pseudonym_key)
+        except BaseException as exc:
+            self.run.fail(exc)
+        try:
+            while (pid := todo.get()) is not None:  # drained to the end so the dispatcher never blocks
+                if own is not None and not self.run.stop.is_set():
+                    try:
+                        self.send_one(pid)
+                    except BaseException as exc:
+                        self.run.fail(exc)
+        finally:
+            if own is not None:
+                own.close()
+
+    def send_one(self, pid: str) -> None:
+        try:
+            self._send(pid)
+        except BaseException as exc:
+            # The process survives this failure, so settle the row in hand now rather than by lease expiry.
+            run, current, cid, version = self.run, self.current, self.run.campaign.campaign_id, self.run.campaign.content_version
+            try:
+                if current.get("stage") == "submitted":  # nothing went over the wire yet
+                    self.ledger.release(cid, current["pid"], version, run.owner,
+                                        error=f"run stopped before SMTP: {exc!r}"[:500])
+                elif current.get("stage") in ("smtp", "accepted"):
+                    self.ledger.finish(cid, current["pid"], version, "ambiguous", run.clock(),
+                                       message_id=current["message_id"],
+                                       error=f"run stopped after submission: {exc!r}"[:500])
+            except Exception:  # the ledger itself failing: the lease expiry settles this row later
+                pass
+            current.clear()
+            raise
+
+    def _send(self, pid: str) -> None:
+        run, ledger, client, current = self.run, self.ledger, self.client, self.current
+        campaign, clock, owner = run.campaign, run.clock, run.owner
+        cid, version = campaign.campaign_id, campaign.content_version
+        member = run.audience[pid]
+        run.hook("claimed", {"campaign_id": cid, "person_id": pid})
+        try:  # the address may have changed since the row was planned
+            address = normalize_email(member.get("email"))
+        except InvalidEmail as exc:
+            ledger.finish(cid, pid, version, "failed", clock(), error=f"invalid address: {exc}"[:500])
+            return
+        key = canonical_email(address)
+        if run.is_suppressed(address, key, pid, member):
+            ledger.finish(cid, pid, version, "suppressed", clock(), error="suppressed at send time")
+            return
+
+        now = clock()
+        built = build_message(campaign, member, run.smtp, to_addr=address, now=now, env=run.env)
+        utf8, data = built.utf8, built.data  # serialised before anything is marked
+        if run.signer is not None:
+            data = run.signer.sign(data)
+        try:  # connect before `submitted`: an unreachable relay marks nothing
+            client.connect()
+        except SmtpUnreachable as exc:
+            raise SendAborted(str(exc)) from exc
+        run.limiter.wait()
+        now = clock()
+        cap_days = max(campaign.frequency_cap_days, run.person_gap_days(address))
+        cap_since = now - dt.timedelta(days=cap_days) if cap_days else None
+        outcome = ledger.begin_send(cid, pid, version, owner, email=address, email_key=key,
+                                    message_id=built.message_id, now=now, lease_until=now + run.lease,
+                                    cap_since=cap_since)
+        if outcome == "deferred":
+            run.count("deferred_by_cap")
+            return
+        if outcome != "ok":  # duplicate (counted from the ledger) or lease lost to another run
+            return
+        info = {"campaign_id": cid, "person_id": pid, "message_id": built.message_id, "email": address}
+        current.update(pid=pid, message_id=built.message_id, stage="submitted")
+        run.hook("submitted", info)
+
+        current["stage"] = "smtp"
+        try:
+            response = client.transmit(built.from_addr, built.to_addr, data, utf8)
+        except Refused as exc:
+            current.clear()
+            if exc.sender_refused:  # not this recipient's fault: keep the row, stop the run
+                ledger.release(cid, pid, version, owner, error=f"{exc.code} {exc.text}"[:500])
+                raise SendAborted(f"the relay refused the sender: {exc.code} {exc.text}") from None
+            if exc.code >= 500:
+                ledger.finish(cid, pid, version, "failed", clock(), message_id=built.message_id,
+                              error=f"{exc.code} {exc.text}"[:500])
+                in_a_row = run.refused(permanent=True)
+            else:  # 4xx: the server said "not now"; nothing was accepted
+                ledger.release(cid, pid, version, owner, error=f"{exc.code} {exc.text}"[:500])
+                run.count("retry_later")
+                in_a_row = run.consecutive_failures
+            if in_a_row >= run.max_failures:
+                raise SendAborted(f"{in_a_row} permanent refusals in a row; last: {exc.code} {exc.text}") from None
+            return
+        except NotSent as exc:
+            ledger.release(cid, pid, version, owner, error=str(exc)[:500])
+            run.count("retry_later")
+            current.clear()
+            return
+        except DeliveryUnknown as exc:
+            # Lost during DATA: the server may have the message. Never resend blindly.
+            ledger.finish(cid, pid, version, "ambiguous", clock(), message_id=built.message_id, error=str(exc)[:500])
+            current.clear()
+            return
+
+        current["stage"] = "accepted"
+        run.hook("accepted", info)
+        ledger.finish(cid, pid, version, "accepted", clock(), message_id=built.message_id, smtp_response=response)
+        current.clear()
+        run.refused(permanent=False)
+        run.count("sent", built.message_id)
 
 
 def _reconcile(ledger: SendLedger, campaign_id: str, version: str, settings: Settings, now: dt.datetime) -> int:
@@ -448,17 +560,19 @@ def _current_preferences(changes: list[dict]) -> dict[str, tuple[set[str] | None
 
 
 class _RateLimiter:
-    """At most ``rate`` sends per second (0 or less: no limit), spaced evenly."""
+    """At most ``rate`` sends per second (0 or less: no limit), spaced evenly across every connection."""
 
     def __init__(self, rate: float):
         self.interval = 1.0 / rate if rate and rate > 0 else 0.0
         self.next_at = 0.0
+        self.lock = threading.Lock()
 
     def wait(self) -> None:
         if not self.interval:
             return
-        now = time.monotonic()
-        if now < self.next_at:
-            time.sleep(self.next_at - now)
-            now = self.next_at
-        self.next_at = now + self.interval
+        with self.lock:  # take the next slot, then sleep until it outside the lock
+            now = time.monotonic()
+            at = max(now, self.next_at)
+            self.next_at = at + self.interval
+        if at > now:
+            time.sleep(at - now)
