@@ -553,3 +553,40 @@ def test_preference_centre_topics_and_frequency_are_honoured(smtp, settings, cam
     # person1 chose "at most monthly": 10 days after the nurture mail is too soon; the 7-day cap passed for person2
     assert later.deferred_by_cap == 1 and later.sent == 2, later.describe()
     assert len(sink.to("person1@example.com")) == 1 and len(sink.to("person0@example.com")) == 1
+
+
+def test_several_connections_send_each_member_once(smtp, settings, nurture):
+    """With four SMTP connections at once every member gets exactly one mail, over several
+    connections, and a re-run sends nothing."""
+    sink, _ = smtp
+    members = audience(40)
+    report = send(nurture, members, settings, connections=4, batch_size=7)
+    assert (report.sent, report.ambiguous, report.failed) == (40, 0, 0), report.describe()
+    assert sorted(str(m["To"]) for m in sink.parsed()) == sorted(m["email"] for m in members)
+    assert len(set(report.message_ids)) == 40
+    assert send(nurture, members, settings, connections=4).sent == 0 and len(sink.messages) == 40
+
+
+def test_a_crash_on_one_of_several_connections_sends_nobody_twice(smtp, settings, nurture):
+    """One connection fails between the SMTP accept and the ledger write: the run stops, the rows
+    the other connections had in hand are settled (sent, ambiguous or planned again), and the
+    re-run mails only people who got nothing."""
+    sink, _ = smtp
+    members = audience(30)
+
+    def crash(step, info):
+        if step == "accepted" and info["person_id"] == "p-9":
+            raise Crash("power cut between SMTP accept and the ledger write")
+
+    with pytest.raises(Crash):
+        send(nurture, members, settings, connections=3, batch_size=5, fault_hook=crash)
+    assert ledger_state(settings, nurture, "p-9")["state"] == "ambiguous"
+    states = {m["person_id"]: ledger_state(settings, nurture, m["person_id"])["state"] for m in members}
+    assert set(states.values()) <= {"accepted", "ambiguous", "planned"}, states  # nothing left leased
+    rerun = send(nurture, members, settings, connections=3)
+    ambiguous = [pid for pid, state in states.items() if state == "ambiguous"]
+    assert rerun.ambiguous == len(ambiguous) and rerun.sent + rerun.skipped_already_sent + rerun.ambiguous == 30
+    for m in members:
+        assert len(sink.to(m["email"])) <= 1  # never twice
+        if m["person_id"] not in ambiguous:
+            assert len(sink.to(m["email"])) == 1, m

@@ -150,3 +150,24 @@ def test_an_unreachable_relay_is_not_sent():
     assert isinstance(caught.value, NotSent)  # nothing can have been accepted
     with pytest.raises(NotSent):
         RelayMailer(dead, timeout=5).send(mail(dead))
+
+
+def test_text_in_any_script_and_long_lines_arrive_as_written(relay):
+    """The hand-written wire format reads back (through the email package) exactly as composed: a
+    subject and a sender name outside ASCII (RFC 2047), bodies in UTF-8 with lines over 78
+    characters (quoted-printable), trailing blanks and lines that start with a dot or "From "."""
+    handler, smtp = relay
+    sender = SmtpSettings(host=smtp.host, port=smtp.port, sender="Équipe Talent Zürich <talent@warmpool.example>")
+    text = ("Grüße aus Zürich — 東京 and Αθήνα.\n.a line starting with a dot\nFrom here on\ntrailing blanks   \n"
+            + "long " * 40 + "\nend")
+    html = "<p>Grüße " + "x" * 200 + "</p>"
+    with SmtpClient(sender) as client:
+        client.send(compose(sender, to="ada@example.com", subject="Neue Stellen für Sie – jetzt", text=text,
+                            html=html))
+    [raw] = handler.messages
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n")) and raw.isascii()
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert parsed["Subject"] == "Neue Stellen für Sie – jetzt" and parsed["From"] == sender.sender
+    def body(kind):  # a quoted-printable part reads back with the wire's CRLF, as the email package's own
+        return parsed.get_body((kind,)).get_content().replace("\r\n", "\n")
+    assert body("plain") == text + "\n" and body("html") == html + "\n"

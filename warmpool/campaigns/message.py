@@ -19,7 +19,7 @@ from typing import Any
 from warmpool.campaigns.config import Campaign
 from warmpool.config import SmtpSettings
 from warmpool.mail import add_footer, breaks_header, compose_wire, needs_smtputf8, new_message_id, sender_address
-from warmpool.tokens import make_token
+from warmpool.tokens import make_token, secret_key
 
 # An <a ...> tag's href in rendered HTML. Autoescape turns '<' and '"' from data into entities, so
 # only template authors can produce a match: data never becomes a tracked (signed) link target.
@@ -44,8 +44,12 @@ class BuiltMessage:
 
 
 def build_message(campaign: Campaign, member: dict[str, Any], smtp: SmtpSettings, *, to_addr: str,
-                  now: dt.datetime, message_id: str | None = None, env=None) -> BuiltMessage:
-    """The complete MIME message (multipart/alternative: text, then HTML) for one member."""
+                  now: dt.datetime, message_id: str | None = None, env=None,
+                  signing_key: str | None = None) -> BuiltMessage:
+    """The complete MIME message (multipart/alternative: text, then HTML) for one member.
+    ``env`` (the campaign's template environment) and ``signing_key`` (``secret_key()``) are read once
+    by a caller building many."""
+    signing_key = signing_key or secret_key()
     base = smtp.public_base_url.rstrip("/")
     message_id = message_id or new_message_id(smtp.sender)
     person_id = str(member.get("person_id"))
@@ -53,8 +57,8 @@ def build_message(campaign: Campaign, member: dict[str, Any], smtp: SmtpSettings
     # token alone, with no look-up (CAN-SPAM: opting out needs an address and one web page).
     ids = {"campaign_id": campaign.campaign_id, "content_version": campaign.content_version,
            "person_id": person_id, "message_id": message_id, "email": to_addr}
-    unsubscribe_url = f"{base}/u/{make_token('unsubscribe', ids)}"
-    pixel_url = f"{base}/o/{make_token('open', ids)}.gif"
+    unsubscribe_url = f"{base}/u/{make_token('unsubscribe', ids, signing_key)}"
+    pixel_url = f"{base}/o/{make_token('open', ids, signing_key)}.gif"
 
     values = {
         "first_name": _clean(member.get("first_name")),
@@ -76,7 +80,7 @@ def build_message(campaign: Campaign, member: dict[str, Any], smtp: SmtpSettings
         if not url.startswith(("http://", "https://")) or url.startswith(base + "/"):
             return url  # mailto:, anchors and our own links stay as they are
         if url not in tracked:
-            tracked[url] = f"{base}/c/{make_token('click', {**ids, 'url': url})}"
+            tracked[url] = f"{base}/c/{make_token('click', {**ids, 'url': url}, signing_key)}"
         return tracked[url]
 
     html_body = _ANCHOR_HREF.sub(

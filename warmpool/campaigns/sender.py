@@ -284,6 +284,7 @@ class _Run:
         self.campaign, self.audience, self.report = campaign, audience, report
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.env = campaign.template_env()
+        self.signing_key = secret_key()  # links in every mail are signed with it
         self.signer = dkim_signer(settings.raw)  # None unless smtp.dkim is configured
         self.smtp = settings.smtp
         self.is_suppressed, self.person_gap_days = suppression
@@ -373,7 +374,8 @@ class _Connection:
             return
 
         now = clock()
-        built = build_message(campaign, member, run.smtp, to_addr=address, now=now, env=run.env)
+        built = build_message(campaign, member, run.smtp, to_addr=address, now=now, env=run.env,
+                              signing_key=run.signing_key)
         utf8, data = built.utf8, built.data  # serialised before anything is marked
         if run.signer is not None:
             data = run.signer.sign(data)

@@ -14,7 +14,6 @@ import re
 import secrets
 import unicodedata
 from email import policy
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -46,6 +45,7 @@ def check_header(name: str, value: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=64)  # parsed for every campaign mail; the configured senders are few
 def sender_address(sender: str) -> str:
     """The bare address of a configured sender (``Name <addr>``): the SMTP envelope sender."""
     return parseaddr(sender)[1]
@@ -102,6 +102,8 @@ def compose_wire(smtp: SmtpSettings, *, to: str, subject: str, text: str, html: 
 _PARSER = BytesParser(policy=policy.default)
 # RFC 5322's line limit less a margin: a plain header line up to this length goes out as it is.
 _MAX_PLAIN_HEADER = 990
+# One bare address: no display name, comment, group, quoting or second address can ride along.
+_BARE_ADDRESS = re.compile(r'[^\s<>(),;:"\\\[\]@]+@[^\s<>(),;:"\\\[\]@]+\Z')
 _MAX_BODY_LINE = 78  # as the email package: longer lines (or any non-ASCII) are quoted-printable
 
 
@@ -115,8 +117,8 @@ def _encoded_header(name: str, value: str, utf8: bool) -> str:
 
 def _header(name: str, value: str, utf8: bool, address: bool = False) -> str:
     check_header(name, value)
-    if address:
-        Address(addr_spec=value)  # refuses what is not one bare address (as the email package would)
+    if address and not _BARE_ADDRESS.match(value):
+        raise ValueError(f"refused: header {name} must be one bare address, got {value!r}")
     if value.isascii() and len(name) + len(value) < _MAX_PLAIN_HEADER:
         return f"{name}: {value}\r\n"
     return _encoded_header(name, value, utf8)
