@@ -590,3 +590,39 @@ def test_a_crash_on_one_of_several_connections_sends_nobody_twice(smtp, settings
         assert len(sink.to(m["email"])) <= 1  # never twice
         if m["person_id"] not in ambiguous:
             assert len(sink.to(m["email"])) == 1, m
+
+
+def test_a_process_death_while_several_connections_send_mails_nobody_twice(smtp, settings, nurture, tmp_path):
+    """os._exit while three connections are sending: every mail the server took has a ledger row
+    that says so (submitted or accepted), so after the leases expire the re-run mails exactly the
+    people who got nothing."""
+    sink, port = smtp
+    members = audience(24)
+    script = textwrap.dedent(f"""
+        import datetime as dt, json, os, sys
+        from warmpool.campaigns.config import load_campaigns
+        from warmpool.campaigns.sender import send_campaign
+        from warmpool.config import AtsSettings, Settings, SmtpSettings
+        from pathlib import Path
+        settings = Settings(home=Path({str(tmp_path)!r}), ats=AtsSettings(base_url="x", api_key="x"),
+                            smtp=SmtpSettings(host="127.0.0.1", port={port}), raw={{}})
+        campaign = {{c.campaign_id: c for c in load_campaigns()}}["tn-engineering-nurture"]
+        def die(step, info):
+            if step == "accepted" and info["person_id"] == "p-10":
+                os._exit(137)
+        send_campaign(campaign, json.loads(sys.argv[1]), settings, suppressed=None, rate_per_second=0,
+                      clock=lambda: dt.datetime.fromisoformat({T0.isoformat()!r}), fault_hook=die,
+                      connections=3, batch_size=6)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script, json.dumps(members)], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 137, proc.stderr
+    received = {str(m["To"]) for m in sink.parsed()}
+    for m in members:
+        if m["email"] in received:
+            assert ledger_state(settings, nurture, m["person_id"])["state"] in ("submitted", "accepted"), m
+
+    after = send(nurture, members, settings, clock=clock_at(T0 + dt.timedelta(hours=2)), connections=3)
+    assert after.sent + after.skipped_already_sent + after.ambiguous == 24 and after.ambiguous >= 1, after.describe()
+    assert all(len(sink.to(m["email"])) <= 1 for m in members)
+    assert sum(len(sink.to(m["email"])) == 0 for m in members) <= after.ambiguous  # only ambiguous rows may lack one

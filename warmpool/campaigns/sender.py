@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Mapping
 from warmpool import web_store
 from warmpool.campaigns.config import Campaign
 from warmpool.campaigns.guard import check_reputation
-from warmpool.campaigns.ledger import SendLedger
+from warmpool.campaigns.ledger import GroupSync, SendLedger
 from warmpool.campaigns.message import build_message
 from warmpool.config import Settings, get_settings
 from warmpool.consent import ConsentRules, Suppression, events_from_store, load_rules, suppressions_by_address
@@ -232,8 +232,9 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], person_ids: lis
     cid, version = campaign.campaign_id, campaign.content_version
     workers = [_Connection(run, SmtpClient(settings.smtp, timeout=smtp_timeout, helo=helo), ledger)
                for _ in range(max(1, connections))]
+    group_sync = GroupSync(ledger.path)  # the connections' `submitted` rows reach the disk together
     todo_queue: queue.Queue = queue.Queue(maxsize=batch_size)
-    threads = [threading.Thread(target=w.serve, args=(todo_queue,), name=f"campaign-send-{i}", daemon=True)
+    threads = [threading.Thread(target=w.serve, args=(todo_queue, group_sync), name=f"campaign-send-{i}", daemon=True)
                for i, w in enumerate(workers)] if connections > 1 else []
     for t in threads:
         t.start()
@@ -320,11 +321,12 @@ class _Connection:
         self.run, self.client, self.ledger = run, client, ledger
         self.current: dict[str, Any] = {}  # the row between `submitted` and its terminal state
 
-    def serve(self, todo: "queue.Queue[str | None]") -> None:
+    def serve(self, todo: "queue.Queue[str | None]", group_sync: GroupSync) -> None:
         """A worker thread's loop: its own ledger connection (SQLite's are per thread) until told to end."""
         own = None
         try:
-            own = self.ledger = SendLedger(self.ledger.path, pseudonym_key=self.ledger.pseudonym_key)
+            own = self.ledger = SendLedger(self.ledger.path, pseudonym_key=self.ledger.pseudonym_key,
+                                           group_sync=group_sync)
         except BaseException as exc:
             self.run.fail(exc)
         try:
