@@ -66,3 +66,34 @@ def test_the_sandbox_smtp_server_answers_some_campaign_mails_through_the_inbound
     assert 0 < len(replies) == sink.handler.replies < 20
     with open_ledger(settings) as ledger:
         assert len(ledger.replied(nurture.campaign_id)) == len(replies)
+
+
+def test_a_replayed_inbound_request_is_refused_and_old_tokens_are_forgotten(smtp, settings, nurture, monkeypatch):
+    """The same signed (timestamp, token) posted twice: the second is refused (406, Mailgun does not
+    retry) and records nothing; tokens older than the accepted window leave the store."""
+    from warmpool import web_store
+
+    sink, _ = smtp
+    send(nurture, audience(2), settings)
+    answered = sink.parsed()[0]
+    monkeypatch.setenv("WARMPOOL_HOME", str(settings.home))
+    web_settings = dataclasses.replace(settings, demo=True, smtp=dataclasses.replace(
+        settings.smtp, public_base_url="http://127.0.0.1:8300"))
+    now = [time.time()]
+    client = TestClient(create_app(web_settings, mailer=None, options=WebOptions(
+        mailgun_signing_key=KEY, clock=lambda: now[0])))
+    request = signed({"In-Reply-To": str(answered["Message-ID"])}, ts=now[0])
+    first = client.post("/webhooks/mailgun/inbound", data=request)
+    assert first.status_code == 200 and first.json()["status"] == "reply recorded"
+    again = client.post("/webhooks/mailgun/inbound", data=request)
+    assert again.status_code == 406 and again.json()["error"] == "replayed token"
+
+    def tokens():
+        with web_store.reader(settings.web_store_path) as con:
+            return {r[0] for r in con.execute("select token from webhook_tokens").fetchall()}
+
+    assert request["token"] in tokens()
+    now[0] += 3600  # an hour on: that token's signature is long stale, so it is no longer kept
+    later = signed({"In-Reply-To": "<nope@nowhere>"}, ts=now[0])
+    assert client.post("/webhooks/mailgun/inbound", data=later).status_code == 200
+    assert tokens() == {later["token"]}

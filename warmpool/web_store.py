@@ -293,8 +293,32 @@ def has_unsubscribed(con: sqlite3.Connection, email: str) -> bool:
     return row is not None
 
 
+def _spend_token(con: sqlite3.Connection, provider: str, token: str, at: str, forget_before: str | None) -> bool:
+    """Inside a write transaction: record a signing token; False if it was seen before (a replay).
+    Tokens received before ``forget_before`` go: their signatures are too old to be accepted again."""
+    if forget_before is not None:
+        con.execute("delete from webhook_tokens where provider = ? and received_at < ?", (provider, forget_before))
+    return con.execute("insert into webhook_tokens (provider, token, received_at) values (?,?,?) "
+                       "on conflict(provider, token) do nothing", (provider, token, at)).rowcount == 1
+
+
+def spend_webhook_token(con: sqlite3.Connection, provider: str, token: str, at: str,
+                        forget_before: str | None = None) -> bool:
+    """Record the signing token of a webhook request that carries no events (an inbound reply);
+    False when it was seen before: the request is a replay."""
+    _ensure_web_schema(con)
+    con.execute("begin immediate")
+    try:
+        fresh = _spend_token(con, provider, token, at, forget_before)
+        con.execute("commit")
+        return fresh
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
 def insert_webhook_events(con: sqlite3.Connection, provider: str, token: str, at: str,
-                          rows: Iterable[dict[str, Any]]) -> tuple[bool, int]:
+                          rows: Iterable[dict[str, Any]], forget_before: str | None = None) -> tuple[bool, int]:
     """Record a webhook's signing token and its events atomically.
 
     Returns (fresh, inserted): fresh is False when the token was seen before (a replay; nothing
@@ -305,9 +329,7 @@ def insert_webhook_events(con: sqlite3.Connection, provider: str, token: str, at
     rows = list(rows)
     con.execute("begin immediate")
     try:
-        cur = con.execute("insert into webhook_tokens (provider, token, received_at) values (?,?,?) "
-                          "on conflict(provider, token) do nothing", (provider, token, at))
-        if cur.rowcount == 0:
+        if not _spend_token(con, provider, token, at, forget_before):
             con.execute("rollback")
             return False, 0
         inserted = 0

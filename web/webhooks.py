@@ -127,7 +127,7 @@ async def mailgun_webhook(request: Request, web: WebDep) -> Response:
     if isinstance(row, str):
         return JSONResponse({"error": row}, 406)
     fresh, inserted = await run_in_threadpool(web.store.run, store.insert_webhook_events, "mailgun", sig["token"],
-                                              web.now_iso(), [row] if row else [])
+                                              web.now_iso(), [row] if row else [], _tokens_expire(web))
     if not fresh:
         # 406 tells Mailgun not to retry: this signed request was already stored.
         return JSONResponse({"error": "replayed token"}, 406)
@@ -136,7 +136,8 @@ async def mailgun_webhook(request: Request, web: WebDep) -> Response:
 
 @router.post("/webhooks/mailgun/inbound",
              responses={200: {"description": "matched to a campaign mail, or not ours"},
-                        403: {"description": "bad or stale signature"}, 413: {"description": "body too large"},
+                        403: {"description": "bad or stale signature"},
+                        406: {"description": "replayed token: do not retry"}, 413: {"description": "body too large"},
                         415: {"description": "not form-encoded"}})
 async def mailgun_inbound(request: Request, web: WebDep) -> Response:
     """An inbound message forwarded by a Mailgun route (``application/x-www-form-urlencoded`` fields
@@ -154,9 +155,21 @@ async def mailgun_inbound(request: Request, web: WebDep) -> Response:
     problem = security.verify_mailgun(web.mailgun_signing_key, sig, web.now(), web.options.webhook_max_age)
     if problem:
         return JSONResponse({"error": problem}, 403)
+    # Recording a reply is idempotent, so the token is spent after it: a failure in between leaves
+    # the request retryable, and a replay changes nothing and is refused here.
     matched = await run_in_threadpool(record_inbound_reply, web.settings, fields.get("In-Reply-To"),
                                       fields.get("References"), dt.datetime.fromtimestamp(web.now(), dt.timezone.utc))
+    fresh = await run_in_threadpool(web.store.run, store.spend_webhook_token, "mailgun", sig["token"], web.now_iso(),
+                                    _tokens_expire(web))
+    if not fresh:
+        return JSONResponse({"error": "replayed token"}, 406)
     return JSONResponse({"status": "reply recorded" if matched else "not a reply to a campaign mail"}, 200)
+
+
+def _tokens_expire(web) -> str:
+    """Tokens received before this are forgotten: a signature is accepted up to ``webhook_max_age``
+    away from now either way, so a token older than twice that can never pass the check again."""
+    return iso(web.now() - 2 * web.options.webhook_max_age)  # the form tokens are stored in (compared as text)
 
 
 async def _bounded_body(request: Request, limit: int) -> bytes | None:
