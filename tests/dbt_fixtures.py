@@ -235,17 +235,21 @@ select * from (values
 
 create or replace table raw_campaigns.campaigns as
 select * from (values
-  ('eng-nurture', 'Engineering nurture', 'nurture', 'Engineering', null, 3, 'Hello {{first_name}}', 'nurture.html', 'v1', timestamptz '2026-11-01 00:00:00+00', null),
-  ('data-na', 'Data and engineering in North America', 'invite_to_apply', 'Data; Engineering', 'CA;US', null, 'Open roles', 'invite.html', 'v1', timestamptz '2026-11-01 00:00:00+00', null),
-  ('everyone', 'Everyone', 'nurture', null, null, null, 'News', 'news.html', 'v1', timestamptz '2026-11-01 00:00:00+00', null),
-  ('senior-eu', 'Senior people in Europe', 'nurture', null, 'DE;GB', 5, 'Europe', 'eu.html', 'v1', timestamptz '2026-11-01 00:00:00+00', null),
-  ('in-canada', 'People in Canada', 'nurture', null, null, null, 'Hello Canada', 'ca.html', 'v1', timestamptz '2026-11-01 00:00:00+00', 'in-canada')
-) t(campaign_id, name, kind, job_families, countries, min_years_experience, subject, template, content_version, starts_at, segment);
+  ('eng-nurture', 'Engineering nurture', 'nurture', 'Hello {{first_name}}', 'nurture.html', 'v1', timestamptz '2026-11-01 00:00:00+00', 'engineering-3y'),
+  ('data-na', 'Data and engineering in North America', 'invite_to_apply', 'Open roles', 'invite.html', 'v1', timestamptz '2026-11-01 00:00:00+00', 'data-eng-na'),
+  ('everyone', 'Everyone', 'nurture', 'News', 'news.html', 'v1', timestamptz '2026-11-01 00:00:00+00', 'everyone'),
+  ('senior-eu', 'Senior people in Europe', 'nurture', 'Europe', 'eu.html', 'v1', timestamptz '2026-11-01 00:00:00+00', 'senior-eu'),
+  ('in-canada', 'People in Canada', 'nurture', 'Hello Canada', 'ca.html', 'v1', timestamptz '2026-11-01 00:00:00+00', 'in-canada')
+) t(campaign_id, name, kind, subject, template, content_version, starts_at, segment);
 
 -- segments as warmpool/segments.py stores them (normalised conditions as JSON)
 create or replace table raw_campaigns.segments as
 select * from (values
-  ('in-canada', 1, 'h1', 'People in Canada', '{"country": ["CA"]}')
+  ('engineering-3y', 1, 'h1', 'Engineers, 3+ years', '{"all": [{"job_family": ["Engineering"]}, {"years_experience": {"min": 3}}]}'),
+  ('data-eng-na', 1, 'h2', 'Data and engineering in North America', '{"all": [{"job_family": ["Data", "Engineering"]}, {"country": ["CA", "US"]}]}'),
+  ('everyone', 1, 'h3', 'Everyone', '{"all": []}'),
+  ('senior-eu', 1, 'h4', 'Senior people in Europe', '{"all": [{"country": ["DE", "GB"]}, {"years_experience": {"min": 5}}]}'),
+  ('in-canada', 1, 'h5', 'People in Canada', '{"country": ["CA"]}')
 ) t(segment, version, definition_hash, description, definition);
 """
 

@@ -26,11 +26,10 @@ def test_shipped_campaigns_load():
     by_id = {c.campaign_id: c for c in load_campaigns()}
     assert set(by_id) >= {"tn-engineering-nurture", "invite-to-apply-sales"}
     nurture = by_id["tn-engineering-nurture"]
-    assert nurture.kind == "nurture" and nurture.job_families == ("Engineering", "Data")
-    assert nurture.countries is None and nurture.min_years_experience is None
+    assert nurture.kind == "nurture" and nurture.segment == "engineering-and-data"
     assert nurture.frequency_cap_days == 7 and nurture.starts_at.tzinfo is not None
     sales = by_id["invite-to-apply-sales"]
-    assert sales.kind == "invite_to_apply" and sales.job_families == ("Sales",)
+    assert sales.kind == "invite_to_apply" and sales.segment == "experienced-sales"
     assert sales.audience_preset == "hubspot" and nurture.audience_preset == "mailchimp"
     assert len({nurture.content_version, sales.content_version}) == 2
 
@@ -64,7 +63,7 @@ GOOD = """\
 campaign_id: broken
 name: Broken
 kind: nurture
-job_families: [engineering]
+segment: engineering-and-data
 subject: Hello
 template: whats_new
 starts_at: 2025-01-01
@@ -72,7 +71,7 @@ starts_at: 2025-01-01
 
 
 @pytest.mark.parametrize("change, key, words", [
-    (("job_families: [engineering]", "job_familes: [engineering]"), "job_familes", "unknown key"),
+    (("segment: engineering-and-data", "segment: engineering-and-data\nsegmnet: x"), "segmnet", "unknown key"),
     (("kind: nurture", "kind: newsletter"), "kind", "not one of"),
     (("subject: Hello", 'subject: "Hello\\r\\nBcc: victim@example.com"'), "subject", "header injection"),
     (("subject: Hello", 'subject: "Hello {{ first_name }}"'), "subject", "not a template"),
@@ -83,11 +82,15 @@ starts_at: 2025-01-01
     (("campaign_id: broken", "campaign_id: Broken Campaign"), "campaign_id", "slug"),
     (("starts_at: 2025-01-01", "starts_at: next tuesday"), "starts_at", "ISO-8601"),
     (("name: Broken\n", ""), "name", "required"),
-    (("job_families: [engineering]", "job_families: [engineering, 'a;b']"), "job_families", "without ';'"),
-    (("job_families: [engineering]", "min_years_experience: -1"), "min_years_experience", "non-negative"),
-    (("job_families: [engineering]", "job_families: [enginering]"), "job_families", "'enginering' is not a job family"),
-    (("job_families: [engineering]", "countries: [Narnia]"), "countries", "'Narnia' is not a country"),
-    (("job_families: [engineering]", "audience_preset: klaviyo"), "audience_preset", "not one of"),
+    (("segment: engineering-and-data\n", ""), "segment", "required"),
+    (("segment: engineering-and-data", "segment: no-such-segment"), "segment", "not a segment of config/segments"),
+    # the filters campaigns once carried are refused with a pointer to segments (no second way)
+    (("segment: engineering-and-data", "segment: engineering-and-data\njob_families: [engineering]"),
+     "job_families", "pick people by segment only"),
+    (("segment: engineering-and-data", "segment: engineering-and-data\nmin_years_experience: 2"),
+     "min_years_experience", "pick people by segment only"),
+    (("segment: engineering-and-data", "segment: engineering-and-data\naudience_preset: klaviyo"),
+     "audience_preset", "not one of"),
 ])
 def test_invalid_campaign_files_name_the_file_and_the_key(campaigns_dir, change, key, words):
     (campaigns_dir / "templates" / "typo.html.j2").write_text("<p>Hi {{ first_nme }}</p>")
@@ -119,8 +122,7 @@ def test_campaign_rows_have_exactly_the_contract_columns():
     rows = campaign_rows(load_campaigns())
     assert all(tuple(row) == CONTRACT_COLUMNS for row in rows)
     nurture = next(r for r in rows if r["campaign_id"] == "tn-engineering-nurture")
-    assert nurture["job_families"] == "Engineering;Data" and nurture["countries"] is None
-    assert nurture["min_years_experience"] is None and nurture["kind"] == "nurture"
+    assert nurture["segment"] == "engineering-and-data" and nurture["kind"] == "nurture"
 
 
 def test_campaigns_table_is_rewritten_in_one_transaction(campaigns_dir):
@@ -131,8 +133,8 @@ def test_campaigns_table_is_rewritten_in_one_transaction(campaigns_dir):
     cols = [r[0] for r in con.execute("select column_name from information_schema.columns where table_schema = "
                                       "'raw_campaigns' and table_name = 'campaigns' order by ordinal_position").fetchall()]
     assert tuple(cols) == CONTRACT_COLUMNS
-    assert con.execute("select job_families from raw_campaigns.campaigns where campaign_id = 'tn-engineering-nurture'"
-                       ).fetchone() == ("Engineering;Data",)
+    assert con.execute("select segment from raw_campaigns.campaigns where campaign_id = 'tn-engineering-nurture'"
+                       ).fetchone() == ("engineering-and-data",)
     (campaigns_dir / "zz-bad.yaml").write_text("campaign_id: zz-bad\n")
     with pytest.raises(CampaignConfigError):
         load_campaigns_table(con, dir=campaigns_dir)

@@ -214,7 +214,7 @@ def test_audience_members(warehouse):
     assert "erin@example.com" not in everyone and "dan@example.com" not in everyone
     reasons = dict(_rows(path, "select campaign_id, inclusion_reason from marts.audience_members "
                                "where lower(email) = 'alice@example.com'"))
-    assert reasons["eng-nurture"] == "consent=legitimate_interest; job_family=Engineering; years_experience>=3"
+    assert reasons["eng-nurture"] == "consent=legitimate_interest; segment=engineering-3y"
 
 
 def test_fct_applications(warehouse):

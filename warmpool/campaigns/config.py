@@ -5,9 +5,8 @@ A file looks like::
     campaign_id: tn-engineering-nurture      # must equal the file name (without .yaml)
     name: Engineering and data nurture
     kind: nurture                            # nurture | invite_to_apply
-    job_families: [engineering, data]        # any spelling of the vocabulary (seed job_families); null = any
-    countries: null                          # any spelling of a country (US, USA, Germany, ...); null = any
-    min_years_experience: null               # number, or omitted / null = any
+    segment: engineering-and-data            # who: a segment of config/segments/ (warmpool/segments.py);
+                                             # the audience is its contactable members
     subject: What's new at Warmpool          # plain text, the same for every recipient
     template: whats_new                      # templates/whats_new.html.j2 + templates/whats_new.txt.j2
     starts_at: 2025-01-01T00:00:00Z          # nothing is sent before this instant
@@ -15,9 +14,6 @@ A file looks like::
     audience_preset: hubspot                 # optional: the provider the audience file is imported into
                                              # (mailchimp - the default -, hubspot or sendgrid)
     schedule: "0 9 * * 1"                    # optional: cron (UTC); sent only by its own Dagster schedule
-    segment: senior-data-eu                  # optional: a segment of config/segments/ (warmpool/segments.py);
-                                             # the audience is its contactable members that also match
-                                             # the filters above (null filters: any)
 
 A drip sequence replaces ``subject`` and ``template`` by its steps (docs/campaigns.md)::
 
@@ -26,9 +22,8 @@ A drip sequence replaces ``subject`` and ``template`` by its steps (docs/campaig
       - {subject: Roles for you, template: invite_to_apply, wait_days: 7}  # 7 days after step 1 went out
     stop_on: [replied, applied, hired, unsubscribed, bounced, in_process]   # the default: all of them
 
-Job families and countries are stored in their one form (the vocabulary's family, the ISO 3166
-code), so the audience is the same whatever spelling the file uses; a word neither knows is an
-error naming the file and key, never an empty audience.
+Segments are the one way to pick people: a campaign names one, and the segment's filters (job
+family, place, experience, heat, ...) decide who is in its audience.
 
 The subject is deliberately not personalised: data from candidates reaches only the bodies, never a
 header. ``content_version`` is a hash of the subject and every template file the mail uses, so
@@ -52,25 +47,24 @@ from warmpool import tables
 from warmpool.campaigns.audience import AUDIENCE_PRESETS, DEFAULT_PRESET
 from warmpool.config import CONFIG_DIR, load_yaml_mapping
 from warmpool.eeo import EeoFilterError, is_eeo_field, refuse_eeo_filters
-from warmpool.places import Gazetteer
 from warmpool.segments import load_segments
-from warmpool.vocabulary import job_families, job_family
 
 CAMPAIGNS_DIR = CONFIG_DIR / "campaigns"
 KINDS = ("nurture", "invite_to_apply")
 DEFAULT_FREQUENCY_CAP_DAYS = 7
 
 # Contract columns of raw_campaigns.campaigns (docs/data-contracts.md section 5), in order.
-CONTRACT_COLUMNS = ("campaign_id", "name", "kind", "job_families", "countries", "min_years_experience",
-                    "subject", "template", "content_version", "starts_at", "segment")
+CONTRACT_COLUMNS = ("campaign_id", "name", "kind", "subject", "template", "content_version", "starts_at", "segment")
 
 # Variables a template may use; the sender passes exactly these (StrictUndefined catches typos).
 MERGE_FIELDS = ("first_name", "last_name", "city", "country", "job_family", "campaign_name",
                 "unsubscribe_url", "physical_address")
 
-_REQUIRED = ("campaign_id", "name", "kind", "starts_at")
-_OPTIONAL = ("subject", "template", "job_families", "countries", "min_years_experience", "frequency_cap_days",
-             "audience_preset", "description", "segment", "schedule", "sequence", "stop_on", "variants", "ab_test")
+_REQUIRED = ("campaign_id", "name", "kind", "segment", "starts_at")
+_OPTIONAL = ("subject", "template", "frequency_cap_days", "audience_preset", "description", "schedule", "sequence",
+             "stop_on", "variants", "ab_test")
+# Filters campaigns once carried themselves: a segment says who is in an audience now.
+_FILTERS_MOVED_TO_SEGMENTS = ("job_families", "countries", "min_years_experience")
 AB_METRICS = ("clicks", "replies", "applications")
 AB_DEFAULTS = {"metric": "clicks", "min_sample": 100, "alpha": 0.05, "test_share": 1.0, "send_winner_to_rest": True}
 # Why a person leaves a drip sequence before its last step (warmpool/campaigns/sequence.py).
@@ -124,16 +118,13 @@ class Campaign:
     campaign_id: str
     name: str
     kind: str
-    job_families: tuple[str, ...] | None
-    countries: tuple[str, ...] | None
-    min_years_experience: float | None
+    segment: str                                   # who: a segment of config/segments/
     subject: str
     template: str
     content_version: str
     starts_at: dt.datetime
     frequency_cap_days: int = DEFAULT_FREQUENCY_CAP_DAYS
     audience_preset: str = DEFAULT_PRESET
-    segment: str | None = None
     schedule: str | None = None                    # cron (UTC): sent by its own Dagster schedule only
     steps: tuple[SequenceStep, ...] = ()           # a drip sequence (step 1 is also subject/template above)
     stop_on: tuple[str, ...] = STOP_CONDITIONS
@@ -207,6 +198,10 @@ def load_campaign_file(path: Path, templates_dir: Path | None = None, segments: 
         refuse_eeo_filters(map(str, data), "campaign audience")
     except EeoFilterError as exc:
         raise CampaignConfigError(path, next(k for k in map(str, data) if is_eeo_field(k)), str(exc)) from None
+    moved = [k for k in _FILTERS_MOVED_TO_SEGMENTS if k in data]
+    if moved:
+        raise CampaignConfigError(path, moved[0], "campaigns pick people by segment only: put this filter in a "
+                                  "segment of config/segments/ and name it under `segment`")
     unknown = sorted(set(map(str, data)) - set(_REQUIRED) - set(_OPTIONAL))
     if unknown:  # a typo such as `job_familes` would otherwise silently widen the audience
         raise CampaignConfigError(path, unknown[0], f"unknown key (allowed: {', '.join(_REQUIRED + _OPTIONAL)})")
@@ -244,10 +239,6 @@ def load_campaign_file(path: Path, templates_dir: Path | None = None, segments: 
                                  or len(schedule.split()) != 5):
         raise CampaignConfigError(path, "schedule", f"{schedule!r} is not a cron expression such as '0 9 * * 1'")
 
-    min_years = data.get("min_years_experience")
-    if min_years is not None:
-        if isinstance(min_years, bool) or not isinstance(min_years, (int, float)) or min_years < 0:
-            raise CampaignConfigError(path, "min_years_experience", "must be a non-negative number or null")
     cap = data.get("frequency_cap_days", DEFAULT_FREQUENCY_CAP_DAYS)
     if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
         raise CampaignConfigError(path, "frequency_cap_days", "must be a whole number of days >= 0 (0 = no cap)")
@@ -256,22 +247,16 @@ def load_campaign_file(path: Path, templates_dir: Path | None = None, segments: 
     if preset not in AUDIENCE_PRESETS:
         raise CampaignConfigError(path, "audience_preset", f"{preset!r} is not one of {', '.join(AUDIENCE_PRESETS)}")
 
-    segment = data.get("segment")
-    if segment is not None:
-        known = load_segments() if segments is None else segments
-        if segment not in known:
-            raise CampaignConfigError(path, "segment", f"{segment!r} is not a segment of config/segments "
-                                      f"(known: {', '.join(known) or 'none'})")
+    segment = _text(path, data, "segment")
+    known = load_segments() if segments is None else segments
+    if segment not in known:
+        raise CampaignConfigError(path, "segment", f"{segment!r} is not a segment of config/segments "
+                                  f"(known: {', '.join(known) or 'none'})")
 
     return Campaign(
         campaign_id=campaign_id,
         name=_text(path, data, "name"),
         kind=kind,
-        job_families=_in_vocabulary(path, "job_families", _str_list(path, data, "job_families"), job_family,
-                                    f"a job family ({', '.join(job_families())})"),
-        countries=_in_vocabulary(path, "countries", _str_list(path, data, "countries"), Gazetteer().country_code,
-                                 "a country (name, ISO code or a known alias)"),
-        min_years_experience=min_years,
         subject=subject,
         template=template,
         content_version=version,
@@ -301,9 +286,6 @@ def campaign_rows(campaigns: list[Campaign]) -> list[dict[str, Any]]:
         "campaign_id": c.campaign_id,
         "name": c.name,
         "kind": c.kind,
-        "job_families": ";".join(c.job_families) if c.job_families else None,
-        "countries": ";".join(c.countries) if c.countries else None,
-        "min_years_experience": c.min_years_experience,
         "subject": c.subject,
         "template": c.template,
         "content_version": c.content_version,
@@ -324,7 +306,6 @@ def load_campaigns_table(con, campaigns: list[Campaign] | None = None, dir: Path
         con.execute(f"create schema if not exists {tables.RAW_CAMPAIGNS}")
         con.execute(f"""create or replace table {tables.CAMPAIGN_DEFINITIONS} (
             campaign_id varchar not null primary key, name varchar not null, kind varchar not null,
-            job_families varchar, countries varchar, min_years_experience double,
             subject varchar not null, template varchar not null, content_version varchar not null,
             starts_at timestamptz not null, segment varchar)""")
         if rows:
@@ -450,19 +431,6 @@ def _str_list(path: Path, data: dict, key: str) -> tuple[str, ...] | None:
         if not isinstance(item, str) or not item.strip() or ";" in item:
             raise CampaignConfigError(path, key, f"item {item!r} must be a non-empty name without ';'")
         out.append(item.strip())
-    return tuple(dict.fromkeys(out))
-
-
-def _in_vocabulary(path: Path, key: str, items: tuple[str, ...] | None, lookup, what: str) -> tuple[str, ...] | None:
-    """Each item in its one form (lookup), or an error naming the item that is not ``what``."""
-    if items is None:
-        return None
-    out = []
-    for item in items:
-        value = lookup(item)
-        if value is None:
-            raise CampaignConfigError(path, key, f"{item!r} is not {what}")
-        out.append(value)
     return tuple(dict.fromkeys(out))
 
 

@@ -61,36 +61,12 @@ matched as (
         contactable.consent_source,
         contactable.seniority,
         contactable.heat_band,
-        campaigns.job_families,
-        campaigns.countries,
-        campaigns.min_years_experience,
         campaigns.segment
     from campaigns
-    cross join contactable
-    where (
-            campaigns.job_families is null
-            or (contactable.job_family is not null
-                and {{ list_contains('campaigns.job_families', 'contactable.job_family') }})
-        )
-        and (
-            campaigns.countries is null
-            -- the campaign loader wrote its countries as ISO codes (warmpool/places.py)
-            or (contactable.country_code is not null
-                and {{ list_contains('campaigns.countries', 'contactable.country_code') }})
-        )
-        and (
-            campaigns.min_years_experience is null
-            or contactable.years_experience >= campaigns.min_years_experience
-        )
-        and (
-            campaigns.segment is null
-            -- the segment's meaning is compiled once, in warmpool/segments.py (segment_members)
-            or exists (
-                select 1 from segment_members
-                where segment_members.segment = campaigns.segment
-                    and segment_members.person_id = contactable.person_id
-            )
-        )
+    -- a campaign picks people by its segment only; the segment's meaning is compiled once, in
+    -- warmpool/segments.py (segment_members)
+    inner join segment_members on segment_members.segment = campaigns.segment
+    inner join contactable on contactable.person_id = segment_members.person_id
 
 ),
 
@@ -115,13 +91,7 @@ final as (
             || ';seniority:' || coalesce(seniority, 'unknown')
             || ';country:' || coalesce(country_code, 'unknown')
             || ';heat:' || coalesce(heat_band, 'unknown') as tags,
-        'consent=' || consent_basis
-            || case when job_families is not null then '; job_family=' || job_family else '' end
-            || case when countries is not null then '; country=' || country_code else '' end
-            || case when matched.segment is not null then '; segment=' || matched.segment else '' end
-            || case when min_years_experience is not null
-                then '; years_experience>=' || {{ number_to_text('min_years_experience') }} else '' end
-            as inclusion_reason,
+        'consent=' || consent_basis || '; segment=' || matched.segment as inclusion_reason,
         person_email_keys.person_email_keys
     from matched
     left join person_email_keys on matched.person_id = person_email_keys.person_id
