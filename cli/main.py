@@ -313,7 +313,7 @@ def identity_review_decide(
 # ---- segments and campaigns (config/segments, config/campaigns; the warehouse read-only) ---------
 segment_app = typer.Typer(no_args_is_help=True, help="Segments of the talent pool (config/segments/*.yaml).")
 campaign_app = typer.Typer(no_args_is_help=True, help="Campaigns (config/campaigns/*.yaml): list, preview, send, "
-                           "status, pause, resume.")
+                           "status, pause, resume, read-replies.")
 app.add_typer(segment_app, name="segment")
 app.add_typer(campaign_app, name="campaign")
 
@@ -503,6 +503,20 @@ def campaign_resume(name: str = typer.Argument(...)) -> None:
     from warmpool.config import get_settings
 
     typer.echo(f"{name}: resumed" if resume(_campaign(name), get_settings()) else f"{name}: was not paused")
+
+
+@campaign_app.command("read-replies")
+def campaign_read_replies() -> None:
+    """Read the replies mailbox over IMAP once (campaigns.replies.imap): replies to campaign mail stop
+    the person's sequences and count for A/B tests; automatic answers are ignored."""
+    from warmpool.campaigns.replies import ImapConfigError, read_imap_replies
+    from warmpool.config import get_settings
+
+    try:
+        typer.echo(read_imap_replies(get_settings()).describe())
+    except ImapConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
 
 
 # ---- privacy: access export, erasure, the web queue, retention, auditor exports ------------------

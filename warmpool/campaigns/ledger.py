@@ -97,6 +97,11 @@ create table if not exists provider_list_members (
     email             text not null,      -- as pushed to the provider
     primary key (campaign_id, email_key)
 );
+create table if not exists imap_cursors (
+    mailbox           text primary key,   -- user@host:port/mailbox
+    uid_validity      integer not null,   -- the mailbox's UIDVALIDITY: UIDs mean nothing across two
+    last_uid          integer not null    -- every message up to this UID has been read
+);
 create table if not exists ledger_seq (id integer primary key check (id = 1), value integer not null);
 insert or ignore into ledger_seq values (1, 0);
 -- Every insert and change takes the next number, so a reader can load only what changed since.
@@ -307,6 +312,18 @@ class SendLedger:
                                 (row["message_id"], row["campaign_id"], row["person_id"], iso(received_at)))
                     return row["campaign_id"], row["person_id"]
         return None
+
+    def imap_last_uid(self, mailbox: str, uid_validity: int) -> int:
+        """The last UID read from ``mailbox`` (0: none yet, or the mailbox was renumbered since)."""
+        row = self.con.execute("select uid_validity, last_uid from imap_cursors where mailbox = ?",
+                               (mailbox,)).fetchone()
+        return int(row["last_uid"]) if row and int(row["uid_validity"]) == uid_validity else 0
+
+    def set_imap_last_uid(self, mailbox: str, uid_validity: int, last_uid: int) -> None:
+        with self._tx(durable=False) as con:  # lost: the messages are read again; replies record once
+            con.execute("insert into imap_cursors values (?, ?, ?) on conflict(mailbox) do update set "
+                        "uid_validity = excluded.uid_validity, last_uid = excluded.last_uid",
+                        (mailbox, uid_validity, last_uid))
 
     def replied(self, campaign_id: str) -> set[str]:
         return {r[0] for r in self.con.execute("select person_id from replies where campaign_id = ?",
