@@ -523,6 +523,7 @@ class WebStoreSuppression:
         self._suppressed: dict[str, Suppression] = {}
         self._prefs: dict[str, tuple[set[str] | None, str | None]] = {}
         self._loaded_at: float | None = None
+        self._lock = threading.Lock()
 
     def __call__(self, address: str, kind: str | None = None, other_addresses: Iterable[str] = ()) -> bool:
         if self.suppression(address, other_addresses) is not None:
@@ -543,7 +544,11 @@ class WebStoreSuppression:
         return self.FREQUENCY_DAYS.get(self._prefs.get(canonical_email(address), (None, None))[1] or "", 0)
 
     def _refresh(self) -> None:
-        if self._loaded_at is None or time.monotonic() - self._loaded_at > self.refresh_seconds:
+        if self._loaded_at is not None and time.monotonic() - self._loaded_at <= self.refresh_seconds:
+            return
+        with self._lock:  # several connections ask at once: one reads the store, the others wait for it
+            if self._loaded_at is not None and time.monotonic() - self._loaded_at <= self.refresh_seconds:
+                return
             with web_store.reader(self.path) as con:
                 rows = web_store.consent_rows(con)
             self._suppressed = suppressions_by_address(events_from_store(rows), self.rules)
