@@ -282,28 +282,35 @@ def test_crash_before_smtp_is_sent_once_on_rerun(smtp, settings, nurture):
     assert len(sink.messages) == 2
 
 
-def test_hard_crash_after_accept_then_rerun(smtp, settings, nurture, tmp_path):
-    """A real process death (os._exit) right after the SMTP accept: the row stays `submitted` with a
-    lease; while the lease runs the re-run leaves it alone, after it expires the row is ambiguous."""
-    sink, port = smtp
-    members = audience(3)
+def send_then_die(home: Path, port: int, members: list[dict], die_after_accepting: str,
+                  **options) -> subprocess.CompletedProcess:
+    """Send in a child process that dies (os._exit, no cleanup) right after the SMTP server accepted
+    the mail of ``die_after_accepting``."""
     script = textwrap.dedent(f"""
         import datetime as dt, json, os, sys
         from warmpool.campaigns.config import load_campaigns
         from warmpool.campaigns.sender import send_campaign
         from warmpool.config import AtsSettings, Settings, SmtpSettings
         from pathlib import Path
-        settings = Settings(home=Path({str(tmp_path)!r}), ats=AtsSettings(base_url="x", api_key="x"),
+        settings = Settings(home=Path({str(home)!r}), ats=AtsSettings(base_url="x", api_key="x"),
                             smtp=SmtpSettings(host="127.0.0.1", port={port}), raw={{}})
         campaign = {{c.campaign_id: c for c in load_campaigns()}}["tn-engineering-nurture"]
         def die(step, info):
-            if step == "accepted" and info["person_id"] == "p-1":
+            if step == "accepted" and info["person_id"] == {die_after_accepting!r}:
                 os._exit(137)
         send_campaign(campaign, json.loads(sys.argv[1]), settings, suppressed=None, rate_per_second=0,
-                      clock=lambda: dt.datetime.fromisoformat({T0.isoformat()!r}), fault_hook=die)
+                      clock=lambda: dt.datetime.fromisoformat({T0.isoformat()!r}), fault_hook=die, **{options!r})
     """)
-    proc = subprocess.run([sys.executable, "-c", script, json.dumps(members)], cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-c", script, json.dumps(members)], cwd=REPO, capture_output=True,
                           text=True, timeout=120)
+
+
+def test_hard_crash_after_accept_then_rerun(smtp, settings, nurture, tmp_path):
+    """A real process death (os._exit) right after the SMTP accept: the row stays `submitted` with a
+    lease; while the lease runs the re-run leaves it alone, after it expires the row is ambiguous."""
+    sink, port = smtp
+    members = audience(3)
+    proc = send_then_die(tmp_path, port, members, die_after_accepting="p-1")
     assert proc.returncode == 137, proc.stderr
     assert len(sink.messages) == 2  # p-0 and p-1 reached the server
     assert ledger_state(settings, nurture, "p-1")["state"] == "submitted"
@@ -598,24 +605,7 @@ def test_a_process_death_while_several_connections_send_mails_nobody_twice(smtp,
     people who got nothing."""
     sink, port = smtp
     members = audience(24)
-    script = textwrap.dedent(f"""
-        import datetime as dt, json, os, sys
-        from warmpool.campaigns.config import load_campaigns
-        from warmpool.campaigns.sender import send_campaign
-        from warmpool.config import AtsSettings, Settings, SmtpSettings
-        from pathlib import Path
-        settings = Settings(home=Path({str(tmp_path)!r}), ats=AtsSettings(base_url="x", api_key="x"),
-                            smtp=SmtpSettings(host="127.0.0.1", port={port}), raw={{}})
-        campaign = {{c.campaign_id: c for c in load_campaigns()}}["tn-engineering-nurture"]
-        def die(step, info):
-            if step == "accepted" and info["person_id"] == "p-10":
-                os._exit(137)
-        send_campaign(campaign, json.loads(sys.argv[1]), settings, suppressed=None, rate_per_second=0,
-                      clock=lambda: dt.datetime.fromisoformat({T0.isoformat()!r}), fault_hook=die,
-                      connections=3, batch_size=6)
-    """)
-    proc = subprocess.run([sys.executable, "-c", script, json.dumps(members)], cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
+    proc = send_then_die(tmp_path, port, members, die_after_accepting="p-10", connections=3, batch_size=6)
     assert proc.returncode == 137, proc.stderr
     received = {str(m["To"]) for m in sink.parsed()}
     for m in members:
