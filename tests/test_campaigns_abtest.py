@@ -21,6 +21,7 @@ def ab_campaign(tmp_path, min_sample=30, test_share=0.5, extra=""):
 campaign_id: ab
 name: Subject line test
 kind: nurture
+segment: engineering-and-data
 subject: "What's new"
 template: whats_new
 starts_at: 2025-01-01T00:00:00Z

@@ -29,6 +29,7 @@ def drip(tmp_path):
 campaign_id: drip
 name: Welcome sequence
 kind: nurture
+segment: engineering-and-data
 starts_at: 2025-01-01T00:00:00Z
 frequency_cap_days: 3
 sequence:
