@@ -6,7 +6,10 @@ identity from the world's truth, dbt phase 2), then the marts are exported (`war
 For each page, with Streamlit's data cache cleared: the figure is the page's script run in Streamlit's
 AppTest (the role that sees it, default filters: every query, chart and table built, the sidebar's
 filter choices included); the baseline is the same page's queries (`warmpool.reporting.queries`) run
-alone on a fresh reader. The browser's drawing is not in either figure. Goal: <= 2 s per page.
+alone on a fresh reader (data health: and the run status read from Dagster's run storage). The world
+is built without Dagster, so its Dagster home gets a run storage of its own first: three runs of one
+stand-in asset per stage of the graph (the page reads only when each stage last materialized and the
+latest runs; Dagster is imported for that before any timing, and the page itself never imports it). The browser's drawing is not in either figure. Goal: <= 2 s per page.
 
 Size: 100k people (`BENCH_DASHBOARDS_PEOPLE`); quick mode: 5k.
 """
@@ -34,10 +37,24 @@ PAGE_QUERIES = {
 }
 
 
+def _seed_run_storage(settings) -> None:
+    """Three successful runs with one stand-in asset per stage (its key's first part) in the world's
+    Dagster home, so the data-health page reads a real run storage."""
+    import dagster as dg
+
+    from warmpool.reporting.run_status import STAGES
+
+    assets = [dg.asset(key=[stage, "bench"], name=None)(lambda: None) for stage in STAGES]
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        for _ in range(3):
+            dg.materialize(assets, instance=instance)
+
+
 def _queries_alone(settings, page: str) -> float:
     from warmpool.reporting import queries
     from warmpool.reporting.access import AGGREGATE_PAGES
     from warmpool.reporting.marts import Filters, MartReader
+    from warmpool.reporting.run_status import stage_status
 
     reader = MartReader(settings, aggregate_only=page in AGGREGATE_PAGES)
     try:
@@ -47,6 +64,7 @@ def _queries_alone(settings, page: str) -> float:
                 getattr(queries, name)(reader, Filters(), *args)
             if page == "data_health":
                 queries.identity_runs(reader)
+                stage_status(settings.dagster_home)
         return t["seconds"]
     finally:
         reader.close()
@@ -78,6 +96,7 @@ def measure(people: int, workdir: Path) -> list[BenchResult]:
 
     _, settings = built_world(people, workdir)
     export_marts(parquet_exports(), settings)
+    _seed_run_storage(settings)
     out = []
     for page in PAGE_QUERIES:
         alone = min(_queries_alone(settings, page) for _ in range(3))
@@ -86,7 +105,7 @@ def measure(people: int, workdir: Path) -> list[BenchResult]:
                                size=f"{people:,} people", figure=render, unit="s",
                                baseline_what="the page's queries alone (best of 3)", baseline_figure=alone,
                                note=f"rendered as {PAGE_QUERIES[page][0]}; goal <= 2 s"
-                               + ("; includes importing Dagster for the run status (once per server process)"
+                               + ("; run status read from Dagster's SQLite run storage (3 runs)"
                                   if page == "data_health" else "")))
     return out
 

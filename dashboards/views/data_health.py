@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import common
-from dashboards.run_status import stage_status
 from warmpool.config import get_settings
+from warmpool.reporting.run_status import RunStorageUnreadable, stage_status
 
 PAGE = "data_health"
 
@@ -41,16 +41,25 @@ def body() -> None:
         st.caption(f"Last identity run: {pd.Timestamp(latest['started_at']):%d %b %Y, %H:%M} UTC ({latest['kind']}).")
 
     st.subheader("Pipeline runs")
-    stages, recent = _runs(str(get_settings().dagster_home))
-    if stages.empty:
+    try:
+        stages, recent = _runs(str(get_settings().dagster_home))
+    except RunStorageUnreadable as exc:
+        st.warning(f"Run status unavailable: {exc}.")
+        stages = recent = pd.DataFrame()
+    if stages.empty and recent.empty:
         st.info("No pipeline run recorded yet: `make demo` or `warmpool run`.")
     else:
         last = recent.iloc[0] if not recent.empty else None
         if last is not None:
-            ok = last["status"] == "success"
-            (st.success if ok else st.error)(
-                f"Latest run {last['run']} ({last['job']}): {last['status']}, started "
-                f"{pd.Timestamp(last['started']):%d %b %Y, %H:%M} UTC.", icon=":material/check_circle:" if ok else ":material/error:")
+            started = (f", started {pd.Timestamp(last['started']):%d %b %Y, %H:%M} UTC"
+                       if pd.notna(last["started"]) else "")
+            message = f"Latest run {last['run']} ({last['job']}): {last['status'].replace('_', ' ')}{started}."
+            if last["status"] == "success":
+                st.success(message, icon=":material/check_circle:")
+            elif last["status"] in ("failure", "canceled"):
+                st.error(message, icon=":material/error:")
+            else:  # queued, not started, running
+                st.info(message, icon=":material/pending:")
         left, right = st.columns(2)
         with left:
             common.table(stages.rename(columns={"last_success": "last successful"}), "pipeline_stages.csv",
