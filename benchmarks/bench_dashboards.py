@@ -28,11 +28,14 @@ APP = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
 # the role each page is rendered as, and the queries the page runs (with the default filters)
 PAGE_QUERIES = {
     "leadership": ("leadership", [("roi_headline",), ("pool_size",), ("roi_by_month", "channel"), ("roi_by_source",),
-                                  ("hires_by_attribution", "ats_source"), ("vendor_contracts",), ("pool_growth", "source")]),
+                                  ("hires_by_attribution", "ats_source"), ("vendor_contracts",), ("referral_totals",),
+                                  ("referrals_by_month",), ("pool_growth", "source")]),
     "sourcing": ("data_team", [("recruiter_activity_by_month",), ("recruiter_activity_by_recruiter",),
-                               ("silver_medalists_by_family",), ("open_jobs_by_family",)]),
+                               ("silver_medalists_by_family",), ("open_jobs_by_family",), ("referral_totals",),
+                               ("referrals_by_month",), ("referrals_by_referrer",)]),
     "campaigns": ("marketer", [("campaign_performance",), ("heat_bands",)]),
     "funnel": ("marketer", [("funnel_totals",), ("funnel_by", "job_family")]),
+    "eeo": ("leadership", [("eeo_applicants", "gender")]),
     "data_health": ("data_team", [("source_health",), ("quarantine_reasons",)]),
 }
 

@@ -2,6 +2,7 @@
 by the export version, friendly numbers, charts, downloadable tables and the access-log hook."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -53,14 +54,27 @@ def run_query(version: str | None, home: str, aggregate_only: bool, query: str, 
         reader.close()
 
 
-def load(page: str, query: str, *args, filtered: bool = True) -> Result:
-    """Run `queries.<query>` for `page` under the session's filters (`filtered=False`: a query that takes
-    none), cached per export version. A page in AGGREGATE_PAGES, or a role without personal data, reads
+def load(page: str, query: str, *args, filtered: bool = True, filters: Filters | None = None) -> Result:
+    """Run `queries.<query>` for `page` under the session's filters (or `filters`, e.g. narrowed to a
+    clicked month; `filtered=False`: a query that takes none), cached per export version. A page in AGGREGATE_PAGES, or a role without personal data, reads
     the aggregate-only exports."""
     ctx = context()
-    aggregate_only = page in AGGREGATE_PAGES or not ctx.role.personal_data
+    aggregate_only = not shows_personal_data(page)
     return run_query(ctx.version, str(get_settings().home), aggregate_only, query,
-                     ctx.filters if filtered else None, args)
+                     (filters or ctx.filters) if filtered else None, args)
+
+
+def in_month(filters, month: str | None):
+    """The filters narrowed to one clicked month ("Mar 2025"); unchanged when none is clicked."""
+    if not month:
+        return filters
+    first = pd.Timestamp(f"1 {month}").date()
+    return dataclasses.replace(filters, period_start=first, period_end=first)
+
+
+def shows_personal_data(page: str) -> bool:
+    """May `page` show the session's role names and the rows behind a chart (not an aggregate page)?"""
+    return context().role.personal_data and page not in AGGREGATE_PAGES
 
 
 def guarded(fn):
@@ -145,6 +159,31 @@ def table(frame: pd.DataFrame, file_name: str, column_config: dict | None = None
 
 def chart(spec: alt.Chart, key: str | None = None, on_select: str = "ignore"):
     return st.altair_chart(spec, width="stretch", key=key, on_select=on_select)
+
+
+def clickable(spec: alt.Chart, field: str) -> alt.Chart:
+    """`spec` with a click selection on `field` (the clicked mark stays bright, the others fade)."""
+    pick = alt.selection_point(fields=[field], name="pick")
+    return spec.add_params(pick).encode(opacity=alt.condition(pick, alt.value(1.0), alt.value(0.35)))
+
+
+def drill_chart(spec, key: str, field: str, what: str):
+    """Draw a chart made `clickable` on `field`; return the value of the clicked mark (the page then
+    narrows the table below it to that), or None when nothing is clicked."""
+    value = picked(chart(spec, key=key, on_select="rerun"), "pick", field)
+    if value is not None:
+        st.caption(f"Showing {what} {value} only: click the chart's background to show all.")
+    return value
+
+
+def picked(event, selection: str, field: str):
+    """The `field` value of the mark clicked on a chart drawn with on_select="rerun" (its point
+    selection named `selection`), or None when nothing is selected."""
+    if not event:
+        return None
+    points = event.selection.get(selection) or []
+    values = [p[field] for p in points if field in p]
+    return values[0] if values else None
 
 
 def suppress_small_cells(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, int]:

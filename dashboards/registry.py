@@ -26,6 +26,7 @@ PAGES = (
     DashboardPage("sourcing", "views/sourcing.py", "Sourcing & recruiters", ":material/person_search:", "sourcing"),
     DashboardPage("campaigns", "views/campaigns.py", "Campaigns", ":material/campaign:", "campaigns"),
     DashboardPage("funnel", "views/funnel.py", "Funnel", ":material/filter_alt:", "funnel"),
+    DashboardPage("eeo", "views/eeo.py", "EEO applicants", ":material/diversity_3:", "eeo"),
     DashboardPage("data_health", "views/data_health.py", "Data health", ":material/monitor_heart:", "data-health"),
     # the recruiter pages read the search index (warmpool.search) and keep their own search audit log
     DashboardPage("search", "search_page.py", "Recruiter search", ":material/search:", "search"),

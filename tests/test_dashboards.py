@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,12 +18,13 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboards.common import money
 from dashboards.registry import PAGES
 from warmpool.exports import AGGREGATES_FOLDER, PERSONAL_COLUMNS_KEY
 from warmpool.reporting.access import AGGREGATE_PAGES, LOCAL_ROLE_ENV, load_access
 from warmpool.reporting.access_log import read_views
 from warmpool.reporting.marts import Filters, filter_clause
-from warmpool.reporting.privacy import suppress_small_counts
+from warmpool.reporting.privacy import suppress_small_counts, suppress_with_complements
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboards" / "app.py")
 SCRIPTS = {p.key: p.script for p in PAGES}
@@ -63,7 +65,9 @@ def personal_values(home: Path) -> set[str]:
     path = home / "exports" / "marts" / "dim_candidates.parquet"
     rows = duckdb.sql(f"select first_name || ' ' || last_name, email, phone from read_parquet('{path}') "
                       "where email is not null limit 300").fetchall()
-    return {value for row in rows for value in row if value and len(value) > 5}
+    referrers = duckdb.sql(f"select referrer_name, referrer_email from read_parquet('{path.parent}/rpt_referrals.parquet') "
+                           "where referrer_name is not null limit 100").fetchall()
+    return {value for row in rows + referrers for value in row if value and len(value) > 5}
 
 
 def personal_columns(home: Path) -> set[str]:
@@ -72,6 +76,10 @@ def personal_columns(home: Path) -> set[str]:
         meta = duckdb.sql(f"select value from parquet_kv_metadata('{path}') where key = '{PERSONAL_COLUMNS_KEY}'").fetchall()
         names |= {c for c in meta[0][0].decode().split(";") if c} if meta else set()
     return names
+
+
+def cells_hidden(value) -> bool:
+    return value is None or value != value   # null / NaN / pd.NA
 
 
 def columns(frame) -> set[str]:
@@ -183,13 +191,14 @@ def test_leadership_figures_equal_the_marts_under_the_same_filters(world):
     start, end = months[len(months) // 4], months[-2]
     period = "period_month >= ? and period_month < date_trunc('month', ?::date) + interval 1 month"
     with duckdb.connect(str(world.pipeline_home / "warehouse.duckdb"), read_only=True) as con:
-        hires, spend = con.execute(f"""
-            select sum(hires), sum(spend) from marts.rpt_source_roi
-            where {period} and vendor is null and source_name not like '(vendor %'""", [start, end]).fetchone()
         family = con.execute(f"""
             select job_family from marts.rpt_hire_attribution
             where attribution_model = 'ats_source' and source = 'ats' and job_family is not null and {period}
             group by 1 order by sum(hires) desc, 1 limit 1""", [start, end]).fetchone()[0]
+        hires, spend = con.execute(f"""
+            select sum(hires), sum(spend) from marts.rpt_source_roi
+            where {period} and vendor is null and source_name not like '(vendor %' and job_family = ?""",
+                                   [start, end, family]).fetchone()
         credited = dict(con.execute(f"""
             select credited_source, sum(hires) from marts.rpt_hire_attribution
             where attribution_model = 'ats_source' and source = 'ats' and job_family = ? and {period}
@@ -206,7 +215,10 @@ def test_leadership_figures_equal_the_marts_under_the_same_filters(world):
     attribution = next(f.value for f in at.dataframe if list(f.value.columns) == ["source", "hires"])
     assert {k: float(v) for k, v in zip(attribution["source"], attribution["hires"])} == \
         {k: float(v) for k, v in credited.items()}
-    assert any("not broken down by job family" in c.value for c in at.caption)
+    # hires and spend honour the job family (spend: of the people bought); a contract's fee cannot
+    captions = [c.value for c in at.caption]
+    assert not any(c.startswith("Hires, spend and cost per hire") and "not broken down" in c for c in captions)
+    assert any(c.startswith("A contract's credits and fee is not broken down by job family") for c in captions)
 
 
 def test_drill_down_from_a_channel_to_its_months_adds_up(world):
@@ -230,10 +242,113 @@ def test_personal_views_are_written_to_the_access_log(world):
     views = list(read_views())
     assert [(v["role"], v["page"], v["shown"]) for v in views] == [
         ("recruiter", "sourcing", "recruiter activity per recruiter"),
+        ("recruiter", "sourcing", "referrers"),
         ("recruiter", "sourcing", f"silver medalists: {family}")]
-    assert views[0]["user"] == "local:recruiter" and views[1]["rows"] > 0
+    assert views[0]["user"] == "local:recruiter" and views[2]["rows"] > 0
     at.run()   # the same view again in the session is not a new entry
-    assert len(list(read_views())) == 2
+    assert len(list(read_views())) == 3
+
+
+def test_referrals_show_who_refers_to_recruiters_and_counts_only_to_leadership(world):
+    """Every referral-form submission is a referral on the page, with what became of the person; the
+    recruiter sees the referrers by name, leadership the same counts without any referrer."""
+    with duckdb.connect(str(world.pipeline_home / "warehouse.duckdb"), read_only=True) as con:
+        submitted = con.execute("select count(*) from main_staging.stg_forms__submissions "
+                                "where form_name = 'referral'").fetchone()[0]
+        # a row of rpt_referrals counts its people once: a person referred by two referrers counts twice
+        hired = con.execute("select count(*) from (select distinct date_trunc('month', referred_at), "
+                            "referrer_email, person_id from main_intermediate.int_referrals "
+                            "where hired_at is not null)").fetchone()[0]
+    assert submitted > 20
+    at = open_page("recruiter", "sourcing")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Referrals"] == f"{submitted:,}"
+    assert hired and metrics["Hired"] == f"{hired:,}"
+    referrers = next(f.value for f in at.dataframe if "referrer" in f.value.columns)
+    assert referrers["Referrals"].sum() == submitted
+    assert referrers["referrer"].str.contains(" ").all()   # names, not addresses
+    assert ("recruiter", "referrers") in {(v["role"], v["shown"]) for v in read_views()}
+
+    at = open_page("leadership", "leadership")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Referrals"] == f"{submitted:,}"
+    assert not [f for f in at.dataframe if {"referrer", "referrer_email", "referrer email"} & set(f.value.columns)]
+
+
+def test_spend_follows_the_job_family_and_country_of_the_people_bought(world):
+    """Resume spend under a job family and a country: the purchases of people in them, from the marts."""
+    with duckdb.connect(str(world.pipeline_home / "warehouse.duckdb"), read_only=True) as con:
+        family, country, spend = con.execute("""
+            select c.job_family, c.country_code, sum(p.cost) from marts.fct_vendor_purchases p
+            join marts.dim_candidates c using (person_id)
+            where c.job_family is not null and c.country_code is not null
+            group by 1, 2 order by 3 desc limit 1""").fetchone()
+        total = con.execute("select sum(cost) from marts.fct_vendor_purchases").fetchone()[0]
+    assert 0 < spend < total
+    at = open_page("leadership", "leadership")
+    at.session_state["job_families"] = [family]
+    at.session_state["countries"] = [country]
+    at.run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Resume spend"] == money(spend)
+
+
+def test_eeo_page_hides_small_cells_and_their_complements_for_every_role(world):
+    """Applicants by gender and outcome: what shows is the mart's sum, a sum over a withheld cell is
+    hidden, and no row or column of the table holds a single hidden cell."""
+    mart = world.home / "exports" / AGGREGATES_FOLDER / "rpt_eeo_applicants.parquet"
+    sums = {(c, o): (None if hidden else n) for c, o, n, hidden in duckdb.sql(f"""
+        select category, outcome, sum(applicants), bool_or(is_suppressed) from read_parquet('{mart}')
+        where dimension = 'gender' group by 1, 2""").fetchall()}
+    assert any(v is None for v in sums.values()) and any(v is not None for v in sums.values())
+    for role in ("leadership", "data_team"):
+        at = open_page(role, "eeo")
+        assert not at.error
+        table = next(f.value for f in at.dataframe if "gender" in f.value.columns).set_index("gender")
+        outcomes = {"In process": "in_process", "Rejected": "rejected", "Hired": "hired"}
+        for category, row in table.iterrows():
+            for label, value in row.items():
+                if (category, outcomes[label]) not in sums:
+                    assert value == 0, (category, label)   # no applicants: zero, not hidden
+                    continue
+                expected = sums[(category, outcomes[label])]
+                if expected is None or expected < ACCESS.min_cell_size:
+                    assert cells_hidden(value), (category, label)
+                elif not cells_hidden(value):
+                    assert value == expected, (category, label)
+        cells = table.isna()
+        for c in table.index:
+            in_row = [o for o in table.columns if (c, outcomes[o]) in sums]
+            assert sum(bool(cells.loc[c, o]) for o in in_row) != 1 or len(in_row) == 1, c
+        for o in table.columns:
+            in_col = [c for c in table.index if (c, outcomes[o]) in sums]
+            assert sum(bool(cells.loc[c, o]) for c in in_col) != 1 or len(in_col) == 1, o
+
+
+def test_data_health_reads_run_status_without_loading_dagster(world):
+    """The page shows the pipeline's stages and latest run from the world's run storage, and the
+    dashboard process never imports Dagster (it used to cost ~2.5 s of the page's first render)."""
+    script = f"""
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({APP!r}, default_timeout=90)
+at.session_state["role"] = "data_team"
+at.run()
+at.switch_page({SCRIPTS["data_health"]!r}).run()
+assert not at.exception, at.exception
+stages = next(f.value for f in at.dataframe if "last successful" in f.value.columns)
+print("STAGES", sorted(stages["stage"]))
+print("SUCCESS", [s.value for s in at.success])
+print("DAGSTER", sorted(m for m in sys.modules if m == "dagster" or m.startswith("dagster.")))
+"""
+    env = dict(os.environ, WARMPOOL_HOME=str(world.home))
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300,
+                         cwd=Path(APP).parent.parent)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in out.stdout.splitlines() if " " in line}
+    assert "dbt marts" in lines["STAGES"] and "Parquet exports" in lines["STAGES"]
+    assert "Latest run" in lines["SUCCESS"] and "success" in lines["SUCCESS"]
+    assert lines["DAGSTER"] == "[]"
 
 
 def test_without_exports_every_page_says_what_to_run(warmpool_home):
@@ -289,6 +404,48 @@ def test_small_cells_are_hidden_but_zero_and_large_counts_stay():
     frame, hidden = suppress_small_counts(pd.DataFrame({"people": [0, 1, 4, 5, 120]}), ["people"], 5)
     assert hidden == 2
     assert frame["people"].isna().tolist() == [False, True, True, False, False]
+
+
+def test_a_lone_hidden_cell_gets_a_complement_so_no_total_gives_it_away():
+    """EEO cells: with one cell of a row hidden, its row total (known from the other question's
+    breakdown of the same applicants) minus the cells shown would be the hidden count."""
+    import pandas as pd
+
+    cells = pd.DataFrame({"category": ["Female", "Female", "Male", "Male", "Other", "Other"],
+                          "outcome": ["hired", "rejected"] * 3, "applicants": [3, 40, 50, 60, 70, 80]})
+    shown, small, complements = suppress_with_complements(cells, "applicants", "category", "outcome", 5)
+    hidden = shown.set_index(["category", "outcome"])["applicants"].isna()
+    assert small == 1 and complements == 3
+    # Female/hired is small; Female/rejected hides with it (its row), Male/hired (its column), then
+    # Male/rejected (Female/rejected's column): every row and column hides none or at least two
+    assert hidden[("Female", "hired")] and hidden[("Female", "rejected")] and hidden[("Male", "hired")]
+    assert not hidden[("Other", "hired")] and not hidden[("Other", "rejected")]
+    for key in ("category", "outcome"):
+        assert set(hidden.groupby(level=key).sum()) <= {0, 2, 3}
+
+
+def test_complementary_suppression_leaves_no_row_or_column_with_one_hidden_cell():
+    """Random tables (cells the mart already withheld among them): whatever is hidden, no row or column
+    is left with exactly one hidden cell, counts under the minimum never show, and what shows is exact."""
+    import random
+
+    import pandas as pd
+
+    rng = random.Random(13)
+    for _ in range(200):
+        rows, cols = rng.randint(1, 6), rng.randint(1, 4)
+        values = [rng.choice([None, 0, 1, 3, 4, 5, 8, 12, 40, 300]) for _ in range(rows * cols)]
+        cells = pd.DataFrame({"category": [f"c{i // cols}" for i in range(rows * cols)],
+                              "outcome": [f"o{i % cols}" for i in range(rows * cols)], "applicants": values})
+        shown, _, _ = suppress_with_complements(cells, "applicants", "category", "outcome", 5)
+        hidden = shown["applicants"].isna()
+        for key in ("category", "outcome"):
+            lone = hidden.groupby(shown[key]).sum()
+            groups = shown.groupby(key).size()
+            assert not [k for k in lone.index if lone[k] == 1 and groups[k] > 1], (cells, shown)
+        original = pd.to_numeric(cells["applicants"])
+        assert not ((original > 0) & (original < 5) & ~hidden).any()
+        assert (shown["applicants"][~hidden].astype(float) == original[~hidden]).all()
 
 
 @pytest.mark.browser

@@ -64,11 +64,13 @@ def body() -> None:
                 domain=["engagement", "within the limit", "over the limit"], range=["#dfeee7", "#eef1f0", "#f4b6b6"])),
             tooltip=["campaign:N", "rate:N", alt.Tooltip("value:Q", format=".2%"), alt.Tooltip("limit:Q", format=".2%")])
         labels = grid.mark_text(fontSize=12).encode(text=alt.Text("value:Q", format=".1%"))
-        common.chart((cells + labels).properties(height=32 * len(perf)), key="campaign_rates")
+        campaign = common.drill_chart((common.clickable(cells, "campaign") + labels).properties(height=32 * len(perf)),
+                                      "campaign_rates", "campaign", "campaign")
         limits = ", ".join(f"{label.lower()} {thresholds[c]:.1%} {of}" for c, label, of in RATES if c in thresholds)
         st.caption(f"Opened, clicked and applied are shares of delivered mail. Red: over the limit "
                    f"(config/dashboards.yaml): {limits}.")
-        shown = perf[["campaign", "first_sent_at", *[c for c, _ in STAGES], "machine_opened_only", "bounced",
+        shown = perf[perf["campaign"] == campaign] if campaign else perf
+        shown = shown[["campaign", "first_sent_at", *[c for c, _ in STAGES], "machine_opened_only", "bounced",
                       "unsubscribed", "complained", "human_open_rate", "click_rate", *[c for c, _, _ in RATES]]]
         common.table(shown, "campaign_performance.csv",
                      column_config={c: st.column_config.NumberColumn(format="percent")
@@ -89,7 +91,9 @@ def body() -> None:
         tooltip=[alt.Tooltip("heat_band:N", title="Heat band"), alt.Tooltip("people:Q", format=",")])
     left, right = st.columns([2, 3])
     with left:
-        common.chart(donut, key="heat_bands")
+        band = common.drill_chart(common.clickable(donut, "heat_band"), "heat_bands", "heat_band", "heat band")
+        if band:
+            heat = heat[heat["heat_band"] == band]
     with right:
         common.suppressed_note(hidden)
         common.table(heat.rename(columns={"heat_band": "heat band"}), "pool_heat_bands.csv", key="download-heat")

@@ -81,7 +81,9 @@ def body() -> None:
             tooltip=["source:N", alt.Tooltip("newest_record_at:T", title="Newest record", format="%d %b %Y"),
                      alt.Tooltip("records:Q", format=","), alt.Tooltip("people:Q", format=","),
                      alt.Tooltip("quarantined_rows:Q", title="Quarantined rows", format=",")])
-        common.chart(bars, key="freshness")
+        source = common.drill_chart(common.clickable(bars, "source"), "freshness", "source", "source")
+        if source:
+            sources = sources[sources["source"] == source]
         common.table(sources, "source_health.csv", key="download-sources")
 
     st.subheader("Quarantined rows by source and reason")
@@ -95,7 +97,9 @@ def body() -> None:
             y=alt.Y("reason:N", title=None, sort="-x", axis=alt.Axis(labelLimit=320)),
             color=alt.Color("source:N", title="Source"),
             tooltip=["source:N", "reason:N", "field:N", alt.Tooltip("sum(quarantined_rows):Q", title="Rows")])
-        common.chart(bars, key="quarantine")
+        reason = common.drill_chart(common.clickable(bars, "reason"), "quarantine", "reason", "reason")
+        if reason:
+            reasons = reasons[reasons["reason"] == reason]
         common.table(reasons, "quarantined_rows.csv", key="download-quarantine")
 
     if not runs.empty:

@@ -64,7 +64,10 @@ def body() -> None:
             color=alt.Color("conversion:N", title=None), yOffset="conversion:N",
             tooltip=[alt.Tooltip("breakdown:N", title=FUNNEL_BREAKDOWNS[by]), "conversion:N",
                      alt.Tooltip("rate:Q", format=".1%")])
-        common.chart(bars, key="funnel_segments")
+        segment = common.drill_chart(common.clickable(bars, "breakdown"), "funnel_segments", "breakdown",
+                                     FUNNEL_BREAKDOWNS[by].lower())
+        if segment:
+            segments = segments[segments["breakdown"] == segment]
     common.suppressed_note(hidden)
     table = segments.rename(columns={"breakdown": FUNNEL_BREAKDOWNS[by].lower(), **STEP_LABELS})
     common.table(table, f"funnel_by_{by}.csv",

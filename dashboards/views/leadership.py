@@ -1,11 +1,12 @@
 """Leadership & ROI: hires, spend and cost per hire by source, channel and vendor over time; time to
-hire; hires under each attribution model; vendor contracts; pool growth. Aggregates only."""
+hire; hires under each attribution model; vendor contracts; employee referrals (counts); pool growth.
+Aggregates only. Clicking a chart's bar or point narrows the table below it."""
 from __future__ import annotations
 
 import altair as alt
 import streamlit as st
 
-from dashboards import common
+from dashboards import common, referrals
 from warmpool.reporting.queries import ATTRIBUTION_MODELS, POOL_BREAKDOWNS
 
 PAGE = "leadership"
@@ -14,7 +15,8 @@ PAGE = "leadership"
 def body() -> None:
     st.title("Leadership & ROI")
     st.caption("Hires, spend and time to hire by where candidates came from. Money is in US dollars; spend is "
-               "what vendors charged for resumes (job boards' and agencies' costs are not in the data).")
+               "what vendors charged for resumes (job boards' and agencies' costs are not in the data), counted "
+               "under the job family and country of each person bought, so every filter applies to it.")
 
     headline = common.load(PAGE, "roi_headline")
     pool = common.load(PAGE, "pool_size")
@@ -47,9 +49,8 @@ def body() -> None:
                  alt.Tooltip("sum(hires):Q", title="Hires"), alt.Tooltip("sum(spend):Q", title="Spend ($)", format=",.0f")],
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.35)))
     event = common.chart(chart, key="hires_by_month", on_select="rerun")
-    picked = [p["breakdown"] for p in (event.selection.get("pick") or []) if "breakdown" in p] if event else []
-    if picked:
-        chosen = picked[0]
+    chosen = common.picked(event, "pick", "breakdown")
+    if chosen:
         st.caption(f"The rows behind {chosen} (click the chart's background to clear):")
     else:
         chosen = st.selectbox(f"The rows behind a {by} (or click a bar)",
@@ -60,6 +61,7 @@ def body() -> None:
 
     by_source = common.load(PAGE, "roi_by_source").frame
     left, right = st.columns(2)
+    clicked = []
     with left:
         st.subheader("Spend vs hires per source")
         paid = by_source[by_source["spend"].fillna(0) > 0]
@@ -72,7 +74,8 @@ def body() -> None:
                 color=alt.Color("source_name:N", title="Source"),
                 tooltip=[alt.Tooltip("source_name:N", title="Source"), alt.Tooltip("spend:Q", title="Spend ($)", format=",.0f"),
                          alt.Tooltip("hires:Q", title="Hires"), alt.Tooltip("cost_per_hire:Q", title="Cost per hire ($)", format=",.0f")])
-            common.chart(scatter, key="spend_vs_hires")
+            clicked.append(common.drill_chart(common.clickable(scatter, "source_name"), "spend_vs_hires",
+                                              "source_name", "source"))
     with right:
         st.subheader("Average days to hire per source")
         timed = by_source.dropna(subset=["avg_days_to_hire"])
@@ -84,8 +87,12 @@ def body() -> None:
                 y=alt.Y("source_name:N", title=None, sort="-x", axis=alt.Axis(labelLimit=200)),
                 tooltip=[alt.Tooltip("source_name:N", title="Source"),
                          alt.Tooltip("avg_days_to_hire:Q", title="Days", format=".1f"), alt.Tooltip("hires:Q", title="Hires")])
-            common.chart(bars, key="days_to_hire")
+            clicked.append(common.drill_chart(common.clickable(bars, "source_name"), "days_to_hire",
+                                              "source_name", "source"))
     st.caption("Per source over the period (cost per hire: spend ÷ hires; blank where the cost is unknown).")
+    source = next((c for c in clicked if c), None)
+    if source:
+        by_source = by_source[by_source["source_name"] == source]
     common.table(by_source.rename(columns={"source_name": "source"}), "hires_and_spend_by_source.csv",
                  column_config={"spend": st.column_config.NumberColumn("spend ($)", format="dollar"),
                                 "cost_per_hire": st.column_config.NumberColumn("cost per hire ($)", format="dollar"),
@@ -104,13 +111,16 @@ def body() -> None:
             x=alt.X("hires:Q", title="Hires credited", axis=alt.Axis(tickMinStep=1)),
             y=alt.Y("source:N", title=None, sort="-x", axis=alt.Axis(labelLimit=220)),
             tooltip=[alt.Tooltip("source:N", title="Source"), alt.Tooltip("hires:Q", title="Hires", format=",.1f")])
-        common.chart(bars, key="attribution_chart")
+        source = common.drill_chart(common.clickable(bars, "source"), "attribution_chart", "source", "source")
+        if source:
+            frame = frame[frame["source"] == source]
         common.table(frame[["source", "hires"]], f"hires_{model}.csv", key="download-attribution")
 
     st.subheader("Vendor contracts")
     st.caption("Credits bought vs used per contract year, and the money spent buying people already in the "
                "pool — what searching the pool first would have saved.")
     contracts = common.load(PAGE, "vendor_contracts")
+    common.note_not_applied(contracts, "A contract's credits and fee")
     if contracts.frame.empty:
         st.info("No vendor contracts in this period.")
     else:
@@ -125,19 +135,24 @@ def body() -> None:
                                                                       range=["#0b6e4f", "#c8d6cf"])),
             order=alt.Order("credits:N", sort="descending"),
             tooltip=[alt.Tooltip("contract:N", title="Contract"), "credits:N", alt.Tooltip("resumes:Q", format=",")])
-        common.chart(used, key="vendor_credits")
+        contract = common.drill_chart(common.clickable(used, "contract"), "vendor_credits", "contract",
+                                      "the contract")
         latest = frame.sort_values("period_year").groupby("vendor_name").tail(1)
         cols = st.columns(max(len(latest), 1))
         for col, (_, r) in zip(cols, latest.iterrows()):
             col.metric(f"{r['vendor_name']} {r['year']}: credits used", common.percent(r["credit_utilization"]),
                        help=f"{common.count(r['credits_unused'])} unused; {common.money(r['already_in_pool_spend'])} "
                             "spent on people already in the pool.")
+        if contract:
+            frame = frame[frame["vendor_name"] + " " + frame["year"] == contract]
         common.table(frame.drop(columns=["period_year"]), "vendor_contracts.csv",
                      column_config={"credit_utilization": st.column_config.NumberColumn("credits used", format="percent"),
                                     "annual_fee": st.column_config.NumberColumn("annual fee ($)", format="dollar"),
                                     "spend": st.column_config.NumberColumn("spend ($)", format="dollar"),
                                     "already_in_pool_spend": st.column_config.NumberColumn(
                                         "spent on people already in the pool ($)", format="dollar")})
+
+    referrals.section(PAGE)   # counts only here: the aggregate export names no referrer
 
     st.subheader("Pool growth")
     growth_by = st.segmented_control("New people per month by", list(POOL_BREAKDOWNS), default="source",
@@ -155,8 +170,11 @@ def body() -> None:
         color=alt.Color("breakdown:N", title=POOL_BREAKDOWNS[growth_by]),
         tooltip=[alt.Tooltip("month:T", format="%b %Y"), alt.Tooltip("breakdown:N", title=POOL_BREAKDOWNS[growth_by]),
                  alt.Tooltip("sum(new_people):Q", title="New people")])
-    common.chart(area, key="pool_growth")
+    breakdown = common.drill_chart(common.clickable(area, "breakdown"), "pool_growth", "breakdown",
+                                   POOL_BREAKDOWNS[growth_by].lower())
     common.suppressed_note(hidden)
+    if breakdown:
+        frame = frame[frame["breakdown"] == breakdown]
     common.table(frame.rename(columns={"breakdown": POOL_BREAKDOWNS[growth_by].lower()}), "pool_growth.csv",
                  column_config={"month": st.column_config.DateColumn(format="MMM YYYY")}, key="download-growth")
 

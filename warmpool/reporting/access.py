@@ -16,9 +16,9 @@ from typing import Mapping
 from warmpool.config import CONFIG_DIR, load_yaml
 
 LOCAL_ROLE_ENV = "WARMPOOL_DASHBOARDS_ROLE"
-PAGES = ("leadership", "sourcing", "campaigns", "funnel", "data_health", "search", "lookup")
+PAGES = ("leadership", "sourcing", "campaigns", "funnel", "eeo", "data_health", "search", "lookup")
 # Pages that show only aggregates, whatever the role: they read the aggregate-only exports.
-AGGREGATE_PAGES = frozenset({"leadership", "campaigns", "funnel", "data_health"})
+AGGREGATE_PAGES = frozenset({"leadership", "campaigns", "funnel", "eeo", "data_health"})
 
 
 class AccessConfigError(ValueError):

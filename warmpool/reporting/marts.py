@@ -28,9 +28,11 @@ from warmpool.exports import mart_path
 _ROI_SOURCE_KEY = ("coalesce(vendor, nullif(regexp_extract(source_name, '^\\(vendor (.+)\\)$', 1), ''), 'ats')")
 
 # mart -> filter -> column (or SQL expression over the mart's columns). "period" columns are dates or
-# timestamps filtered to the months chosen; "period_year" marts (a contract year) overlap the period.
+# timestamps filtered to the months chosen; "period_year" marts (a contract year) overlap the period;
+# "period_year_number" marts (an integer year) keep the years the period touches.
 DIMENSIONS: dict[str, dict[str, str]] = {
-    "rpt_source_roi": {"period": "period_month", "source": _ROI_SOURCE_KEY},
+    "rpt_source_roi": {"period": "period_month", "job_family": "job_family", "country": "country_code",
+                       "source": _ROI_SOURCE_KEY},
     "rpt_hire_attribution": {"period": "period_month", "job_family": "job_family", "country": "country_code",
                              "source": "source"},
     "rpt_vendor_utilization": {"period_year": "period_year", "source": "vendor"},
@@ -45,6 +47,10 @@ DIMENSIONS: dict[str, dict[str, str]] = {
     "rpt_data_health": {"source": "source"},
     "rpt_quarantine_reasons": {"source": "source"},
     "rpt_identity_runs": {},
+    # every referral came in through the referral form: the pool's "referral" source
+    "rpt_referrals": {"period": "referral_month", "job_family": "job_family", "country": "country_code",
+                      "source": "'referral'"},
+    "rpt_eeo_applicants": {"period_year_number": "applied_year", "job_family": "job_family"},
     "fct_hires": {"period": "hired_at", "job_family": "job_family", "source": "coalesce(vendor, 'ats')"},
 }
 FILTER_LABELS = {"period": "period", "job_family": "job family", "country": "location", "source": "source"}
@@ -105,6 +111,14 @@ def filter_clause(mart: str, filters: Filters) -> tuple[str, list, list[str]]:
                 params.append(filters.period_start)
             if filters.period_end:
                 clauses.append(f"{column} <= ?")
+                params.append(filters.period_end)
+        elif "period_year_number" in dims:
+            column = dims["period_year_number"]
+            if filters.period_start:
+                clauses.append(f"{column} >= year(?::date)")
+                params.append(filters.period_start)
+            if filters.period_end:
+                clauses.append(f"{column} <= year(?::date)")
                 params.append(filters.period_end)
         else:
             not_applied.append("period")

@@ -187,6 +187,50 @@ def silver_medalist_rows(reader: MartReader, filters: Filters, job_family: str |
         from {{rows}} {extra} order by rejected_at desc""", filters, [job_family] if job_family else [])
 
 
+REFERRAL_STEPS = {"referrals": "Referrals", "referred_people": "People referred", "applied_people": "Applied",
+                  "interviewed_people": "Interviewed", "hired_people": "Hired"}
+
+
+# rows combined: the steps summed, days to hire weighted by the people hired (rpt_referrals' description)
+_REFERRAL_SUMS = ", ".join(f"coalesce(sum({col}), 0) as {col}" for col in REFERRAL_STEPS) + """,
+    sum(avg_days_to_hire * hired_people) / nullif(sum(case when avg_days_to_hire is not null
+        then hired_people end), 0) as avg_days_to_hire"""
+
+
+def referral_totals(reader: MartReader, filters: Filters) -> Result:
+    """Referrals made in the period and what became of the people referred (rpt_referrals)."""
+    return reader.query("rpt_referrals", f"select {_REFERRAL_SUMS} from {{rows}}", filters)
+
+
+def referrals_by_month(reader: MartReader, filters: Filters) -> Result:
+    return reader.query("rpt_referrals", f"select referral_month, {_REFERRAL_SUMS} from {{rows}} group by 1 order by 1",
+                        filters)
+
+
+def referrals_by_referrer(reader: MartReader, filters: Filters) -> Result:
+    """Per referrer (names: personal data, for roles that may see it)."""
+    return reader.query("rpt_referrals", f"""
+        select coalesce(max(referrer_name), referrer_email, '(not given)') as referrer, referrer_email, {_REFERRAL_SUMS}
+        from {{rows}} group by referrer_email order by hired_people desc, referrals desc, referrer""", filters)
+
+
+# ---- EEO ------------------------------------------------------------------------------------------
+EEO_DIMENSIONS = {"gender": "Gender", "race": "Race / ethnicity"}
+EEO_OUTCOMES = {"in_process": "In process", "rejected": "Rejected", "hired": "Hired"}
+
+
+def eeo_applicants(reader: MartReader, filters: Filters, dimension: str) -> Result:
+    """Applicants per answer and outcome (rpt_eeo_applicants) over the years and job families chosen. A
+    sum that includes a cell the mart withheld is withheld too (null): adding up only the cells shown
+    would understate it."""
+    if dimension not in EEO_DIMENSIONS:
+        raise ValueError(f"unknown EEO dimension {dimension!r}; one of {sorted(EEO_DIMENSIONS)}")
+    return reader.query("rpt_eeo_applicants", """
+        select category, outcome,
+               case when bool_or(is_suppressed) then null else sum(applicants) end as applicants
+        from {rows} where dimension = ? group by 1, 2 order by 1, 2""", filters, [dimension])
+
+
 # ---- data health ------------------------------------------------------------------------------------
 def source_health(reader: MartReader, filters: Filters) -> Result:
     return reader.query("rpt_data_health", "select * from {rows} order by source", filters)
