@@ -181,7 +181,8 @@ def picked(event, selection: str, field: str):
     selection named `selection`), or None when nothing is selected."""
     if not event:
         return None
-    points = event.selection.get(selection) or []
+    # the chart's state is a dict ({"selection": {name: [points]}}), also when set through session_state
+    points = (event.get("selection") or {}).get(selection) or []
     values = [p[field] for p in points if field in p]
     return values[0] if values else None
 

@@ -25,7 +25,7 @@ MARTS = ["dim_candidates", "bridge_candidate_records", "dim_candidate_work_histo
          "dim_sources", "fct_applications", "fct_stage_transitions", "fct_hires", "fct_hire_touches", "fct_outreach",
          "fct_email_events", "fct_vendor_purchases", "rpt_talent_pool_growth", "rpt_funnel", "rpt_source_roi",
          "rpt_vendor_utilization", "rpt_recruiter_activity", "rpt_campaign_performance", "rpt_silver_medalists",
-         "rpt_pool_by_source", "audience_members", "fct_consent_records", "rpt_erasure_requests"]
+         "rpt_pool_by_source", "rpt_referrals", "audience_members", "fct_consent_records", "rpt_erasure_requests"]
 
 
 @pytest.fixture(scope="module")

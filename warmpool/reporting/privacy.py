@@ -17,9 +17,11 @@ def suppress_small_counts(frame: pd.DataFrame, columns: list[str], minimum: int)
     return out, hidden
 
 
-def suppress_with_complements(frame: pd.DataFrame, value: str, row: str, column: str,
+def suppress_with_complements(frame: pd.DataFrame, value: str, row: str | list[str], column: str | list[str],
                               minimum: int) -> tuple[pd.DataFrame, int, int]:
-    """A table of counts (one line per `row` x `column` cell, `value` null where already withheld) with
+    """A table of counts (one line per `row` x `column` cell, `value` null where already withheld; `row`
+    and `column` may be lists of keys, e.g. [year, job family, answer] for one table per year and job
+    family) with
     every count under `minimum` hidden, then complementary cells hidden too: a row or column with
     exactly one hidden cell would give it away by subtraction from a total shown or known elsewhere
     (the same applicants counted by another breakdown, say), so its smallest visible count is hidden

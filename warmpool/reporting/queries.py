@@ -220,15 +220,15 @@ EEO_OUTCOMES = {"in_process": "In process", "rejected": "Rejected", "hired": "Hi
 
 
 def eeo_applicants(reader: MartReader, filters: Filters, dimension: str) -> Result:
-    """Applicants per answer and outcome (rpt_eeo_applicants) over the years and job families chosen. A
-    sum that includes a cell the mart withheld is withheld too (null): adding up only the cells shown
-    would understate it."""
+    """Applicants per year, job family, answer and outcome (rpt_eeo_applicants' own cells, null where the
+    mart withheld one) in the years and job families chosen. Never summed across cells: a sum over a
+    withheld cell is unknown, and a sum over the cells shown alone would understate it."""
     if dimension not in EEO_DIMENSIONS:
         raise ValueError(f"unknown EEO dimension {dimension!r}; one of {sorted(EEO_DIMENSIONS)}")
     return reader.query("rpt_eeo_applicants", """
-        select category, outcome,
-               case when bool_or(is_suppressed) then null else sum(applicants) end as applicants
-        from {rows} where dimension = ? group by 1, 2 order by 1, 2""", filters, [dimension])
+        select applied_year, job_family, category, outcome, applicants
+        from {rows} where dimension = ? order by applied_year desc, job_family, category, outcome""",
+                        filters, [dimension])
 
 
 # ---- data health ------------------------------------------------------------------------------------
