@@ -19,8 +19,9 @@ ACTIVITY = {"prospects_added": "Prospects added", "sourced_applications": "Sourc
 def body() -> None:
     ctx = common.context()
     st.title("Sourcing & recruiters")
-    st.caption("What recruiters did each month on the applications credited to them, and the silver "
-               "medalists — people who came close before — ready for the open jobs in their job family.")
+    st.caption("What recruiters did each month on the applications credited to them, the silver medalists — "
+               "people who came close before — ready for the open jobs in their job family, and employee "
+               "referrals. Click a month or a job family on a chart to narrow the table below it.")
     monthly = common.load(PAGE, "recruiter_activity_by_month")
     common.note_not_applied(monthly, "Recruiter activity")
     frame = monthly.frame

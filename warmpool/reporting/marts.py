@@ -53,6 +53,12 @@ DIMENSIONS: dict[str, dict[str, str]] = {
     "rpt_eeo_applicants": {"period_year_number": "applied_year", "job_family": "job_family"},
     "fct_hires": {"period": "hired_at", "job_family": "job_family", "source": "coalesce(vendor, 'ats')"},
 }
+# each kind of period column against (the first day of the first month chosen, a day of the last month)
+PERIOD_BOUNDS = {
+    "period": ("{column} >= ?", "{column} < date_trunc('month', ?::date) + interval 1 month"),  # to the month's end
+    "period_year": ("{column} >= date_trunc('year', ?::date)", "{column} <= ?"),
+    "period_year_number": ("{column} >= year(?::date)", "{column} <= year(?::date)"),
+}
 FILTER_LABELS = {"period": "period", "job_family": "job family", "country": "location", "source": "source"}
 
 
@@ -95,33 +101,17 @@ def filter_clause(mart: str, filters: Filters) -> tuple[str, list, list[str]]:
     dims = DIMENSIONS.get(mart, {})
     clauses, params, not_applied = [], [], []
     if "period" in filters.set_filters():
-        if "period" in dims:
-            column = dims["period"]
+        kind = next((k for k in PERIOD_BOUNDS if k in dims), None)
+        if kind is None:
+            not_applied.append("period")
+        else:
+            low, high = PERIOD_BOUNDS[kind]
             if filters.period_start:
-                clauses.append(f"{column} >= ?")
+                clauses.append(low.format(column=dims[kind]))
                 params.append(filters.period_start.replace(day=1))
             if filters.period_end:
-                # up to the end of the last month chosen
-                clauses.append(f"{column} < date_trunc('month', ?::date) + interval 1 month")
+                clauses.append(high.format(column=dims[kind]))
                 params.append(filters.period_end)
-        elif "period_year" in dims:
-            column = dims["period_year"]
-            if filters.period_start:
-                clauses.append(f"{column} >= date_trunc('year', ?::date)")
-                params.append(filters.period_start)
-            if filters.period_end:
-                clauses.append(f"{column} <= ?")
-                params.append(filters.period_end)
-        elif "period_year_number" in dims:
-            column = dims["period_year_number"]
-            if filters.period_start:
-                clauses.append(f"{column} >= year(?::date)")
-                params.append(filters.period_start)
-            if filters.period_end:
-                clauses.append(f"{column} <= year(?::date)")
-                params.append(filters.period_end)
-        else:
-            not_applied.append("period")
     for name, values in (("job_family", filters.job_families), ("country", filters.countries),
                          ("source", filters.sources)):
         if not values:
