@@ -64,10 +64,10 @@ def body() -> None:
     table = (table.mask(absent, 0).reset_index()
              .rename(columns={"applied_year": "year", "category": EEO_DIMENSIONS[dimension].lower()}))
     table.columns.name = None
-    counts = {c: st.column_config.NumberColumn(c, format="%d", help="Blank: hidden") for c in EEO_OUTCOMES.values()}
+    counts = {c: st.column_config.NumberColumn(c, format="%d", help="None: hidden") for c in EEO_OUTCOMES.values()}
     counts["year"] = st.column_config.NumberColumn("year", format="%d")
     common.table(table, f"eeo_{dimension}.csv", column_config=counts, key="download-eeo")
-    st.caption("Blank cells are hidden, not zero.")
+    st.caption("Cells showing None are hidden, not zero.")
 
 
 common.guarded(body)
