@@ -35,7 +35,9 @@ def run(selected: list[str], quick: bool) -> None:
         results: list[BenchResult] = module.run(quick=quick)
         payload = {
             "module": name, "quick": quick, "measured_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+            # the load says how much else was running (these machines are shared): read figures beside it
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+                       f"load average {os.getloadavg()[1]:.1f} over the last 5 minutes",
             "seconds": round(time.perf_counter() - started, 1), "results": [r.as_dict() for r in results],
         }
         (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
