@@ -609,6 +609,25 @@ def test_erasure_from_the_preference_centre_is_confirmed_recorded_once_and_suppr
     assert blocked("bob@example.com") and blocked("BOB+jobs@example.com") and not blocked("carol@example.com")
 
 
+def test_an_erased_or_unsubscribed_mailbox_is_refused_under_any_spelling(env):
+    """Gmail ignores dots, +tags, case and googlemail.com: every spelling is the one erased mailbox."""
+    link = "/privacy/erase/" + make_token("erase", {"email": "ana.lima@gmail.com", "n": "n-gmail"})
+    field = _form_csrf(env.client, link)
+    assert "Your request is recorded" in env.client.post(link, data={"csrf_token": field}).text
+    for spelling in ("AnaLima@gmail.com", "ana.l.ima+jobs@googlemail.com"):
+        p_token = make_token("preferences", {"email": spelling, "person_id": "p-7"})
+        assert "Your data is being deleted" in env.client.get(f"/p/{p_token}").text
+        fresh = "/privacy/erase/" + make_token("erase", {"email": spelling, "n": "n-" + spelling})
+        assert "We already have your request" in env.client.post(fresh, data={"csrf_token": field}).text
+    assert len(_erasures(env)) == 1
+    # an unsubscribe under one spelling is an unsubscribe of the mailbox; another mailbox is not touched
+    with store.store(env.settings.web_store_path) as con:
+        store.insert_email_events(con, [{"provider_event_id": "u-1", "provider": "test", "event": "unsubscribe",
+                                         "email": "Bo.Bo@gmail.com", "occurred_at": "2026-11-01T00:00:00Z"}])
+        assert store.has_unsubscribed(con, "bobo+news@googlemail.com")
+        assert not store.has_unsubscribed(con, "bobo2@gmail.com")
+
+
 def test_erasure_with_tampered_expired_or_foreign_tokens_changes_nothing(env, monkeypatch):
     token = _unsub_token("bob@example.com")
     field = _form_csrf(env.client, f"/u/{token}/erase")

@@ -16,7 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from warmpool.sqlite_store import compact, open_store, opened
+from warmpool.emails import canonical_email
+from warmpool.sqlite_store import compact, open_store
 
 SCHEMA = """
 create table if not exists form_submissions (
@@ -77,12 +78,26 @@ EVENT_COLUMNS = (
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    return open_store(path, SCHEMA)
+    con = open_store(path, SCHEMA)
+    # Suppression compares mailboxes, not spellings (Gmail dots and +tags, case): the one canonical
+    # form (`warmpool.emails`), as a SQL function so the queries below can use it.
+    con.create_function("canonical_email", 1, canonical_email, deterministic=True)
+    return con
 
 
-def store(path: Path):
+def _mailbox(email: str) -> str:
+    """The key ``canonical_email(column) = ?`` compares on (an address with no usable shape: itself)."""
+    return canonical_email(email) or email.strip().lower()
+
+
+@contextmanager
+def store(path: Path) -> Iterator[sqlite3.Connection]:
     """The store at ``path``, opened for a ``with`` block and closed after it."""
-    return opened(path, SCHEMA)
+    con = connect(path)
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 def insert_submissions(con: sqlite3.Connection, rows: Iterable[dict[str, Any]]) -> int:
@@ -169,8 +184,8 @@ create table if not exists web_mail_log (
     message_id           text
 );
 create index if not exists web_mail_log_email on web_mail_log(email, kind, claimed_at);
--- Erasure (GDPR Art. 17) requests, append-only, one per address (lower-cased, trimmed): a repeat
--- records nothing. The pipeline loads them into raw_forms.erasure_requests (int_candidate_consent
+-- Erasure (GDPR Art. 17) requests, append-only, one per mailbox (the canonical address: case, Gmail
+-- dots and +tags ignored): a repeat records nothing. The pipeline loads them into raw_forms.erasure_requests (int_candidate_consent
 -- then suppresses the whole person) and the campaign sender blocks the address at send time.
 create table if not exists erasure_requests (
     request_seq          integer primary key autoincrement,
@@ -285,11 +300,13 @@ def current_preferences(con: sqlite3.Connection, email: str) -> dict[str, Any] |
 
 
 def has_unsubscribed(con: sqlite3.Connection, email: str) -> bool:
-    """Whether the address ever unsubscribed or complained (here or at the provider). The pipeline
-    (`int_candidate_consent`) and the campaign sender treat that as permanent suppression."""
+    """Whether the mailbox ever unsubscribed or complained (here or at the provider), under any spelling
+    of the address. The pipeline (`int_candidate_consent`) and the campaign sender treat that as
+    permanent suppression."""
     _ensure_web_schema(con)
-    row = con.execute("select 1 from email_events where lower(email) = lower(?) "
-                      "and event in ('unsubscribe', 'complaint') limit 1", (email,)).fetchone()
+    row = con.execute("select 1 from email_events where event in ('unsubscribe', 'complaint') "
+                      "and coalesce(canonical_email(email), lower(trim(email))) = ? limit 1",
+                      (_mailbox(email),)).fetchone()
     return row is not None
 
 
@@ -388,10 +405,14 @@ ERASURE_COLUMNS = ("email", "person_id", "campaign_id", "requested_at", "ip", "u
 
 
 def erasure_request_for(con: sqlite3.Connection, email: str) -> dict[str, Any] | None:
-    """The (first) erasure request recorded for this address, compared lower-cased and trimmed."""
+    """The (first) erasure request recorded for this mailbox, under any spelling of the address."""
     _ensure_web_schema(con)
-    row = con.execute("select * from erasure_requests where lower(trim(email)) = lower(trim(?)) "
-                      "order by request_seq limit 1", (email,)).fetchone()
+    return _first_erasure_request(con, email)
+
+
+def _first_erasure_request(con: sqlite3.Connection, email: str) -> dict[str, Any] | None:
+    row = con.execute("select * from erasure_requests where coalesce(canonical_email(email), lower(trim(email))) = ? "
+                      "order by request_seq limit 1", (_mailbox(email),)).fetchone()
     return dict(row) if row else None
 
 
@@ -409,7 +430,7 @@ def record_erasure_request(con: sqlite3.Connection, row: dict[str, Any],
                            token: tuple[str, str] | None = None) -> tuple[str, dict[str, Any] | None]:
     """Record an erasure request: ('recorded', row) | ('exists', first row) | ('used', None).
 
-    Idempotent per address: a second request for an address that has one stores nothing. ``token``
+    Idempotent per mailbox: a second request for an address that has one (any spelling) stores nothing. ``token``
     = (purpose, nonce) of a single-use link: a used nonce stores nothing ('used'); otherwise the
     nonce is spent in the same transaction as the request. Serialised with ``begin immediate``."""
     _ensure_web_schema(con)
@@ -421,11 +442,10 @@ def record_erasure_request(con: sqlite3.Connection, row: dict[str, Any],
                 return "used", None
             con.execute("insert into used_link_tokens (purpose, nonce, used_at) values (?,?,?)",
                         (*token, row["requested_at"]))
-        existing = con.execute("select * from erasure_requests where lower(trim(email)) = lower(trim(?)) "
-                               "order by request_seq limit 1", (row["email"],)).fetchone()
+        existing = _first_erasure_request(con, row["email"])
         if existing is not None:
             con.execute("commit")  # the link is spent either way
-            return "exists", dict(existing)
+            return "exists", existing
         cur = con.execute(f"insert into erasure_requests ({','.join(ERASURE_COLUMNS)}) "
                           f"values ({','.join('?' for _ in ERASURE_COLUMNS)})",
                           [row.get(c) for c in ERASURE_COLUMNS])
