@@ -11,22 +11,28 @@ the real loaders, identity from the truth stand-in, `dbt build` both phases); th
   what an operator would do by hand, leaving every other layer and file as it was.
 
 Sizes: 1M people for the record (needs the ~13 GB free that `bench_dbt` needs to generate it);
-`BENCH_ERASURE_SIZES=100000` picks sizes; quick mode: 5k.
+`BENCH_ERASURE_SIZES=100000` picks sizes; quick mode: 5k. A built world of 100k people or more is
+kept under `data/bench/erasure_world_<people>_<generator digest>/` (a 1M world takes the better part
+of an hour to generate, load and build here) and reused by the next run; each run erases two more of
+its people (the next two found in several sources), which changes nothing measurable at that size.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from benchmarks.bench_dbt import world_home
-from benchmarks.common import BenchResult, peak_rss_mb, stopwatch, scratch_home
+from benchmarks.common import CACHE, BenchResult, generator_digest, peak_rss_mb, stopwatch, scratch_home
 
 SIZES = (1_000_000,)
 QUICK_SIZES = (5_000,)
+CACHE_FROM = 100_000  # smaller worlds are rebuilt each run (a minute or two)
+BUILT = "built.json"  # written last: a world without it was not finished and is rebuilt
 
 
 def _people_in_several_sources(warehouse_path: Path, n: int) -> list[tuple[str, str, str]]:
@@ -93,14 +99,29 @@ def timed_in_this_process() -> dict:
             "bytes_before": before, "bytes_after": after, "peak_rss_mb": peak_rss_mb()}
 
 
+def _world_dir(people: int, scratch: Path) -> Path:
+    if people < CACHE_FROM:
+        return scratch
+    return CACHE / f"erasure_world_{people}_{generator_digest()}"
+
+
 def measure(people: int, workdir: Path) -> list[BenchResult]:
     # Two child processes: the build (dbt keeps the warehouse open in the process that ran it), then
     # the timed erasure and DELETE; this process only points the environment at the world.
     os.environ["WARMPOOL_DEMO"] = "1"  # the sandbox's privacy key
-    world_home(people, workdir)
-    build = "import sys; from pathlib import Path; from benchmarks.bench_dbt import built_world as b; " \
-            "b(int(sys.argv[1]), Path(sys.argv[2]))"
-    subprocess.run([sys.executable, "-c", build, str(people), str(workdir)], check=True)
+    home, _ = world_home(people, workdir)
+    built = home / BUILT
+    if not built.exists() and any(home.iterdir()):
+        shutil.rmtree(home)  # an unfinished build: start over rather than load twice into it
+        home, _ = world_home(people, workdir)
+    if built.exists():
+        print(f"   reusing the built world {home}", flush=True)
+    else:
+        build = "import sys; from pathlib import Path; from benchmarks.bench_dbt import built_world as b; " \
+                "b(int(sys.argv[1]), Path(sys.argv[2]))"
+        with stopwatch() as took:
+            subprocess.run([sys.executable, "-c", build, str(people), str(workdir)], check=True)
+        built.write_text(json.dumps({"people": people, "build_seconds": round(took["seconds"], 1)}))
     code = "import json; from benchmarks.bench_erasure import timed_in_this_process as t; print(json.dumps(t()))"
     child = subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.PIPE, text=True)
     m = json.loads(child.stdout.strip().splitlines()[-1])
@@ -120,6 +141,6 @@ def run(quick: bool) -> list[BenchResult]:
         int(n) for n in os.environ.get("BENCH_ERASURE_SIZES", "").split(",") if n) or SIZES
     with scratch_home("bench-erasure-") as tmp:
         for people in sizes:
-            out += measure(people, tmp)
+            out += measure(people, _world_dir(people, tmp))
             print(f"   {out[-1].size}: erase {out[-1].figure:.1f} s; {out[-1].note}", flush=True)
     return out

@@ -16,26 +16,14 @@ from pathlib import Path
 
 import polars as pl
 
-from benchmarks.common import BenchResult, stopwatch
+from benchmarks.common import CACHE, ROOT, BenchResult, generator_digest, stopwatch
 
-ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / "data" / "bench"
 WORLD_SEED = 51          # never used for training (11) or threshold tuning (41)
 ACCURACY_SEED = 21
 
 
-def _generator_digest() -> str:
-    """Changes whenever the world generator does, so a cached world is never a stale one."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for name in ("world.py", "vocab.py"):
-        h.update((ROOT / "sandbox" / name).read_bytes())
-    return h.hexdigest()[:10]
-
-
 def _world(people: int, seed: int) -> tuple[Path, Path]:
-    home = CACHE / f"identity_world_{people}_{seed}_{_generator_digest()}"
+    home = CACHE / f"identity_world_{people}_{seed}_{generator_digest()}"
     records = home / "sandbox" / "exports" / "source_records.csv"
     truth = home / "sandbox" / "truth" / "source_record_person.csv"
     if not (records.exists() and truth.exists()):

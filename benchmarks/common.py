@@ -15,6 +15,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "data" / "bench"  # generated worlds kept between runs (git-ignored with data/)
+
+
+def generator_digest() -> str:
+    """Changes whenever the world generator does, so a cached world is never a stale one."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in ("world.py", "vocab.py"):
+        h.update((ROOT / "sandbox" / name).read_bytes())
+    return h.hexdigest()[:10]
+
 
 @dataclass
 class BenchResult:
