@@ -744,3 +744,105 @@ def test_erasure_naughty_strings_are_stored_literally_or_rejected_never_executed
         assert row["person_id"] == s or "already" in r.text
     for row in _erasures(env):
         assert row["source"] == "preference_centre"
+
+
+# --- self-service access export (GDPR Art. 15): /privacy/access ------------------------------------
+
+def access_link(message) -> str:
+    text = message.get_body(("plain",)).get_content()
+    return re.search(r"https?://\S+(/privacy/access/\S+)", text).group(1)
+
+
+def _access_log(env) -> list[dict]:
+    from warmpool.privacy.store import privacy_store
+
+    with privacy_store(env.settings) as privacy:
+        return [r for r in privacy.access_log() if r["action"].startswith("access") or r["actor"] == "web"]
+
+
+def _download(env, link: str):
+    page = env.client.get(link)
+    assert page.status_code == 200 and "Download my data" in page.text, page.text
+    field = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return env.client.post(link, data={"csrf_token": field})
+
+
+def test_access_export_is_mailed_as_a_single_use_link_and_the_page_reveals_nothing(env):
+    import zipfile
+
+    assert submit(env, talent(email="ada@example.com")).status_code == 200  # Ada is known: her sign-up
+    env.mailer.sent.clear()
+    form = env.client.get("/privacy/access")
+    assert form.status_code == 200 and 'autocomplete="email"' in form.text and 'name="website"' in form.text
+    known = submit(env, {"email": "Ada@Example.com"}, path="/privacy/access")
+    unknown = submit(env, {"email": "nobody@example.com"}, path="/privacy/access")
+    # the same page whether or not the address is held; each mailbox gets its own link
+    assert known.status_code == unknown.status_code == 200
+    strip = lambda html: re.sub(r'name="csrf_token" value="[^"]+"', "", html)  # noqa: E731
+    assert strip(known.text) == strip(unknown.text) and "Check your inbox" in known.text
+    assert [m["To"] for m in env.mailer.sent] == ["Ada@example.com", "nobody@example.com"]
+    link = access_link(env.mailer.sent[0])
+
+    # the GET (a mail scanner) changes nothing; the button downloads a zip of JSON + HTML
+    assert env.client.get(link).status_code == 200
+    done = _download(env, link)
+    assert done.status_code == 200 and done.headers["content-type"] == "application/zip"
+    assert done.headers["content-disposition"].startswith('attachment; filename="my-data-')
+    assert done.headers["cache-control"] == "no-store"
+    with zipfile.ZipFile(io.BytesIO(done.content)) as archive:
+        assert sorted(archive.namelist()) == ["my-data.html", "my-data.json"]
+        data = json.loads(archive.read("my-data.json"))
+        html = archive.read("my-data.html").decode()
+    [signup] = data["stores"]["web_store"]["form_submissions"]
+    assert data["found"] and (signup["email"], signup["first_name"]) == ("ada@example.com", "Ada")
+    assert signup["consent_wording_hash"] == env.settings.brand.consent_hash
+    assert "web_store" in [s["store"] for s in data["where_each_store_lives"]] and "Lovelace" in html
+
+    # a second use, a tampered and an expired link: one clear page, nothing downloaded
+    again = env.client.post(link, data={"csrf_token": re.search(
+        r'name="csrf_token" value="([^"]+)"', env.client.get("/privacy/access").text).group(1)})
+    assert again.status_code == 400 and "This link is not valid" in again.text
+    assert env.client.get(link).status_code == 400
+    assert env.client.get(link[:-3] + ("abc" if not link.endswith("abc") else "xyz")).status_code == 400
+    erase_purpose = "/privacy/access/" + make_token("erase", {"email": "ada@example.com", "n": "x"})
+    assert env.client.get(erase_purpose).status_code == 400
+
+    # the unknown address's owner gets a file holding only the record of the mail that brought the link
+    nothing = _download(env, access_link(env.mailer.sent[1]))
+    with zipfile.ZipFile(io.BytesIO(nothing.content)) as archive:
+        data = json.loads(archive.read("my-data.json"))
+    assert data["person_ids"] == [] and data["source_records"] == [] and list(data["stores"]) == ["web_store"]
+    assert [r["kind"] for r in data["stores"]["web_store"]["web_mail_log"]] == ["access_link"]
+
+    # every request, download and refusal is in the privacy access log, keyed, never the address
+    log = _access_log(env)
+    assert [r["action"] for r in log] == ["access_request", "access_request", "export", "access_refused",
+                                          "access_refused", "access_refused", "access_refused", "export"]
+    assert log[0]["subject_key"] == log[2]["subject_key"] != log[1]["subject_key"]
+    assert all("@" not in json.dumps(r) for r in log)
+
+
+def test_access_links_expire_and_requests_are_capped_per_address_and_per_ip(env, monkeypatch):
+    import itsdangerous.timed
+
+    signed_at = time.time() - 25 * 3600  # the link lives 24 hours
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: signed_at)
+    expired = "/privacy/access/" + make_token("access", {"email": "ada@example.com", "n": "old"})
+    monkeypatch.undo()
+    monkeypatch.setenv("WARMPOOL_HOME", str(env.settings.home))
+    assert "This link is not valid" in env.client.get(expired).text
+
+    # one link per mailbox a day, whatever the spelling; the page says the same
+    for spelling in ("ana.lima@gmail.com", "AnaLima+x@googlemail.com"):
+        assert "Check your inbox" in submit(env, {"email": spelling}, path="/privacy/access").text
+    assert len(env.mailer.sent) == 1
+    env.clock.now += 86400 + 60
+    assert "Check your inbox" in submit(env, {"email": "analima@gmail.com"}, path="/privacy/access").text
+    assert len(env.mailer.sent) == 2
+    # the per-IP limit of every form (here 2 a minute) refuses the third post
+    client = env.make(submissions_per_minute=2)
+    assert [submit(env, {"email": f"p{i}@example.com"}, path="/privacy/access", client=client).status_code
+            for i in range(3)] == [200, 200, 429]
+    mails = [r["detail"] for r in _access_log(env) if r["action"] == "access_request"]
+    assert mails == ['{"mail": "sent"}', '{"mail": "capped"}', '{"mail": "sent"}', '{"mail": "sent"}',
+                     '{"mail": "sent"}']

@@ -31,7 +31,8 @@ from web.server import free_port, serve_in_thread
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_SECRETS = {"WARMPOOL_SECRET_KEY": "a-real-secret-0123456789abcdef",
-                "WARMPOOL_MAILGUN_SIGNING_KEY": "key-0123456789abcdef0123456789"}
+                "WARMPOOL_MAILGUN_SIGNING_KEY": "key-0123456789abcdef0123456789",
+                "WARMPOOL_PRIVACY_KEY": "a-real-privacy-key-0123456789abcdef"}
 
 
 @pytest.fixture
@@ -60,6 +61,7 @@ def test_outside_demo_mode_the_service_refuses_missing_or_public_secrets(live, v
         create_app(get_settings())
     message = str(refused.value)
     assert f"WARMPOOL_SECRET_KEY {why}" in message and f"WARMPOOL_MAILGUN_SIGNING_KEY {why}" in message
+    assert "WARMPOOL_PRIVACY_KEY" in message  # the access-export requests are logged under it
     assert "WARMPOOL_DEMO=1" in message  # and says how the sandbox runs instead
     with pytest.raises(UnsafeDeployment):  # nothing signs a link with a key anyone can read
         make_token("unsubscribe", {"email": "a@example.com"})

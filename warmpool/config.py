@@ -70,8 +70,9 @@ SANDBOX_SECRETS = {
     # keys the do-not-reingest list and the erasure log (HMAC): a bare hash of an email is reversible
     "WARMPOOL_PRIVACY_KEY": "warmpool-sandbox-privacy-key-not-for-production",
 }
-# The secrets the candidate-facing web service signs with (it keys nothing for erasure).
-WEB_SECRETS = ("WARMPOOL_SECRET_KEY", "WARMPOOL_MAILGUN_SIGNING_KEY")
+# The secrets the candidate-facing web service signs with, and the privacy key its access-export
+# requests are logged under (warmpool.privacy.access).
+WEB_SECRETS = ("WARMPOOL_SECRET_KEY", "WARMPOOL_MAILGUN_SIGNING_KEY", "WARMPOOL_PRIVACY_KEY")
 MIN_SECRET_CHARS = 16
 
 

@@ -23,6 +23,8 @@ MAX_AGE_SECONDS = {
     # The link mailed from /privacy/erase: proves the person asking controls the address. Short
     # lived and single use (its nonce is spent when the request is recorded).
     "erase": 86400,
+    # The link mailed from /privacy/access: opening it once downloads the person's data.
+    "access": 86400,
 }
 
 

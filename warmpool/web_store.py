@@ -198,8 +198,8 @@ create table if not exists erasure_requests (
     source               text not null               -- preference_centre | privacy_page
 );
 create index if not exists erasure_requests_email on erasure_requests(lower(trim(email)));
--- Single-use links (nonce of a signed token) other than the double opt-in's, e.g. the erasure
--- confirmation mailed from /privacy/erase.
+-- Single-use links (nonce of a signed token) other than the double opt-in's: the erasure
+-- confirmation mailed from /privacy/erase, the access-export link mailed from /privacy/access.
 create table if not exists used_link_tokens (
     purpose              text not null,
     nonce                text not null,
@@ -424,6 +424,15 @@ def link_token_used(con: sqlite3.Connection, purpose: str, nonce: str) -> bool:
     _ensure_web_schema(con)
     return con.execute("select 1 from used_link_tokens where purpose = ? and nonce = ?",
                        (purpose, nonce)).fetchone() is not None
+
+
+def spend_link_token(con: sqlite3.Connection, purpose: str, nonce: str, at: str) -> bool:
+    """Mark a single-use link used; False when it already was (the caller refuses it)."""
+    _ensure_web_schema(con)
+    with con:
+        cur = con.execute("insert into used_link_tokens (purpose, nonce, used_at) values (?,?,?) "
+                          "on conflict(purpose, nonce) do nothing", (purpose, nonce, at))
+    return cur.rowcount == 1
 
 
 def record_erasure_request(con: sqlite3.Connection, row: dict[str, Any],

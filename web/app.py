@@ -6,6 +6,7 @@ middleware and one router per area:
 - ``referrals``: employee referrals and the notice to the referred candidate
 - ``preferences``: preference centre and (RFC 8058 one-click) unsubscribe
 - ``privacy``: erasure requests
+- ``access``: self-service access export (a mailed single-use link to a download)
 - ``tracking``: open pixel and click redirect
 - ``webhooks``: the Mailgun webhook receiver
 
@@ -26,14 +27,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from warmpool.config import WEB_SECRETS, Settings, check_deployment, get_settings
 from warmpool.mail import Mailer, RelayMailer
-from web import preferences, privacy, referrals, security, site, talent_network, tracking, webhooks
+from web import access, preferences, privacy, referrals, security, site, talent_network, tracking, webhooks
 from web.context import StoreUnavailable, Web, WebOptions, web_of
 from web.guards import Refusal, answer_refusal
 
 log = logging.getLogger("warmpool.web")
 STATIC = Path(__file__).parent / "static"
 ROUTERS = (site.router, talent_network.router, referrals.router, preferences.router, privacy.router,
-           tracking.router, webhooks.router)
+           access.router, tracking.router, webhooks.router)
 
 
 def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None,

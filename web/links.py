@@ -12,6 +12,7 @@ from warmpool.tokens import InvalidToken, read_token
 REQUIRED_FIELDS: dict[str, dict[str, type]] = {
     "confirm": {"sid": int, "n": str},  # the submission to confirm; single-use nonce
     "erase": {"n": str},                # single-use nonce
+    "access": {"n": str},               # single-use nonce
 }
 
 

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -68,13 +69,28 @@ def write_private(path: Path, text: str) -> Path:
     return path
 
 
+def render_access_export(data: dict[str, Any], company: str = "Warmpool") -> tuple[str, str]:
+    """The access export as (JSON, HTML) text."""
+    as_json = json.dumps(data, indent=2, ensure_ascii=False, default=plain, sort_keys=False)
+    return as_json, _PAGE.render(data=json.loads(as_json), company=company, table=_table)
+
+
 def write_access_export(data: dict[str, Any], output: Path, company: str = "Warmpool") -> tuple[Path, Path]:
     """``output`` (JSON) and the same beside it as ``.html``."""
     output = Path(output)
-    as_json = json.dumps(data, indent=2, ensure_ascii=False, default=plain, sort_keys=False)
-    html = _PAGE.render(data=json.loads(as_json), company=company, table=_table)
+    as_json, html = render_access_export(data, company)
     json_path = write_private(output if output.suffix == ".json" else output.with_suffix(".json"), as_json)
     return json_path, write_private(json_path.with_suffix(".html"), html)
+
+
+def access_export_archive(data: dict[str, Any], company: str = "Warmpool") -> bytes:
+    """The access export as one download: a zip of ``my-data.json`` and ``my-data.html``."""
+    as_json, html = render_access_export(data, company)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("my-data.json", as_json)
+        archive.writestr("my-data.html", html)
+    return buffer.getvalue()
 
 
 def write_csv(path: Path, rows: Iterable[dict[str, Any]], columns: list[str]) -> Path:
