@@ -263,6 +263,62 @@ def test_erasure_from_a_campaign_mail_and_from_the_privacy_page(world):
     page.close()
 
 
+def test_access_export_through_the_mailed_single_use_link(world, tmp_path):
+    """/privacy/access from the footer → the mail on the SMTP server → its link → the download, holding
+    the person's sign-up and the campaign mail sent to them; the link again is refused."""
+    import json
+    import zipfile
+
+    from warmpool.campaigns.config import load_campaigns
+    from warmpool.campaigns.sender import send_campaign
+
+    base, settings = world["base"], world["settings"]
+    with store.store(settings.web_store_path) as con:
+        store.insert_submission(con, {"form": "talent_network", "submitted_at": "2026-10-01T09:00:00.000Z",
+                                      "first_name": "Rosalind", "last_name": "Franklin", "email": "rosalind@example.org",
+                                      "consent_marketing": 1, "consent_wording_version": settings.brand.consent_version,
+                                      "consent_wording_hash": settings.brand.consent_hash})
+    nurture = {c.campaign_id: c for c in load_campaigns()}["tn-engineering-nurture"]
+    member = {"campaign_id": nurture.campaign_id, "person_id": "p-access-1", "email": "rosalind@example.org",
+              "first_name": "Rosalind", "last_name": "Franklin", "city": "London", "country": "GB",
+              "job_family": "engineering", "inclusion_reason": "job_family"}
+    assert send_campaign(nurture, [member], settings, suppressed=None, rate_per_second=0).sent == 1
+    campaign_mail = wait_for_mail(settings.mailbox_dir, "rosalind@example.org")
+
+    page = world["browser"].new_page()
+    page.goto(base + "/")
+    page.get_by_role("contentinfo").get_by_role("link", name="Get a copy of my data").click()
+    assert page.get_by_role("heading", name="Get a copy of my data").is_visible()
+    shot(page, world, "19-privacy-access")
+    page.get_by_label("Your email address").fill("Rosalind@example.org")
+    page.wait_for_timeout(1100)  # the minimum fill time
+    page.get_by_role("button", name="Email me a link to my data").click()
+    assert page.get_by_role("heading", name="Check your inbox").is_visible()
+    shot(page, world, "20-privacy-access-check-inbox")
+    mail = wait_for_mail(settings.mailbox_dir, "Rosalind@example.org")
+    link = re.search(r"(http://127\.0\.0\.1:\d+/privacy/access/\S+)", mail.get_body(("plain",)).get_content()).group(1)
+
+    page.goto(link)
+    assert page.get_by_role("heading", name="Get a copy of my data").is_visible() and "R•••@example.org" in page.content()
+    shot(page, world, "21-privacy-access-download")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download my data").click()
+    assert re.fullmatch(r"my-data-\d{4}-\d\d-\d\d\.zip", download.value.suggested_filename)
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    with zipfile.ZipFile(saved) as archive:
+        data = json.loads(archive.read("my-data.json"))
+        assert "Franklin" in archive.read("my-data.html").decode()
+    [signup] = data["stores"]["web_store"]["form_submissions"]
+    assert signup["last_name"] == "Franklin" and signup["consent_wording_hash"] == settings.brand.consent_hash
+    assert campaign_mail["Message-ID"] in [m["message_id"] for m in data["stores"]["mailbox"]]
+
+    page.goto(link)  # single use
+    assert page.get_by_role("heading", name="This link is not valid").is_visible()
+    shot(page, world, "22-privacy-access-used")
+    page.close()
+
+
 # --- every page at a phone's width, and axe-core on every page ------------------------------------------
 
 def _pages(base: str) -> dict[str, str]:
@@ -272,6 +328,8 @@ def _pages(base: str) -> dict[str, str]:
             "preferences": "/u/" + make_token("unsubscribe", email),
             "erase-confirm": "/u/" + make_token("unsubscribe", email) + "/erase",
             "erase-link": "/privacy/erase/" + make_token("erase", {"email": "ines@example.org", "n": "nonce-1"}),
+            "privacy-access": "/privacy/access",
+            "access-link": "/privacy/access/" + make_token("access", {"email": "ines@example.org", "n": "nonce-2"}),
             "invalid-link": "/confirm/not-a-token"}
 
 
@@ -307,7 +365,8 @@ def test_every_page_fits_a_phone_and_passes_axe(world, width, height):
             _check_page(page, world, name, width)
         for name, path, button in (("talent-network-errors", "/talent-network", "Join the talent network"),
                                    ("referral-errors", "/referral", "Send referral"),
-                                   ("privacy-erase-errors", "/privacy/erase", "Email me a confirmation link")):
+                                   ("privacy-erase-errors", "/privacy/erase", "Email me a confirmation link"),
+                                   ("privacy-access-errors", "/privacy/access", "Email me a link to my data")):
             page.goto(world["base"] + path)
             page.wait_for_timeout(1100)  # the minimum fill time
             page.get_by_role("button", name=button).click()
