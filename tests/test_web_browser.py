@@ -86,6 +86,19 @@ def shot(page, world, name: str) -> None:
     page.screenshot(path=str(world["shots"] / f"{name}.png"), full_page=True)
 
 
+def ask_from_the_footer(page, world, link: str, address: str, button: str, shots: tuple[str, str]) -> None:
+    """A privacy page reached from the footer of any page: enter the address, send, "Check your inbox"."""
+    page.goto(world["base"] + "/")
+    page.get_by_role("contentinfo").get_by_role("link", name=link).click()
+    assert page.get_by_role("heading", name=link).is_visible()
+    shot(page, world, shots[0])
+    page.get_by_label("Your email address").fill(address)
+    page.wait_for_timeout(1100)  # the minimum fill time
+    page.get_by_role("button", name=button).click()
+    assert page.get_by_role("heading", name="Check your inbox").is_visible()
+    shot(page, world, shots[1])
+
+
 def test_opt_in_confirmed_through_the_mailed_link(world, tmp_path):
     base, settings = world["base"], world["settings"]
     page = world["browser"].new_page()
@@ -238,15 +251,8 @@ def test_erasure_from_a_campaign_mail_and_from_the_privacy_page(world):
     assert len(rows(settings, "select * from erasure_requests")) == 1
 
     # /privacy/erase, reached from the footer of any page: only the mailed link records the request
-    page.goto(base + "/")
-    page.get_by_role("contentinfo").get_by_role("link", name="Delete my data").click()
-    assert page.get_by_role("heading", name="Delete my data").is_visible()
-    shot(page, world, "16-privacy-erase")
-    page.get_by_label("Your email address").fill("otto@example.org")
-    page.wait_for_timeout(1100)  # the minimum fill time
-    page.get_by_role("button", name="Email me a confirmation link").click()
-    assert page.get_by_role("heading", name="Check your inbox").is_visible()
-    shot(page, world, "17-privacy-erase-check-inbox")
+    ask_from_the_footer(page, world, "Delete my data", "otto@example.org", "Email me a confirmation link",
+                        ("16-privacy-erase", "17-privacy-erase-check-inbox"))
     assert rows(settings, "select * from erasure_requests where email = 'otto@example.org'") == []
     mail = wait_for_mail(settings.mailbox_dir, "otto@example.org")
     link = re.search(r"(http://127\.0\.0\.1:\d+/privacy/erase/\S+)", mail.get_body(("plain",)).get_content()).group(1)
@@ -286,15 +292,8 @@ def test_access_export_through_the_mailed_single_use_link(world, tmp_path):
     campaign_mail = wait_for_mail(settings.mailbox_dir, "rosalind@example.org")
 
     page = world["browser"].new_page()
-    page.goto(base + "/")
-    page.get_by_role("contentinfo").get_by_role("link", name="Get a copy of my data").click()
-    assert page.get_by_role("heading", name="Get a copy of my data").is_visible()
-    shot(page, world, "19-privacy-access")
-    page.get_by_label("Your email address").fill("Rosalind@example.org")
-    page.wait_for_timeout(1100)  # the minimum fill time
-    page.get_by_role("button", name="Email me a link to my data").click()
-    assert page.get_by_role("heading", name="Check your inbox").is_visible()
-    shot(page, world, "20-privacy-access-check-inbox")
+    ask_from_the_footer(page, world, "Get a copy of my data", "Rosalind@example.org", "Email me a link to my data",
+                        ("19-privacy-access", "20-privacy-access-check-inbox"))
     mail = wait_for_mail(settings.mailbox_dir, "Rosalind@example.org")
     link = re.search(r"(http://127\.0\.0\.1:\d+/privacy/access/\S+)", mail.get_body(("plain",)).get_content()).group(1)
 

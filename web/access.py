@@ -22,9 +22,8 @@ from pipelines.erasure import stores
 from warmpool import web_store as store
 from warmpool.privacy import access
 from warmpool.tokens import MAX_AGE_SECONDS, make_token
-from web import forms
 from web.context import Web, WebDep, mask_email
-from web.guards import TEXT, echo_form, form_body, form_page, guarded_form, require_csrf
+from web.guards import TEXT, email_form, form_body, form_page, require_csrf
 from web.links import read_link
 from web.mailer import transactional_message
 
@@ -49,6 +48,16 @@ def _refused(web: Web, request: Request, email: str | None, reason: str) -> Resp
                        link="/privacy/access", link_text=TITLE)
 
 
+def _unused_link(web: Web, request: Request, token: str) -> dict[str, Any] | Response:
+    """The payload of a valid access link not used yet, or the refusal page."""
+    data = read_link(PURPOSE, token)
+    if data is None:
+        return _refused(web, request, None, "invalid or expired")
+    if web.store.run(store.link_token_used, PURPOSE, data["n"]):
+        return _refused(web, request, data["email"], "used")
+    return data
+
+
 @router.get("/privacy/access", response_class=HTMLResponse)
 async def access_form(request: Request, web: WebDep) -> Response:
     return form_page(web, request, "access_request.html", title=TITLE)
@@ -56,12 +65,9 @@ async def access_form(request: Request, web: WebDep) -> Response:
 
 @router.post("/privacy/access", response_class=HTMLResponse, openapi_extra=form_body({"email": TEXT}))
 async def access_ask(request: Request, web: WebDep) -> Response:
-    form, rendered_at = await guarded_form(web, request, lambda: _check_inbox(web, request))
-    res = forms.Result()
-    email = forms.clean_email(res, form, "email", "your email address")
-    if not res.ok or email is None:
-        return form_page(web, request, "access_request.html", 400, rendered_at=rendered_at, title=TITLE,
-                         values=echo_form(form), errors=res.errors)
+    email = await email_form(web, request, "access_request.html", TITLE, lambda: _check_inbox(web, request))
+    if isinstance(email, Response):
+        return email
     return await run_in_threadpool(_mail_access_link, web, request, email)
 
 
@@ -84,11 +90,9 @@ def _mail_access_link(web: Web, request: Request, email: str) -> Response:
 
 @router.get("/privacy/access/{token}", response_class=HTMLResponse)
 def access_link(request: Request, token: str, web: WebDep) -> Response:
-    data = read_link(PURPOSE, token)
-    if data is None:
-        return _refused(web, request, None, "invalid or expired")
-    if web.store.run(store.link_token_used, PURPOSE, data["n"]):
-        return _refused(web, request, data["email"], "used")
+    data = _unused_link(web, request, token)
+    if isinstance(data, Response):
+        return data
     return form_page(web, request, "access_download.html", title=TITLE, email=mask_email(data["email"]))
 
 
@@ -99,11 +103,9 @@ async def access_download(request: Request, token: str, web: WebDep) -> Response
 
 
 def _download(web: Web, request: Request, token: str) -> Response:
-    data = read_link(PURPOSE, token)
-    if data is None:
-        return _refused(web, request, None, "invalid or expired")
-    if web.store.run(store.link_token_used, PURPOSE, data["n"]):
-        return _refused(web, request, data["email"], "used")
+    data = _unused_link(web, request, token)
+    if isinstance(data, Response):
+        return data
     now = _now(web)
     try:
         archive = access.export_archive(data["email"], stores(), web.settings, now)

@@ -60,6 +60,19 @@ async def guarded_form(web: Web, request: Request, bot_reply: Callable[[], Respo
     return form, rendered_at
 
 
+async def email_form(web: Web, request: Request, template: str, title: str,
+                     bot_reply: Callable[[], Response]) -> str | Response:
+    """A one-field form asking for an address (the privacy pages): the guards of ``guarded_form``, then
+    the clean address, or the form again with the error beside the field (400)."""
+    form, rendered_at = await guarded_form(web, request, bot_reply)
+    res = forms.Result()
+    email = forms.clean_email(res, form, "email", "your email address")
+    if not res.ok or email is None:
+        return form_page(web, request, template, 400, rendered_at=rendered_at, title=title,
+                         values=echo_form(form), errors=res.errors)
+    return email
+
+
 async def small_form(request: Request) -> Any:
     """The form of a button on a page reached by a signed link (a few fields, no files)."""
     return await request.form(max_files=0, max_fields=20, max_part_size=4096)

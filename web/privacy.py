@@ -18,9 +18,8 @@ from starlette.concurrency import run_in_threadpool
 
 from warmpool import web_store as store
 from warmpool.tokens import make_token
-from web import forms
 from web.context import Web, WebDep, client_ip, mask_email, text_or_none, user_agent
-from web.guards import TEXT, echo_form, form_body, form_page, guarded_form, require_csrf
+from web.guards import TEXT, email_form, form_body, form_page, require_csrf
 from web.links import read_link
 from web.mailer import transactional_message
 
@@ -108,12 +107,9 @@ def _check_inbox(web: Web, request: Request) -> Response:
 
 @router.post("/privacy/erase", response_class=HTMLResponse, openapi_extra=form_body({"email": TEXT}))
 async def erase_ask(request: Request, web: WebDep) -> Response:
-    form, rendered_at = await guarded_form(web, request, lambda: _check_inbox(web, request))
-    res = forms.Result()
-    email = forms.clean_email(res, form, "email", "your email address")
-    if not res.ok or email is None:
-        return form_page(web, request, "erase_request.html", 400, rendered_at=rendered_at, title="Delete my data",
-                         values=echo_form(form), errors=res.errors)
+    email = await email_form(web, request, "erase_request.html", "Delete my data", lambda: _check_inbox(web, request))
+    if isinstance(email, Response):
+        return email
     return await run_in_threadpool(_mail_erase_link, web, request, email)
 
 
