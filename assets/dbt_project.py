@@ -4,22 +4,17 @@ policy declared in the models' YAML.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
-import subprocess
-import sys
 from functools import lru_cache
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource
 
 from warmpool.config import DBT_PROJECT_DIR, get_settings
+from warmpool.dbt_cli import DBT_EXECUTABLE, PREPARED_TARGET, run_dbt
 from warmpool.exports import ExportPolicy
-from warmpool.warehouse import dbt_target
 
-MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
-DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"  # the venv's own dbt, whether or not its bin is on PATH
+MANIFEST_PATH = PREPARED_TARGET / "manifest.json"
 
 # Identity resolution runs between two dbt invocations: phase 1 builds every source record
 # (`int_source_records` and what it needs), phase 2 everything that needs person ids.
@@ -27,29 +22,6 @@ POOL_RECORDS_SELECT = "+int_source_records"
 # After the sends, a third invocation rebuilds what reads the send ledger (loaded right after sending),
 # so the campaign report of a run counts that run's own sends.
 CAMPAIGN_REPORTS_SELECT = "stg_campaigns__sends+"
-
-
-def dbt_vars(warehouse_path: Path, as_of: str | None = None) -> dict[str, str]:
-    """dbt's `--vars` for a run: the warehouse (profiles.yml reads it: the DuckDB file, or where the
-    configured PostgreSQL warehouse is) and, if given, "today".
-
-    The manifest is prepared with the default warehouse's vars, so a run on that warehouse re-uses
-    dbt's partial parse; other vars (a test's warehouse, an `as_of`) make dbt parse again.
-    """
-    _, values, _ = dbt_target(dataclasses.replace(get_settings(), warehouse_file=Path(warehouse_path)))
-    return {**values, **({"as_of": as_of} if as_of else {})}
-
-
-def target_arg(warehouse_path: Path | None = None) -> list[str]:
-    """`--target` for the configured warehouse (`dev`: DuckDB, `postgres`)."""
-    settings = get_settings()
-    target, _, _ = dbt_target(dataclasses.replace(settings, warehouse_file=Path(warehouse_path))
-                              if warehouse_path else settings)
-    return ["--target", target]
-
-
-def vars_arg(values: dict[str, str]) -> list[str]:
-    return ["--vars", json.dumps(values, sort_keys=True)]
 
 
 def dbt_resource() -> DbtCliResource:
@@ -60,13 +32,7 @@ def dbt_resource() -> DbtCliResource:
 def prepare_manifest(force: bool = False) -> Path:
     """Run `dbt parse` once, ahead of any run (never at import time)."""
     if force or not MANIFEST_PATH.exists():
-        env = {**os.environ, "DO_NOT_TRACK": os.environ.get("DO_NOT_TRACK", "1")}  # the child's, not ours
-        subprocess.run(
-            [str(DBT_EXECUTABLE), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
-             "--profiles-dir", str(DBT_PROJECT_DIR), *target_arg(),
-             *vars_arg(dbt_vars(get_settings().warehouse_path))],
-            check=True, env=env, cwd=DBT_PROJECT_DIR,
-        )
+        run_dbt(["parse", "--quiet"], get_settings().warehouse_path)
         load_manifest.cache_clear()
     return MANIFEST_PATH
 

@@ -22,9 +22,10 @@ from typing import Any, Iterator, Mapping, Optional
 import dagster as dg
 import duckdb
 
-from assets.dbt_project import dbt_resource, dbt_vars, target_arg, vars_arg
+from assets.dbt_project import dbt_resource
 from warmpool.campaigns.provider_lists import ProviderListConfig
 from warmpool.config import AtsSettings, Settings, SmtpSettings, get_settings
+from warmpool.dbt_cli import dbt_vars, target_arg, vars_arg
 from warmpool.warehouse import warehouse
 
 DEPLOYMENT_ENV = "WARMPOOL_DEPLOYMENT"

@@ -135,7 +135,7 @@ def test_local_resources_follow_the_configuration_and_a_swapped_resource_wins(wa
 
 def test_dbt_gets_the_warehouse_on_its_command_line_and_the_environment_is_untouched(warmpool_home):
     """`_dbt_build` passes the run's warehouse (and "today") as dbt vars; os.environ is never changed."""
-    from assets.dbt_project import vars_arg
+    from warmpool.dbt_cli import vars_arg
 
     before = dict(os.environ)
     args = vars_arg(WarehouseResource(path="/x/wh.duckdb", as_of="2026-11-01").dbt_vars())

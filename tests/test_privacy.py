@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import openpyxl
+import pyarrow.parquet as pq
 import pytest
 
 from conftest import pipeline_env
@@ -28,6 +29,8 @@ from warmpool.campaigns.ledger import pseudonym
 from warmpool.campaigns.sender import open_ledger
 from warmpool.tokens import secret_key
 from warmpool.config import get_settings
+from warmpool.exports import mart_path
+from warmpool.privacy.aggregates import aggregate_marts
 from warmpool.privacy.erasure import erase, export_person
 from warmpool.privacy.render import write_access_export
 from warmpool.privacy.store import privacy_store
@@ -132,6 +135,7 @@ def erased(world, env, exported):
     shutil.copytree(world["home"] / "landing", world["landing_before"])
     phones = {r.get("phone") for rows in data["stores"]["warehouse"].values() for r in rows if r.get("phone")}
     before = _counts(env.warehouse_path)
+    pool_by_source_before = _pool_by_source(world["home"])
     people_before = {p for (p,) in _query(world["home"], f"select person_id from {tables.DIM_CANDIDATES}")}
     con = duckdb.connect(str(env.warehouse_path), read_only=True)
     records = con.execute(f"select source, source_record_id from {tables.PERSON_ASSIGNMENTS} where person_id = ?",
@@ -139,7 +143,13 @@ def erased(world, env, exported):
     con.close()
     report = erase(world["email"], stores(), env)
     return {"report": report, "report_records": records, "before": before, "after": _counts(env.warehouse_path), "phones": phones,
-            "people_before": people_before, "export": data}
+            "people_before": people_before, "export": data, "pool_by_source_before": pool_by_source_before}
+
+
+def _pool_by_source(home: Path) -> dict[str, tuple[int, int]]:
+    """(records, people) per source, as the aggregate mart counts them."""
+    return {s: (r, p) for s, r, p in _query(home, "select source, record_count, person_count "
+                                                  f"from {tables.MARTS}.rpt_pool_by_source")}
 
 
 def test_the_access_export_holds_every_source_consent_campaign_and_mail(world, exported):
@@ -182,11 +192,29 @@ def test_erasure_leaves_no_byte_of_the_person_outside_the_legal_hold(world, env,
 
 def test_the_rest_of_the_pool_is_unchanged_row_for_row(world, env, erased):
     removed = {**erased["report"].stores["warehouse"], **erased["report"].stores["identity"]}
+    con = duckdb.connect(str(env.warehouse_path), read_only=True)
+    rebuilt = {f"{tables.MARTS}.{name}" for name in aggregate_marts(con, env)}  # counts, not people's rows
+    con.close()
     changed = {t: (erased["before"][t], n) for t, n in erased["after"].items()
-               if erased["before"][t] - n != removed.get(t, 0)}
+               if t not in rebuilt and erased["before"][t] - n != removed.get(t, 0)}
     assert not changed, f"tables whose row counts moved by more than the person's rows: {changed}"
     people_after = {p for (p,) in _query(world["home"], f"select person_id from {tables.DIM_CANDIDATES}")}
     assert people_after == erased["people_before"] - {world["person_id"]}
+
+
+def test_the_aggregate_marts_and_their_exports_count_the_person_no_more(world, env, erased):
+    """Counts are rebuilt with the erasure (dbt on the aggregate marts only), not at the next run."""
+    report = erased["report"]
+    assert report.aggregates["marts_rebuilt"] >= 10 and report.aggregates["exports_rewritten"] >= 10
+    theirs: dict[str, int] = {}
+    for source, _ in erased["report_records"]:
+        theirs[source] = theirs.get(source, 0) + 1
+    before, after = erased["pool_by_source_before"], _pool_by_source(world["home"])
+    for source, (records, people) in before.items():
+        gone = theirs.get(source, 0)
+        assert after.get(source, (0, 0)) == (records - gone, people - (1 if gone else 0)), source
+    exported = pq.read_table(mart_path("rpt_pool_by_source", aggregate=True, settings=env)).to_pylist()
+    assert {r["source"]: (r["record_count"], r["person_count"]) for r in exported} == after
 
 
 def test_the_send_ledger_keeps_a_keyed_row_so_nobody_is_mailed_twice(world, env, erased):

@@ -70,18 +70,38 @@ def export_marts(policy: ExportPolicy, settings: Settings | None = None) -> list
     written = []
     with warehouse(settings.warehouse_path, read_only=True) as con:
         for name, personal in policy.personal_columns.items():
-            written.append(_copy(con, f"select * from {tables.MARTS}.{name}", marts_dir / f"{name}.parquet",
-                                 list(personal)))
-            if name in policy.aggregates:
-                dropped = f" exclude ({', '.join(personal)})" if personal else ""
-                written.append(_copy(con, f"select *{dropped} from {tables.MARTS}.{name}",
-                                     aggregates_dir / f"{name}.parquet", []))
+            written += _export_mart(con, name, list(personal), name in policy.aggregates, settings)
     manifest = {"exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 MARTS_FOLDER: sorted(policy.personal_columns), AGGREGATES_FOLDER: sorted(policy.aggregates)}
     target = settings.exports_dir / MANIFEST_FILE
     tmp = target.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     os.replace(tmp, target)
+    return written
+
+
+def refresh(names: Iterable[str], settings: Settings | None = None) -> list[Path]:
+    """Export again those of ``names`` the last export wrote (after a rebuild of those marts only),
+    each with the personal columns its file recorded; the manifest's time is left as it was."""
+    settings = settings or get_settings()
+    last = export_manifest(settings) or {}
+    written = []
+    with warehouse(settings.warehouse_path, read_only=True) as con:
+        for name in sorted(set(names) & set(last.get(MARTS_FOLDER, []))):
+            target = mart_path(name, settings=settings)
+            metadata = (pq.read_schema(target).metadata or {}) if target.exists() else {}
+            personal = [c for c in metadata.get(PERSONAL_COLUMNS_KEY.encode(), b"").decode().split(";") if c]
+            written += _export_mart(con, name, personal, name in last.get(AGGREGATES_FOLDER, []), settings)
+    return written
+
+
+def _export_mart(con, name: str, personal: list[str], aggregate: bool, settings: Settings) -> list[Path]:
+    """Mart ``name`` whole, and without its personal columns too when it is an ``aggregate``."""
+    written = [_copy(con, f"select * from {tables.MARTS}.{name}", mart_path(name, settings=settings), personal)]
+    if aggregate:
+        dropped = f" exclude ({', '.join(personal)})" if personal else ""
+        written.append(_copy(con, f"select *{dropped} from {tables.MARTS}.{name}",
+                             mart_path(name, aggregate=True, settings=settings), []))
     return written
 
 
@@ -109,23 +129,33 @@ def forget_rows(person_ids: Iterable[str], emails: Iterable[str], settings: Sett
     removed: dict[str, int] = {}
     out_dir = (settings or get_settings()).exports_dir / MARTS_FOLDER  # aggregates hold no person
     for path in sorted(out_dir.glob("*.parquet")) if out_dir.is_dir() else []:
-        table = pq.read_table(path)
-        drop = None
-        for name in table.column_names:
-            column = table[name]
-            if name == "person_id" or name.endswith("_person_id"):
-                hit = pc.is_in(column.cast("string"), value_set=pa.array(ids, pa.string()))
-            elif "email" in name and pa.types.is_string(column.type):
-                hit = pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(column)), value_set=pa.array(addresses, pa.string()))
-            else:
-                continue
-            hit = pc.fill_null(hit, False)
-            drop = hit if drop is None else pc.or_(drop, hit)
-        if drop is None or not pc.any(drop).as_py():
+        schema = pq.read_schema(path)
+        keys = [f.name for f in schema if f.name == "person_id" or f.name.endswith("_person_id")
+                or ("email" in f.name and pa.types.is_string(f.type))]
+        if not keys:
             continue
+        # the key columns alone say whether the person is in the file: most files are read no further
+        drop = _person_rows(pq.read_table(path, columns=keys), ids, addresses)
+        if not pc.any(drop).as_py():
+            continue
+        table = pq.read_table(path)
         kept = table.filter(pc.invert(drop))
         tmp = path.with_suffix(".parquet.tmp")
         pq.write_table(kept, tmp)
         os.replace(tmp, path)
         removed[path.name] = table.num_rows - kept.num_rows
     return removed
+
+
+def _person_rows(table: pa.Table, ids: list[str], addresses: list[str]) -> pa.ChunkedArray:
+    """True for each row whose person-id column holds one of ``ids`` or address column one of ``addresses``."""
+    drop = None
+    for name in table.column_names:
+        column = table[name]
+        if name == "person_id" or name.endswith("_person_id"):
+            hit = pc.is_in(column.cast("string"), value_set=pa.array(ids, pa.string()))
+        else:
+            hit = pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(column)), value_set=pa.array(addresses, pa.string()))
+        hit = pc.fill_null(hit, False)
+        drop = hit if drop is None else pc.or_(drop, hit)
+    return drop

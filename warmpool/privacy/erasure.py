@@ -9,7 +9,9 @@
  3. copy what a law obliges Warmpool to keep (an applicant record inside its hold period) with its
     minimal fields into the legal-hold store, with the date the hold ends;
  4. ask every store's owner to forget the person (the warehouse's stores in one transaction);
- 5. compact the warehouse file (and each SQLite store compacts itself) so the bytes are gone;
+ 5. build the aggregate marts again so their counts leave the person out, and rewrite their exports
+    (``aggregates``); compact the warehouse file (and each SQLite store compacts itself) so the bytes
+    are gone;
  6. log the erasure (keyed subject, counts per store, deadline) — no personal data.
 Re-running it is safe: a person already erased is found nowhere and nothing changes.
 """
@@ -17,12 +19,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 from warmpool import tables, web_store
 from warmpool.config import Settings, get_settings
+from warmpool.privacy.aggregates import rebuild_aggregates
 from warmpool.privacy.keys import EMAIL, PERSON, PHONE, PROFILE_URL, SOURCE_RECORD, Keyer
 from warmpool.privacy.registry import Context, Store
 from warmpool.privacy.rules import PrivacyRules
@@ -30,6 +34,7 @@ from warmpool.privacy.store import PrivacyStore, now_iso, privacy_store
 from warmpool.privacy.warehouse import Subject, WarehouseRows
 from warmpool.warehouse import compact, connect, table_exists
 
+T = TypeVar("T")
 APPLICANT_HOLD_REASON = ("applicant record: 41 CFR 60-1.12 (OFCCP) and 29 CFR 1602.14 (Title VII) oblige keeping "
                          "it for the hold period after the last action on the application")
 
@@ -45,6 +50,8 @@ class ErasureReport:
     held_records: int = 0
     do_not_reingest_added: int = 0
     warehouse_bytes: tuple[int, int] | None = None
+    aggregates: dict[str, int] = field(default_factory=dict)  # aggregate marts rebuilt, exports rewritten
+    seconds: dict[str, float] = field(default_factory=dict)   # where the time went: each step and store
 
     @property
     def rows_removed(self) -> int:
@@ -58,6 +65,9 @@ class ErasureReport:
                 lines.append(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in sorted(places.items())))
         lines.append(f"  held under legal hold: {self.held_records} record(s); do-not-reingest keys added: "
                      f"{self.do_not_reingest_added}")
+        if self.aggregates:
+            lines.append(f"  aggregates rebuilt without them: {self.aggregates.get('marts_rebuilt', 0)} mart(s), "
+                         f"{self.aggregates.get('exports_rewritten', 0)} export file(s)")
         if self.warehouse_bytes:
             lines.append(f"  warehouse compacted: {self.warehouse_bytes[0]:,} -> {self.warehouse_bytes[1]:,} bytes")
         return "\n".join(lines)
@@ -132,17 +142,19 @@ def applicant_holds(con, subject: Subject, rules: PrivacyRules, today: dt.date) 
 
 def erase(asked_as: str | Subject, stores: Sequence[Store], settings: Settings | None = None, *,
           requested_via: str = "cli", requested_at: dt.datetime | None = None, at: dt.datetime | None = None,
-          actor: str = "cli", compact_warehouse: bool = True) -> ErasureReport:
-    """Erase one person from every store (see the module's docstring). ``at`` is the clock (tests)."""
+          actor: str = "cli", finish: bool = True) -> ErasureReport:
+    """Erase one person from every store (see the module's docstring). ``at`` is the clock (tests).
+    ``finish`` False: the caller erasing several people runs ``finish_erasures`` once after the last."""
     s = settings or get_settings()
     keyer = Keyer.from_settings(s)  # refuses the sandbox's public key outside demo mode
     rules = PrivacyRules.from_settings(s)
     now = _utc(at)
     subject = new_subject(asked_as) if isinstance(asked_as, str) else asked_as
     con = connect(s.warehouse_path) if Path(s.warehouse_path).exists() else None
+    report_seconds: dict[str, float] = {}
     with privacy_store(s) as privacy:
         try:
-            locate(subject, s, con)
+            _timed(report_seconds, "locate", lambda: locate(subject, s, con))
             key = subject_key(subject, keyer)
             erasure_id = "er-" + hashlib.sha256(f"{key}|{now_iso(now)}".encode()).hexdigest()[:16]
             added = privacy.add_do_not_reingest(do_not_reingest_keys(subject, keyer), erasure_id, now_iso(now))
@@ -150,14 +162,16 @@ def erase(asked_as: str | Subject, stores: Sequence[Store], settings: Settings |
             for until, record in held:
                 privacy.hold(key, "applicant_record", APPLICANT_HOLD_REASON, until, record, now_iso(now))
             report = ErasureReport(erasure_id, subject.asked_as, subject.found, len(subject.person_ids),
-                                   len(subject.records), held_records=len(held), do_not_reingest_added=added)
+                                   len(subject.records), held_records=len(held), do_not_reingest_added=added,
+                                   seconds=report_seconds)
             ctx = Context(s, con, keyer, privacy, now_iso(now), removed=report.stores)
             if con is not None:
                 con.execute("begin transaction")
                 try:
                     for store in stores:
                         if store.warehouse:
-                            report.stores[store.name] = store.forget(subject, ctx)
+                            report.stores[store.name] = _timed(report.seconds, store.name,
+                                                               lambda: store.forget(subject, ctx))
                     con.execute("commit")
                 except BaseException:
                     con.execute("rollback")
@@ -168,9 +182,9 @@ def erase(asked_as: str | Subject, stores: Sequence[Store], settings: Settings |
         ctx.con = None
         for store in stores:
             if not store.warehouse:
-                report.stores[store.name] = store.forget(subject, ctx)
-        if compact_warehouse and (report.stores.get("warehouse") or report.stores.get("identity")):
-            report.warehouse_bytes = compact(s.warehouse_path)
+                report.stores[store.name] = _timed(report.seconds, store.name, lambda: store.forget(subject, ctx))
+        if finish and (report.stores.get("warehouse") or report.stores.get("identity")):
+            report.aggregates, report.warehouse_bytes = finish_erasures(s, report.seconds)
         privacy.log_erasure({"erasure_id": erasure_id, "subject_key": key,
                              "requested_at": now_iso(_utc(requested_at or now)), "requested_via": requested_via,
                              "deadline": (_utc(requested_at or now) + dt.timedelta(days=rules.erasure_deadline_days)
@@ -179,6 +193,23 @@ def erase(asked_as: str | Subject, stores: Sequence[Store], settings: Settings |
         privacy.log_access(actor, "erase", key, {"erasure_id": erasure_id, "rows_removed": report.rows_removed}, now_iso(now))
         privacy.compact()
     return report
+
+
+def finish_erasures(settings: Settings, seconds: dict[str, float] | None = None
+                    ) -> tuple[dict[str, int], tuple[int, int]]:
+    """After the erasures of one run: the aggregate marts and their exports rebuilt without the people
+    (``aggregates``), then the warehouse file compacted; (what was rebuilt, bytes before and after)."""
+    seconds = {} if seconds is None else seconds
+    rebuilt = _timed(seconds, "aggregates", lambda: rebuild_aggregates(settings))
+    return rebuilt, _timed(seconds, "compaction", lambda: compact(settings.warehouse_path))
+
+
+def _timed(seconds: dict[str, float], name: str, step: Callable[[], T]) -> T:
+    started = time.perf_counter()
+    try:
+        return step()
+    finally:
+        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
 
 
 def work_queue(stores: Sequence[Store], settings: Settings | None = None, *, at: dt.datetime | None = None,
@@ -193,10 +224,12 @@ def work_queue(stores: Sequence[Store], settings: Settings | None = None, *, at:
     for request in queue:
         requested = dt.datetime.fromisoformat(str(request["requested_at"]).replace("Z", "+00:00"))
         report = erase(request["email"], stores, s, requested_via=f"web:{request['request_seq']}",
-                       requested_at=requested, at=at, actor=actor)
+                       requested_at=requested, at=at, actor=actor, finish=False)
         with privacy_store(s) as privacy:
             privacy.mark_web_requests_done([request["request_seq"]], report.erasure_id)
         reports.append(report)
+    if any(r.stores.get("warehouse") or r.stores.get("identity") for r in reports):
+        reports[-1].aggregates, reports[-1].warehouse_bytes = finish_erasures(s, reports[-1].seconds)
     return reports
 
 

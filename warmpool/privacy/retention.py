@@ -18,12 +18,12 @@ from typing import Sequence
 
 from warmpool import tables
 from warmpool.config import Settings, get_settings
-from warmpool.privacy.erasure import erase
+from warmpool.privacy.erasure import erase, finish_erasures
 from warmpool.privacy.keys import PERSON, Keyer
 from warmpool.privacy.registry import Store
 from warmpool.privacy.rules import PrivacyRules
 from warmpool.privacy.store import now_iso, privacy_store
-from warmpool.warehouse import compact, table_exists, warehouse
+from warmpool.warehouse import table_exists, warehouse
 
 
 @dataclass(frozen=True)
@@ -127,8 +127,8 @@ def run_retention(stores: Sequence[Store], settings: Settings | None = None, *, 
     if dry_run:
         return report
     for decision in report.due:
-        erase(decision.person_id, stores, s, requested_via="retention", at=now, actor=actor, compact_warehouse=False)
+        erase(decision.person_id, stores, s, requested_via="retention", at=now, actor=actor, finish=False)
         report.erased += 1
     if report.erased:
-        compact(s.warehouse_path)
+        finish_erasures(s)
     return report
