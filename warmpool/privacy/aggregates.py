@@ -9,6 +9,9 @@ rewrites their parquet exports (``warmpool.exports.refresh``).
 """
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import duckdb
 
 from warmpool import exports, tables
@@ -36,5 +39,6 @@ def rebuild_aggregates(settings: Settings) -> dict[str, int]:
         con.close()
     if not models:
         return {}
-    run_dbt(["run", "--quiet", "--select", *models], settings.warehouse_path)
+    with tempfile.TemporaryDirectory(prefix="warmpool-dbt-") as target:  # never over the prepared manifest
+        run_dbt(["run", "--quiet", "--select", *models], settings.warehouse_path, Path(target))
     return {"marts_rebuilt": len(models), "exports_rewritten": len(exports.refresh(models, settings))}
