@@ -129,6 +129,7 @@ def measure(people: int, workdir: Path) -> list[BenchResult]:
         subprocess.run([sys.executable, "-c", export], check=True)
     code = "import json; from benchmarks.bench_erasure import timed_in_this_process as t; print(json.dumps(t()))"
     child = subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.PIPE, text=True)
+    load = os.getloadavg()[0]  # the machine is shared: say how busy it was
     m = json.loads(child.stdout.strip().splitlines()[-1])
     slowest = sorted(m["seconds"].items(), key=lambda kv: -kv[1])[:5]
     note = (f"{m['records']} source records, {m['rows']:,} rows and files removed across {m['stores']} stores "
@@ -136,7 +137,7 @@ def measure(people: int, workdir: Path) -> list[BenchResult]:
             f"-> {m['bytes_after'] / 1e9:.2f} GB); no rebuild of anything else; where the time went: "
             + ", ".join(f"{name} {sec:.1f} s" for name, sec in slowest)
             + f"; peak RSS {m['peak_rss_mb'] / 1024:.1f} GB; the plain DELETE leaves every other layer and "
-            "file as it was")
+            f"file as it was; machine load average {load:.1f} on {os.cpu_count()} cores at the end (shared machine)")
     return [BenchResult(what="erase one person from every store (warmpool privacy erase)", size=f"{people:,} people",
                         figure=m["erase_seconds"], unit="s",
                         baseline_what="plain DELETE of another person's rows from the raw tables only",
