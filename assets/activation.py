@@ -2,7 +2,7 @@
 import dagster as dg
 
 from assets.dbt_project import source_tables
-from assets.resources import (WAREHOUSE_POOL, ProviderListResource, SmtpResource, WarehouseResource, WebStoreResource,
+from assets.resources import (NETWORK_RETRY, WAREHOUSE_POOL, ProviderListResource, SmtpResource, WarehouseResource, WebStoreResource,
                               run_settings)
 from pipelines.send_ledger import run_send_ledger
 from warmpool import tables
@@ -17,6 +17,7 @@ AUDIENCE_KEY = dg.AssetKey(tables.AUDIENCE_MEMBERS.split("."))
 
 
 @dg.asset(deps=[AUDIENCE_KEY], group_name="activation", kinds={"csv"}, pool=WAREHOUSE_POOL,
+          retry_policy=NETWORK_RETRY,  # the provider's list API
           description="One CSV per campaign in email-provider import columns, under data/audiences/, and "
                       "(when campaigns.provider_list is configured) the provider's contact list of each campaign.")
 def audience_files(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
@@ -45,7 +46,7 @@ CAMPAIGN_TAG = "warmpool/campaign"  # a run for one campaign (its schedule); wit
 
 
 @dg.asset(deps=[AUDIENCE_KEY, dg.AssetKey("audience_files")], group_name="activation", kinds={"smtp"},
-          pool=WAREHOUSE_POOL,
+          pool=WAREHOUSE_POOL, retry_policy=NETWORK_RETRY,  # the relay; the send ledger makes a retry send nothing twice
           check_specs=[dg.AssetCheckSpec(
               "reputation_guard", asset="campaign_sends",
               description="Fails while a campaign is paused by the reputation guard (bounce or complaint rate at "

@@ -2,7 +2,7 @@
 and the resources of this deployment (`WARMPOOL_DEPLOYMENT`, see assets/resources.py)."""
 import dagster as dg
 
-from assets import activation, identity, ingestion, privacy, search, warehouse
+from assets import activation, identity, ingestion, operations, privacy, search, warehouse
 from assets.resources import deployment, resources_for
 
 # One run at a time writes the warehouse: the in-process executor runs its steps one after another.
@@ -16,7 +16,7 @@ warmpool_job = dg.define_asset_job(
 daily_schedule = dg.ScheduleDefinition(job=warmpool_job, cron_schedule="0 5 * * *",
                                        default_status=dg.DefaultScheduleStatus.STOPPED)
 
-defs = dg.Definitions.merge(
-    ingestion.defs, identity.defs, warehouse.defs, activation.defs, search.defs, privacy.defs,
+defs = operations.with_freshness_policies(dg.Definitions.merge(
+    ingestion.defs, identity.defs, warehouse.defs, activation.defs, search.defs, privacy.defs, operations.defs,
     dg.Definitions(jobs=[warmpool_job], schedules=[daily_schedule], resources=resources_for(deployment())),
-)
+))

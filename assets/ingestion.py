@@ -10,7 +10,7 @@ import hashlib
 import dagster as dg
 
 from assets.dbt_project import source_tables
-from assets.resources import WAREHOUSE_POOL, AtsResource, WarehouseResource, WebStoreResource, run_settings
+from assets.resources import NETWORK_RETRY, WAREHOUSE_POOL, AtsResource, WarehouseResource, WebStoreResource, run_settings
 from assets.validation import ASSET_CHECKS
 from pipelines.ats import run_ats, run_eeo
 from pipelines.vendor_files import new_vendor_files, run_vendor_files
@@ -23,7 +23,7 @@ from warmpool.segments import load_segments_table
 
 def _raw_specs(source_name: str, description: str) -> list[dg.AssetSpec]:
     return [
-        dg.AssetSpec([source_name, table], group_name="ingest", kinds={"dlt", "duckdb"}, description=description)
+        dg.AssetSpec([source_name, table], group_name="sources", kinds={"dlt", "duckdb"}, description=description)
         for table in source_tables(source_name)
     ]
 
@@ -37,7 +37,7 @@ def _loaded(context: dg.AssetExecutionContext, counts: dict):
 
 
 @dg.multi_asset(specs=_raw_specs(tables.RAW_ATS, "Loaded from the ATS REST API (Harvest shape)."),
-                name="raw_ats", pool=WAREHOUSE_POOL, can_subset=False)
+                name="raw_ats", pool=WAREHOUSE_POOL, can_subset=False, retry_policy=NETWORK_RETRY)
 def raw_ats(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ats: AtsResource):
     counts = run_ats(run_settings(warehouse, ats=ats))
     context.log.info(f"ATS rows loaded: {counts}")
@@ -46,7 +46,7 @@ def raw_ats(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ats
 
 @dg.multi_asset(specs=_raw_specs(tables.RAW_EEO, "EEO self-identification from the ATS (Harvest eeoc), apart "
                                                   "from the candidate profile: reaches dashboards only aggregated."),
-                name="raw_eeo", pool=WAREHOUSE_POOL, can_subset=False)
+                name="raw_eeo", pool=WAREHOUSE_POOL, can_subset=False, retry_policy=NETWORK_RETRY)
 def raw_eeo(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ats: AtsResource):
     counts = run_eeo(run_settings(warehouse, ats=ats))
     context.log.info(f"EEO answers loaded: {counts}")
@@ -96,9 +96,9 @@ def new_vendor_files_sensor(context: dg.SensorEvaluationContext, warehouse: Ware
     files = new_vendor_files(run_settings(warehouse))  # the local dlt state only: safe while a run writes
     if not files:
         return dg.SkipReason("no new vendor files")
-    # Short and stable: the same set of new contents gives the same key (one run per key), whatever
-    # the number or length of the file names; changed content under an old name gives a new key.
-    digest = hashlib.sha256("\n".join(sorted(f.sha256 for f in files)).encode()).hexdigest()[:24]
+    # Short and stable: the same new files (name and content) give the same key, so one run per key,
+    # whatever the number or length of the names; changed content under an old name gives a new key.
+    digest = hashlib.sha256("\n".join(sorted(f"{f.vendor}/{f.name}:{f.sha256}" for f in files)).encode()).hexdigest()[:24]
     return dg.RunRequest(run_key=f"vendor-files:{digest}", asset_selection=[spec.key for spec in raw_vendors.specs],
                          tags={"warmpool/new_vendor_files": str(len(files))})
 

@@ -35,6 +35,12 @@ DEPLOYMENTS = ("local", "production")
 # (limit 1 in the instance's dagster.yaml), so two runs never write it at once.
 WAREHOUSE_POOL = "warehouse"
 
+# For the steps that talk to a service over the network (the ATS, the SMTP relay, the provider's list
+# API): a timeout or a 5xx is retried after 30 s, 60 s, 120 s (±jitter, so retries of several runs do
+# not arrive together). Safe because each such step is idempotent (dlt merges, the send ledger); the
+# deterministic steps (dbt, identity, exports) get no retry: the same input would fail the same way.
+NETWORK_RETRY = dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
 
 def _set_fields(resource: dg.ConfigurableResource) -> dict[str, Any]:
     return {name: getattr(resource, name) for name in resource.model_fields_set

@@ -16,11 +16,15 @@ from warmpool import tables
 from warmpool.exports import export_marts
 
 
+# The UI's groups follow the data flow (sources → validation → identity → warehouse → search → activation
+# → privacy): dbt's staging layer is where raw rows are typed and tested, the rest is the warehouse.
+DBT_LAYER_GROUPS = {"staging": "validation", "intermediate": "warehouse", "marts": "warehouse"}
+
+
 class WarmpoolDbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        # staging / intermediate / marts, from the model's folder
-        fqn = dbt_resource_props.get("fqn", [])
-        return fqn[1] if len(fqn) > 2 else "warehouse"
+        fqn = dbt_resource_props.get("fqn", [])  # [project, layer folder, ..., name]
+        return DBT_LAYER_GROUPS.get(fqn[1], "warehouse") if len(fqn) > 2 else "warehouse"
 
 
 # dbt tests are asset checks, tests on sources included (they check the raw tables and identity's output)

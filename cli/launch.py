@@ -12,6 +12,8 @@ Dagster has no public API for "create a run of this remote job and execute it in
 """
 from __future__ import annotations
 
+import os
+import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,17 +21,22 @@ from typing import Callable, Mapping
 
 import dagster as dg
 from dagster._core.definitions.reconstruct import ReconstructableRepository
+from dagster._core.events import DagsterEventType
 from dagster._core.execution.api import execute_run_iterator
 from dagster._core.remote_origin import RemoteJobOrigin, RemoteRepositoryOrigin
 from dagster._core.workspace.load import location_origin_from_module_name
 
+from assets.operations import run_record
 from assets.resources import run_config_for
-from warmpool.config import SOURCE_CHECKOUT
+from warmpool.config import SOURCE_CHECKOUT, get_settings
+from warmpool.run_status import record_run
 
 DEFINITIONS_MODULE = "assets.definitions"
 DEFINITIONS_ATTRIBUTE = "defs"
 LOCATION_NAME = "warmpool"  # workspace.yaml's location_name (tests/test_launch.py keeps them equal)
 JOB_NAME = "warmpool_all"
+HOST_TAG = "warmpool/host"  # the machine whose process executes the run (launch runs it in-process)
+UNFINISHED = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 
 
 @dataclass
@@ -53,6 +60,7 @@ def launch(instance: dg.DagsterInstance, job_name: str = JOB_NAME, *,
            resources: Mapping[str, dg.ConfigurableResource] | None = None, tags: Mapping[str, str] | None = None,
            on_event: Callable[[dg.DagsterEvent], None] | None = None) -> LaunchedRun:
     """Create a run of `job_name` as the code location's and execute it here; returns when it ends."""
+    recover_interrupted_runs(instance)
     origin = code_location_origin()
     recon_repo = ReconstructableRepository.for_module(
         DEFINITIONS_MODULE, DEFINITIONS_ATTRIBUTE, origin.loadable_target_origin.working_directory)
@@ -62,7 +70,7 @@ def launch(instance: dg.DagsterInstance, job_name: str = JOB_NAME, *,
     run = instance.create_run_for_job(
         job_def=recon_job.get_definition(),
         run_config=run_config_for(resources or {}),
-        tags=dict(tags or {}),
+        tags={HOST_TAG: socket.gethostname(), **dict(tags or {})},
         remote_job_origin=RemoteJobOrigin(RemoteRepositoryOrigin(origin, repository.name), job_name),
         job_code_origin=recon_job.get_python_origin(),
         repository_load_data=repository.repository_load_data,
@@ -73,4 +81,37 @@ def launch(instance: dg.DagsterInstance, job_name: str = JOB_NAME, *,
         if on_event:
             on_event(event)
     finished = instance.get_run_by_id(run.run_id)
+    record_run(get_settings(), run_record(instance, finished))  # the data-health page's run status
     return LaunchedRun(run.run_id, bool(finished and finished.status == dg.DagsterRunStatus.SUCCESS), events)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
+
+
+def recover_interrupted_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark as failed every run `launch` started on this machine whose process is gone (killed, or the
+    machine restarted), and free the pool slots it held; returns their ids.
+
+    Without this a killed run stays "started" and keeps its `warehouse` slot, so the next run would wait
+    for it for ever. Its work is not lost: every step is idempotent, so the next run redoes what the
+    killed one left unfinished (docs/operations.md). Runs the daemon launched are the daemon's run
+    monitoring's to settle (dagster.yaml: run_monitoring)."""
+    recovered = []
+    for record in instance.get_run_records(filters=dg.RunsFilter(statuses=UNFINISHED,
+                                                                  tags={HOST_TAG: socket.gethostname()})):
+        run = record.dagster_run
+        pids = {e.pid for e in instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_START) if e.pid}
+        if not pids or any(_alive(pid) for pid in pids):  # no RUN_START yet: its process is starting it now
+            continue
+        instance.report_run_failed(run, f"the process that ran it ({', '.join(map(str, sorted(pids)))}) "
+                                        "ended without finishing it; the next run redoes its unfinished steps")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        recovered.append(run.run_id)
+    return recovered

@@ -42,6 +42,11 @@ def test_sensor_requests_one_run_per_new_file_set_with_a_short_stable_key(home):
     assert isinstance(first, dg.RunRequest) and first.run_key == again.run_key
     assert len(first.run_key) <= 40 and first.tags["warmpool/new_vendor_files"] == "3"
     assert {k.to_user_string() for k in first.asset_selection} >= {"raw_vendors/resumes"}
+    # the key is the files' names and contents: the same content dropped under another name is another drop
+    renamed = files["talentdb"].with_name("talentdb_renamed.csv")
+    files["talentdb"].rename(renamed)
+    assert evaluate().run_key != first.run_key
+    renamed.rename(files["talentdb"])
 
     run_vendor_files()
     assert isinstance(evaluate(), dg.SkipReason)

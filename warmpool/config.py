@@ -117,6 +117,46 @@ class SmtpSettings:
     privacy_notice_url: str = "http://127.0.0.1:8300/privacy-notice"
 
 
+# The sources Warmpool loads on its own timetable, and what people read downstream of them: the keys of
+# `operations.schedules` and `operations.freshness_hours` in warmpool.yaml (docs/operations.md).
+OPERATED_SOURCES = ("ats", "vendors", "web_forms")
+FRESHNESS_TARGETS = (*OPERATED_SOURCES, "marts", "audiences")
+
+
+class OperationsError(ValueError):
+    """The ``operations:`` section of the configuration is not usable (the message names the field)."""
+
+
+@dataclass(frozen=True)
+class OperationsSettings:
+    """Unattended running (``operations:`` in warmpool.yaml): each source's schedule (cron, UTC; the vendor
+    drop folder is watched by a sensor instead), how stale each source and the read marts may get, and
+    where a failed run is reported (a webhook URL, an email address, both or neither)."""
+    schedules: Mapping[str, str] = field(default_factory=lambda: {"ats": "0 * * * *", "web_forms": "*/15 * * * *"})
+    freshness_hours: Mapping[str, float] = field(default_factory=lambda: {
+        "ats": 2, "vendors": 48, "web_forms": 1, "marts": 26, "audiences": 26})
+    alert_webhook_url: str | None = None
+    alert_email: str | None = None
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping | None, config_file: str | Path = "warmpool.yaml") -> "OperationsSettings":
+        raw, default = raw or {}, cls()
+        schedules = {**default.schedules, **(raw.get("schedules") or {})}
+        freshness = {**default.freshness_hours, **(raw.get("freshness_hours") or {})}
+        for name in schedules:
+            if name not in OPERATED_SOURCES or name == "vendors":
+                raise OperationsError(f"{config_file}: operations.schedules.{name}: not a scheduled source "
+                                      f"(one of ats, web_forms; vendor files are loaded when they land)")
+        for name, hours in freshness.items():
+            if name not in FRESHNESS_TARGETS or not isinstance(hours, (int, float)) or hours <= 0:
+                raise OperationsError(f"{config_file}: operations.freshness_hours.{name}: expected one of "
+                                      f"{', '.join(FRESHNESS_TARGETS)} with a positive number of hours")
+        alerts = raw.get("alerts") or {}
+        return cls(schedules=schedules, freshness_hours={k: float(v) for k, v in freshness.items()},
+                   alert_webhook_url=_env("WARMPOOL_ALERT_WEBHOOK_URL", alerts.get("webhook_url")) or None,
+                   alert_email=_env("WARMPOOL_ALERT_EMAIL", alerts.get("email")) or None)
+
+
 class BrandError(ValueError):
     """The ``brand:`` section of the configuration is not usable (the message names the field)."""
 
@@ -242,6 +282,7 @@ class Settings:
     brand: Brand = field(default_factory=Brand)
     demo: bool = False  # the sandbox's demo mode (WARMPOOL_DEMO): sandbox secrets allowed, loopback only
     secrets: Mapping[str, str] = field(repr=False, default_factory=dict)  # SANDBOX_SECRETS' names -> values set
+    operations: OperationsSettings = field(default_factory=OperationsSettings)
     # Set by a caller that was handed these files (a Dagster resource); else they live in `home`.
     warehouse_file: Path | None = None
     web_store_file: Path | None = None
@@ -392,10 +433,8 @@ class Settings:
                   self.dagster_home, self.identity_dir, self.logs_dir, self.search_dir):
             Path(d).mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster_home / "dagster.yaml"
-        if not dagster_yaml.exists():
-            # No usage statistics leave the machine; one writer at a time in each pool (the
-            # `warehouse` pool holds every asset and check that opens the DuckDB warehouse).
-            dagster_yaml.write_text("telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n")
+        if not dagster_yaml.exists() or dagster_yaml.read_text() in _EARLIER_DAGSTER_YAML:
+            dagster_yaml.write_text(DAGSTER_YAML)
         return self
 
 
@@ -404,6 +443,28 @@ IDENTITY_BACKENDS = ("duckdb", "spark")
 
 def _is_server_url(value: str) -> bool:
     return urlsplit(str(value)).scheme in ("postgresql", "postgres")
+
+
+# The Dagster instance Warmpool writes into its DAGSTER_HOME (docs/operations.md explains each part):
+# no usage statistics leave the machine; one step at a time in each pool (the `warehouse` pool holds
+# every step that opens the DuckDB warehouse, and so every writer of the ledger and the stores next to
+# it); freshness policies evaluated; the daemon's run monitoring marks a run whose process died as
+# failed (and so frees its pool slot) instead of leaving it "started" for ever.
+DAGSTER_YAML = """telemetry:
+  enabled: false
+concurrency:
+  pools:
+    default_limit: 1
+freshness:
+  enabled: true
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 300
+  poll_interval_seconds: 60
+  max_resume_run_attempts: 0
+"""
+# What earlier versions wrote: replaced by the current file (a file someone edited is left alone).
+_EARLIER_DAGSTER_YAML = ("telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n",)
 
 
 def _secret_problem(name: str, value: str | None) -> str | None:
@@ -472,6 +533,7 @@ _ENV_KEYS = (
     "WARMPOOL_PUBLIC_URL", "WARMPOOL_LANDING_DIR", "WARMPOOL_WEB_STORE", "WARMPOOL_LANDING_URL",
     "SOURCES__ATS__API_KEY", "SOURCES__ATS__BASE_URL", "DLT_PROJECT_DIR", DEMO_ENV, *SANDBOX_SECRETS,
     "WARMPOOL_WAREHOUSE", "WARMPOOL_IDENTITY_BACKEND",
+    "WARMPOOL_ALERT_WEBHOOK_URL", "WARMPOOL_ALERT_EMAIL",
 )
 
 
@@ -521,6 +583,7 @@ def _settings_for(home: str, config_file: str, _env_snapshot: tuple = ()) -> Set
         ),
         raw=raw,
         brand=brand,
+        operations=OperationsSettings.from_mapping(raw.get("operations"), config_file),
         demo=_truthy(_env(DEMO_ENV, False)),
         secrets={name: os.environ[name] for name in SANDBOX_SECRETS if os.environ.get(name)},
     )
