@@ -89,13 +89,13 @@ def with_freshness_policies(defs: dg.Definitions) -> dg.Definitions:
 def run_record(instance: dg.DagsterInstance, run: dg.DagsterRun, error: str | None = None) -> RunRecord:
     """The run as `warmpool.run_status` records it: its times, outcome and the assets it materialised."""
     stats = instance.get_run_stats(run.run_id)
-    materialized = sorted({e.dagster_event.event_specific_data.materialization.asset_key.to_user_string()
-                           for e in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)})
+    materialized = {e.dagster_event.event_specific_data.materialization.asset_key.to_user_string(): iso(e.timestamp)
+                    for e in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)}
     failed = sorted({e.step_key for e in instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_FAILURE)
                      if e.step_key})
     return RunRecord(run_id=run.run_id, job_name=run.job_name, status=run.status.value.lower(),
                      started_at=iso(stats.start_time), ended_at=iso(stats.end_time or time.time()),
-                     materialized=tuple(materialized), error=error, failed_steps=tuple(failed))
+                     materialized=materialized, error=error, failed_steps=tuple(failed))
 
 
 @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, name="record_run_success",

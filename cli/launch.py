@@ -107,7 +107,8 @@ def recover_interrupted_runs(instance: dg.DagsterInstance) -> list[str]:
     for record in instance.get_run_records(filters=dg.RunsFilter(statuses=UNFINISHED,
                                                                   tags={HOST_TAG: socket.gethostname()})):
         run = record.dagster_run
-        pids = {e.pid for e in instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_START) if e.pid}
+        pids = {e.dagster_event.pid for e in instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_START)
+                if e.dagster_event and e.dagster_event.pid}
         if not pids or any(_alive(pid) for pid in pids):  # no RUN_START yet: its process is starting it now
             continue
         instance.report_run_failed(run, f"the process that ran it ({', '.join(map(str, sorted(pids)))}) "

@@ -90,10 +90,20 @@ RUN_ONE_STEP = textwrap.dedent("""
     home, name, log = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
 
     @dg.asset(name=name, pool="warehouse")
-    def write_the_warehouse():
+    def write_the_warehouse(context: dg.AssetExecutionContext):
         with log.open("a") as f:
             f.write(f"{name} start {time.time()}\\n")
-        time.sleep(4)  # holds the pool's slot while the other run asks for it
+        # The first step holds the pool's slot until the other run's step is queued for it (so the two
+        # really compete), then a moment longer; the second finds the first finished and goes on.
+        deadline = time.time() + 120
+        while " end " not in log.read_text() and time.time() < deadline:
+            info = context.instance.event_log_storage.get_concurrency_info("warehouse")
+            if info.pending_step_count:
+                with log.open("a") as f:
+                    f.write(f"{name} saw-the-other-waiting {time.time()}\\n")
+                time.sleep(1)
+                break
+            time.sleep(0.2)
         with log.open("a") as f:
             f.write(f"{name} end {time.time()}\\n")
 
@@ -104,23 +114,25 @@ RUN_ONE_STEP = textwrap.dedent("""
 
 def test_two_runs_of_one_instance_take_turns_in_the_warehouse_pool(warmpool_home, tmp_path):
     """Two run processes (as two schedules firing together would start) each with a step in the
-    `warehouse` pool: the instance the project configures lets only one step hold the pool."""
+    `warehouse` pool: with the instance the project configures, the second step waits for the first."""
     dagster_home = str(get_settings().ensure_dirs().dagster_home)
     log = tmp_path / "steps.log"
+    log.touch()
     runs = [subprocess.Popen([sys.executable, "-c", RUN_ONE_STEP, dagster_home, name, str(log)])
             for name in ("first", "second")]
     assert [r.wait(timeout=300) for r in runs] == [0, 0]
     events = sorted((float(t), name, what) for name, what, t in (line.split() for line in log.read_text().splitlines()))
-    assert [what for _, _, what in events] == ["start", "end", "start", "end"], events
-    assert events[0][1] == events[1][1] and events[2][1] == events[3][1]  # one run's step, then the other's
+    assert [what for _, _, what in events] == ["start", "saw-the-other-waiting", "end", "start", "end"], events
+    assert len({name for _, name, _ in events[:3]}) == 1  # one run's step, start to end, then the other's
 
 
 # ---- the run-status file ---------------------------------------------------------------------------
 def test_a_run_is_recorded_once_and_freshness_follows_the_configured_limits(warmpool_home):
     settings = get_settings()
     now = dt.datetime(2026, 11, 29, 12, tzinfo=dt.timezone.utc)
-    record = RunRecord("r1", "warmpool_all", "success", (now - dt.timedelta(hours=3)).isoformat(),
-                       (now - dt.timedelta(hours=3)).isoformat(), ("raw_ats/candidates", "marts/dim_candidates"))
+    three_hours_ago = (now - dt.timedelta(hours=3)).isoformat()
+    record = RunRecord("r1", "warmpool_all", "success", three_hours_ago, three_hours_ago,
+                       {"raw_ats/candidates": three_hours_ago, "marts/dim_candidates": three_hours_ago})
     record_run(settings, record)
     record_run(settings, record)  # a second recording (sensor and CLI both) replaces the first
     status = read_run_status(settings)

@@ -41,9 +41,9 @@ class RunRecord:
     status: str  # success | failure | canceled
     started_at: str | None  # ISO 8601, UTC
     ended_at: str | None
-    materialized: tuple[str, ...] = ()  # asset keys, "a/b"
+    materialized: Mapping[str, str] = field(default_factory=dict)  # asset key ("a/b") -> when (ISO 8601, UTC)
     error: str | None = None  # the failure's first lines
-    failed_steps: tuple[str, ...] = field(default=())
+    failed_steps: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,12 +74,11 @@ def record_run(settings: Settings, record: RunRecord) -> Path:
     """Add (or replace) one finished run in the run-status file; returns its path."""
     status = read_run_status(settings)
     runs = [r for r in status["runs"] if r["run_id"] != record.run_id]
-    runs.insert(0, asdict(record))
+    runs.insert(0, {**asdict(record), "materialized": sorted(record.materialized)})
     runs.sort(key=lambda r: r.get("ended_at") or "", reverse=True)
     assets = dict(status["assets"])
-    if record.ended_at:
-        for key in record.materialized:
-            assets[key] = max(assets.get(key) or "", record.ended_at)
+    for key, when in record.materialized.items():
+        assets[key] = max(assets.get(key) or "", when)
     path = run_status_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".run_status-", suffix=".json",
