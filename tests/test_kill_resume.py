@@ -112,6 +112,7 @@ def _columns(con, catalog: str, schema: str, table: str) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # five runs of the whole graph; see the module docstring
 def test_a_run_killed_at_each_stage_then_resumed_ends_like_a_clean_run(tmp_path):
     from sandbox.services import SandboxServices
     from sandbox.world import generate_world
@@ -130,15 +131,14 @@ def test_a_run_killed_at_each_stage_then_resumed_ends_like_a_clean_run(tmp_path)
 
     with SandboxServices(_settings(clean), ats_port=0, smtp_port=0) as clean_services, \
             SandboxServices(_settings(killed), ats_port=0, smtp_port=0) as killed_services:
-        output = tmp_path / "runs.log"
-        run = _start(clean, config_dir, clean_services, output)
-        assert run.wait(timeout=900) == 0, output.read_text()[-3000:]
-
+        clean_output, output = tmp_path / "clean-run.log", tmp_path / "killed-runs.log"
+        clean_run = _start(clean, config_dir, clean_services, clean_output)  # alongside: its own home and services
         for stage, step, delay in KILL_POINTS:
             _kill_during(killed, config_dir, killed_services, step, delay, output)
         time.sleep(1.5)  # past the lease of any mail the last kill left claimed
         run = _start(killed, config_dir, killed_services, output)
-        assert run.wait(timeout=900) == 0, output.read_text()[-3000:]
+        assert run.wait(timeout=1800) == 0, output.read_text()[-3000:]
+        assert clean_run.wait(timeout=1800) == 0, clean_output.read_text()[-3000:]
 
     # ---- mail: each once; the clean run's set ----
     clean_mail, killed_mail = _mails(clean / "mailbox"), _mails(killed / "mailbox")
