@@ -45,7 +45,7 @@ def _seed_run_storage(settings) -> None:
     Dagster home, so the data-health page reads a real run storage."""
     import dagster as dg
 
-    from warmpool.reporting.run_status import STAGES
+    from warmpool.run_status import STAGES
 
     assets = [dg.asset(key=[stage, "bench"], name=None)(lambda: None) for stage in STAGES]
     with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
@@ -57,7 +57,7 @@ def _queries_alone(settings, page: str) -> float:
     from warmpool.reporting import queries
     from warmpool.reporting.access import AGGREGATE_PAGES
     from warmpool.reporting.marts import Filters, MartReader
-    from warmpool.reporting.run_status import stage_status
+    from warmpool.run_status import stage_status
 
     reader = MartReader(settings, aggregate_only=page in AGGREGATE_PAGES)
     try:

@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboards import common
 from warmpool.config import get_settings
-from warmpool.reporting.run_status import RunStorageUnreadable, stage_status
+from warmpool.run_status import RunStorageUnreadable, freshness, stage_status
 
 PAGE = "data_health"
 
@@ -66,6 +66,11 @@ def body() -> None:
                          key="download-stages")
         with right:
             common.table(recent, "pipeline_runs.csv", key="download-pipeline-runs")
+    late = [f for f in freshness(get_settings()) if f.stale]
+    if late:  # the same limits as Dagster's freshness policies (operations.freshness_hours)
+        st.warning("Older than its limit: " + "; ".join(
+            f"{f.target.replace('_', ' ')} ({'never loaded' if f.last_update is None else 'last ' + f.last_update[:16].replace('T', ' ') + ' UTC'}, limit {f.limit_hours:g} h)"
+            for f in late) + ".", icon=":material/schedule:")
 
     sources = common.load(PAGE, "source_health").frame
     st.subheader("Freshness of each source")
