@@ -95,11 +95,11 @@ def pipeline_env(home: Path) -> dict[str, str]:
     return {"WARMPOOL_HOME": str(home), "DO_NOT_TRACK": "1"}
 
 
-def run_whole_graph(home: Path):
+def run_whole_graph(home: Path, as_of: str | None = None):
     """Start the sandbox services for `home` and run the whole graph once, as the demo does, recorded in
     the home's own Dagster instance; returns the launched run (`.run_id`, `.success`, `.events`). The
     run's resources are swapped for the services' ports and the world's "now" (decay, time in stage and
-    snapshots are measured at the world's own date)."""
+    snapshots are measured at the world's own date, or at `as_of`)."""
     from dagster import DagsterInstance
 
     from assets.resources import WarehouseResource
@@ -116,7 +116,7 @@ def run_whole_graph(home: Path):
         settings = get_settings().ensure_dirs()
         with SandboxServices(settings, ats_port=0, smtp_port=0) as svc, \
                 DagsterInstance.from_config(str(settings.dagster_home)) as instance:
-            resources = sandbox_resources(svc, WarehouseResource(as_of=WORLD_NOW.strftime("%Y-%m-%d")))
+            resources = sandbox_resources(svc, WarehouseResource(as_of=as_of or WORLD_NOW.strftime("%Y-%m-%d")))
             return launch(instance, resources=resources)
     finally:
         mp.undo()

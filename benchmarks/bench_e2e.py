@@ -1,0 +1,202 @@
+"""The whole pipeline end to end: the demo's Dagster job (`warmpool_all`) on a sandbox world over the real
+services (ATS HTTP simulator, SMTP server, provider-list API), then the next day's change to the sources
+and the incremental daily run, in the same benchmark run.
+
+The job is executed in this process exactly as `make demo` does (`cli.launch.launch`, the code location's
+job, the services' ports as the run's resources), so what is measured is what runs. Per stage (the job's
+steps grouped: ingest ATS / vendor files / web store / other sources, validation checks, identity, dbt,
+search embedding, saved searches, exports, activation): wall time from the step's start to its end as the
+run reports them, and peak resident memory of this process and its children (dbt runs as a child)
+sampled every 0.2 s while the stage runs. A stage's peak is the highest sample during its steps.
+
+The change (`sandbox.daily_change.apply_next_day`, 1% of the people: half updated in the ATS, half new
+in the ATS and the web forms) arrives between the runs; the daily run then uses the dlt cursors, the
+identity's incremental path, incremental dbt models and the search index's embedding cache.
+
+Baselines, same run: for each stage of the full run, the whole full run (the figure is its share); for
+each stage of the daily run, the same stage of the full run (the incremental ratio); for the whole daily
+run, the whole full run. The search embedding stage is reported as its own row, and the full run's total
+is also given without it.
+
+Worlds are generated once per size and generator version into data/bench/ (a 1M world takes ~5 min
+and ~11 GB to generate) and copied to a scratch folder for each measurement. Sizes: 100k
+(`BENCH_E2E_SIZES=100000,1000000` adds 1M); quick mode: 2k.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from benchmarks.common import CACHE, BenchResult, generator_digest, scratch_home
+
+SIZES = (100_000,)
+QUICK_SIZES = (2_000,)
+SEED = 42
+CHANGE_SHARE = 0.01
+SAMPLE_SECONDS = 0.2
+
+# The job's steps (Dagster op names) by stage; a check-only step (`..._valid`) is validation.
+STAGES = {
+    "raw_ats": "ingest ATS (HTTP)", "raw_vendors": "ingest vendor files", "raw_web_store": "ingest web store",
+    "raw_eeo": "ingest other (EEO, sourcing, campaigns)", "raw_sourcing": "ingest other (EEO, sourcing, campaigns)",
+    "campaign_definitions": "ingest other (EEO, sourcing, campaigns)",
+    "identity__source_record_person": "identity", "dbt_pool_records": "dbt", "dbt_marts": "dbt",
+    "dbt_campaign_reports": "dbt", "search__profile_index": "search embedding (profile index)",
+    "search__saved_search_matches": "saved searches", "marts_export": "exports (parquet)",
+    "audience_files": "activation (audiences, sends, ledger)", "campaign_sends": "activation (audiences, sends, ledger)",
+    "send_ledger_load": "activation (audiences, sends, ledger)",
+}
+VALIDATION = "validation (data checks)"
+EMBEDDING = STAGES["search__profile_index"]
+
+
+def stage_of(step_key: str) -> str:
+    return STAGES.get(step_key) or (VALIDATION if step_key.endswith("_valid") else step_key)
+
+
+def _rss_mb_of_tree(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MB (from /proc)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+                    break
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total / 1024
+
+
+class StageClock:
+    """Collects the run's step starts and ends (Dagster events, as they happen) and samples memory."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.peak_mb: dict[str, float] = defaultdict(float)
+        self._running: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> "StageClock":
+        self._sampler.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._sampler.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(SAMPLE_SECONDS):
+            rss = _rss_mb_of_tree(os.getpid())
+            for step in list(self._running):
+                stage = stage_of(step)
+                self.peak_mb[stage] = max(self.peak_mb[stage], rss)
+
+    def on_event(self, event) -> None:
+        kind, step = event.event_type_value, event.step_key
+        if not step:
+            return
+        if kind == "STEP_START":
+            self._running[step] = time.perf_counter()
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and step in self._running:
+            self.seconds[stage_of(step)] += time.perf_counter() - self._running.pop(step)
+
+
+def cached_world(people: int) -> Path:
+    """A pristine generated world of `people` (generated once per generator version, in a child process)."""
+    import subprocess
+    import sys
+
+    home = CACHE / f"e2e_world_{people}_{SEED}_{generator_digest()}"
+    if not (home / "sandbox" / "truth" / "world.json").exists():
+        print(f"   generating sandbox world {people:,} people seed {SEED} ...", flush=True)
+        code = ("import sys; from pathlib import Path; from sandbox.world import generate_world; "
+                "generate_world(people=int(sys.argv[1]), seed=int(sys.argv[2]), home=Path(sys.argv[3]))")
+        subprocess.run([sys.executable, "-c", code, str(people), str(SEED), str(home)], check=True)
+    return home
+
+
+def _point_at(home: Path):
+    from warmpool import config
+
+    os.environ.update({"WARMPOOL_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), "DO_NOT_TRACK": "1",
+                       "WARMPOOL_DEMO": "1"})
+    for var in ("WARMPOOL_LANDING_DIR", "WARMPOOL_WEB_STORE", "WARMPOOL_WAREHOUSE"):
+        os.environ.pop(var, None)
+    config._settings_for.cache_clear()
+    return config.get_settings().ensure_dirs()
+
+
+def run_job(home: Path, as_of: str) -> tuple[float, StageClock]:
+    """The demo's job once on the world in `home`, over its sandbox services; wall time and stages."""
+    import dagster as dg
+
+    from assets.resources import WarehouseResource
+    from cli.demo import sandbox_resources
+    from cli.launch import launch
+    from sandbox.services import SandboxServices
+
+    settings = _point_at(home)
+    with SandboxServices(settings, ats_port=0, smtp_port=0) as services, \
+            dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance, StageClock() as clock:
+        started = time.perf_counter()
+        run = launch(instance, resources=sandbox_resources(services, WarehouseResource(as_of=as_of)),
+                     on_event=clock.on_event)
+        wall = time.perf_counter() - started
+    if not run.success:
+        raise RuntimeError(f"the run failed at {[s for s in clock._running] or 'a step'}; see {settings.logs_dir}")
+    return wall, clock
+
+
+def measure(people: int, workdir: Path) -> list[BenchResult]:
+    from sandbox.daily_change import NEXT_DAY, apply_next_day
+    from sandbox.world import WORLD_NOW
+
+    home = workdir / f"e2e-{people}"
+    shutil.copytree(cached_world(people), home)
+    full, full_stages = run_job(home, WORLD_NOW.strftime("%Y-%m-%d"))
+    change = apply_next_day(home, CHANGE_SHARE)
+    daily, daily_stages = run_job(home, NEXT_DAY.strftime("%Y-%m-%d"))
+
+    size = f"{people:,} people"
+    embedding = full_stages.seconds.get(EMBEDDING, 0.0)
+    out = [
+        BenchResult("whole graph, full run (first run on a fresh warehouse)", size, full, "s",
+                    "the same run without its search embedding stage", full - embedding,
+                    note=f"search embedding alone {embedding:.0f} s (every profile embedded once); "
+                         f"peak RSS {max(full_stages.peak_mb.values(), default=0) / 1024:.1f} GB"),
+        BenchResult(f"whole graph, daily run after a {CHANGE_SHARE:.0%} change", size, daily, "s",
+                    "the full run, same world", full,
+                    note=f"{change.describe()}; daily without search embedding "
+                         f"{daily - daily_stages.seconds.get(EMBEDDING, 0.0):.0f} s vs full without it "
+                         f"{full - embedding:.0f} s"),
+    ]
+    for stage in sorted(full_stages.seconds, key=lambda s: -full_stages.seconds[s]):
+        out.append(BenchResult(f"full run: {stage}", size, full_stages.seconds[stage], "s",
+                               "the whole full run", full, note=f"peak RSS {full_stages.peak_mb[stage]:,.0f} MB"))
+    for stage in sorted(full_stages.seconds, key=lambda s: -full_stages.seconds[s]):
+        out.append(BenchResult(f"daily run: {stage}", size, daily_stages.seconds.get(stage, 0.0), "s",
+                               "the same stage in the full run", full_stages.seconds[stage],
+                               note=f"peak RSS {daily_stages.peak_mb.get(stage, 0.0):,.0f} MB"))
+    return out
+
+
+def run(quick: bool) -> list[BenchResult]:
+    sizes = QUICK_SIZES if quick else tuple(
+        int(n) for n in os.environ.get("BENCH_E2E_SIZES", "").split(",") if n) or SIZES
+    out: list[BenchResult] = []
+    with scratch_home("bench-e2e-") as tmp:
+        for people in sizes:
+            results = measure(people, tmp)
+            out += results
+            print(f"   {people:,} people: full {results[0].figure:.0f} s, daily {results[1].figure:.0f} s "
+                  f"(ratio {results[1].ratio:.3f})", flush=True)
+    return out
