@@ -163,6 +163,8 @@ def measure(people: int, workdir: Path) -> list[BenchResult]:
     home = workdir / f"e2e-{people}"
     shutil.copytree(cached_world(people), home)
     full, full_stages = run_job(home, WORLD_NOW.strftime("%Y-%m-%d"))
+    print(f"   full run {full:.0f} s: " + ", ".join(f"{k} {v:.0f} s ({full_stages.peak_mb[k]:,.0f} MB)"
+                                                   for k, v in full_stages.seconds.items()), flush=True)
     change = apply_next_day(home, CHANGE_SHARE)
     daily, daily_stages = run_job(home, NEXT_DAY.strftime("%Y-%m-%d"))
 
