@@ -36,6 +36,9 @@ def spellings_to_normalise(con, existing_table: str | None, current: pl.DataFram
     if existing_table is None:
         return current
     keys = current.columns
+    if RULES_VERSION_COLUMN not in con.sql(f"select * from {existing_table} limit 0").columns:
+        con.execute(f"delete from {existing_table}")  # written before rules_version existed: start over
+        return current
     # null-safe key equality: a place without a region is still one place
     same = " and ".join(f"t.{k} is not distinct from c.{k}" for k in keys)
     con.register("spellings_now", current.to_arrow())
