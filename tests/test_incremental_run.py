@@ -29,6 +29,8 @@ SHARE = 0.05  # a small world: 5%, so that the day brings more than a handful of
 # sends (sent at the clock time of the run that sent them; the daily side sent in two runs).
 RUN_HISTORY_MARTS = {"rpt_identity_runs", "rpt_data_health", "fct_outreach", "fct_email_events",
                      "rpt_campaign_performance", "fct_pipeline_members"}
+# Columns that hold the clock time of the load that wrote a row (the rest of the mart is compared).
+LOAD_TIME_COLUMNS = {"rpt_quarantine_reasons": ("last_quarantined_at",)}
 
 
 def _marts(home) -> dict[str, list[tuple]]:
@@ -49,9 +51,10 @@ def _marts(home) -> dict[str, list[tuple]]:
                 continue
             columns = [c for (c,) in con.execute("select column_name from information_schema.columns where "
                                                  "table_schema = 'marts' and table_name = ?", [name]).fetchall()]
-            select = (f"select m.* replace (k.person_key as person_id) from marts.{name} m "
+            dropped = "".join(f" exclude ({c})" for c in LOAD_TIME_COLUMNS.get(name, ()))
+            select = (f"select m.*{dropped} replace (k.person_key as person_id) from marts.{name} m "
                       f"left join person_key k using (person_id)" if "person_id" in columns
-                      else f"select * from marts.{name}")
+                      else f"select *{dropped} from marts.{name}")
             out[name] = sorted(con.execute(select).fetchall(), key=repr)
         return out
 
