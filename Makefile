@@ -15,7 +15,7 @@ export RUNTIME__DLTHUB_TELEMETRY := false
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install manifest demo test bench dagster dashboards web dbt-docs clean-data
+.PHONY: install manifest demo test test-long bench dagster dashboards web dbt-docs clean-data
 
 $(STAMP): pyproject.toml requirements.lock scripts/install.sh
 	./scripts/install.sh
@@ -35,7 +35,12 @@ demo:
 	$(PY) -m cli demo --people $(PEOPLE) --seed $(SEED)
 
 test: manifest
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not long" $(PYTEST_ARGS)
+
+# Tests that run the whole graph several times each (~5-20 min on 2 cores): a run killed at every
+# stage then resumed, and the incremental daily run against a full rebuild.
+test-long: manifest
+	$(PY) -m pytest -q -m long $(PYTEST_ARGS)
 
 bench: manifest
 	$(PY) -m benchmarks.run

@@ -22,7 +22,7 @@ from warmpool import tables
 from warmpool.config import get_settings
 from warmpool.warehouse import warehouse
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]  # make test-long: two more whole-graph runs
 
 SHARE = 0.05  # a small world: 5%, so that the day brings more than a handful of records
 # What each run did, not what the pool is: one row per identity run, the load times per source, and the

@@ -118,6 +118,7 @@ def _columns(con, catalog: str, schema: str, table: str) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.long  # make test-long: six whole-graph runs
 @pytest.mark.timeout(3600)  # five runs of the whole graph; see the module docstring
 def test_a_run_killed_at_each_stage_then_resumed_ends_like_a_clean_run(tmp_path):
     from sandbox.services import SandboxServices
