@@ -30,6 +30,8 @@ NOT_IMPORTED = {
     "dbt-core": "the dbt command dagster-dbt runs",
     "dbt-duckdb": "dbt's DuckDB adapter, a plugin dbt loads by the profile's type",
     "python-multipart": "FastAPI imports it to parse form posts and uploads",
+    "dbt-postgres": "dbt's PostgreSQL adapter, a plugin dbt loads by the profile's type",
+    "psycopg2-binary": "the PostgreSQL driver dlt's destination and SQLAlchemy load by the URL's scheme",
 }
 
 
