@@ -14,6 +14,7 @@ from assets.dbt_project import CAMPAIGN_REPORTS_SELECT, MANIFEST_PATH, POOL_RECO
 from assets.resources import WAREHOUSE_POOL, WarehouseResource, run_settings
 from warmpool import tables
 from warmpool.exports import export_marts
+from warmpool.spellings import write_spellings
 
 
 # The UI's groups follow the data flow (sources → validation → identity → warehouse → search → activation
@@ -56,6 +57,19 @@ def dbt_campaign_reports(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     yield from _dbt_build(context, dbt, warehouse)
 
 
+@dg.multi_asset(
+    specs=[dg.AssetSpec(name.split("."), deps=[dg.AssetKey(tables.SOURCE_RECORDS_UNIONED.split("."))],
+                        group_name="intermediate", kinds={"python"},
+                        description="The pool's distinct values in their normalised spellings (warmpool/spellings.py), "
+                                    "read by dbt phase 2 as a source; on DuckDB and PostgreSQL alike.")
+           for name in (tables.NAME_SPELLINGS, tables.PLACE_SPELLINGS, tables.SKILL_SPELLINGS)],
+    name="spellings", pool=WAREHOUSE_POOL,
+)
+def spellings(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    for name, rows in write_spellings(run_settings(warehouse)).items():
+        yield dg.MaterializeResult(asset_key=name.split("."), metadata={"distinct_values": dg.MetadataValue.int(rows)})
+
+
 # Which marts are exported and which of their columns are personal is declared in the models' YAML
 # (`meta: {export: parquet}`, a column's `meta: {personal: true}`), read from the prepared manifest.
 PARQUET_EXPORTS = parquet_exports()
@@ -79,4 +93,4 @@ def marts_export(context: dg.AssetExecutionContext, warehouse: WarehouseResource
                                           "folder": dg.MetadataValue.path(str(settings.exports_dir))})
 
 
-defs = dg.Definitions(assets=[dbt_pool_records, dbt_marts, dbt_campaign_reports, marts_export])
+defs = dg.Definitions(assets=[dbt_pool_records, spellings, dbt_marts, dbt_campaign_reports, marts_export])

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import BenchResult, peak_rss_mb, stopwatch, scratch_home
+from warmpool.spellings import write_spellings
 
 SIZES = (100_000, 1_000_000)
 QUICK_SIZES = (5_000,)
@@ -199,6 +200,7 @@ def built_world(people: int, workdir: Path):
     target = home / "dbt-target"
     _dbt(DBT_PROJECT_DIR, target, "--select", "+int_source_records")
     _stand_in_identity(home, settings.warehouse_path)
+    write_spellings(settings)
     _dbt(DBT_PROJECT_DIR, target, "--exclude", "+int_source_records")
     _release_warehouse()
     return home, settings
@@ -230,6 +232,8 @@ def measure(people: int, workdir: Path) -> list[BenchResult]:
     with stopwatch() as phase_1:
         _dbt(DBT_PROJECT_DIR, target, "--select", "+int_source_records")
     _stand_in_identity(home, settings.warehouse_path)
+    with stopwatch() as spellings:
+        write_spellings(settings)
     with stopwatch() as phase_2:
         results = _dbt(DBT_PROJECT_DIR, target, "--exclude", "+int_source_records")
 
@@ -240,11 +244,12 @@ def measure(people: int, workdir: Path) -> list[BenchResult]:
     node = manifest["nodes"][heaviest["unique_id"]]
     compiled = (target / "compiled" / "warmpool" / node["original_file_path"]).read_text()
     raw = _raw_query_seconds(settings.warehouse_path, compiled)
-    build = phase_1["seconds"] + phase_2["seconds"]
+    build = phase_1["seconds"] + spellings["seconds"] + phase_2["seconds"]  # the spellings were phase-2 models
     peak = peak_rss_mb()
     nodes = len(results["results"])
     size = f"{people:,} people"
-    note = (f"phase 1 {phase_1['seconds']:.1f} s + phase 2 {phase_2['seconds']:.1f} s, {nodes} phase-2 nodes "
+    note = (f"phase 1 {phase_1['seconds']:.1f} s + spellings {spellings['seconds']:.1f} s + phase 2 "
+            f"{phase_2['seconds']:.1f} s, {nodes} phase-2 nodes "
             f"(models, tests, unit tests); heaviest mart {node['name']} took {heaviest['execution_time']:.2f} s "
             f"inside dbt; world generated in {gen['seconds']:.0f} s (child process, peak RSS {gen_peak / 1024:.1f} GB), "
             f"raw layer loaded in {load['seconds']:.0f} s ("

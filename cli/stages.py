@@ -25,6 +25,7 @@ STEP_LABELS = {
     "campaign_definitions": "campaign definitions",
     "dbt_pool_records": "dbt phase 1: source records",
     "identity__source_record_person": "identity resolution (Splink)",
+    "spellings": "names, places, skills normalised",
     "dbt_marts": "dbt phase 2: marts",
     "marts_export": "parquet exports of the marts",
     "audience_files": "audience files",
@@ -220,6 +221,8 @@ class StageReport:
                             reverse=True)
             top = ", ".join(f"{table} {n:,}" for n, table in loaded[:3]) + (", ..." if len(loaded) > 3 else "")
             return f"{sum(n for n, _ in loaded):,} rows loaded" + (f" ({top})" if loaded else "")
+        if "distinct_values" in first:
+            return ", ".join(f"{m['_table']} {_n(m['distinct_values'])}" for m in metadata)
         if "embedded" in first:
             return (f"{_n(first['profiles'])} profiles indexed, {_n(first['embedded'])} embedded, "
                     f"{_n(first['reused'])} unchanged")

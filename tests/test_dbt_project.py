@@ -3,11 +3,12 @@
 Phase 1 (`--select +int_source_records`) must build without the identity table; then a STAND-IN
 for identity resolution (NOT the Splink step: one person per normalised email, see
 `tests/dbt_fixtures.py`) writes `identity.source_record_person`; then phase 2
-(`--exclude +int_source_records`) builds everything that needs person ids, with every data test
+(`--exclude +int_source_records`), after `warmpool.spellings` wrote the pool's normalised spellings, builds everything that needs person ids, with every data test
 and unit test. One process (dbt's Python API), a private warehouse file and target folder.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -17,6 +18,8 @@ import pytest
 from dbt_fixtures import (CONTACTABLE, EXPECTED_AUDIENCES, NOT_CONTACTABLE, PHASE_1, PHASE_2, build_raw_warehouse,
                           write_stand_in_identity)
 from dbt_fixtures import dbt as _dbt
+from warmpool.config import get_settings
+from warmpool.spellings import write_spellings
 
 RESOLVE_CONTRACT = ["source", "source_record_id", "first_name", "last_name", "email", "phone", "city", "region",
                     "country", "linkedin_url", "current_title", "current_company", "skills", "years_experience",
@@ -46,6 +49,7 @@ def warehouse(tmp_path_factory):
             timings["marts_after_phase_1"] = con.execute(
                 "select count(*) from information_schema.tables where table_schema = 'marts'").fetchone()[0]
         write_stand_in_identity(path)  # stand-in for the Splink identity step
+        write_spellings(dataclasses.replace(get_settings(), warehouse_file=path))
         started = time.perf_counter()
         _dbt(tmp, *PHASE_2)
         timings["phase_2"] = time.perf_counter() - started

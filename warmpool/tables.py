@@ -7,6 +7,7 @@ Schemas in ``warehouse.duckdb``:
   raw_sends                                    the send ledger (dlt, incremental), loaded after each send
   quarantine                                   rows rejected at the boundary, with the reason
   identity                                     record→person assignment written by identity resolution
+  spellings                                    the pool's distinct names, places, skills normalised (warmpool.spellings)
   staging, intermediate, marts                 dbt layers (marts are the contract other tools read)
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ RAW_CAMPAIGNS = "raw_campaigns"  # campaigns and segments declared in config (no
 RAW_SENDS = "raw_sends"          # the send ledger's rows (dlt, merged on the ledger key)
 QUARANTINE = "quarantine"
 IDENTITY = "identity"
+SPELLINGS = "spellings"  # written between dbt's two phases by warmpool.spellings, read by dbt as sources
 STAGING = "staging"
 INTERMEDIATE = "intermediate"
 MARTS = "marts"
@@ -38,6 +40,10 @@ VALIDATED_ROW_COUNTS = f"{QUARANTINE}.row_counts"  # per check and table: rows a
 
 # identity resolution inputs / outputs
 SOURCE_RECORDS = f"{INTERMEDIATE}.int_source_records"        # one row per source record, resolve-contract columns
+SOURCE_RECORDS_UNIONED = f"{INTERMEDIATE}.int_source_records_unioned"  # every source's records, as written
+NAME_SPELLINGS = f"{SPELLINGS}.name_spellings"      # first / last name spelling -> case-repaired, vote key
+PLACE_SPELLINGS = f"{SPELLINGS}.place_spellings"    # (city, region, country) as written -> ISO / GeoNames place
+SKILL_SPELLINGS = f"{SPELLINGS}.skill_spellings"    # skill list as written -> normalised list
 PERSON_ASSIGNMENTS = f"{IDENTITY}.source_record_person"        # source, source_record_id, person_id, ...
 PERSON_MERGES = f"{IDENTITY}.person_merge_history"             # retired person_id -> surviving person_id
 RECORD_HASHES = f"{IDENTITY}.source_record_hashes"            # content hash per record at the last run (incremental)

@@ -3,8 +3,9 @@
 The warehouse is the DuckDB file (default) or a PostgreSQL database (``Settings.warehouse_url``:
 ``WARMPOOL_WAREHOUSE=postgresql://...`` or ``warehouse.url`` in the yaml). Everything that needs to
 reach the configured warehouse asks here: dlt's destination (``pipelines/_runner.py``), dbt's target
-(``dbt_target``), Splink's Postgres backend (``sqlalchemy_engine``). ``connect``/``warehouse`` open the
-DuckDB file.
+(``dbt_target``), Splink's Postgres backend (``sqlalchemy_engine``), and the Python steps that read a
+query into a polars frame or replace a table with one on whichever engine is configured
+(``read_frame``, ``replace_table``). ``connect``/``warehouse`` open the DuckDB file.
 
 DuckDB allows one writing process per file. Writers (the Dagster run: dlt, identity, dbt,
 activation) run one at a time inside a single run; everything else (dashboards, notebooks, the
@@ -12,6 +13,7 @@ CLI's read commands) opens the file read-only or reads the parquet exports of th
 """
 from __future__ import annotations
 
+import io
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from typing import Any, Iterator
 from urllib.parse import unquote, urlsplit
 
 import duckdb
+import polars as pl
 
 from warmpool.config import Settings, get_settings
 
@@ -137,3 +140,75 @@ def sqlalchemy_engine(settings: Settings | None = None) -> Any:
         raise ValueError("no PostgreSQL warehouse is configured (WARMPOOL_WAREHOUSE=postgresql://... or "
                          "warehouse.url in config/warmpool.yaml)")
     return create_engine(pg.sqlalchemy_url)
+
+
+# --- frames in and out of the configured warehouse (either engine) -----------------------------------
+
+# polars type -> PostgreSQL column type, for the frames the Python steps write
+_POSTGRES_TYPES = {pl.String: "text", pl.Boolean: "boolean", pl.Int8: "bigint", pl.Int16: "bigint",
+                   pl.Int32: "bigint", pl.Int64: "bigint", pl.UInt8: "bigint", pl.UInt16: "bigint",
+                   pl.UInt32: "bigint", pl.Float32: "double precision", pl.Float64: "double precision",
+                   pl.Date: "date"}
+
+
+def _postgres_type(name: str, dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.Datetime):
+        return "timestamptz" if dtype.time_zone else "timestamp"
+    found = _POSTGRES_TYPES.get(dtype.base_type())
+    if found is None:
+        raise TypeError(f"column {name!r}: no PostgreSQL type for polars {dtype} (add it to _POSTGRES_TYPES)")
+    return found
+
+
+@contextmanager
+def _postgres(pg: PostgresTarget) -> Iterator[Any]:
+    import psycopg2  # the PostgreSQL driver only where a Postgres warehouse is used
+
+    con = psycopg2.connect(host=pg.host, port=pg.port, user=pg.user, dbname=pg.database, password=pg.password)
+    try:
+        with con:  # one transaction: committed on success, rolled back on error
+            yield con
+    finally:
+        con.close()
+
+
+def read_frame(sql: str, settings: Settings | None = None) -> pl.DataFrame:
+    """A query's result from the configured warehouse (DuckDB file or PostgreSQL) as a polars frame.
+    Keep the SQL to what both engines share (dbt's cross-database subset)."""
+    s = settings or get_settings()
+    pg = postgres_target(s)
+    if pg is None:
+        with warehouse(s.warehouse_path) as con:
+            # through a relation: DuckDB 2 copies rows for arrow off a DB-API result
+            return pl.from_arrow(con.sql(sql).arrow().read_all())
+    with _postgres(pg) as con, con.cursor() as cursor:
+        cursor.execute(sql)
+        columns = [d[0] for d in cursor.description]
+        return pl.DataFrame(cursor.fetchall(), schema=columns, orient="row", infer_schema_length=None)
+
+
+def replace_table(qualified_name: str, frame: pl.DataFrame, settings: Settings | None = None) -> int:
+    """Replace ``schema.table`` in the configured warehouse with ``frame``, in one transaction (a reader
+    sees the old table or the new one); returns the rows written."""
+    s = settings or get_settings()
+    schema, _, _ = qualified_name.rpartition(".")
+    pg = postgres_target(s)
+    if pg is None:
+        with warehouse(s.warehouse_path) as con:
+            con.execute("begin transaction")
+            con.execute(f"create schema if not exists {schema}")
+            con.register("_replacing", frame.to_arrow())
+            con.execute(f"create or replace table {qualified_name} as select * from _replacing")
+            con.execute("commit")
+        return frame.height
+    columns = ", ".join(f'"{name}" {_postgres_type(name, dtype)}' for name, dtype in frame.schema.items())
+    rows = io.BytesIO()
+    # COPY's CSV: a null is the unquoted \N, an empty string stays "" (polars writes exactly that)
+    frame.write_csv(rows, include_header=False, null_value=r"\N")
+    rows.seek(0)
+    with _postgres(pg) as con, con.cursor() as cursor:
+        cursor.execute(f"create schema if not exists {schema}")
+        cursor.execute(f"drop table if exists {qualified_name}")
+        cursor.execute(f"create table {qualified_name} ({columns})")
+        cursor.copy_expert(f"copy {qualified_name} from stdin with (format csv, null '\\N')", rows)
+    return frame.height

@@ -1,0 +1,2 @@
+-- written by warmpool/spellings.py between dbt's two phases (the rule's one owner is Python)
+select * from {{ source('spellings', 'skill_spellings') }}
