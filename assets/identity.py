@@ -3,7 +3,7 @@ import dagster as dg
 
 from assets.resources import WAREHOUSE_POOL, WarehouseResource, run_settings
 from warmpool import tables
-from warmpool.identity import resolve_pool, retrain_on_pool
+from warmpool.identity import resolve_warehouse, retrain_on_pool
 
 SOURCE_RECORDS_KEY = dg.AssetKey(tables.SOURCE_RECORDS.split("."))
 
@@ -18,8 +18,7 @@ SOURCE_RECORDS_KEY = dg.AssetKey(tables.SOURCE_RECORDS.split("."))
                 "ids of existing people are kept across runs.",
 )
 def source_record_person(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    with warehouse.connect() as con:
-        stats = resolve_pool(con)
+    stats = resolve_warehouse(run_settings(warehouse))
     context.log.info(stats.describe())
     return dg.MaterializeResult(metadata={
         "source_records": dg.MetadataValue.int(int(stats.records)),

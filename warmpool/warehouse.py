@@ -187,6 +187,18 @@ def read_frame(sql: str, settings: Settings | None = None) -> pl.DataFrame:
         return pl.DataFrame(cursor.fetchall(), schema=columns, orient="row", infer_schema_length=None)
 
 
+def replace_duckdb_table(con: duckdb.DuckDBPyConnection, qualified_name: str, frame: pl.DataFrame) -> int:
+    """``replace_table`` on an open DuckDB connection (the warehouse file or a step's own DuckDB)."""
+    schema, _, _ = qualified_name.rpartition(".")
+    con.execute("begin transaction")
+    con.execute(f"create schema if not exists {schema}")
+    con.register("_replacing", frame.to_arrow())
+    con.execute(f"create or replace table {qualified_name} as select * from _replacing")
+    con.execute("commit")
+    con.unregister("_replacing")
+    return frame.height
+
+
 def replace_table(qualified_name: str, frame: pl.DataFrame, settings: Settings | None = None) -> int:
     """Replace ``schema.table`` in the configured warehouse with ``frame``, in one transaction (a reader
     sees the old table or the new one); returns the rows written."""
@@ -195,12 +207,7 @@ def replace_table(qualified_name: str, frame: pl.DataFrame, settings: Settings |
     pg = postgres_target(s)
     if pg is None:
         with warehouse(s.warehouse_path) as con:
-            con.execute("begin transaction")
-            con.execute(f"create schema if not exists {schema}")
-            con.register("_replacing", frame.to_arrow())
-            con.execute(f"create or replace table {qualified_name} as select * from _replacing")
-            con.execute("commit")
-        return frame.height
+            return replace_duckdb_table(con, qualified_name, frame)
     columns = ", ".join(f'"{name}" {_postgres_type(name, dtype)}' for name, dtype in frame.schema.items())
     rows = io.BytesIO()
     # COPY's CSV: a null is the unquoted \N, an empty string stays "" (polars writes exactly that)

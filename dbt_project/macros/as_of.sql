@@ -10,7 +10,8 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Whole days between two timestamps (cross-database). -#}
+{#- Whole days between two timestamps (cross-database; bigint on every engine: PostgreSQL's date
+    difference is an integer, DuckDB's a bigint, and the marts' contracts say bigint). -#}
 {% macro days_between(start_expression, end_expression) -%}
-    {{ dbt.datediff(start_expression, end_expression, 'day') }}
+    cast({{ dbt.datediff(start_expression, end_expression, 'day') }} as bigint)
 {%- endmacro %}

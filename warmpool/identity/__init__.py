@@ -3,6 +3,7 @@
 The operations other code calls (the CLI, the Dagster assets, notebooks, benchmarks):
 
     resolve_pool(con)                 the warehouse's source records -> identity.* (full or incremental)
+    resolve_warehouse(settings)       resolve_pool on the configured warehouse (DuckDB file or PostgreSQL)
     resolve_csv(IN, OUT)              the `warmpool resolve` contract; resolve_frame for frames
     match_incremental(new, pool)      new records against an already-resolved frame
     score_against_pool(new, pool)     how sure each new record is each pool record (search first)
@@ -33,7 +34,7 @@ from warmpool.identity.evaluate import PairwiseScores, febrl4_records, naive_rul
 from warmpool.identity.explain import Explanation, explain_person
 from warmpool.identity.features import features_for_model, splink_table, term_counts
 from warmpool.identity.model import MODEL_PATH, TrainedModel, load_model
-from warmpool.identity.pool import resolve_pool
+from warmpool.identity.pool import resolve_pool, resolve_warehouse
 from warmpool.identity.reader import ResolveInputError, read_contract_csv
 from warmpool.identity.resolve import (ResolveStats, match_incremental, resolve_csv, resolve_frame, resolve_records,
                                       score_against_pool)
@@ -46,6 +47,6 @@ __all__ = [
     "ReviewError", "TrainedModel", "canonical_person_id", "decide", "explain_person", "febrl4_records",
     "features_for_model", "load_model", "match_incremental", "naive_rule_clusters", "open_items", "pairwise_scores",
     "parse_record_key", "promote_model", "read_contract_csv", "resolve_csv", "resolve_frame", "resolve_pool",
-    "resolve_records", "retrain_on_pool", "score_against_pool",
+    "resolve_records", "resolve_warehouse", "retrain_on_pool", "score_against_pool",
     "splink_table", "term_counts", "train_model", "unmerge",
 ]

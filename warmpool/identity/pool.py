@@ -31,7 +31,7 @@ from pathlib import Path
 import polars as pl
 
 from warmpool import tables
-from warmpool.config import get_settings
+from warmpool.config import Settings, get_settings
 from warmpool.identity import review
 from warmpool.identity.clustering import cluster_with_decisions, reachable
 from warmpool.identity.estimate import fit_problems, profile_features
@@ -44,6 +44,7 @@ from warmpool.identity.reader import require_keys
 from warmpool.identity.resolve import ResolveStats
 from warmpool.identity.scoring import PAIR_KEYS, score_delta_pairs, score_pairs
 from warmpool.identity.store import IdentityStore
+from warmpool.warehouse import read_frame, replace_duckdb_table, replace_table, warehouse
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,40 @@ def resolve_pool(con, *, model: TrainedModel | None = None, full: bool = False) 
         reason = result
     log.info("identity: full resolve (%s)", reason)
     return _full_run(store, model, pool, clock, reason)
+
+
+# in identity_dir: identity's own database when the warehouse is a server (not "identity.duckdb": DuckDB
+# names the catalog after the file, which would clash with the schema identity)
+WORKSPACE_FILE = "pool.duckdb"
+
+
+def resolve_warehouse(settings: Settings | None = None, *, full: bool = False) -> ResolveStats:
+    """``resolve_pool`` on the configured warehouse.
+
+    On the DuckDB warehouse file: in the file itself. On PostgreSQL (Splink's scoring needs DuckDB or
+    Spark: PostgreSQL has no Jaro-Winkler): in identity's own DuckDB file (``identity_dir/pool.duckdb``,
+    which keeps identity's state between runs: assignments, pairs, decisions, history), into which the
+    warehouse's ``SOURCE_RECORDS`` are copied first; afterwards every ``identity.*`` table is copied out to
+    the warehouse, each replaced in one transaction, where dbt phase 2 reads it."""
+    s = settings or get_settings()
+    if s.warehouse_engine == "duckdb":
+        with warehouse(s.warehouse_path) as con:
+            return resolve_pool(con, full=full)
+    # the resolve contract's columns are all text (a column null throughout would otherwise have no type)
+    records = read_frame(f"select * from {tables.SOURCE_RECORDS}", s)
+    records = records.select(pl.col(c).cast(pl.String) for c in records.columns)
+    with warehouse(s.identity_dir / WORKSPACE_FILE) as con:
+        con.execute("set TimeZone = 'UTC'")
+        replace_duckdb_table(con, tables.SOURCE_RECORDS, records)
+        stats = resolve_pool(con, full=full)
+        names = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = ? order by 1",
+            [tables.IDENTITY]).fetchall()]
+        results = {f"{tables.IDENTITY}.{n}": pl.from_arrow(con.sql(f"select * from {tables.IDENTITY}.{n}").arrow()
+                                                           .read_all()) for n in names}
+    for name, frame in results.items():
+        replace_table(name, frame, s)
+    return stats
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ credits as (
     -- source: the pool's source key the credit goes to (an ATS source's is its vendor's, else ats)
     select application_id, 'ats_source' as attribution_model,
         coalesce(source_name, '(no source)') as credited_source, coalesce(vendor, 'ats') as source,
-        cast(1 as double) as credit
+        cast(1 as double precision) as credit  -- "double" is DuckDB's alone
     from hires
     union all
     select application_id, 'first_touch', coalesce(first_touch_source, '(no touch)'),
@@ -55,7 +55,8 @@ final as (
         credits.source,
         hires.job_family,
         candidates.country_code,
-        cast(round(sum(credits.credit), 3) as numeric(14, 3)) as hires
+        -- the cast rounds to 3 places on both engines (PostgreSQL has no round(double precision, n))
+        cast(sum(credits.credit) as numeric(14, 3)) as hires
     from credits
     inner join hires on credits.application_id = hires.application_id
     left join candidates on hires.person_id = candidates.person_id
