@@ -6,7 +6,8 @@ PostgreSQL server (`WARMPOOL_WAREHOUSE=postgresql://...`). Then, on each, the st
 takes between the loads and the marts, each through the one warehouse helper: dbt phase 1, identity
 resolution (the saved Splink model; on PostgreSQL in identity's own DuckDB, its `identity.*` copied to
 the warehouse), the normalised spellings, dbt phase 2. The two warehouses must hold the same rows:
-every raw table's row count, `int_source_records` and every table in `marts`, row for row.
+every raw table's row count, `int_source_records`, identity's people and every table in `marts`,
+row for row (but `segment_members` and `audience_members`, not built on PostgreSQL yet).
 """
 from __future__ import annotations
 
