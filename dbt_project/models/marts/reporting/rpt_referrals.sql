@@ -62,5 +62,5 @@ select
     cast(applied_people as bigint) as applied_people,
     cast(interviewed_people as bigint) as interviewed_people,
     cast(hired_people as bigint) as hired_people,
-    cast(avg_days_to_hire as double) as avg_days_to_hire
+    cast(avg_days_to_hire as double precision) as avg_days_to_hire  -- "double" is DuckDB's alone
 from final
