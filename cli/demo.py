@@ -153,7 +153,7 @@ def summary(people: int, timings: Timings, log_path: Path, run_id: str) -> str:
     lines.append(f"  Dagster UI (assets, runs, checks): make dagster      -> http://127.0.0.1:3000 (run {run_id[:8]} "
                  f"under {JOB_NAME})")
     lines.append("  Dashboards:                        make dashboards   -> http://127.0.0.1:8501 (leadership ROI, "
-                 "sourcing, campaigns, funnel, data health, recruiter search, look-up; local mode: role in the sidebar)")
+                 "sourcing, campaigns, funnel, data health, EEO, recruiter search, look-up; local mode: role in the sidebar)")
     lines.append('  Search the pool:                   .venv/bin/warmpool search "data engineer spark" --contactable')
     lines.append("  Candidate web (opt-in, referral, unsubscribe links in the mail): make web -> http://127.0.0.1:8300")
     lines.append("  dbt docs (models, columns, tests):  make dbt-docs     -> http://127.0.0.1:8580")
