@@ -59,7 +59,7 @@ def dbt_campaign_reports(context: dg.AssetExecutionContext, dbt: DbtCliResource,
 
 @dg.multi_asset(
     specs=[dg.AssetSpec(name.split("."), deps=[dg.AssetKey(tables.SOURCE_RECORDS_UNIONED.split("."))],
-                        group_name="intermediate", kinds={"python"},
+                        group_name=DBT_LAYER_GROUPS["intermediate"], kinds={"python"},
                         description="The pool's distinct values in their normalised spellings (warmpool/spellings.py), "
                                     "read by dbt phase 2 as a source; on DuckDB and PostgreSQL alike.")
            for name in (tables.NAME_SPELLINGS, tables.PLACE_SPELLINGS, tables.SKILL_SPELLINGS)],
