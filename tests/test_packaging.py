@@ -175,3 +175,10 @@ def test_the_wheel_runs_without_the_checkout(installed_wheel, tmp_path):
     bad.write_text("first_name,last_name\nAda,Lovelace\n", encoding="utf-8")
     refused = _run(installed_wheel, work, warmpool, "resolve", str(bad), "--output", str(work / "x.csv"))
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
+
+
+@pytest.mark.parametrize("script", [".ci/run", "scripts/install.sh"])
+def test_the_shell_entry_points_parse(script):
+    """A CI script that bash cannot parse fails on the fresh machine after seconds, so check it here."""
+    result = subprocess.run(["bash", "-n", str(REPO_ROOT / script)], capture_output=True, text=True)
+    assert result.returncode == 0, f"{script} does not parse:\n{result.stderr}"
