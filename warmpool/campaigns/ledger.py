@@ -503,11 +503,16 @@ class SendLedger:
             same = self._SAME_PERSON
             # A forgotten person's rows carry keyed hashes of their id and address: still recognised.
             pid_h, key_h = self._hashed(person_id), self._hashed(email_key)
-            dup = con.execute(f"select 1 from sends where campaign_id = ? and content_version = ? "
-                              f"and person_id <> ? and state in ({mailed}) "
-                              f"and (email_key in (?, ?) or person_id = ? or {same}) limit 1",
-                              (campaign_id, version, person_id, email_key, key_h, pid_h,
-                               person_id, person_id, person_id)).fetchone()
+            # One index look-up per way a row can be the same recipient (address, hashed id, any id of
+            # the person), not a scan of the version's mailed rows: that grew with every mail sent. The
+            # unary `+` keeps SQLite from choosing sends_by_state, which matches the whole version.
+            rest = f"+content_version = ? and +state in ({mailed}) and person_id <> ?"
+            dup = con.execute(f"select 1 from sends where email_key in (?, ?) and +campaign_id = ? and {rest} "
+                              f"union all select 1 from sends where campaign_id = ? and person_id = ? and {rest} "
+                              f"union all select 1 from sends where campaign_id = ? and {same} and {rest} limit 1",
+                              (email_key, key_h, campaign_id, version, person_id,
+                               campaign_id, pid_h, version, person_id,
+                               campaign_id, person_id, person_id, person_id, version, person_id)).fetchone()
             if dup:
                 con.execute("update sends set state = 'duplicate', lease_owner = null, lease_expires_at = null, "
                             "finished_at = ?, error = 'this person or address already got this version under "
