@@ -282,10 +282,10 @@ def test_crash_before_smtp_is_sent_once_on_rerun(smtp, settings, nurture):
     assert len(sink.messages) == 2
 
 
-def send_then_die(home: Path, port: int, members: list[dict], die_after_accepting: str,
+def send_then_die(home: Path, port: int, members: list[dict], die_after_accepting: str, step: str = "accepted",
                   **options) -> subprocess.CompletedProcess:
     """Send in a child process that dies (os._exit, no cleanup) right after the SMTP server accepted
-    the mail of ``die_after_accepting``."""
+    the mail of ``die_after_accepting`` (or at another ``step`` of the sender's fault hook for that person)."""
     script = textwrap.dedent(f"""
         import datetime as dt, json, os, sys
         from warmpool.campaigns.config import load_campaigns
@@ -296,7 +296,7 @@ def send_then_die(home: Path, port: int, members: list[dict], die_after_acceptin
                             smtp=SmtpSettings(host="127.0.0.1", port={port}), raw={{}})
         campaign = {{c.campaign_id: c for c in load_campaigns()}}["tn-engineering-nurture"]
         def die(step, info):
-            if step == "accepted" and info["person_id"] == {die_after_accepting!r}:
+            if step == {step!r} and info["person_id"] == {die_after_accepting!r}:
                 os._exit(137)
         send_campaign(campaign, json.loads(sys.argv[1]), settings, suppressed=None, rate_per_second=0,
                       clock=lambda: dt.datetime.fromisoformat({T0.isoformat()!r}), fault_hook=die, **{options!r})
@@ -324,6 +324,34 @@ def test_hard_crash_after_accept_then_rerun(smtp, settings, nurture, tmp_path):
     assert ledger_state(settings, nurture, "p-2")["state"] == "accepted"  # never reached SMTP: sent now
     assert ledger_state(settings, nurture, "p-1")["state"] == "ambiguous"
     assert len(sink.to("person1@example.com")) == 1
+
+
+def test_a_death_before_the_held_sent_mark_is_written_mails_nobody_twice(smtp, settings, nurture, tmp_path):
+    """The mark that the server accepted a mail is held back and written with the next row's
+    `submitted` transaction (one transaction and one disk sync for both). A process death in between
+    (here: p-2 claimed, p-1's mark still held) leaves p-1 `submitted` although the server has its
+    mail: after the lease it is ambiguous and never resent; a provider event for it settles it."""
+    from warmpool import web_store as store
+
+    sink, port = smtp
+    members = audience(4)
+    proc = send_then_die(tmp_path, port, members, die_after_accepting="p-2", step="claimed")
+    assert proc.returncode == 137, proc.stderr
+    assert [str(m["To"]) for m in sink.parsed()] == ["person0@example.com", "person1@example.com"]
+    assert ledger_state(settings, nurture, "p-0")["state"] == "accepted"  # written with p-1's `submitted`
+    held = ledger_state(settings, nurture, "p-1")
+    assert held["state"] == "submitted"
+
+    after = send(nurture, members, settings, clock=clock_at(T0 + dt.timedelta(hours=2)))
+    assert (after.sent, after.ambiguous, after.skipped_already_sent) == (2, 1, 1), after.describe()
+    assert sorted(str(m["To"]) for m in sink.parsed()) == [m["email"] for m in members]  # four mails, one each
+    with store.store(settings.web_store_path) as con:
+        store.insert_email_events(con, [{
+            "provider_event_id": "mg-9", "provider": "mailgun", "event": "delivered", "email": "person1@example.com",
+            "message_id": held["message_id"].strip("<>"), "occurred_at": "2026-03-02T09:00:05Z"}])
+    settled = send(nurture, members, settings, clock=clock_at(T0 + dt.timedelta(hours=3)))
+    assert (settled.reconciled, settled.ambiguous, settled.sent) == (1, 0, 0), settled.describe()
+    assert ledger_state(settings, nurture, "p-1")["state"] == "accepted" and len(sink.messages) == 4
 
 
 def test_one_address_under_two_person_ids_gets_one_mail(smtp, settings, nurture):

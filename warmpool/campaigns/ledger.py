@@ -38,7 +38,7 @@ import hmac
 import os
 import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
@@ -141,10 +141,15 @@ class GroupSync:
     transaction starts, as with a synced commit of its own, with a fraction of the disk syncs.
 
     A sync works on the file, not on a descriptor, so syncing the ``-wal`` file opened here flushes
-    what SQLite wrote to it (WAL mode writes a commit's frames to the file before COMMIT returns)."""
+    what SQLite wrote to it (WAL mode writes a commit's frames to the file before COMMIT returns).
+
+    ``write_lock`` makes the run's connections write one at a time, queued on a lock that wakes the
+    next writer at once: left to SQLite, a writer finding the ledger busy sleeps 1, 2, 5... ms
+    between tries, longer than a whole SMTP transaction takes on a fast relay."""
 
     def __init__(self, path: Path):
         self.wal = Path(f"{path}-wal")
+        self.write_lock = threading.Lock()
         self._lock = threading.Lock()   # one sync at a time; later arrivals find their commit covered
         self._seq_lock = threading.Lock()
         self._committed = 0             # commits finished (each takes the next number after COMMIT)
@@ -179,6 +184,8 @@ class SendLedger:
         self.path = Path(path)
         self.pseudonym_key = pseudonym_key
         self.group_sync = group_sync
+        self._settled_later: list[tuple] = []  # `finish_later` rows, written with the next transaction
+        self._synchronous: str | None = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
         self.con.row_factory = sqlite3.Row
@@ -206,7 +213,17 @@ class SendLedger:
                     self.con.execute(f"alter table sends add column {name} {kind}")
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.flush()
+        finally:
+            self.con.close()
+
+    def flush(self) -> None:
+        """Write the rows ``finish_later`` holds (in their own transaction; usually the next
+        ``begin_send`` carries them)."""
+        if self._settled_later:
+            with self._tx(durable=False):
+                pass
 
     def __enter__(self) -> "SendLedger":
         return self
@@ -221,14 +238,22 @@ class SendLedger:
         # before SMTP, pauses, erasure); a lost claim, finish or release leaves a row that a later run
         # settles safely (planned again, or ambiguous after its lease), so those skip the fsync (WAL
         # with synchronous=NORMAL stays consistent; the next durable commit syncs them too).
-        self.con.execute(f"pragma synchronous={'full' if durable else 'normal'}")
-        self.con.execute("begin immediate")
-        try:
-            yield self.con
-        except BaseException:
-            self.con.execute("rollback")
-            raise
-        self.con.execute("commit")
+        synchronous = "full" if durable else "normal"
+        with self.group_sync.write_lock if self.group_sync is not None else nullcontext():
+            if synchronous != self._synchronous:
+                self.con.execute(f"pragma synchronous={synchronous}")
+                self._synchronous = synchronous
+            self.con.execute("begin immediate")
+            settled = len(self._settled_later)
+            try:
+                if settled:
+                    self._finish_rows(self.con, self._settled_later[:settled])
+                yield self.con
+            except BaseException:
+                self.con.execute("rollback")
+                raise
+            self.con.execute("commit")
+            del self._settled_later[:settled]  # written: only rows added meanwhile stay
 
     # --- identity -------------------------------------------------------------------------------
     def set_person_ids(self, mapping: Iterable[tuple[str, str]]) -> int:
@@ -540,12 +565,26 @@ class SendLedger:
         """Terminal state for a row (accepted / failed / ambiguous / suppressed)."""
         assert state in ("accepted", "failed", "ambiguous", "suppressed"), state
         with self._tx(durable=False) as con:
-            con.execute("update sends set state = ?, finished_at = ?, smtp_response = coalesce(?, smtp_response), "
+            self._finish_rows(con, [(state, iso(now), smtp_response, error, campaign_id, person_id, version,
+                                     message_id, message_id)])
+
+    def finish_later(self, campaign_id: str, person_id: str, version: str, state: str, now: dt.datetime, *,
+                     message_id: str | None = None, smtp_response: str | None = None) -> None:
+        """``finish`` written with this ledger's next transaction (group commit): the sender's next
+        ``begin_send`` carries the last row's ``accepted`` mark, one transaction and one disk sync
+        for both, or ``flush`` / ``close`` writes it. Until then the row reads ``submitted``; a
+        crash before the write leaves it ``submitted``, which turns ``ambiguous`` when its lease
+        expires (reconciled from provider events, never resent), as a crash right after SMTP does."""
+        assert state in ("accepted", "failed", "ambiguous", "suppressed"), state
+        self._settled_later.append((state, iso(now), smtp_response, None, campaign_id, person_id, version,
+                                    message_id, message_id))
+
+    @staticmethod
+    def _finish_rows(con, rows: list[tuple]) -> None:
+        con.executemany("update sends set state = ?, finished_at = ?, smtp_response = coalesce(?, smtp_response), "
                         "error = ?, lease_owner = null, lease_expires_at = null "
                         "where campaign_id = ? and person_id = ? and content_version = ? "
-                        "and (? is null or message_id = ?)",
-                        (state, iso(now), smtp_response, error, campaign_id, person_id, version,
-                         message_id, message_id))
+                        "and (? is null or message_id = ?)", rows)
 
     def release(self, campaign_id: str, person_id: str, version: str, owner: str, error: str | None = None) -> None:
         """Back to planned (nothing was transmitted): a later run sends it."""

@@ -62,9 +62,9 @@ class _WebStore:
 WEB_STORE_SUPPRESSION: Any = _WebStore()
 
 
-def open_ledger(settings: Settings) -> SendLedger:
+def open_ledger(settings: Settings, group_sync: GroupSync | None = None) -> SendLedger:
     """The deployment's send ledger, hashing forgotten people with its secret."""
-    return SendLedger(settings.campaign_ledger_path, pseudonym_key=secret_key())
+    return SendLedger(settings.campaign_ledger_path, pseudonym_key=secret_key(), group_sync=group_sync)
 
 
 class SendAborted(RuntimeError):
@@ -161,23 +161,28 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
 
     audience = _audience(campaign, members)
     person_ids = list(audience)
-    ledger = open_ledger(settings)
+    # Every ledger connection of this run (one per SMTP connection) shares one group sync and write lock.
+    ledger = open_ledger(settings, GroupSync(settings.campaign_ledger_path))
     try:
         if person_id_map is not None:
             ledger.set_person_ids(person_id_map.items() if isinstance(person_id_map, Mapping) else person_id_map)
         now = clock()
         plan_rows = []
+        addresses: dict[str, tuple[str, str] | str] = {}  # person_id -> (address, canonical) or why invalid
         for pid, member in audience.items():
             try:
                 address = normalize_email(member.get("email"))
-                plan_rows.append((pid, address, canonical_email(address), None))
+                addresses[pid] = (address, canonical_email(address))
+                plan_rows.append((pid, *addresses[pid], None))
             except InvalidEmail as exc:
-                plan_rows.append((pid, None, None, f"invalid address: {exc}"))
+                addresses[pid] = f"invalid address: {exc}"
+                plan_rows.append((pid, None, None, addresses[pid]))
         ledger.plan(campaign.campaign_id, version, plan_rows, now, sequence_step=sequence_step, variants=variants)
         ledger.recover_stale(campaign.campaign_id, version, now)
         report.reconciled = _reconcile(ledger, campaign.campaign_id, version, settings, now)
 
         def paused() -> bool:  # checked before sending and before every batch: a pause stops the run
+            ledger.flush()  # the sent marks held for the next transaction count too
             if guard:
                 check_reputation(ledger, campaign.campaign_id, settings, clock())
             pause = ledger.paused(campaign.campaign_id)
@@ -191,12 +196,13 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
         elif now < campaign.starts_at:
             report.note = f"not started: starts at {campaign.starts_at.isoformat()}"
         else:
-            _send_planned(campaign, audience, person_ids, settings, ledger, report,
+            _send_planned(campaign, audience, addresses, person_ids, settings, ledger, report,
                           suppression=_suppression(suppressed, settings, campaign.kind), rate=rate, lease=lease,
                           batch_size=max(1, int(batch_size)), clock=clock, hook=hook, smtp_timeout=smtp_timeout,
                           helo=str(options.get("helo_name") or socket.gethostname()),
                           max_failures=max_consecutive_failures, paused=paused, connections=n_connections)
 
+        ledger.flush()
         states = ledger.states(campaign.campaign_id, version, person_ids)
     finally:
         ledger.close()
@@ -216,7 +222,8 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
     return report
 
 
-def _send_planned(campaign: Campaign, audience: dict[str, dict], person_ids: list[str], settings: Settings,
+def _send_planned(campaign: Campaign, audience: dict[str, dict], addresses: dict[str, tuple[str, str] | str],
+                  person_ids: list[str], settings: Settings,
                   ledger: SendLedger, report: SendReport, *, suppression: tuple, rate: float, lease: dt.timedelta,
                   batch_size: int, clock, hook: FaultHook, smtp_timeout: float, helo: str, max_failures: int,
                   paused: Callable[[], bool], connections: int) -> None:
@@ -227,12 +234,12 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], person_ids: lis
     server another writes its ``submitted`` row: the ledger's disk sync no longer adds to the time
     the server takes. A crash leaves at most one ``submitted`` row per connection (ambiguous, never
     resent); with one connection the rows go strictly in order, on this thread."""
-    run = _Run(campaign, audience, settings, report, suppression=suppression, lease=lease, clock=clock, hook=hook,
+    run = _Run(campaign, audience, addresses, settings, report, suppression=suppression, lease=lease, clock=clock, hook=hook,
                max_failures=max_failures, limiter=_RateLimiter(rate))
     cid, version = campaign.campaign_id, campaign.content_version
     workers = [_Connection(run, SmtpClient(settings.smtp, timeout=smtp_timeout, helo=helo), ledger)
                for _ in range(max(1, connections))]
-    group_sync = GroupSync(ledger.path)  # the connections' `submitted` rows reach the disk together
+    group_sync = ledger.group_sync  # the connections' `submitted` rows reach the disk together
     todo_queue: queue.Queue = queue.Queue(maxsize=batch_size)
     threads = [threading.Thread(target=w.serve, args=(todo_queue, group_sync), name=f"campaign-send-{i}", daemon=True)
                for i, w in enumerate(workers)] if connections > 1 else []
@@ -279,10 +286,11 @@ class _Run:
     """What the connections of one send share: the campaign, the report, the lease owner, the rate
     limiter, the count of refusals in a row, and the first error (which stops every connection)."""
 
-    def __init__(self, campaign: Campaign, audience: dict[str, dict], settings: Settings, report: SendReport, *,
+    def __init__(self, campaign: Campaign, audience: dict[str, dict], addresses: dict[str, tuple[str, str] | str],
+                 settings: Settings, report: SendReport, *,
                  suppression: tuple, lease: dt.timedelta, clock, hook: FaultHook, max_failures: int,
                  limiter: "_RateLimiter"):
-        self.campaign, self.audience, self.report = campaign, audience, report
+        self.campaign, self.audience, self.addresses, self.report = campaign, audience, addresses, report
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.env = campaign.template_env()
         self.signing_key = secret_key()  # links in every mail are signed with it
@@ -365,12 +373,11 @@ class _Connection:
         cid, version = campaign.campaign_id, campaign.content_version
         member = run.audience[pid]
         run.hook("claimed", {"campaign_id": cid, "person_id": pid})
-        try:  # the address may have changed since the row was planned
-            address = normalize_email(member.get("email"))
-        except InvalidEmail as exc:
-            ledger.finish(cid, pid, version, "failed", clock(), error=f"invalid address: {exc}"[:500])
+        checked = run.addresses[pid]  # this run's address (an earlier run may have planned another)
+        if isinstance(checked, str):
+            ledger.finish(cid, pid, version, "failed", clock(), error=checked[:500])
             return
-        key = canonical_email(address)
+        address, key = checked
         if run.is_suppressed(address, key, pid, member):
             ledger.finish(cid, pid, version, "suppressed", clock(), error="suppressed at send time")
             return
@@ -433,7 +440,9 @@ class _Connection:
 
         current["stage"] = "accepted"
         run.hook("accepted", info)
-        ledger.finish(cid, pid, version, "accepted", clock(), message_id=built.message_id, smtp_response=response)
+        # written with this connection's next `submitted` row (one transaction, one disk sync for both)
+        ledger.finish_later(cid, pid, version, "accepted", clock(), message_id=built.message_id,
+                            smtp_response=response)
         current.clear()
         run.refused(permanent=False)
         run.count("sent", built.message_id)
