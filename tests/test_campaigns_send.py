@@ -644,3 +644,25 @@ def test_a_process_death_while_several_connections_send_mails_nobody_twice(smtp,
     assert after.sent + after.skipped_already_sent + after.ambiguous == 24 and after.ambiguous >= 1, after.describe()
     assert all(len(sink.to(m["email"])) <= 1 for m in members)
     assert sum(len(sink.to(m["email"])) == 0 for m in members) <= after.ambiguous  # only ambiguous rows may lack one
+
+
+def test_a_process_death_leaves_at_most_one_unsettled_row_per_connection(smtp, settings, nurture, tmp_path):
+    """Rows are marked submitted a group at a time (one transaction and disk sync for several), yet
+    never more than one per connection is between `submitted` and its outcome: a death leaves at most
+    that many rows to turn ambiguous, and each one the server did not get is among them."""
+    sink, port = smtp
+    members = audience(40)
+    proc = send_then_die(tmp_path, port, members, die_after_accepting="p-21", connections=4, batch_size=8)
+    assert proc.returncode == 137, proc.stderr
+    with SendLedger(settings.campaign_ledger_path) as ledger:
+        states = ledger.states(nurture.campaign_id, nurture.content_version)
+    unsettled = [pid for pid, state in states.items() if state == "submitted"]
+    assert 1 <= len(unsettled) <= 4, states
+    received = {str(m["To"]) for m in sink.parsed()}
+    assert all(m["email"] in received for m in members if states[m["person_id"]] == "accepted")
+
+    after = send(nurture, members, settings, clock=clock_at(T0 + dt.timedelta(hours=2)), connections=4)
+    assert after.ambiguous == len(unsettled) and after.sent + after.skipped_already_sent + after.ambiguous == 40
+    assert all(len(sink.to(m["email"])) <= 1 for m in members)
+    assert sum(len(sink.to(m["email"])) == 0 for m in members) <= after.ambiguous
+

@@ -35,12 +35,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import os
 import sqlite3
-import threading
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from warmpool.sqlite_store import compact
 
@@ -118,6 +116,16 @@ end;
 FORGOTTEN_PREFIX = "forgotten:"
 
 
+class SendIntent(NamedTuple):
+    """One row about to be sent: its address and Message-ID, and the time since which any mail to
+    this person defers it (the frequency cap; None: no cap)."""
+    person_id: str
+    email: str
+    email_key: str
+    message_id: str
+    cap_since: dt.datetime | None
+
+
 def _bare_message_id(value: str) -> str:
     # Providers report Message-IDs with or without the angle brackets.
     return value.strip().strip("<>").strip().lower()
@@ -134,56 +142,13 @@ def pseudonym(value: str, key: str) -> str:
     return FORGOTTEN_PREFIX + digest
 
 
-class GroupSync:
-    """One disk sync of the ledger's write-ahead log for every ``submitted`` row committed before it
-    (group commit). Connections sending at once share one: while one waits for the disk, the others
-    commit, and the next sync makes all of them durable together. A row is durable before its SMTP
-    transaction starts, as with a synced commit of its own, with a fraction of the disk syncs.
-
-    A sync works on the file, not on a descriptor, so syncing the ``-wal`` file opened here flushes
-    what SQLite wrote to it (WAL mode writes a commit's frames to the file before COMMIT returns).
-
-    ``write_lock`` makes the run's connections write one at a time, queued on a lock that wakes the
-    next writer at once: left to SQLite, a writer finding the ledger busy sleeps 1, 2, 5... ms
-    between tries, longer than a whole SMTP transaction takes on a fast relay."""
-
-    def __init__(self, path: Path):
-        self.wal = Path(f"{path}-wal")
-        self.write_lock = threading.Lock()
-        self._lock = threading.Lock()   # one sync at a time; later arrivals find their commit covered
-        self._seq_lock = threading.Lock()
-        self._committed = 0             # commits finished (each takes the next number after COMMIT)
-        self._synced = 0                # every commit up to this number is on disk
-
-    def committed(self) -> int:
-        with self._seq_lock:
-            self._committed += 1
-            return self._committed
-
-    def sync(self, seq: int) -> None:
-        """Return once commit number ``seq`` is on disk."""
-        with self._lock:
-            if self._synced >= seq:
-                return
-            with self._seq_lock:
-                target = self._committed  # commits numbered up to here had written their frames
-            fd = os.open(self.wal, os.O_RDONLY)
-            try:
-                os.fdatasync(fd)  # the data and the size it needs, as SQLite syncs its WAL
-            finally:
-                os.close(fd)
-            self._synced = target
-
-
 class SendLedger:
     """``pseudonym_key``: the secret ``forget`` hashes with; given, ``begin_send`` also recognises
-    forgotten people (the sender always passes the deployment's secret). ``group_sync``: shared by
-    ledgers of one send run on several connections (``GroupSync``)."""
+    forgotten people (the sender always passes the deployment's secret)."""
 
-    def __init__(self, path: Path | str, pseudonym_key: str | None = None, group_sync: GroupSync | None = None):
+    def __init__(self, path: Path | str, pseudonym_key: str | None = None):
         self.path = Path(path)
         self.pseudonym_key = pseudonym_key
-        self.group_sync = group_sync
         self._settled_later: list[tuple] = []  # `finish_later` rows, written with the next transaction
         self._synchronous: str | None = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -239,21 +204,20 @@ class SendLedger:
         # settles safely (planned again, or ambiguous after its lease), so those skip the fsync (WAL
         # with synchronous=NORMAL stays consistent; the next durable commit syncs them too).
         synchronous = "full" if durable else "normal"
-        with self.group_sync.write_lock if self.group_sync is not None else nullcontext():
-            if synchronous != self._synchronous:
-                self.con.execute(f"pragma synchronous={synchronous}")
-                self._synchronous = synchronous
-            self.con.execute("begin immediate")
-            settled = len(self._settled_later)
-            try:
-                if settled:
-                    self._finish_rows(self.con, self._settled_later[:settled])
-                yield self.con
-            except BaseException:
-                self.con.execute("rollback")
-                raise
-            self.con.execute("commit")
-            del self._settled_later[:settled]  # written: only rows added meanwhile stay
+        if synchronous != self._synchronous:
+            self.con.execute(f"pragma synchronous={synchronous}")
+            self._synchronous = synchronous
+        self.con.execute("begin immediate")
+        settled = len(self._settled_later)
+        try:
+            if settled:
+                self._finish_rows(self.con, self._settled_later[:settled])
+            yield self.con
+        except BaseException:
+            self.con.execute("rollback")
+            raise
+        self.con.execute("commit")
+        del self._settled_later[:settled]  # written: only rows added meanwhile stay
 
     # --- identity -------------------------------------------------------------------------------
     def set_person_ids(self, mapping: Iterable[tuple[str, str]]) -> int:
@@ -501,63 +465,69 @@ class SendLedger:
 
     def begin_send(self, campaign_id: str, person_id: str, version: str, owner: str, *, email: str, email_key: str,
                    message_id: str, now: dt.datetime, lease_until: dt.datetime, cap_since: dt.datetime | None) -> str:
-        """Check duplicates and the frequency cap and mark ``submitted`` in one transaction.
+        """Check duplicates and the frequency cap and mark ``submitted`` in one transaction, on disk
+        when this returns.
 
         Returns 'ok', 'duplicate' (this person, under a retired id, or this address already got this
         version under another person id),
         'deferred' (mailed by any campaign since ``cap_since``) or 'lost' (our lease is gone).
         """
-        mailed = ",".join(repr(s) for s in MAILED_STATES)
-        outcome = self._begin_send(campaign_id, person_id, version, owner, email=email, email_key=email_key,
-                                   message_id=message_id, now=now, lease_until=lease_until, cap_since=cap_since,
-                                   mailed=mailed)
-        if self.group_sync is not None:  # durable before the caller goes on to SMTP
-            self.group_sync.sync(self.group_sync.committed())
-        return outcome
+        return self.begin_sends(campaign_id, version, owner, [SendIntent(person_id, email, email_key, message_id,
+                                                                         cap_since)], now, lease_until)[0]
 
-    def _begin_send(self, campaign_id, person_id, version, owner, *, email, email_key, message_id, now, lease_until,
-                    cap_since, mailed) -> str:
-        with self._tx(durable=self.group_sync is None) as con:
-            mine = con.execute("select 1 from sends where campaign_id = ? and person_id = ? and content_version = ? "
-                               "and state = 'claimed' and lease_owner = ?",
-                               (campaign_id, person_id, version, owner)).fetchone()
-            if not mine:
-                return "lost"
-            # Serialised by the write lock: of two person ids sharing an address, the second sees the first.
-            # The same person under a retired id (people merged since) counts as well.
-            same = self._SAME_PERSON
-            # A forgotten person's rows carry keyed hashes of their id and address: still recognised.
-            pid_h, key_h = self._hashed(person_id), self._hashed(email_key)
-            # One index look-up per way a row can be the same recipient (address, hashed id, any id of
-            # the person), not a scan of the version's mailed rows: that grew with every mail sent. The
-            # unary `+` keeps SQLite from choosing sends_by_state, which matches the whole version.
-            rest = f"+content_version = ? and +state in ({mailed}) and person_id <> ?"
-            dup = con.execute(f"select 1 from sends where email_key in (?, ?) and +campaign_id = ? and {rest} "
-                              f"union all select 1 from sends where campaign_id = ? and person_id = ? and {rest} "
-                              f"union all select 1 from sends where campaign_id = ? and {same} and {rest} limit 1",
-                              (email_key, key_h, campaign_id, version, person_id,
-                               campaign_id, pid_h, version, person_id,
-                               campaign_id, person_id, person_id, person_id, version, person_id)).fetchone()
-            if dup:
-                con.execute("update sends set state = 'duplicate', lease_owner = null, lease_expires_at = null, "
-                            "finished_at = ?, error = 'this person or address already got this version under "
-                            "another person id' where campaign_id = ? and person_id = ? and content_version = ?",
-                            (iso(now), campaign_id, person_id, version))
-                return "duplicate"
-            if cap_since is not None:
-                recent = con.execute(
-                    f"select 1 from sends where ({same} or email_key in (?, ?) or person_id = ?) "
-                    f"and state in ({mailed}) "
-                    f"and submitted_at >= ? and not (campaign_id = ? and content_version = ? and person_id = ?) limit 1",
-                    (person_id, person_id, person_id, email_key, key_h, pid_h, iso(cap_since), campaign_id, version,
-                     person_id)).fetchone()
-                if recent:
-                    self._release(con, campaign_id, person_id, version, owner)
-                    return "deferred"
-            con.execute("update sends set state = 'submitted', email = ?, email_key = ?, message_id = ?, "
-                        "submitted_at = ?, lease_expires_at = ?, attempts = attempts + 1 "
-                        "where campaign_id = ? and person_id = ? and content_version = ?",
-                        (email, email_key, message_id, iso(now), iso(lease_until), campaign_id, person_id, version))
+    def begin_sends(self, campaign_id: str, version: str, owner: str, intents: Sequence["SendIntent"],
+                    now: dt.datetime, lease_until: dt.datetime) -> list[str]:
+        """``begin_send`` for several rows in one transaction and one disk sync (group commit), in
+        order, so of two rows sharing an address the second sees the first; the outcome of each."""
+        mailed = ",".join(repr(s) for s in MAILED_STATES)
+        with self._tx() as con:
+            return [self._begin_send(con, campaign_id, i.person_id, version, owner, email=i.email,
+                                     email_key=i.email_key, message_id=i.message_id, now=now,
+                                     lease_until=lease_until, cap_since=i.cap_since, mailed=mailed)
+                    for i in intents]
+
+    def _begin_send(self, con, campaign_id, person_id, version, owner, *, email, email_key, message_id, now,
+                    lease_until, cap_since, mailed) -> str:
+        mine = con.execute("select 1 from sends where campaign_id = ? and person_id = ? and content_version = ? "
+                           "and state = 'claimed' and lease_owner = ?",
+                           (campaign_id, person_id, version, owner)).fetchone()
+        if not mine:
+            return "lost"
+        # Serialised by the write lock: of two person ids sharing an address, the second sees the first.
+        # The same person under a retired id (people merged since) counts as well.
+        same = self._SAME_PERSON
+        # A forgotten person's rows carry keyed hashes of their id and address: still recognised.
+        pid_h, key_h = self._hashed(person_id), self._hashed(email_key)
+        # One index look-up per way a row can be the same recipient (address, hashed id, any id of
+        # the person), not a scan of the version's mailed rows: that grew with every mail sent. The
+        # unary `+` keeps SQLite from choosing sends_by_state, which matches the whole version.
+        rest = f"+content_version = ? and +state in ({mailed}) and person_id <> ?"
+        dup = con.execute(f"select 1 from sends where email_key in (?, ?) and +campaign_id = ? and {rest} "
+                          f"union all select 1 from sends where campaign_id = ? and person_id = ? and {rest} "
+                          f"union all select 1 from sends where campaign_id = ? and {same} and {rest} limit 1",
+                          (email_key, key_h, campaign_id, version, person_id,
+                           campaign_id, pid_h, version, person_id,
+                           campaign_id, person_id, person_id, person_id, version, person_id)).fetchone()
+        if dup:
+            con.execute("update sends set state = 'duplicate', lease_owner = null, lease_expires_at = null, "
+                        "finished_at = ?, error = 'this person or address already got this version under "
+                        "another person id' where campaign_id = ? and person_id = ? and content_version = ?",
+                        (iso(now), campaign_id, person_id, version))
+            return "duplicate"
+        if cap_since is not None:
+            recent = con.execute(
+                f"select 1 from sends where ({same} or email_key in (?, ?) or person_id = ?) "
+                f"and state in ({mailed}) "
+                f"and submitted_at >= ? and not (campaign_id = ? and content_version = ? and person_id = ?) limit 1",
+                (person_id, person_id, person_id, email_key, key_h, pid_h, iso(cap_since), campaign_id, version,
+                 person_id)).fetchone()
+            if recent:
+                self._release(con, campaign_id, person_id, version, owner)
+                return "deferred"
+        con.execute("update sends set state = 'submitted', email = ?, email_key = ?, message_id = ?, "
+                    "submitted_at = ?, lease_expires_at = ?, attempts = attempts + 1 "
+                    "where campaign_id = ? and person_id = ? and content_version = ?",
+                    (email, email_key, message_id, iso(now), iso(lease_until), campaign_id, person_id, version))
         return "ok"
 
     def finish(self, campaign_id: str, person_id: str, version: str, state: str, now: dt.datetime, *,
@@ -569,14 +539,15 @@ class SendLedger:
                                      message_id, message_id)])
 
     def finish_later(self, campaign_id: str, person_id: str, version: str, state: str, now: dt.datetime, *,
-                     message_id: str | None = None, smtp_response: str | None = None) -> None:
+                     message_id: str | None = None, smtp_response: str | None = None, error: str | None = None) -> None:
         """``finish`` written with this ledger's next transaction (group commit): the sender's next
-        ``begin_send`` carries the last row's ``accepted`` mark, one transaction and one disk sync
-        for both, or ``flush`` / ``close`` writes it. Until then the row reads ``submitted``; a
-        crash before the write leaves it ``submitted``, which turns ``ambiguous`` when its lease
-        expires (reconciled from provider events, never resent), as a crash right after SMTP does."""
+        ``begin_sends`` carries the ``accepted`` marks of the mails sent meanwhile, one transaction
+        and one disk sync for all, or ``flush`` / ``close`` writes them. Until then an accepted row
+        reads ``submitted``; a crash before the write leaves it so, and it turns ``ambiguous`` when
+        its lease expires (reconciled from provider events, never resent), as after a crash right
+        after SMTP. A lost ``suppressed`` / ``failed`` mark leaves the row claimed: planned again."""
         assert state in ("accepted", "failed", "ambiguous", "suppressed"), state
-        self._settled_later.append((state, iso(now), smtp_response, None, campaign_id, person_id, version,
+        self._settled_later.append((state, iso(now), smtp_response, error, campaign_id, person_id, version,
                                     message_id, message_id))
 
     @staticmethod

@@ -3,8 +3,9 @@
 The order of operations is what makes a crash safe (see ``ledger.py``)::
 
     plan every member (insert-or-ignore) → recover expired leases → for each batch of planned rows:
-      claim (lease) → re-check suppression → [rate limit] → in one ledger transaction: duplicate check,
-      frequency cap, mark submitted with the Message-ID → SMTP MAIL/RCPT/DATA → mark accepted
+      claim (lease) → re-check suppression → build the mail → [rate limit] → in one ledger transaction
+      (several rows at once with several connections): duplicate check, frequency cap, mark submitted
+      with the Message-ID → SMTP MAIL/RCPT/DATA → mark accepted (with the next transaction)
 
 A failure after ``submitted`` is never retried blindly: the row becomes ``ambiguous`` (at once when
 the process survives, after the lease expires when it does not) and is reported.
@@ -29,7 +30,7 @@ from typing import Any, Callable, Iterable, Mapping
 from warmpool import web_store
 from warmpool.campaigns.config import Campaign
 from warmpool.campaigns.guard import check_reputation
-from warmpool.campaigns.ledger import GroupSync, SendLedger
+from warmpool.campaigns.ledger import SendIntent, SendLedger
 from warmpool.campaigns.message import build_message
 from warmpool.config import Settings, get_settings
 from warmpool.consent import ConsentRules, Suppression, events_from_store, load_rules, suppressions_by_address
@@ -41,9 +42,9 @@ from warmpool.tokens import secret_key
 DEFAULT_RATE_PER_SECOND = 10.0
 DEFAULT_LEASE_SECONDS = 900
 DEFAULT_BATCH_SIZE = 50
-# SMTP connections used at once (``campaigns.connections``). More than one overlaps each message's
-# ledger write with the server's handling of another; a crash then leaves up to this many rows
-# ambiguous instead of one. The rate limit holds across all of them.
+# SMTP connections used at once (``campaigns.connections``). More than one keeps the server busy while
+# the next mails are built and marked submitted, several per disk sync; a crash then leaves up to this
+# many rows ambiguous instead of one. The rate limit holds across all of them.
 DEFAULT_CONNECTIONS = 1
 # Stop the run after this many permanent refusals in a row: a relay rejecting everything (content
 # blocked, account paused) must not burn through the whole audience and the sender's reputation.
@@ -62,9 +63,9 @@ class _WebStore:
 WEB_STORE_SUPPRESSION: Any = _WebStore()
 
 
-def open_ledger(settings: Settings, group_sync: GroupSync | None = None) -> SendLedger:
+def open_ledger(settings: Settings) -> SendLedger:
     """The deployment's send ledger, hashing forgotten people with its secret."""
-    return SendLedger(settings.campaign_ledger_path, pseudonym_key=secret_key(), group_sync=group_sync)
+    return SendLedger(settings.campaign_ledger_path, pseudonym_key=secret_key())
 
 
 class SendAborted(RuntimeError):
@@ -161,8 +162,7 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
 
     audience = _audience(campaign, members)
     person_ids = list(audience)
-    # Every ledger connection of this run (one per SMTP connection) shares one group sync and write lock.
-    ledger = open_ledger(settings, GroupSync(settings.campaign_ledger_path))
+    ledger = open_ledger(settings)
     try:
         if person_id_map is not None:
             ledger.set_person_ids(person_id_map.items() if isinstance(person_id_map, Mapping) else person_id_map)
@@ -223,29 +223,69 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
 
 
 def _send_planned(campaign: Campaign, audience: dict[str, dict], addresses: dict[str, tuple[str, str] | str],
-                  person_ids: list[str], settings: Settings,
-                  ledger: SendLedger, report: SendReport, *, suppression: tuple, rate: float, lease: dt.timedelta,
-                  batch_size: int, clock, hook: FaultHook, smtp_timeout: float, helo: str, max_failures: int,
-                  paused: Callable[[], bool], connections: int) -> None:
+                  person_ids: list[str], settings: Settings, ledger: SendLedger, report: SendReport, *,
+                  suppression: tuple, rate: float, lease: dt.timedelta, batch_size: int, clock, hook: FaultHook,
+                  smtp_timeout: float, helo: str, max_failures: int, paused: Callable[[], bool],
+                  connections: int) -> None:
     """Claim planned rows batch by batch and send them over ``connections`` SMTP connections.
 
-    Each connection has its own worker (thread) and ledger connection and takes one row at a time
-    through the whole protocol (claimed → submitted → SMTP → accepted), so while one waits for the
-    server another writes its ``submitted`` row: the ledger's disk sync no longer adds to the time
-    the server takes. A crash leaves at most one ``submitted`` row per connection (ambiguous, never
-    resent); with one connection the rows go strictly in order, on this thread."""
-    run = _Run(campaign, audience, addresses, settings, report, suppression=suppression, lease=lease, clock=clock, hook=hook,
-               max_failures=max_failures, limiter=_RateLimiter(rate))
+    This thread does all the ledger work: it builds the next mails while the connections (one
+    thread each) talk to the server, and marks them ``submitted`` a group at a time, in one
+    transaction and one disk sync (group commit), before handing them over; the ``accepted`` marks
+    of the mails that came back ride along in that transaction. At most ``connections`` rows are
+    ever between ``submitted`` and their outcome, so a crash leaves at most that many ``ambiguous``
+    rows, never resent. With one connection the rows go strictly in order, on this thread.
+    """
+    run = _Run(campaign, audience, addresses, settings, report, suppression=suppression, lease=lease, clock=clock,
+               hook=hook, max_failures=max_failures, limiter=_RateLimiter(rate))
     cid, version = campaign.campaign_id, campaign.content_version
-    workers = [_Connection(run, SmtpClient(settings.smtp, timeout=smtp_timeout, helo=helo), ledger)
-               for _ in range(max(1, connections))]
-    group_sync = ledger.group_sync  # the connections' `submitted` rows reach the disk together
-    todo_queue: queue.Queue = queue.Queue(maxsize=batch_size)
-    threads = [threading.Thread(target=w.serve, args=(todo_queue, group_sync), name=f"campaign-send-{i}", daemon=True)
-               for i, w in enumerate(workers)] if connections > 1 else []
+    clients = [SmtpClient(settings.smtp, timeout=smtp_timeout, helo=helo) for _ in range(max(1, connections))]
+    # Half the connections' rows per group: while a group is built and synced, the other half's mails
+    # keep the server busy.
+    group_size = max(1, len(clients) // 2)
+    handed: queue.Queue = queue.Queue()   # submitted rows for the connections (None: end)
+    done: queue.Queue = queue.Queue()     # what each connection made of a row
+    threads = [threading.Thread(target=_serve, args=(run, client, handed, done), name=f"campaign-send-{i}",
+                                daemon=True) for i, client in enumerate(clients)] if len(clients) > 1 else []
+    out = 0  # rows handed to the connections whose outcome has not been settled yet
+    ready: list[_Mail] = []
+
+    def settle(mail: "_Mail", outcome: str, detail: Any) -> None:
+        nonlocal out
+        out -= 1
+        _settle(run, ledger, mail, outcome, detail)
+
+    def submit() -> None:
+        """Mark the ready rows submitted (room for them first) and hand them to the connections."""
+        nonlocal out
+        while out + len(ready) > len(clients):
+            settle(*done.get())
+        while not done.empty():  # their `accepted` marks join this transaction
+            settle(*done.get_nowait())
+        if run.stop.is_set():
+            return
+        now = clock()
+        outcomes = ledger.begin_sends(cid, version, run.owner, [m.intent for m in ready], now, now + lease)
+        for mail, outcome in zip(ready, outcomes):
+            if outcome == "deferred":
+                run.count("deferred_by_cap")
+            elif outcome == "ok":
+                out += 1
+                if threads:
+                    handed.put(mail)
+                else:
+                    settle(*_transmit(run, clients[0], mail))
+            # else: duplicate (counted from the ledger) or lease lost to another run
+        ready.clear()
+
     for t in threads:
         t.start()
     try:
+        for client in clients:  # before anything is marked: an unreachable relay marks nothing
+            try:
+                client.connect()
+            except SmtpUnreachable as exc:
+                raise SendAborted(str(exc)) from exc
         states = ledger.states(cid, version, person_ids)
         todo = [pid for pid in person_ids if states.get(pid) == "planned"]
         for start in range(0, len(todo), batch_size):
@@ -253,29 +293,35 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], addresses: dict
                 break
             claimed = set(ledger.claim(cid, version, todo[start:start + batch_size], run.owner, clock() + lease))
             for pid in (p for p in todo[start:start + batch_size] if p in claimed):
-                if not threads:
-                    workers[0].send_one(pid)
-                    continue
-                while not run.stop.is_set():
-                    try:
-                        todo_queue.put(pid, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
                 if run.stop.is_set():
                     break
+                mail = _prepare(run, ledger, pid)
+                if mail is not None:
+                    ready.append(mail)
+                if len(ready) >= group_size:
+                    submit()
+            if ready and not run.stop.is_set():
+                submit()
+        while out and not run.stop.is_set():
+            settle(*done.get())
     except BaseException as exc:
         run.fail(exc)
     finally:
         for _ in threads:
-            todo_queue.put(None)  # no more work: each worker ends after what it holds
+            handed.put(None)  # each connection ends after what it holds (skipped once the run stopped)
         for t in threads:
             t.join()
-        for w in workers:
-            w.client.close()
+        try:
+            while out and not done.empty():
+                settle(*done.get_nowait())
+            ledger.flush()
+        except BaseException as exc:  # the ledger itself failing: leases settle these rows later
+            run.fail(exc)
+        for client in clients:
+            client.close()
         if run.error is not None:
             try:
-                ledger.release_all(cid, version, run.owner)  # claimed and never reached: planned again
+                ledger.release_all(cid, version, run.owner)  # claimed and never submitted: planned again
             except Exception:  # the ledger itself failing: the lease expiry settles these rows later
                 pass
     if run.error is not None:
@@ -283,13 +329,12 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], addresses: dict
 
 
 class _Run:
-    """What the connections of one send share: the campaign, the report, the lease owner, the rate
-    limiter, the count of refusals in a row, and the first error (which stops every connection)."""
+    """What one send shares: the campaign, the report, the lease owner, the rate limiter, the count
+    of refusals in a row, and the first error (which stops every connection)."""
 
     def __init__(self, campaign: Campaign, audience: dict[str, dict], addresses: dict[str, tuple[str, str] | str],
-                 settings: Settings, report: SendReport, *,
-                 suppression: tuple, lease: dt.timedelta, clock, hook: FaultHook, max_failures: int,
-                 limiter: "_RateLimiter"):
+                 settings: Settings, report: SendReport, *, suppression: tuple, lease: dt.timedelta, clock,
+                 hook: FaultHook, max_failures: int, limiter: "_RateLimiter"):
         self.campaign, self.audience, self.addresses, self.report = campaign, audience, addresses, report
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.env = campaign.template_env()
@@ -298,154 +343,139 @@ class _Run:
         self.smtp = settings.smtp
         self.is_suppressed, self.person_gap_days = suppression
         self.lease, self.clock, self.hook, self.max_failures, self.limiter = lease, clock, hook, max_failures, limiter
-        self.lock = threading.Lock()
         self.stop = threading.Event()
         self.error: BaseException | None = None
         self.consecutive_failures = 0
 
     def fail(self, exc: BaseException) -> None:
-        with self.lock:
-            if self.error is None:
-                self.error = exc
+        if self.error is None:
+            self.error = exc
         self.stop.set()
 
     def count(self, name: str, message_id: str | None = None) -> None:
-        with self.lock:
-            setattr(self.report, name, getattr(self.report, name) + 1)
-            if message_id is not None:
-                self.report.message_ids.append(message_id)
+        setattr(self.report, name, getattr(self.report, name) + 1)
+        if message_id is not None:
+            self.report.message_ids.append(message_id)
 
     def refused(self, permanent: bool) -> int:
         """Refusals in a row, after this one (a permanent refusal adds one; an acceptance resets)."""
-        with self.lock:
-            self.consecutive_failures = self.consecutive_failures + 1 if permanent else 0
-            return self.consecutive_failures
+        self.consecutive_failures = self.consecutive_failures + 1 if permanent else 0
+        return self.consecutive_failures
 
 
-class _Connection:
-    """One SMTP connection and its ledger connection, sending one claimed row at a time."""
+@dataclass
+class _Mail:
+    """A claimed row ready to go: the intent the ledger records and the bytes SMTP carries."""
+    intent: SendIntent
+    from_addr: str
+    to_addr: str
+    data: bytes
+    utf8: bool
 
-    def __init__(self, run: _Run, client: SmtpClient, ledger: SendLedger):
-        self.run, self.client, self.ledger = run, client, ledger
-        self.current: dict[str, Any] = {}  # the row between `submitted` and its terminal state
+    @property
+    def info(self) -> dict:  # what the fault hook is told
+        return {"person_id": self.intent.person_id, "message_id": self.intent.message_id, "email": self.to_addr}
 
-    def serve(self, todo: "queue.Queue[str | None]", group_sync: GroupSync) -> None:
-        """A worker thread's loop: its own ledger connection (SQLite's are per thread) until told to end."""
-        own = None
-        try:
-            own = self.ledger = SendLedger(self.ledger.path, pseudonym_key=self.ledger.pseudonym_key,
-                                           group_sync=group_sync)
-        except BaseException as exc:
-            self.run.fail(exc)
-        try:
-            while (pid := todo.get()) is not None:  # drained to the end so the dispatcher never blocks
-                if own is not None and not self.run.stop.is_set():
-                    try:
-                        self.send_one(pid)
-                    except BaseException as exc:
-                        self.run.fail(exc)
-        finally:
-            if own is not None:
-                own.close()
 
-    def send_one(self, pid: str) -> None:
-        try:
-            self._send(pid)
-        except BaseException as exc:
-            # The process survives this failure, so settle the row in hand now rather than by lease expiry.
-            run, current, cid, version = self.run, self.current, self.run.campaign.campaign_id, self.run.campaign.content_version
-            try:
-                if current.get("stage") == "submitted":  # nothing went over the wire yet
-                    self.ledger.release(cid, current["pid"], version, run.owner,
-                                        error=f"run stopped before SMTP: {exc!r}"[:500])
-                elif current.get("stage") in ("smtp", "accepted"):
-                    self.ledger.finish(cid, current["pid"], version, "ambiguous", run.clock(),
-                                       message_id=current["message_id"],
-                                       error=f"run stopped after submission: {exc!r}"[:500])
-            except Exception:  # the ledger itself failing: the lease expiry settles this row later
-                pass
-            current.clear()
-            raise
+def _prepare(run: _Run, ledger: SendLedger, pid: str) -> _Mail | None:
+    """The mail for a claimed row, or None when the row ends here (invalid address, suppressed)."""
+    campaign, cid, version = run.campaign, run.campaign.campaign_id, run.campaign.content_version
+    member = run.audience[pid]
+    run.hook("claimed", {"campaign_id": cid, "person_id": pid})
+    checked = run.addresses[pid]  # this run's address (an earlier run may have planned another)
+    if isinstance(checked, str):
+        ledger.finish_later(cid, pid, version, "failed", run.clock(), error=checked[:500])
+        return None
+    address, key = checked
+    if run.is_suppressed(address, key, pid, member):
+        ledger.finish_later(cid, pid, version, "suppressed", run.clock(), error="suppressed at send time")
+        return None
+    built = build_message(campaign, member, run.smtp, to_addr=address, now=run.clock(), env=run.env,
+                          signing_key=run.signing_key)
+    data = built.data if run.signer is None else run.signer.sign(built.data)  # serialised before anything is marked
+    run.limiter.wait()
+    cap_days = max(campaign.frequency_cap_days, run.person_gap_days(address))
+    cap_since = run.clock() - dt.timedelta(days=cap_days) if cap_days else None
+    return _Mail(SendIntent(pid, address, key, built.message_id, cap_since), built.from_addr, built.to_addr, data,
+                 built.utf8)
 
-    def _send(self, pid: str) -> None:
-        run, ledger, client, current = self.run, self.ledger, self.client, self.current
-        campaign, clock, owner = run.campaign, run.clock, run.owner
-        cid, version = campaign.campaign_id, campaign.content_version
-        member = run.audience[pid]
-        run.hook("claimed", {"campaign_id": cid, "person_id": pid})
-        checked = run.addresses[pid]  # this run's address (an earlier run may have planned another)
-        if isinstance(checked, str):
-            ledger.finish(cid, pid, version, "failed", clock(), error=checked[:500])
-            return
-        address, key = checked
-        if run.is_suppressed(address, key, pid, member):
-            ledger.finish(cid, pid, version, "suppressed", clock(), error="suppressed at send time")
-            return
 
-        now = clock()
-        built = build_message(campaign, member, run.smtp, to_addr=address, now=now, env=run.env,
-                              signing_key=run.signing_key)
-        utf8, data = built.utf8, built.data  # serialised before anything is marked
-        if run.signer is not None:
-            data = run.signer.sign(data)
-        try:  # connect before `submitted`: an unreachable relay marks nothing
-            client.connect()
-        except SmtpUnreachable as exc:
-            raise SendAborted(str(exc)) from exc
-        run.limiter.wait()
-        now = clock()
-        cap_days = max(campaign.frequency_cap_days, run.person_gap_days(address))
-        cap_since = now - dt.timedelta(days=cap_days) if cap_days else None
-        outcome = ledger.begin_send(cid, pid, version, owner, email=address, email_key=key,
-                                    message_id=built.message_id, now=now, lease_until=now + run.lease,
-                                    cap_since=cap_since)
-        if outcome == "deferred":
-            run.count("deferred_by_cap")
-            return
-        if outcome != "ok":  # duplicate (counted from the ledger) or lease lost to another run
-            return
-        info = {"campaign_id": cid, "person_id": pid, "message_id": built.message_id, "email": address}
-        current.update(pid=pid, message_id=built.message_id, stage="submitted")
+def _serve(run: _Run, client: SmtpClient, handed: queue.Queue, done: queue.Queue) -> None:
+    """A connection's thread: SMTP for each row handed over, until told to end; the outcomes go back
+    to the sending thread, which records them."""
+    while (mail := handed.get()) is not None:
+        done.put((mail, "skipped", None) if run.stop.is_set() else _transmit(run, client, mail))
+
+
+def _transmit(run: _Run, client: SmtpClient, mail: _Mail) -> tuple[_Mail, str, Any]:
+    """One SMTP transaction for a submitted row: ``(mail, outcome, detail)``, never raising."""
+    info = {"campaign_id": run.campaign.campaign_id, **mail.info}
+    stage = "submitted"
+    try:
         run.hook("submitted", info)
-
-        current["stage"] = "smtp"
         try:
-            response = client.transmit(built.from_addr, built.to_addr, data, utf8)
+            client.connect()
+        except SmtpUnreachable as exc:  # nothing went over the wire
+            return mail, "unreachable", exc
+        stage = "smtp"
+        try:
+            response = client.transmit(mail.from_addr, mail.to_addr, mail.data, mail.utf8)
         except Refused as exc:
-            current.clear()
-            if exc.sender_refused:  # not this recipient's fault: keep the row, stop the run
-                ledger.release(cid, pid, version, owner, error=f"{exc.code} {exc.text}"[:500])
-                raise SendAborted(f"the relay refused the sender: {exc.code} {exc.text}") from None
-            if exc.code >= 500:
-                ledger.finish(cid, pid, version, "failed", clock(), message_id=built.message_id,
-                              error=f"{exc.code} {exc.text}"[:500])
-                in_a_row = run.refused(permanent=True)
-            else:  # 4xx: the server said "not now"; nothing was accepted
-                ledger.release(cid, pid, version, owner, error=f"{exc.code} {exc.text}"[:500])
-                run.count("retry_later")
-                in_a_row = run.consecutive_failures
-            if in_a_row >= run.max_failures:
-                raise SendAborted(f"{in_a_row} permanent refusals in a row; last: {exc.code} {exc.text}") from None
-            return
+            return mail, "refused", exc
         except NotSent as exc:
-            ledger.release(cid, pid, version, owner, error=str(exc)[:500])
-            run.count("retry_later")
-            current.clear()
-            return
+            return mail, "not_sent", exc
         except DeliveryUnknown as exc:
-            # Lost during DATA: the server may have the message. Never resend blindly.
-            ledger.finish(cid, pid, version, "ambiguous", clock(), message_id=built.message_id, error=str(exc)[:500])
-            current.clear()
-            return
-
-        current["stage"] = "accepted"
+            return mail, "unknown", exc
+        stage = "accepted"
         run.hook("accepted", info)
-        # written with this connection's next `submitted` row (one transaction, one disk sync for both)
-        ledger.finish_later(cid, pid, version, "accepted", clock(), message_id=built.message_id,
-                            smtp_response=response)
-        current.clear()
+        return mail, "accepted", response
+    except BaseException as exc:
+        return mail, "error", (stage, exc)
+
+
+def _settle(run: _Run, ledger: SendLedger, mail: _Mail, outcome: str, detail: Any) -> None:
+    """Record what SMTP made of a submitted row; stops the run when the relay refuses everything."""
+    cid, version, owner, pid = run.campaign.campaign_id, run.campaign.content_version, run.owner, mail.intent.person_id
+    message_id = mail.intent.message_id
+    if outcome == "accepted":
+        # written with the next group's `submitted` rows (one transaction, one disk sync for both)
+        ledger.finish_later(cid, pid, version, "accepted", run.clock(), message_id=message_id, smtp_response=detail)
         run.refused(permanent=False)
-        run.count("sent", built.message_id)
+        run.count("sent", message_id)
+    elif outcome == "skipped":  # the run stopped before this row's turn: nothing was transmitted
+        ledger.release(cid, pid, version, owner, error="run stopped before SMTP")
+    elif outcome == "unreachable":
+        ledger.release(cid, pid, version, owner, error=str(detail)[:500])
+        run.fail(SendAborted(str(detail)))
+    elif outcome == "refused":
+        exc: Refused = detail
+        if exc.sender_refused:  # not this recipient's fault: keep the row, stop the run
+            ledger.release(cid, pid, version, owner, error=f"{exc.code} {exc.text}"[:500])
+            run.fail(SendAborted(f"the relay refused the sender: {exc.code} {exc.text}"))
+            return
+        if exc.code >= 500:
+            ledger.finish(cid, pid, version, "failed", run.clock(), message_id=message_id,
+                          error=f"{exc.code} {exc.text}"[:500])
+            in_a_row = run.refused(permanent=True)
+        else:  # 4xx: the server said "not now"; nothing was accepted
+            ledger.release(cid, pid, version, owner, error=f"{exc.code} {exc.text}"[:500])
+            run.count("retry_later")
+            in_a_row = run.consecutive_failures
+        if in_a_row >= run.max_failures:
+            run.fail(SendAborted(f"{in_a_row} permanent refusals in a row; last: {exc.code} {exc.text}"))
+    elif outcome == "not_sent":
+        ledger.release(cid, pid, version, owner, error=str(detail)[:500])
+        run.count("retry_later")
+    elif outcome == "unknown":  # lost during DATA: the server may have the message. Never resend blindly.
+        ledger.finish(cid, pid, version, "ambiguous", run.clock(), message_id=message_id, error=str(detail)[:500])
+    else:  # "error": the run stops; the row is settled now rather than by lease expiry
+        stage, exc = detail
+        if stage == "submitted":  # nothing went over the wire yet
+            ledger.release(cid, pid, version, owner, error=f"run stopped before SMTP: {exc!r}"[:500])
+        else:
+            ledger.finish(cid, pid, version, "ambiguous", run.clock(), message_id=message_id,
+                          error=f"run stopped after submission: {exc!r}"[:500])
+        run.fail(exc)
 
 
 def _reconcile(ledger: SendLedger, campaign_id: str, version: str, settings: Settings, now: dt.datetime) -> int:
