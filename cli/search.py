@@ -22,14 +22,14 @@ def _fail(message: str) -> None:
 
 
 def _filters(city, region, country, near, radius_km, job_family, skill, min_years, max_years, contactable,
-             active_since, source, silver):
+             active_since, source, silver, segment):
     from warmpool.search import FilterError, SearchFilters
 
     try:
         return SearchFilters(city=city, region=region, country=country, near=near, radius_km=radius_km,
                              job_families=tuple(job_family or ()), skills=tuple(skill or ()), min_years=min_years,
                              max_years=max_years, contactable_only=contactable, active_since=active_since,
-                             sources=tuple(source or ()), silver_medalist_only=silver)
+                             sources=tuple(source or ()), silver_medalist_only=silver, segment=segment)
     except (FilterError, ValueError) as exc:
         _fail(str(exc))
 
@@ -48,6 +48,8 @@ CONTACTABLE = typer.Option(False, "--contactable", help="Only people who may be 
 ACTIVE = typer.Option(None, "--active-since", help="Last activity on or after this date (YYYY-MM-DD).")
 SOURCE = typer.Option(None, "--source", help="Found in this source (repeat for any of several).")
 SILVER = typer.Option(False, "--silver", help="Only silver medalists.")
+SEGMENT = typer.Option(None, "--segment", help="Only members of this segment (`warmpool segment list`), as of the "
+                       "last pipeline run.")
 
 
 def _print_results(results, as_json: bool, payload: dict) -> None:
@@ -79,13 +81,13 @@ def search_command(
     near: Optional[str] = NEAR, radius_km: Optional[float] = RADIUS, job_family: Optional[List[str]] = FAMILY,
     skill: Optional[List[str]] = SKILL, min_years: Optional[float] = MIN_YEARS, max_years: Optional[float] = MAX_YEARS,
     contactable: bool = CONTACTABLE, active_since: Optional[str] = ACTIVE, source: Optional[List[str]] = SOURCE,
-    silver: bool = SILVER,
+    silver: bool = SILVER, segment: Optional[str] = SEGMENT,
 ) -> None:
     """Hybrid search of the pool (meaning + keywords + filters); each result says why it matched. Audited."""
     from warmpool.search import FilterError, IndexNotBuilt, search
 
     filters = _filters(city, region, country, near, radius_km, job_family, skill, min_years, max_years, contactable,
-                       active_since, source, silver)
+                       active_since, source, silver, segment)
     try:
         response = search(query, filters, limit, user=user, requisition_id=requisition, channel="cli")
     except (IndexNotBuilt, FilterError) as exc:
@@ -240,13 +242,19 @@ def pipeline_save_search(
     near: Optional[str] = NEAR, radius_km: Optional[float] = RADIUS, job_family: Optional[List[str]] = FAMILY,
     skill: Optional[List[str]] = SKILL, min_years: Optional[float] = MIN_YEARS, max_years: Optional[float] = MAX_YEARS,
     contactable: bool = CONTACTABLE, active_since: Optional[str] = ACTIVE, source: Optional[List[str]] = SOURCE,
-    silver: bool = SILVER,
+    silver: bool = SILVER, segment: Optional[str] = SEGMENT,
 ) -> None:
     """Save a search that keeps sourcing into a pipeline (runs after every pipeline run and on its schedule)."""
-    from warmpool.search import sourcing_store, who
+    from warmpool.search import FilterError, IndexNotBuilt, check_filters, sourcing_store, who
 
     filters = _filters(city, region, country, near, radius_km, job_family, skill, min_years, max_years, contactable,
-                       active_since, source, silver)
+                       active_since, source, silver, segment)
+    try:
+        check_filters(filters)
+    except IndexNotBuilt:
+        pass  # nothing to check against yet; a filter the first index cannot apply is reported by its runs
+    except FilterError as exc:
+        _fail(str(exc))
     with _store() as con:
         sid = sourcing_store.save_search(con, name, query, filters.as_dict(), _pipeline_id(con, pipeline), who(user),
                                          top)

@@ -34,6 +34,8 @@ with st.form("search"):
     skills = middle.multiselect("Has all of these skills", sorted(index.table.skill_rows))
     sources = right.multiselect("Found in any of these sources", sorted(index.table.source_rows))
     min_years = right.number_input("Years of experience, at least", min_value=0.0, max_value=60.0, value=0.0, step=1.0)
+    segment = right.selectbox("In segment", ["Any", *sorted(index.table.segment_rows)], key="segment",
+                              help="Members of a segment of config/segments as of the last pipeline run.")
     a, b, c, d = st.columns(4)
     contactable = a.checkbox("Contactable only", key="contactable")
     silver = b.checkbox("Silver medalists only")
@@ -49,7 +51,8 @@ if submitted:
         filters = SearchFilters(country=None if country == "Any" else country, city=city or None,
                                 job_families=tuple(families), skills=tuple(skills), sources=tuple(sources),
                                 min_years=min_years or None, contactable_only=contactable,
-                                silver_medalist_only=silver, active_since=since if recent else None)
+                                silver_medalist_only=silver, active_since=since if recent else None,
+                                segment=None if segment == "Any" else segment)
         response = search(query, filters, int(limit), user=user, requisition_id=requisition or None, channel="page",
                           settings=settings)
         st.session_state["search_response"] = response

@@ -6,7 +6,7 @@ import pytest
 
 from warmpool.search.documents import build_document
 from warmpool.search.embeddings import EmbeddingStore, Encoder
-from warmpool.search.filters import FilterError, SearchFilters
+from warmpool.search.filters import FilterError, ProfileTable, SearchFilters
 from warmpool.search.geo import city_coordinates, coordinates_of_place
 from warmpool.search.keyword import tokenize
 
@@ -85,6 +85,25 @@ def test_filters_are_checked_and_kept_verbatim():
         SearchFilters.from_dict({"colour": "blue"})
     with pytest.raises(FilterError, match="radius"):
         SearchFilters(near="Berlin")
+
+
+def test_a_segment_filter_keeps_its_members_and_refuses_an_unknown_segment_naming_the_known_ones():
+    import pandas as pd
+
+    profiles = pd.DataFrame({"person_id": ["p1", "p2", "p3", "p4"], "country": ["Germany"] * 3 + ["France"],
+                             "segments": ["engineering-and-data;experienced-sales", "experienced-sales", None,
+                                          "engineering-and-data"]})
+    table = ProfileTable.from_frame(profiles, ["engineering-and-data", "experienced-sales", "nobody-yet"])
+    rows = table.mask(SearchFilters(segment="engineering-and-data"))
+    assert profiles.loc[rows, "person_id"].tolist() == ["p1", "p4"]
+    both = table.mask(SearchFilters.from_dict({"segment": "experienced-sales", "country": "Germany"}))
+    assert profiles.loc[both, "person_id"].tolist() == ["p1", "p2"]
+    assert not table.mask(SearchFilters(segment="nobody-yet")).any()   # known, no members: no one, no error
+    assert SearchFilters.from_dict({"segment": "experienced-sales"}).as_dict() == {"segment": "experienced-sales"}
+    with pytest.raises(FilterError) as refused:
+        table.mask(SearchFilters(segment="sales-people"))
+    assert str(refused.value) == ("unknown segment 'sales-people'; known segments: engineering-and-data, "
+                                  "experienced-sales, nobody-yet")
 
 
 def test_places_have_coordinates_by_any_of_their_names():

@@ -1,13 +1,13 @@
 """Campaigns: per campaign (and variant / step where the mart has them) sent -> delivered -> opened
 (machine opens apart) -> clicked -> applied -> hired; bounce, unsubscribe and complaint rates against
-the thresholds; the pool's engagement heat bands. Aggregates only."""
+the thresholds; each segment's size and make-up; the pool's engagement heat bands. Aggregates only."""
 from __future__ import annotations
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards import common
+from dashboards import common, segments
 
 PAGE = "campaigns"
 STAGES = (("sent", "Sent"), ("delivered", "Delivered"), ("opened", "Opened (people)"), ("clicked", "Clicked"),
@@ -75,6 +75,8 @@ def body() -> None:
         common.table(shown, "campaign_performance.csv",
                      column_config={c: st.column_config.NumberColumn(format="percent")
                                     for c in ("human_open_rate", "click_rate", *[c for c, _, _ in RATES])})
+
+    segments.section(PAGE)
 
     st.subheader("Engagement heat of the pool")
     st.caption("People in the pool now by heat band (hot: engaged recently; inactive: no engaging touch in six "

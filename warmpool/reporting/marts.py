@@ -42,6 +42,7 @@ DIMENSIONS: dict[str, dict[str, str]] = {
     "rpt_funnel": {"period": "cohort_month", "job_family": "job_family", "country": "country_code",
                    "source": "first_source"},
     "rpt_campaign_performance": {"period": "first_sent_at"},
+    "rpt_segment_sizes": {"job_family": "job_family", "country": "country_code"},   # membership now: no period
     "rpt_recruiter_activity": {"period": "period_month"},
     "rpt_silver_medalists": {"period": "rejected_at", "job_family": "job_family"},
     "rpt_data_health": {"source": "source"},

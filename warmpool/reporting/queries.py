@@ -145,6 +145,27 @@ def campaign_performance(reader: MartReader, filters: Filters) -> Result:
         from {{rows}} group by {select_keys} order by first_sent_at, {select_keys}""", filters)
 
 
+SEGMENT_BREAKDOWNS = {"job_family": "Job family", "country_code": "Country"}
+
+
+def segment_sizes(reader: MartReader, filters: Filters) -> Result:
+    """People in each segment (rpt_segment_sizes summed over its job families and countries)."""
+    return reader.query("rpt_segment_sizes", """
+        select segment, max(segment_version) as segment_version, sum(people) as people
+        from {rows} group by 1 order by people desc, segment""", filters)
+
+
+def segment_breakdown(reader: MartReader, filters: Filters, by: str, segment: str | None = None) -> Result:
+    """People per segment and job family (or country); one segment's rows only when ``segment`` is given."""
+    if by not in SEGMENT_BREAKDOWNS:
+        raise ValueError(f"unknown breakdown {by!r}; one of {sorted(SEGMENT_BREAKDOWNS)}")
+    extra = "where segment = ?" if segment else ""
+    return reader.query("rpt_segment_sizes", f"""
+        select segment, coalesce({by}, '(unknown)') as breakdown, sum(people) as people
+        from {{rows}} {extra} group by 1, 2 order by segment, people desc, breakdown""",
+                        filters, [segment] if segment else [])
+
+
 # ---- sourcing and recruiters ------------------------------------------------------------------------
 def recruiter_activity_by_month(reader: MartReader, filters: Filters) -> Result:
     return reader.query("rpt_recruiter_activity", """

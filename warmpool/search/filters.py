@@ -12,6 +12,8 @@
     active_since               last activity on or after this date
     sources                    found in any of these sources
     silver_medalist_only       reached the final interview or offer, turned away, never hired
+    segment                    a member of this segment (config/segments/<name>.yaml) as dbt last
+                               computed it (marts.segment_members, read when the index was built)
 
 ``ProfileTable`` holds the filterable columns as numpy arrays (text as category codes), so a filter
 over a million profiles is a few vectorised comparisons, and ``mask`` returns the rows a filter
@@ -22,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -57,6 +59,7 @@ class SearchFilters:
     active_since: date | None = None
     sources: tuple[str, ...] = ()
     silver_medalist_only: bool = False
+    segment: str | None = None
 
     def __post_init__(self):
         for name in ("job_families", "skills", "sources"):  # lists from JSON or the CLI -> tuples
@@ -116,6 +119,16 @@ class _Codes:
         return np.isin(self.codes, wanted)
 
 
+def _rows_by_name(values: pd.Series) -> dict[str, list[int]]:
+    """';'-separated names per row (a person's sources or segments) -> the rows holding each name."""
+    out: dict[str, list[int]] = {}
+    for i, names in enumerate(values.tolist()):
+        for name in names.split(";") if isinstance(names, str) else ():
+            if name.strip():
+                out.setdefault(_norm(name), []).append(i)
+    return out
+
+
 @dataclass
 class ProfileTable:
     """The filterable columns of the indexed profiles, row-aligned with the index."""
@@ -134,9 +147,12 @@ class ProfileTable:
     longitude: np.ndarray
     skill_rows: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
     source_rows: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+    segment_rows: dict[str, np.ndarray] = field(repr=False, default_factory=dict)  # every known segment, members or not
 
     @classmethod
-    def from_frame(cls, df: pd.DataFrame) -> "ProfileTable":
+    def from_frame(cls, df: pd.DataFrame, segments: Iterable[str] = ()) -> "ProfileTable":
+        """``df``: the index's profiles (``segments``: each person's segments, ';'-separated);
+        ``segments``: every segment known when the index was built, those without members too."""
         n = len(df)
 
         def col(name, default=None):
@@ -146,11 +162,10 @@ class ProfileTable:
         for i, skills in enumerate(col("skills").tolist()):
             for s in split_skills(skills if isinstance(skills, str) else None):
                 skill_rows.setdefault(_norm(s), []).append(i)
-        source_rows: dict[str, list[int]] = {}
-        for i, sources in enumerate(col("sources").tolist()):
-            for s in (sources or "").split(";") if isinstance(sources, str) else ():
-                if s.strip():
-                    source_rows.setdefault(_norm(s), []).append(i)
+        source_rows = _rows_by_name(col("sources"))
+        segment_rows = {_norm(s): [] for s in segments}
+        for name, rows in _rows_by_name(col("segments")).items():
+            segment_rows.setdefault(name, []).extend(rows)
         last = pd.to_datetime(col("last_activity_at"), errors="coerce", utc=True)
         return cls(
             rows=n, city=_Codes(col("city")), region=_Codes(col("region")), country=_Codes(col("country")),
@@ -163,6 +178,7 @@ class ProfileTable:
             longitude=pd.to_numeric(col("longitude"), errors="coerce").to_numpy(dtype=np.float64),
             skill_rows={k: np.asarray(v, dtype=np.int64) for k, v in skill_rows.items()},
             source_rows={k: np.asarray(v, dtype=np.int64) for k, v in source_rows.items()},
+            segment_rows={k: np.asarray(v, dtype=np.int64) for k, v in segment_rows.items()},
         )
 
     def _rows_mask(self, rows: np.ndarray) -> np.ndarray:
@@ -205,6 +221,12 @@ class ProfileTable:
             m &= any_source
         if f.silver_medalist_only:
             m &= self.silver
+        if f.segment:
+            rows = self.segment_rows.get(_norm(f.segment))
+            if rows is None:
+                raise FilterError(f"unknown segment {f.segment!r}; known segments: "
+                                  f"{', '.join(sorted(self.segment_rows)) or 'none (no segment was built yet)'}")
+            m &= self._rows_mask(rows)
         return m
 
     def within(self, place: str, radius_km: float) -> np.ndarray:

@@ -5,6 +5,8 @@
         positions.parquet    work history (person_id, title, company_name, started_on, ended_on, sources)
         records.parquet      the source records behind each person (bridge_candidate_records)
         jobs.parquet         the ATS jobs (dim_jobs), for talent rediscovery
+        segments.parquet     every segment known to the warehouse (segment, segment_version, people);
+                             each person's segments are the profiles' ``segments`` column (segment_members)
         lookup_*.parquet     every source record's contract columns and normalised features (search first)
         vectors.npy          the documents' embeddings, row-aligned with profiles.parquet
         vectors.hnsw         the HNSW graph over them (large pools only; see vector_index)
@@ -94,7 +96,9 @@ class SearchIndex:
                                 f"`warmpool run`) or `warmpool search-index refresh`")
         folder = Path(index_dir) / pointer.read_text(encoding="utf-8").strip()
         profiles = pd.read_parquet(folder / "profiles.parquet")
-        return cls(folder=folder, profiles=profiles, table=ProfileTable.from_frame(profiles),
+        segments = folder / "segments.parquet"
+        known = pd.read_parquet(segments, columns=["segment"])["segment"].tolist() if segments.exists() else []
+        return cls(folder=folder, profiles=profiles, table=ProfileTable.from_frame(profiles, known),
                    vectors=VectorIndex.load(folder), keyword=KeywordIndex.load(folder / "keyword"),
                    manifest=json.loads((folder / "manifest.json").read_text(encoding="utf-8")))
 
@@ -104,7 +108,7 @@ def write_snapshot(index_dir: Path, profiles: pd.DataFrame, documents: list[Prof
                    min_rows_for_graph: int = HNSW_MIN_ROWS) -> dict:
     """Write a snapshot of ``profiles`` (row-aligned with ``documents`` and ``vectors``) and make it current.
 
-    frames: more tables for the snapshot (``positions``, ``records``, ``jobs``), each ``<name>.parquet``;
+    frames: more tables for the snapshot (``positions``, ``records``, ``jobs``, ``segments``), each ``<name>.parquet``;
     also: writes further files into the snapshot folder before it becomes current (the look-up pool).
     """
     if not (len(profiles) == len(documents) == len(vectors)):

@@ -1,7 +1,8 @@
 """Refreshing the search index from the marts: documents -> embeddings (only new or changed) -> snapshot.
 
 ``read_pool`` reads what a document is built from (``dim_candidates``, ``dim_candidate_work_history``,
-``dim_candidate_resumes``) and what a result shows (``bridge_candidate_records``) from the warehouse;
+``dim_candidate_resumes``), what a result shows (``bridge_candidate_records``) and what a filter needs
+beyond the profile (each person's segments, ``segment_members``) from the warehouse;
 ``refresh_index`` builds every person's document, embeds the documents whose hash the embedding
 store lacks (resumable, with progress), and writes a new index snapshot. Called by the Dagster asset
 ``search/profile_index`` after the marts, and by ``warmpool search-index refresh``.
@@ -50,6 +51,7 @@ class Pool:
     records: pd.DataFrame
     jobs: pd.DataFrame
     lookup_records: pd.DataFrame   # every source record's contract columns + person_id
+    segments: pd.DataFrame         # segment, segment_version, people: every segment known to the warehouse
 
 
 def _frame(con, table: str, columns: str = "*", order: str = "") -> pd.DataFrame | None:
@@ -73,6 +75,12 @@ def read_pool(con) -> Pool:
     history = _frame(con, tables.FCT_APPLICATIONS, _HISTORY_SQL, "group by person_id")
     if history is not None:
         profiles = profiles.merge(history, on="person_id", how="left")
+    # segment membership as dbt computed it (never re-derived here): one ';'-separated column per person
+    memberships = _frame(con, tables.SEGMENT_MEMBERS, "person_id, string_agg(segment, ';' order by segment) as segments",
+                         "group by person_id")
+    if memberships is not None:
+        profiles = profiles.merge(memberships, on="person_id", how="left")
+    segments = _segments(con)
     jobs = _frame(con, tables.DIM_JOBS, order="order by job_id")
     lookup_records = None
     if table_exists(con, tables.SOURCE_RECORDS) and table_exists(con, tables.PERSON_ASSIGNMENTS):
@@ -82,7 +90,24 @@ def read_pool(con) -> Pool:
     empty = pd.DataFrame(columns=["person_id"])
     return Pool(profiles, positions if positions is not None else empty, resumes if resumes is not None else empty,
                 records if records is not None else empty, jobs if jobs is not None else pd.DataFrame(),
-                lookup_records if lookup_records is not None else empty)
+                lookup_records if lookup_records is not None else empty,
+                segments if segments is not None else pd.DataFrame(columns=["segment", "segment_version", "people"]))
+
+
+def _segments(con) -> pd.DataFrame | None:
+    """Every segment with its version and member count: the ones stored by the last run (members or
+    not) and any in ``segment_members``."""
+    if not table_exists(con, tables.SEGMENT_MEMBERS):
+        return None
+    members = (f"select segment, max(segment_version) as segment_version, count(*) as people "
+               f"from {tables.SEGMENT_MEMBERS} group by segment")
+    if not table_exists(con, tables.SEGMENT_DEFINITIONS):
+        return con.execute(f"{members} order by segment").df()
+    return con.execute(f"""
+        select coalesce(m.segment, d.segment) as segment, coalesce(m.segment_version, d.version) as segment_version,
+               coalesce(m.people, 0) as people
+        from ({members}) as m full join {tables.SEGMENT_DEFINITIONS} as d on m.segment = d.segment
+        order by 1""").df()
 
 
 # What talent rediscovery weighs (fct_applications per person): how far they got, why they were
@@ -138,7 +163,8 @@ def refresh_from_pool(pool: Pool, settings: Settings, *, encoder: Encoder | None
     vectors = store.vectors_for(hashes)
     t = time.perf_counter()
     write_snapshot(settings.search_index_dir, profiles, documents, vectors,
-                   frames={"positions": pool.positions, "records": pool.records, "jobs": pool.jobs},
+                   frames={"positions": pool.positions, "records": pool.records, "jobs": pool.jobs,
+                           "segments": pool.segments},
                    also=lambda folder: write_lookup_pool(folder, pool.lookup_records),
                    min_rows_for_graph=min_rows_for_graph)
     index_seconds = time.perf_counter() - t

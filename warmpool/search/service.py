@@ -79,6 +79,15 @@ def search(query: str, filters: SearchFilters | Mapping[str, Any] | None = None,
     return response
 
 
+def check_filters(filters: SearchFilters | Mapping[str, Any] | None, settings: Settings | None = None) -> SearchFilters:
+    """``filters`` as the current index would apply them; a FilterError for one it cannot (an unknown
+    segment, a place without coordinates), so a saved search is refused when saved, not on every run."""
+    if not isinstance(filters, SearchFilters):
+        filters = SearchFilters.from_dict(filters)
+    engine(settings or get_settings()).index.table.mask(filters)
+    return filters
+
+
 def lookup_person(query: LookupQuery, *, user: str | None = None, requisition_id: str | int | None = None,
                   channel: str = "lookup", settings: Settings | None = None) -> LookupAnswer:
     """Search first: is this person already in the pool? Recorded in the search audit log."""

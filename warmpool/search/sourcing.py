@@ -23,6 +23,7 @@ import pandas as pd
 
 from warmpool.config import Settings
 from warmpool.search import sourcing_store as store
+from warmpool.search.filters import FilterError
 from warmpool.search.service import engine, search
 
 ON_BEHALF_OF = "On-Behalf-Of"   # Harvest: the ATS user a write is made for (audited in the ATS)
@@ -34,8 +35,11 @@ class SavedSearchRun:
     name: str
     results: int
     added: list[str]
+    error: str | None = None     # a filter the index can no longer apply (e.g. its segment was removed)
 
     def describe(self) -> str:
+        if self.error:
+            return f"{self.name}: not run: {self.error}"
         return f"{self.name}: {self.results} results, {len(self.added)} new added to its pipeline"
 
 
@@ -44,9 +48,13 @@ def run_saved_searches(settings: Settings, *, actor: str = "saved-search schedul
     with store.sourcing_store(settings.sourcing_store_path) as con:
         for saved in store.saved_searches(con):
             pipe = store.pipeline(con, int(saved["pipeline_id"]))
-            response = search(saved["query"], saved["filters"], int(saved["top_n"]), user=saved["owner"],
-                              requisition_id=pipe["job_id"] if pipe else None, channel="saved_search",
-                              settings=settings)
+            try:
+                response = search(saved["query"], saved["filters"], int(saved["top_n"]), user=saved["owner"],
+                                  requisition_id=pipe["job_id"] if pipe else None, channel="saved_search",
+                                  settings=settings)
+            except FilterError as exc:  # one saved search gone stale must not stop the others
+                runs.append(SavedSearchRun(int(saved["saved_search_id"]), saved["name"], 0, [], str(exc)))
+                continue
             added = store.record_matches(con, saved, response.person_ids, len(response.results), actor)
             runs.append(SavedSearchRun(int(saved["saved_search_id"]), saved["name"], len(response.results), added))
     return runs
