@@ -18,7 +18,8 @@ from warmpool.search.sourcing import run_saved_searches
 
 PROFILE_INDEX_KEY = dg.AssetKey(["search", "profile_index"])
 MARTS_READ = (tables.DIM_CANDIDATES, tables.DIM_CANDIDATE_WORK_HISTORY, tables.DIM_CANDIDATE_RESUMES,
-              tables.BRIDGE_CANDIDATE_RECORDS, tables.FCT_APPLICATIONS, tables.DIM_JOBS, tables.PERSON_ASSIGNMENTS)
+              tables.BRIDGE_CANDIDATE_RECORDS, tables.FCT_APPLICATIONS, tables.DIM_JOBS, tables.PERSON_ASSIGNMENTS,
+              tables.SEGMENT_MEMBERS)
 PROGRESS_EVERY_SECONDS = 30
 
 

@@ -240,6 +240,7 @@ DRILLS = [("leadership", "leadership", "days_to_hire", "source_name", ("source",
           ("leadership", "eeo", "eeo_chart", "category", ("gender", "Hired")),
           ("marketer", "funnel", "funnel_segments", "breakdown", ("job family", "applied of pool")),
           ("marketer", "campaigns", "campaign_rates", "campaign", ("campaign", "first sent at")),
+          ("marketer", "campaigns", "segment_sizes", "segment", ("segment", "job family")),
           ("data_team", "data_health", "freshness", "source", ("source", "days since newest record")),
           ("recruiter", "sourcing", "silver_medalists", "job_family", ("job family", "silver medalists"))]
 
@@ -261,6 +262,43 @@ def test_clicking_a_chart_narrows_the_table_below_it(world, role, page, chart, f
     after = shown(at)
     assert set(after[table[0]]) == {value} and len(after) == (before[table[0]] == value).sum()
     assert any(f"{value} only" in c.value for c in at.caption)
+
+
+def test_the_campaigns_page_shows_each_segment_as_warmpool_segment_count_counts_it(world):
+    """The marketer's Segments section: every segment's size equals `warmpool segment count NAME` on the
+    run's warehouse (at the run's "now"), small ones hidden; its breakdowns add up to the size."""
+    from sandbox.world import WORLD_NOW
+
+    at = open_page("marketer", "campaigns")
+    sizes = next(f.value for f in at.dataframe if list(f.value.columns) == ["segment", "version", "people"])
+    shown = dict(zip(sizes["segment"], sizes["people"]))
+    names = [p.stem for p in sorted((Path(APP).parent.parent / "config" / "segments").glob("*.yaml"))]
+    env = dict(os.environ, WARMPOOL_HOME=str(world.pipeline_home))
+    counted = {}
+    for name in names:
+        out = subprocess.run([str(Path(sys.executable).with_name("warmpool")), "segment", "count", name, "--as-of",
+                              WORLD_NOW.strftime("%Y-%m-%d")], env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        counted[name] = int(out.stdout.strip().rsplit(": ", 1)[1])
+    assert sum(n >= ACCESS.min_cell_size for n in counted.values()) >= 3
+    for name, n in counted.items():
+        if n == 0:
+            assert name not in shown
+        elif n < ACCESS.min_cell_size:
+            assert cells_hidden(shown[name]), name
+        else:
+            assert shown[name] == n, name
+    breakdown = next(f.value for f in at.dataframe if {"segment", "job family"} <= set(f.value.columns))
+    big = max(counted, key=counted.get)
+    assert breakdown.loc[breakdown["segment"] == big, "people"].sum() <= counted[big]
+    at.radio(key="segment_breakdown").set_value("country_code").run()
+    by_country = next(f.value for f in at.dataframe if {"segment", "country"} <= set(f.value.columns))
+    assert by_country["country"].str.len().max() > 2   # country names, not codes
+    assert not list(read_views())   # counts only: nothing personal shown
+    # the data team sees every cell: each segment's breakdown adds up to its size exactly
+    at = open_page("data_team", "campaigns")
+    breakdown = next(f.value for f in at.dataframe if {"segment", "job family"} <= set(f.value.columns))
+    assert breakdown.groupby("segment")["people"].sum().to_dict() == {k: v for k, v in counted.items() if v}
 
 
 def test_clicking_a_month_shows_that_months_referrers_and_recruiters(world):

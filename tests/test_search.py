@@ -243,6 +243,59 @@ def test_a_saved_search_run_twice_adds_each_new_match_once(search_home):
     assert channels.count("saved_search") == 2
 
 
+def test_a_saved_search_restricted_to_a_segment_adds_only_its_members_once_each(search_home, pipeline_world):
+    """The segment as dbt computed it (marts.segment_members): the saved search keeps its filter in the
+    sourcing store and the audit log, and its runs add members of that segment only, each once."""
+    from warmpool.warehouse import warehouse
+
+    with warehouse(pipeline_world.home / "warehouse.duckdb", read_only=True) as con:
+        members = {r[0] for r in con.execute("select person_id from marts.segment_members "
+                                             "where segment = 'experienced-sales'").fetchall()}
+    assert len(members) > 30
+    query = "sales account executive"
+    unfiltered = search(query, {}, 30).person_ids
+    assert set(unfiltered) - members, "the query alone should also find people outside the segment"
+    with sourcing_store.sourcing_store(search_home.sourcing_store_path) as con:
+        pid = sourcing_store.create_pipeline(con, "Experienced sellers", "alice")
+        sourcing_store.save_search(con, "sellers", query, SearchFilters(segment="experienced-sales").as_dict(), pid,
+                                   "alice", top_n=30)
+    first = run_saved_searches(search_home)
+    second = run_saved_searches(search_home)
+    assert len(first[0].added) == 30 and set(first[0].added) <= members
+    assert second[0].added == [] and second[0].error is None
+    with sourcing_store.sourcing_store(search_home.sourcing_store_path) as con:
+        added = [m["person_id"] for m in sourcing_store.members(con, pid)]
+    assert sorted(added) == sorted(first[0].added)
+    with audit_log.audit_log(search_home.search_audit_path) as con:
+        saved = [r for r in audit_log.rows(con) if r["channel"] == "saved_search"]
+    assert [json.loads(r["filters"]) for r in saved] == [{"segment": "experienced-sales"}] * 2
+
+
+def test_an_unknown_segment_is_refused_naming_the_known_ones(search_home):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    result = subprocess.run([str(Path(sys.executable).with_name("warmpool")), "search", "python", "--segment",
+                             "sales-people"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert ("unknown segment 'sales-people'; known segments: active-engineering-and-data, engineering-and-data, "
+            "experienced-sales, sales-silver-medalists, silver-medalists-beyond-tech-and-sales") in result.stderr
+    with sourcing_store.sourcing_store(search_home.sourcing_store_path) as con:
+        sourcing_store.create_pipeline(con, "Sellers", "alice")
+    saved = CliRunner().invoke(app, ["pipeline", "save-search", "Sellers", "sellers", "sales", "--segment", "sales-people"])
+    assert saved.exit_code == 2 and "unknown segment 'sales-people'" in saved.output
+    with sourcing_store.sourcing_store(search_home.sourcing_store_path) as con:
+        assert sourcing_store.saved_searches(con) == []
+        # one saved from elsewhere with a segment since removed: its run says so, the others still run
+        pid = int(sourcing_store.pipeline(con, "Sellers")["pipeline_id"])
+        sourcing_store.save_search(con, "stale", "sales", {"segment": "sales-people"}, pid, "alice", top_n=5)
+        sourcing_store.save_search(con, "fine", "sales", {"segment": "experienced-sales"}, pid, "alice", top_n=5)
+    runs = {r.name: r for r in run_saved_searches(search_home)}
+    assert "unknown segment 'sales-people'" in runs["stale"].describe() and not runs["stale"].added
+    assert len(runs["fine"].added) == 5
+
+
 def test_lookup_finds_a_person_bought_twice_under_a_nickname_and_a_new_email(search_home, pipeline_world, true_of,
                                                                               truth_people):
     records = pd.read_csv(pipeline_world.truth_dir / "source_record_person.csv", dtype=str)

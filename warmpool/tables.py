@@ -61,8 +61,8 @@ BRIDGE_CANDIDATE_RECORDS = f"{MARTS}.bridge_candidate_records"
 DIM_JOBS = f"{MARTS}.dim_jobs"
 FCT_APPLICATIONS = f"{MARTS}.fct_applications"
 AUDIENCE_MEMBERS = f"{MARTS}.audience_members"
-SEGMENT_MEMBERS = f"{MARTS}.segment_members"
-FCT_PIPELINE_MEMBERS = f"{MARTS}.fct_pipeline_members"     # the search area's pipelines and their people                # segment, segment_version, person_id
+SEGMENT_MEMBERS = f"{MARTS}.segment_members"               # segment, segment_version, person_id
+FCT_PIPELINE_MEMBERS = f"{MARTS}.fct_pipeline_members"     # the search area's pipelines and their people
 CAMPAIGN_PERFORMANCE = f"{MARTS}.rpt_campaign_performance"
 
 # the source keys used in `source` columns everywhere
