@@ -398,6 +398,24 @@ def test_the_search_page_searches_shows_profiles_adds_to_a_pipeline_and_exports(
         [("page", "page.user", {"contactable_only": True})]
 
 
+def test_the_search_page_offers_the_segments_and_keeps_to_the_one_picked(search_home, index):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(PAGES / "search_page.py"), default_timeout=120).run()
+    assert at.selectbox(key="segment").options == ["Any", "active-engineering-and-data", "engineering-and-data",
+                                                   "experienced-sales", "sales-silver-medalists",
+                                                   "silver-medalists-beyond-tech-and-sales"]
+    at.text_input(key="query").input("data engineer spark")
+    at.selectbox(key="segment").select("active-engineering-and-data")
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    shown = at.dataframe[0].value["person_id"].tolist()
+    segments = index.profiles.set_index("person_id")["segments"]
+    assert len(shown) == 20 and all("active-engineering-and-data" in segments[p].split(";") for p in shown)
+    with audit_log.audit_log(search_home.search_audit_path) as con:
+        assert [json.loads(r["filters"]) for r in audit_log.rows(con)] == [{"segment": "active-engineering-and-data"}]
+
+
 def test_the_lookup_page_answers_and_is_audited(search_home, index):
     from streamlit.testing.v1 import AppTest
 

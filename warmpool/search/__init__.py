@@ -27,6 +27,6 @@ from warmpool.search.sourcing import push_pipeline, run_saved_searches
 
 __all__ = [
     "FilterError", "IndexNotBuilt", "LookupAnswer", "LookupQuery", "NothingToLookUp", "RefreshReport", "SearchEngine",
-    "SearchFilters", "SearchIndex", "SearchResponse", "SearchResult", "check_filters", "engine", "lookup_person", "push_pipeline",
-    "rediscover", "refresh_index", "run_saved_searches", "search", "who",
+    "SearchFilters", "SearchIndex", "SearchResponse", "SearchResult", "check_filters", "engine", "lookup_person",
+    "push_pipeline", "rediscover", "refresh_index", "run_saved_searches", "search", "who",
 ]
