@@ -1,12 +1,14 @@
 """The segments section (rpt_segment_sizes): how many people each segment of config/segments holds as of
-the last run and who they are by job family or country, counts only; for roles without personal data
-counts under min_cell_size are hidden. Clicking a segment's bar narrows the breakdown to it."""
+the last run and who they are by job family or country, counts only. For roles without personal data
+counts under min_cell_size are hidden, and in a breakdown also a complementary cell beside a lone
+hidden one. Clicking a segment's bar narrows the breakdown to it."""
 from __future__ import annotations
 
 import altair as alt
 import streamlit as st
 
 from dashboards import common
+from warmpool.reporting.privacy import suppress_with_complements
 from warmpool.reporting.queries import SEGMENT_BREAKDOWNS
 
 
@@ -39,7 +41,14 @@ def section(page: str) -> None:
     breakdown = common.load(page, "segment_breakdown", by, segment).frame
     if by == "country_code":
         breakdown["breakdown"] = breakdown["breakdown"].map(lambda c: common.place_label(None if c == "(unknown)" else c))
-    breakdown, hidden = common.suppress_small_cells(breakdown, ["people"])
-    common.suppressed_note(hidden)
+    ctx = common.context()
+    if not ctx.role.personal_data:
+        # a segment's size shows above: within a segment no cell may be the lone hidden one (its size
+        # minus the cells shown would give it away), so a complementary cell is hidden with it
+        breakdown, small, complements = suppress_with_complements(breakdown, "people", "segment", "segment",
+                                                                  ctx.access.min_cell_size)
+        if small or complements:
+            st.caption(f"{small} cell(s) with fewer than {ctx.access.min_cell_size} people, and {complements} more "
+                       "that would give one away from the segment's size, hidden so no one can be singled out.")
     common.table(breakdown.rename(columns={"breakdown": SEGMENT_BREAKDOWNS[by].lower()}),
                  f"segment_members_by_{by}.csv", key="download-segment-breakdown")
