@@ -104,7 +104,8 @@ for r in response.results:
         left.markdown(f"**Golden profile**  \n{p.get('current_title') or '-'} at {p.get('current_company') or '-'}  \n"
                       f"{p.get('city') or '-'}, {p.get('region') or '-'}, {p.get('country') or '-'}  \n"
                       f"{p.get('years_experience') or '-'} years; {p.get('seniority') or '-'} "
-                      f"{p.get('job_family') or ''}  \nSkills: {p.get('skills') or '-'}")
+                      f"{p.get('job_family') or ''}  \nSkills: {p.get('skills') or '-'}  \n"
+                      f"Segments: {(p.get('segments') or '-').replace(';', ', ')}")
         right.markdown(f"**Consent and contact**  \nConsent: {p.get('consent_state')}  \n"
                        f"Contactable: {'yes' if p.get('is_contactable') else 'no'}"
                        f"{'' if p.get('is_contactable') else ' (' + str(p.get('not_contactable_reason')) + ')'}  \n"

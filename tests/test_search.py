@@ -254,6 +254,8 @@ def test_a_saved_search_restricted_to_a_segment_adds_only_its_members_once_each(
     assert len(members) > 30
     query = "sales account executive"
     unfiltered = search(query, {}, 30).person_ids
+    shown = search(query, {"segment": "experienced-sales"}, 5).results
+    assert all("experienced-sales" in r.profile["segments"].split(";") for r in shown)   # each result says so
     assert set(unfiltered) - members, "the query alone should also find people outside the segment"
     with sourcing_store.sourcing_store(search_home.sourcing_store_path) as con:
         pid = sourcing_store.create_pipeline(con, "Experienced sellers", "alice")

@@ -40,7 +40,7 @@ MODES = ("hybrid", "semantic", "keyword")
 PROFILE_FIELDS = ("person_id", "first_name", "last_name", "email", "current_title", "current_company", "city",
                   "region", "country", "job_family", "seniority", "skills", "years_experience", "sources",
                   "source_count", "last_activity_at", "is_contactable", "not_contactable_reason", "consent_state",
-                  "heat_band", "is_silver_medalist", "application_count")
+                  "heat_band", "is_silver_medalist", "application_count", "segments")
 
 
 @dataclass(frozen=True)
