@@ -14,9 +14,11 @@ from __future__ import annotations
 import copy
 import os
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 import sqlglot
 from splink import DuckDBAPI
 from sqlglot import exp
@@ -118,6 +120,18 @@ def register(api: Any, table: Any, name: str) -> Any:
 
     signed = pa.schema([f.with_type(pa.int64()) if pa.types.is_unsigned_integer(f.type) else f for f in table.schema])
     return api.register(table.cast(signed, safe=False), table_name=name)
+
+
+def register_file(api: Any, path: Path, name: str, columns: list[str]) -> Any:
+    """``columns`` of the parquet file ``path`` registered on ``api`` as ``name``: a Splink table that
+    DuckDB reads from the file as it needs it, so a large input is held once, by DuckDB's bounded
+    memory, rather than also as a frame in this process. Spark takes it as Arrow (``register``)."""
+    if isinstance(api, DuckDBAPI):
+        source = str(path).replace("'", "''")
+        selected = ", ".join('"' + c + '"' for c in columns)
+        api.duckdb_con.execute(f"CREATE VIEW {name}_file AS SELECT {selected} FROM read_parquet('{source}')")
+        return api.register(f"{name}_file", table_name=name)
+    return register(api, pq.read_table(path, columns=columns), name)
 
 
 def to_polars(splink_frame: Any, columns: list[str]) -> pl.DataFrame:

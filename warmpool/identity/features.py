@@ -39,10 +39,15 @@ def with_model_columns(features: pl.DataFrame, model) -> pl.DataFrame:
         pl.lit(None, dtype=pl.List(pl.String) if c in _LIST_FEATURES else pl.String).alias(c) for c in missing)
 
 
+def splink_columns(columns) -> list[str]:
+    """Of a features frame's ``columns``, those Splink is given: all but the record keys (a blocking
+    plan's key columns, ``blocking.with_block_keys``, stay)."""
+    return [c for c in columns if c not in _NOT_COMPARED]
+
+
 def splink_table(features: pl.DataFrame) -> pa.Table:
-    """Features as Splink's DuckDB backend takes them (Arrow, fastest to register), record keys dropped
-    (a blocking plan's key columns, ``blocking.with_block_keys``, stay)."""
-    return features.drop([c for c in _NOT_COMPARED if c in features.columns]).to_arrow()
+    """Features as Splink's DuckDB backend takes them (Arrow, fastest to register), record keys dropped."""
+    return features.select(splink_columns(features.columns)).to_arrow()
 
 
 # A batch's own value frequencies are only trusted in proportion to its size: in a 3-record CSV

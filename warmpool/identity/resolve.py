@@ -17,15 +17,17 @@ The warehouse pool (``pool.resolve_pool``) runs the same scoring and clustering 
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 
-from warmpool.identity.blocking import BlockingPlan, plan_blocking, with_block_keys
-from warmpool.identity.clustering import components, guard_components
+from warmpool.identity.blocking import KEY_PREFIX, BlockingPlan, plan_blocking, with_block_keys
+from warmpool.identity.clustering import components, guard_components, label_clusters
 from warmpool.identity.estimate import ModelChoice, ThresholdChoice, choose_model, expected_quality, threshold_from_scores
 from warmpool.identity.features import (add_term_counts, features_for_model, smoothed_term_frequencies, term_counts,
                                         with_model_columns)
@@ -107,17 +109,17 @@ class Resolution:
                             blocking=tuple(self.plan.describe()), input_notes=tuple(input_notes))
 
 
-def _cluster(features: pl.DataFrame, choice: ModelChoice) -> tuple[pl.DataFrame, ModelChoice, ThresholdChoice,
-                                                                    BlockingPlan]:
-    """``source, source_record_id, cluster_id`` of distinct-key ``features``, the model with its threshold
-    (an adapted model's from its scores), what the model expects of it, and the blocking plan."""
+def _cluster(features: Path, records: int, plan: BlockingPlan, choice: ModelChoice
+             ) -> tuple[pl.DataFrame, ModelChoice, ThresholdChoice]:
+    """``source, source_record_id, cluster_id`` of distinct-key ``features`` (a parquet file of
+    ``records`` rows, with ``plan``'s key columns), the model with its threshold (an adapted model's
+    from its scores) and what the model expects of it."""
     model = choice.model
-    plan = plan_blocking(features)
-    if features.height < 2 or not plan.splink_rules:  # no possible pair (Splink would compare every pair)
-        labels = features.select(*KEY_COLUMNS, pl.col("unique_id").cast(pl.String).alias("cluster_id"))
-        return labels, choice, expected_quality(pl.Series([], dtype=pl.Float64), model.threshold_match_probability), plan
-    scored = score_links(with_block_keys(features, plan), model, min(SCORE_FLOOR, model.threshold_match_probability),
-                         plan)
+    if records < 2 or not plan.splink_rules:  # no possible pair (Splink would compare every pair)
+        labels = pl.read_parquet(features, columns=[*KEY_COLUMNS, "unique_id"]).select(
+            *KEY_COLUMNS, pl.col("unique_id").cast(pl.String).alias("cluster_id"))
+        return labels, choice, expected_quality(pl.Series([], dtype=pl.Float64), model.threshold_match_probability)
+    scored = score_links(features, model, min(SCORE_FLOOR, model.threshold_match_probability), plan)
     if choice.mode == "saved":
         quality = expected_quality(scored["match_probability"], model.threshold_match_probability,
                                    "(the saved model's, chosen on labelled data)")
@@ -126,12 +128,13 @@ def _cluster(features: pl.DataFrame, choice: ModelChoice) -> tuple[pl.DataFrame,
         model = dataclasses.replace(model, threshold_match_probability=quality.threshold)
         choice = dataclasses.replace(choice, model=model)
     edges = scored.filter(pl.col("match_probability") >= model.threshold_match_probability)
-    comp = components(features.height, edges)
-    comp = guard_components(features, comp, edges, model, model.threshold_match_probability)
-    df = features.select(*KEY_COLUMNS, "unique_id").with_columns(pl.Series("_c", comp))
-    labels = df.with_columns(pl.col("unique_id").min().over("_c").cast(pl.String).alias("cluster_id")).select(
-        *KEY_COLUMNS, "cluster_id")
-    return labels, choice, quality, plan
+    del scored
+    comp = components(records, edges)
+    # the features again (not the plan's keys) for the guard: Splink's memory is released by now
+    frame = pl.read_parquet(features, columns=[c for c in pq.read_schema(features).names
+                                               if not c.startswith(KEY_PREFIX)])
+    comp = guard_components(frame, comp, edges, model, model.threshold_match_probability)
+    return label_clusters(frame, comp), choice, quality
 
 
 def resolve_records(contract: pl.DataFrame, previous=None, *, mode: str = "auto",
@@ -148,9 +151,16 @@ def resolve_records(contract: pl.DataFrame, previous=None, *, mode: str = "auto"
     del distinct
     choice = choose_model(features, mode, model or load_model())
     features = with_model_columns(features, choice.model)
-    clusters, choice, quality, plan = _cluster(features, choice)
+    plan = plan_blocking(features)
     n_distinct = features.height
-    del features
+    with tempfile.TemporaryDirectory(prefix="warmpool-resolve-") as scratch:
+        # Splink reads the features from a file, so this process does not hold them (and the plan's
+        # key columns) while DuckDB scores: the peak is the larger of the two, not their sum
+        path = Path(scratch) / "features.parquet"
+        with_block_keys(features, plan).write_parquet(path, compression="lz4", statistics=False)
+        del features
+        plan = dataclasses.replace(plan, keys=plan.keys.clear())
+        clusters, choice, quality = _cluster(path, n_distinct, plan, choice)
     ids = with_cluster_size(assign_stable_ids(clusters, previous))
     out = keys.join(ids, on=list(KEY_COLUMNS), how="left", maintain_order="left")
     return Resolution(out, n_distinct, choice, quality, plan)

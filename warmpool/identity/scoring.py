@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import copy
 import logging
+from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 from splink import Linker
 
 from warmpool.identity import backends
 from warmpool.identity.blocking import BlockingPlan
-from warmpool.identity.features import smoothed_term_frequencies, splink_table
+from warmpool.identity.features import smoothed_term_frequencies, splink_columns, splink_table, tf_levels
 from warmpool.identity.keys import ordered_pair, record_key_expr, record_keys
 from warmpool.identity.model import TrainedModel, settings_for_size
 
@@ -60,7 +62,9 @@ def _linker(db_api: Any, records, settings: dict, term_frequencies: dict[str, pl
     return linker
 
 
-def _register(db_api: Any, features: pl.DataFrame, name: str):
+def _register(db_api: Any, features: pl.DataFrame | Path, name: str):
+    if isinstance(features, Path):
+        return backends.register_file(db_api, features, name, splink_columns(pq.read_schema(features).names))
     return backends.register(db_api, splink_table(features), name)
 
 
@@ -92,17 +96,23 @@ def _link_edges(pred, threshold: float) -> pl.DataFrame:
     return df.with_columns(pl.col("unique_id_l").cast(pl.Int64), pl.col("unique_id_r").cast(pl.Int64))
 
 
-def score_links(features: pl.DataFrame, model: TrainedModel, threshold: float | None = None,
+def score_links(features: pl.DataFrame | Path, model: TrainedModel, threshold: float | None = None,
                 plan: BlockingPlan | None = None) -> pl.DataFrame:
     """``unique_id_l, unique_id_r, match_probability, match_weight`` of every blocked pair at/above
     ``threshold`` (default: the model's); blocked by ``plan`` (default: the model's own rules; its key
-    columns must be in ``features``: ``blocking.with_block_keys``)."""
+    columns must be in ``features``: ``blocking.with_block_keys``). ``features``: a frame, or a parquet
+    file of one (read by the backend as it goes: a large input is then not held in this process)."""
     t = model.threshold_match_probability if threshold is None else threshold
+    if isinstance(features, Path):
+        records = pq.read_metadata(features).num_rows
+        tf_columns = [c for c in tf_levels(model) if c in pq.read_schema(features).names]
+        term_frequencies = smoothed_term_frequencies(pl.read_parquet(features, columns=tf_columns), model)
+    else:
+        records, term_frequencies = features.height, smoothed_term_frequencies(features, model)
     db_api = backends.db_api()
     try:
         linker = _linker(db_api, _register(db_api, features, "records"),
-                         with_plan(settings_for_size(model, features.height), plan),
-                         smoothed_term_frequencies(features, model))
+                         with_plan(settings_for_size(model, records), plan), term_frequencies)
         return _link_edges(linker.inference.predict(threshold_match_probability=t, **_NEVER_WARN), t)
     finally:
         backends.close(db_api)
