@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from warmpool.identity.blocking import KEY_PREFIX
 from warmpool.identity.keys import KEY_SEP, ordered_pair, record_key_expr, record_keys, split_key
 from warmpool.identity.model import TrainedModel
 from warmpool.identity.normalize import KEY_COLUMNS
@@ -264,16 +267,32 @@ def cluster_with_decisions(keys: list[str], features: pl.DataFrame | None, pairs
 # ---------------------------------------------------------------------------------------------
 # clustering frames in memory (no warehouse, no decisions)
 
-def guard_components(features: pl.DataFrame, comp: np.ndarray, edges: pl.DataFrame, model: TrainedModel,
+def _rows_in_groups_of_three(features: pl.DataFrame | Path, comp: np.ndarray) -> tuple[pl.DataFrame, np.ndarray]:
+    """The feature rows of components with 3+ records (the only ones that can hold a contradiction)
+    and their labels: from a frame, or read from a parquet file of one (a blocking plan's key columns
+    left out) without loading the rest."""
+    mask = np.bincount(comp)[comp] >= 3
+    if isinstance(features, pl.DataFrame):
+        return features.filter(pl.Series(mask)), comp[mask]
+    wanted = pl.LazyFrame({"unique_id": np.flatnonzero(mask).astype(np.int64)})
+    columns = [c for c in pq.read_schema(features).names if not c.startswith(KEY_PREFIX)]
+    rows = pl.scan_parquet(features).select(columns).join(wanted, on="unique_id", how="semi", maintain_order="left")
+    return rows.collect(engine="streaming"), comp[mask]
+
+
+def guard_components(features: pl.DataFrame | Path, comp: np.ndarray, edges: pl.DataFrame, model: TrainedModel,
                      threshold: float) -> np.ndarray:
     """Component labels with the guard against chaining applied (a new label per cut part).
 
+    ``features``: a frame, or a parquet file of one whose ``unique_id`` is the row position.
     ``edges``: ``unique_id_l, unique_id_r, match_weight`` (row positions of ``features``): every
     link of the components in ``comp`` that may need re-clustering.
     """
-    contradictions = contradicting_pairs(features, comp, model)
+    contradictions = contradicting_pairs(*_rows_in_groups_of_three(features, comp), model)
     if not contradictions:
         return comp
+    if isinstance(features, Path):
+        features = pl.read_parquet(features, columns=list(KEY_COLUMNS))
     keys = pl.DataFrame({"_k": record_keys(features), "_row": np.arange(features.height, dtype=np.int64)})
     firsts = pl.DataFrame({"_k": [a for a, _ in contradictions]}, schema={"_k": pl.String})
     hit = np.unique(comp[keys.join(firsts, on="_k", how="semi")["_row"].to_numpy()])

@@ -24,9 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import pyarrow.parquet as pq
 
-from warmpool.identity.blocking import KEY_PREFIX, BlockingPlan, plan_blocking, with_block_keys
+from warmpool.identity.blocking import BlockingPlan, plan_blocking, with_block_keys
 from warmpool.identity.clustering import components, guard_components, label_clusters
 from warmpool.identity.estimate import ModelChoice, ThresholdChoice, choose_model, expected_quality, threshold_from_scores
 from warmpool.identity.features import (add_term_counts, features_for_model, smoothed_term_frequencies, term_counts,
@@ -129,12 +128,8 @@ def _cluster(features: Path, records: int, plan: BlockingPlan, choice: ModelChoi
         choice = dataclasses.replace(choice, model=model)
     edges = scored.filter(pl.col("match_probability") >= model.threshold_match_probability)
     del scored
-    comp = components(records, edges)
-    # the features again (not the plan's keys) for the guard: Splink's memory is released by now
-    frame = pl.read_parquet(features, columns=[c for c in pq.read_schema(features).names
-                                               if not c.startswith(KEY_PREFIX)])
-    comp = guard_components(frame, comp, edges, model, model.threshold_match_probability)
-    return label_clusters(frame, comp), choice, quality
+    comp = guard_components(features, components(records, edges), edges, model, model.threshold_match_probability)
+    return label_clusters(pl.read_parquet(features, columns=[*KEY_COLUMNS, "unique_id"]), comp), choice, quality
 
 
 def resolve_records(contract: pl.DataFrame, previous=None, *, mode: str = "auto",
