@@ -14,6 +14,7 @@ import re
 import unicodedata
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Callable, Iterable
 from urllib.parse import unquote
@@ -578,16 +579,19 @@ def _blank_to_null(col: str) -> pl.Expr:
 
 
 def to_contract_frame(records) -> pl.DataFrame:
-    """Any pandas/polars frame -> polars, every contract column present as text (missing -> null).
+    """Any pandas/polars frame (or a polars LazyFrame, collected streaming) -> polars, every contract
+    column present as text (missing -> null).
 
     ``OPTIONAL_COLUMNS`` present in the input are kept (as text) after the contract columns; any
     other column is dropped.
     """
-    df = records if isinstance(records, pl.DataFrame) else pl.from_pandas(records)
-    missing = [c for c in CONTRACT_COLUMNS if c not in df.columns]
+    df = records if isinstance(records, (pl.DataFrame, pl.LazyFrame)) else pl.from_pandas(records)
+    columns = df.collect_schema().names()
+    missing = [c for c in CONTRACT_COLUMNS if c not in columns]
     df = df.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in missing])
-    extra = [c for c in OPTIONAL_COLUMNS if c in df.columns]
-    return df.select([_blank_to_null(c) for c in (*CONTRACT_COLUMNS, *extra)])
+    extra = [c for c in OPTIONAL_COLUMNS if c in columns]
+    out = df.select([_blank_to_null(c) for c in (*CONTRACT_COLUMNS, *extra)])
+    return out.collect(engine="streaming") if isinstance(out, pl.LazyFrame) else out
 
 
 def _has_several(df: pl.DataFrame, col: str) -> bool:
@@ -634,18 +638,37 @@ def normalize_records(records) -> pl.DataFrame:
     record has several). First / last names empty in a record are taken from its ``full_name``.
     """
     df = to_contract_frame(records)
+    # what depends on the whole input is decided once: which columns are lists, the date order
+    whole = _WholeInput(_has_several(df, "email"), _has_several(df, "phone"),
+                        date_order(df["date_of_birth"].drop_nulls().unique().to_list())
+                        if "date_of_birth" in df.columns else "dmy")
     with _worker_pool(df.height) as pool:
-        return _normalize(df, pool)
+        parts = [_normalize(df.slice(start, NORMALIZE_CHUNK_RECORDS), pool, whole, start)
+                 for start in range(0, max(df.height, 1), NORMALIZE_CHUNK_RECORDS)]
+    return parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical", rechunk=False)
 
 
-def _normalize(df: pl.DataFrame, pool: Executor | None) -> pl.DataFrame:
-    out = pl.DataFrame({"unique_id": pl.int_range(0, df.height, eager=True, dtype=pl.Int64)})
+# Records are normalised this many at a time: every value is normalised on its own, so chunks give
+# the same features, and the intermediate frames and Python value lists of one chunk (several times
+# the chunk's size) are what a run holds beside its records, not those of all of them.
+NORMALIZE_CHUNK_RECORDS = 500_000
+
+
+@dataclass(frozen=True)
+class _WholeInput:
+    several_emails: bool
+    several_phones: bool
+    date_order: str
+
+
+def _normalize(df: pl.DataFrame, pool: Executor | None, whole: _WholeInput, first_id: int) -> pl.DataFrame:
+    out = pl.DataFrame({"unique_id": pl.int_range(first_id, first_id + df.height, eager=True, dtype=pl.Int64)})
     str_t, list_t = pl.String, pl.List(pl.String)
     names = _names(df, pool)
 
     country = _map_distinct(df, ["country"], country_value, "v", str_t)
     work = df.with_columns(country.alias("country_norm"))
-    several_emails, several_phones = _has_several(df, "email"), _has_several(df, "phone")
+    several_emails, several_phones = whole.several_emails, whole.several_phones
     if several_emails:
         email_list = _map_distinct(df, ["email"], email_values, "v", list_t, pool)
         email = email_list.list.first()
@@ -677,9 +700,8 @@ def _normalize(df: pl.DataFrame, pool: Executor | None) -> pl.DataFrame:
     if several_phones:
         out = out.with_columns(phone_list=phone_list)
     if "date_of_birth" in df.columns:
-        order = date_order(df["date_of_birth"].drop_nulls().unique().to_list())
-        out = out.with_columns(dob_norm=_map_distinct(df, ["date_of_birth"], partial(date_value, order=order), "v",
-                                                      str_t, pool))
+        out = out.with_columns(dob_norm=_map_distinct(df, ["date_of_birth"], partial(date_value, order=whole.date_order),
+                                                      "v", str_t, pool))
     if "address_line" in df.columns:
         out = out.with_columns(address_norm=_map_distinct(df, ["address_line"], address_value, "v", str_t, pool))
     if "postcode" in df.columns:
