@@ -152,7 +152,7 @@ def resolve_records(contract: pl.DataFrame, previous=None, *, mode: str = "auto"
         # Splink reads the features from a file, so this process does not hold them (and the plan's
         # key columns) while DuckDB scores: the peak is the larger of the two, not their sum
         path = Path(scratch) / "features.parquet"
-        with_block_keys(features, plan).write_parquet(path, compression="lz4", statistics=False)
+        with_block_keys(features.lazy(), plan).sink_parquet(path, compression="lz4", statistics=False)
         del features
         plan = dataclasses.replace(plan, keys=plan.keys.clear())
         clusters, choice, quality = _cluster(path, n_distinct, plan, choice)
