@@ -8,7 +8,9 @@ and ``match_incremental`` (new records against an already-resolved frame). A run
     model         the saved model, or one adapted to this input (estimate.choose_model: auto | saved | adapt)
     blocking      rules from the populated columns, counted and tightened where blocks explode (blocking)
     score         every blocked pair down to ``SCORE_FLOOR``; an adapted model's threshold is chosen
-                  from that score distribution (estimate.threshold_from_scores)
+                  from that score distribution (estimate.threshold_from_scores). The features go to
+                  a scratch parquet file that DuckDB reads within its own memory limit while this
+                  process lets go of them (at 5M records the features alone are ~2.5 GB)
     cluster       connected components of the links, with the guard against chaining
     ids           stable person ids
 
