@@ -271,7 +271,8 @@ def _rows_in_groups_of_three(features: pl.DataFrame | Path, comp: np.ndarray) ->
     """The feature rows of components with 3+ records (the only ones that can hold a contradiction)
     and their labels: from a frame, or read from a parquet file of one (a blocking plan's key columns
     left out) without loading the rest."""
-    mask = np.bincount(comp)[comp] >= 3
+    _, group, sizes = np.unique(comp, return_inverse=True, return_counts=True)  # labels may be negative
+    mask = sizes[group] >= 3
     if isinstance(features, pl.DataFrame):
         return features.filter(pl.Series(mask)), comp[mask]
     wanted = pl.LazyFrame({"unique_id": np.flatnonzero(mask).astype(np.int64)})
