@@ -189,7 +189,8 @@ def scale(records: int, seed: int = SCALE_SEED) -> list[BenchResult]:
 
 
 # The scale sizes: 1M by default; IDENTITY_SCALE=1000000,2000000,5000000 for the growth table (the
-# 5M world takes ~25 min to generate here and is cached under data/bench/identity_external/worlds).
+# 5M world took 1,049 s to generate here, niced on a loaded machine, 180 MB peak; it is cached under
+# data/bench/identity_external/worlds, 0.9 GB; resolving it spills ~9 GB to DuckDB's temp folder).
 def scale_sizes(quick: bool) -> list[int]:
     if quick:
         return [50_000]
