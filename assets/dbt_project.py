@@ -22,6 +22,9 @@ POOL_RECORDS_SELECT = "+int_source_records"
 # After the sends, a third invocation rebuilds what reads the send ledger (loaded right after sending),
 # so the campaign report of a run counts that run's own sends.
 CAMPAIGN_REPORTS_SELECT = "stg_campaigns__sends+"
+# Segment membership is written by a Python step after the marts it reads (warmpool/segments.py, on either
+# warehouse engine); a fourth invocation then builds what reads it (audience_members) and its source tests.
+AUDIENCES_SELECT = "source:marts.segment_members+"
 
 
 def dbt_resource() -> DbtCliResource:
@@ -55,13 +58,14 @@ def _meta(node: dict) -> dict:
 
 
 def parquet_exports() -> ExportPolicy:
-    """The export policy from the marts' YAML: every model with `meta: {export: parquet}`, each with its
+    """The export policy from the marts' YAML: every model (or source table) with `meta: {export: parquet}`, each with its
     columns marked `meta: {personal: true}`; those also marked `meta: {aggregate: true}` (rows are
     groups, never people) are exported a second time without their personal columns."""
     personal, aggregates = {}, set()
-    for node in load_manifest()["nodes"].values():
+    manifest = load_manifest()
+    for node in [*manifest["nodes"].values(), *manifest["sources"].values()]:  # sources: marts written in Python
         meta = _meta(node)
-        if node["resource_type"] == "model" and meta.get("export") == "parquet":
+        if node["resource_type"] in ("model", "source") and meta.get("export") == "parquet":
             personal[node["name"]] = sorted(name for name, column in (node.get("columns") or {}).items()
                                             if _meta(column).get("personal"))
             if meta.get("aggregate"):

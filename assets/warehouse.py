@@ -1,8 +1,10 @@
-"""The warehouse: dbt assets (dagster-dbt) and the read-only parquet export of the marts.
+"""The warehouse: dbt assets (dagster-dbt), the Python steps between them, and the read-only parquet
+export of the marts.
 
 dbt runs in two invocations around identity resolution: phase 1 builds the source records that
-identity reads, phase 2 everything that needs person ids; a third, after the campaign sends, builds
-what reads the send ledger (the campaign report). dbt tests surface as asset checks; a
+identity reads, phase 2 everything that needs person ids but the audiences; then the segment members
+are written (`warmpool/segments.py`) and a third invocation builds the audiences that read them; a
+fourth, after the campaign sends, builds what reads the send ledger (the campaign report). dbt tests surface as asset checks; a
 failing test fails the step, so downstream audiences and sends do not run.
 """
 from typing import Any, Mapping
@@ -10,10 +12,11 @@ from typing import Any, Mapping
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from assets.dbt_project import CAMPAIGN_REPORTS_SELECT, MANIFEST_PATH, POOL_RECORDS_SELECT, parquet_exports
+from assets.dbt_project import AUDIENCES_SELECT, CAMPAIGN_REPORTS_SELECT, MANIFEST_PATH, POOL_RECORDS_SELECT, parquet_exports
 from assets.resources import WAREHOUSE_POOL, WarehouseResource, run_settings
 from warmpool import tables
 from warmpool.exports import export_marts
+from warmpool.segments import write_segment_members
 from warmpool.spellings import write_spellings
 
 
@@ -45,9 +48,26 @@ def dbt_pool_records(context: dg.AssetExecutionContext, dbt: DbtCliResource, war
     yield from _dbt_build(context, dbt, warehouse)
 
 
-@dbt_assets(manifest=MANIFEST_PATH, exclude=f"{POOL_RECORDS_SELECT} {CAMPAIGN_REPORTS_SELECT}", name="dbt_marts",
-            dagster_dbt_translator=TRANSLATOR, pool=WAREHOUSE_POOL)
+@dbt_assets(manifest=MANIFEST_PATH, exclude=f"{POOL_RECORDS_SELECT} {AUDIENCES_SELECT} {CAMPAIGN_REPORTS_SELECT}",
+            name="dbt_marts", dagster_dbt_translator=TRANSLATOR, pool=WAREHOUSE_POOL)
 def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    yield from _dbt_build(context, dbt, warehouse)
+
+
+@dg.asset(key=tables.SEGMENT_MEMBERS.split("."),
+          deps=[dg.AssetKey(t.split(".")) for t in (tables.DIM_CANDIDATES, tables.FCT_APPLICATIONS,
+                                                     tables.FCT_PIPELINE_MEMBERS, tables.SEGMENT_DEFINITIONS)],
+          group_name=DBT_LAYER_GROUPS["marts"], kinds={"python"}, pool=WAREHOUSE_POOL,
+          description="Who is in each segment of config/segments (warmpool/segments.py compiles each to SQL), as "
+                      "of the run's as_of; read by dbt's audience_members. On DuckDB and PostgreSQL alike.")
+def segment_members(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    rows = write_segment_members(run_settings(warehouse), warehouse.as_of)
+    return dg.MaterializeResult(metadata={"segment_members": dg.MetadataValue.int(rows)})
+
+
+@dbt_assets(manifest=MANIFEST_PATH, select=AUDIENCES_SELECT, exclude=CAMPAIGN_REPORTS_SELECT, name="dbt_audiences",
+            dagster_dbt_translator=TRANSLATOR, pool=WAREHOUSE_POOL)
+def dbt_audiences(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     yield from _dbt_build(context, dbt, warehouse)
 
 
@@ -93,4 +113,5 @@ def marts_export(context: dg.AssetExecutionContext, warehouse: WarehouseResource
                                           "folder": dg.MetadataValue.path(str(settings.exports_dir))})
 
 
-defs = dg.Definitions(assets=[dbt_pool_records, spellings, dbt_marts, dbt_campaign_reports, marts_export])
+defs = dg.Definitions(assets=[dbt_pool_records, spellings, dbt_marts, segment_members, dbt_audiences,
+                             dbt_campaign_reports, marts_export])

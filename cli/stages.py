@@ -27,6 +27,8 @@ STEP_LABELS = {
     "identity__source_record_person": "identity resolution (Splink)",
     "spellings": "names, places, skills normalised",
     "dbt_marts": "dbt phase 2: marts",
+    "marts__segment_members": "segment members",
+    "dbt_audiences": "dbt: campaign audiences",
     "marts_export": "parquet exports of the marts",
     "audience_files": "audience files",
     "campaign_sends": "campaign sends (SMTP)",
@@ -221,6 +223,8 @@ class StageReport:
                             reverse=True)
             top = ", ".join(f"{table} {n:,}" for n, table in loaded[:3]) + (", ..." if len(loaded) > 3 else "")
             return f"{sum(n for n, _ in loaded):,} rows loaded" + (f" ({top})" if loaded else "")
+        if "segment_members" in first:
+            return f"{_n(first['segment_members'])} people in segments (marts.segment_members)"
         if "distinct_values" in first:
             return ", ".join(f"{m['_table']} {_n(m['distinct_values'])}" for m in metadata)
         if "embedded" in first:

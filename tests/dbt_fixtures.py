@@ -28,9 +28,11 @@ import duckdb
 
 from warmpool.config import DBT_PROJECT_DIR
 
-# The two dbt invocations around identity resolution (dbt_project/dbt_project.yml).
+# The dbt invocations around the Python steps (assets/dbt_project.py): phase 1 before identity, phase 2
+# after it (the spellings between), then the segment members (warmpool/segments.py) and the audiences.
 PHASE_1 = ["--select", "+int_source_records"]
-PHASE_2 = ["--exclude", "+int_source_records"]
+PHASE_2 = ["--exclude", "+int_source_records", "source:marts.segment_members+"]
+AUDIENCES = ["--select", "source:marts.segment_members+"]
 
 
 def dbt(tmp: Path, *args: str, command: tuple[str, ...] = ("build",)):

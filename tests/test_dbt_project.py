@@ -15,10 +15,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dbt_fixtures import (CONTACTABLE, EXPECTED_AUDIENCES, NOT_CONTACTABLE, PHASE_1, PHASE_2, build_raw_warehouse,
+from dbt_fixtures import (AUDIENCES, CONTACTABLE, EXPECTED_AUDIENCES, NOT_CONTACTABLE, PHASE_1, PHASE_2, build_raw_warehouse,
                           write_stand_in_identity)
 from dbt_fixtures import dbt as _dbt
 from warmpool.config import get_settings
+from warmpool.segments import write_segment_members
 from warmpool.spellings import write_spellings
 
 RESOLVE_CONTRACT = ["source", "source_record_id", "first_name", "last_name", "email", "phone", "city", "region",
@@ -52,6 +53,8 @@ def warehouse(tmp_path_factory):
         write_spellings(dataclasses.replace(get_settings(), warehouse_file=path))
         started = time.perf_counter()
         _dbt(tmp, *PHASE_2)
+        write_segment_members(dataclasses.replace(get_settings(), warehouse_file=path))
+        _dbt(tmp, *AUDIENCES)
         timings["phase_2"] = time.perf_counter() - started
         yield path, timings, tmp
     finally:

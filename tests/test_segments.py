@@ -117,7 +117,7 @@ def test_shipped_segments_load_and_round_trip_through_the_warehouse(warehouse):
     assert {"active-engineering-and-data", "sales-silver-medalists"} <= set(segments)
     assert load_segments_table(warehouse, segments) == len(segments)
     stored = warehouse.execute("select segment, version, definition from raw_campaigns.segments").fetchall()
-    # what dbt's segment_members runs from the stored definitions equals the direct answer
+    # what write_segment_members runs from the stored definitions equals the direct answer
     rows = members_from_definitions(warehouse, stored, NOW)
     for name, segment in segments.items():
         assert sorted(p for s, _, p in rows if s == name) == segment_person_ids(warehouse, segment, NOW)

@@ -26,24 +26,29 @@ pipeline of the search area; or a list of pipeline names, any case; ``not: {in_p
 "not in"; ``marts.fct_pipeline_members``). Values are checked against the
 vocabularies; an error names the file and the key path (``where.all[1].country``).
 
-``compile_segment`` is the one place a segment becomes SQL; ``segment_person_ids`` runs it.
+``compile_segment`` is the one place a segment becomes SQL (SQL DuckDB and PostgreSQL both run);
+``segment_person_ids`` runs it; ``write_segment_members`` writes every segment's members to
+``marts.segment_members`` on the configured warehouse.
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import polars as pl
 
 from warmpool import tables
-from warmpool.config import CONFIG_DIR, load_yaml_mapping
+from warmpool.config import CONFIG_DIR, Settings, load_yaml_mapping
 from warmpool.eeo import EeoFilterError, refuse_eeo_filters
 from warmpool.places import Gazetteer
 from warmpool.vocabulary import job_families, job_family
+from warmpool.warehouse import open_warehouse, replace_table_on, rewrite_table, table_exists
 
 SEGMENTS_DIR = CONFIG_DIR / "segments"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -257,12 +262,10 @@ def _compile_pipelines(value, now):
     return sql + " and lower(p.pipeline_name) in (select unnest(?::varchar[])))", [[v.lower() for v in value]]
 
 
-def _compile_skills(value, now):
-    return ("list_has_any(string_split(lower(coalesce(c.skills, '')), ';'), ?::varchar[])", [list(value)])
-
-
-def _compile_sources(value, now):
-    return ("list_has_any(string_split(lower(coalesce(c.sources, '')), ';'), ?::varchar[])", [list(value)])
+# The compiled SQL is what DuckDB and PostgreSQL both accept (the warehouse is either): string_to_array,
+# && (lists overlap), = any(list), unnest, ?::varchar[].
+def _any_of_list(column: str):
+    return lambda value, now: (f"string_to_array(lower(coalesce({column}, '')), ';') && ?::varchar[]", [list(value)])
 
 
 TALENT_TYPE_SQL = {
@@ -270,8 +273,8 @@ TALENT_TYPE_SQL = {
     "prospect": "coalesce(c.application_count, 0) = 0",
     "silver_medalist": "c.is_silver_medalist",
     "alumni": "coalesce(c.is_hired, false)",
-    "talent_network": f"list_contains(string_split(coalesce(c.sources, ''), ';'), '{tables.SOURCE_TALENT_NETWORK}')",
-    "referral": f"list_contains(string_split(coalesce(c.sources, ''), ';'), '{tables.SOURCE_REFERRAL}')",
+    "talent_network": f"'{tables.SOURCE_TALENT_NETWORK}' = any(string_to_array(coalesce(c.sources, ''), ';'))",
+    "referral": f"'{tables.SOURCE_REFERRAL}' = any(string_to_array(coalesce(c.sources, ''), ';'))",
 }
 
 
@@ -286,13 +289,13 @@ FILTERS: dict[str, Filter] = {
     "region": Filter(_lower_names, _in_list("c.region")),
     "country": Filter(_vocab(lambda v: Gazetteer().country_code(v), "a country (name, ISO code or a known alias)"),
                       _in_list("c.country_code")),
-    "skills": Filter(_lower_names, _compile_skills),
+    "skills": Filter(_lower_names, _any_of_list("c.skills")),
     "seniority": Filter(_choice(SENIORITIES, "a seniority"), _in_list("c.seniority")),
     "years_experience": Filter(_range, _compile_range),
     "talent_type": Filter(_choice(TALENT_TYPES, "a talent type"), _compile_talent_type),
     "heat_band": Filter(_choice(HEAT_BANDS, "a heat band"), _in_list("c.heat_band")),
     "silver_medalist": Filter(_silver, _compile_silver),
-    "source": Filter(_lower_names, _compile_sources),
+    "source": Filter(_lower_names, _any_of_list("c.sources")),
     "consent_basis": Filter(_choice(CONSENT_BASES, "a consent basis"), _in_list("c.consent_basis")),
     "last_activity": Filter(_activity, _compile_activity),
     "in_pipeline": Filter(_pipelines, _compile_pipelines),
@@ -303,7 +306,8 @@ FILTERS: dict[str, Filter] = {
 
 @dataclass(frozen=True)
 class CompiledSegment:
-    """``select person_id from marts.dim_candidates c where ...`` with its parameters (DuckDB)."""
+    """``select person_id from marts.dim_candidates c where ...`` with its parameters (``?``), in SQL that
+    DuckDB and PostgreSQL both run."""
     sql: str
     params: list
     predicate: str   # the where clause alone (over alias `c`), for callers that join it elsewhere
@@ -334,14 +338,14 @@ def compile_segment(segment: Segment, now: dt.datetime | None = None,
 
 
 def segment_person_ids(con, segment: Segment, now: dt.datetime | None = None) -> list[str]:
-    """The person ids a segment selects today (a DuckDB connection to the warehouse)."""
+    """The person ids a segment selects today (a connection to the warehouse, either engine)."""
     compiled = compile_segment(segment, now)
     return [r[0] for r in con.execute(compiled.sql, compiled.params).fetchall()]
 
 
 def count_segment(con, segment: Segment, now: dt.datetime | None = None) -> int:
     compiled = compile_segment(segment, now)
-    return con.execute(f"select count(*) from ({compiled.sql})", compiled.params).fetchall()[0][0]
+    return con.execute(f"select count(*) from ({compiled.sql}) as members", compiled.params).fetchall()[0][0]
 
 
 def describe_condition(where: dict, indent: int = 0) -> str:
@@ -357,24 +361,13 @@ def describe_condition(where: dict, indent: int = 0) -> str:
 
 
 def load_segments_table(con, segments: dict[str, Segment] | None = None) -> int:
-    """(Re)write ``raw_campaigns.segments`` in one transaction (dbt builds ``marts.segment_members``
-    from it); files are validated before the transaction, so a bad file leaves the old table."""
+    """(Re)write ``raw_campaigns.segments`` in one transaction on a warehouse connection (either engine;
+    ``write_segment_members`` runs them); files are validated before the transaction, so a bad file leaves the old table."""
     rows = [s.as_row() for s in (segments if segments is not None else load_segments()).values()]
-    con.execute("begin transaction")
-    try:
-        con.execute(f"create schema if not exists {tables.RAW_CAMPAIGNS}")
-        con.execute(f"""create or replace table {tables.SEGMENT_DEFINITIONS} (
-            segment varchar not null primary key, version integer not null, definition_hash varchar not null,
-            description varchar, definition varchar not null)""")
-        if rows:
-            con.executemany(f"insert into {tables.SEGMENT_DEFINITIONS} values (?, ?, ?, ?, ?)",
-                            [[r["segment"], r["version"], r["definition_hash"], r["description"], r["definition"]]
-                             for r in rows])
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    return len(rows)
+    columns = ["segment", "version", "definition_hash", "description", "definition"]
+    return rewrite_table(con, tables.SEGMENT_DEFINITIONS, """
+        segment varchar not null primary key, version integer not null, definition_hash varchar not null,
+        description varchar, definition varchar not null""", columns, [[r[c] for c in columns] for r in rows])
 
 
 def members_from_definitions(con, definitions: list[tuple[str, int, str]], now: dt.datetime | None) -> list[tuple]:
@@ -385,3 +378,25 @@ def members_from_definitions(con, definitions: list[tuple[str, int, str]], now: 
                                 f"{tables.SEGMENT_DEFINITIONS}:{name}")
         out.extend((name, int(version), pid) for pid in segment_person_ids(con, segment, now))
     return out
+
+
+def as_of_time(as_of: str | None) -> dt.datetime:
+    """"Now" of a run: its ``as_of`` day (``YYYY-MM-DD``, as dbt's var), else ``WARMPOOL_AS_OF``, else now."""
+    day = as_of or os.environ.get("WARMPOOL_AS_OF")
+    return (dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone.utc) if day
+            else dt.datetime.now(dt.timezone.utc))
+
+
+def write_segment_members(settings: Settings | None = None, as_of: str | None = None) -> int:
+    """Rewrite ``marts.segment_members`` (one row per segment and person, as of ``as_of``) from the stored
+    definitions over the marts, on the configured warehouse (DuckDB or PostgreSQL): the step between the
+    marts and ``audience_members`` (dbt reads it as a source). Returns the rows written."""
+    with open_warehouse(settings) as con:
+        # a warehouse whose campaign definitions were never loaded has no segments yet
+        definitions = (con.execute(f"select segment, version, definition from {tables.SEGMENT_DEFINITIONS} "
+                                   "order by segment").fetchall()
+                       if table_exists(con, tables.SEGMENT_DEFINITIONS) else [])
+        rows = members_from_definitions(con, definitions, as_of_time(as_of))
+        frame = pl.DataFrame(rows, schema={"segment": pl.String, "segment_version": pl.Int64, "person_id": pl.String},
+                             orient="row")
+        return replace_table_on(con, tables.SEGMENT_MEMBERS, frame)

@@ -5,7 +5,10 @@ The warehouse is the DuckDB file (default) or a PostgreSQL database (``Settings.
 reach the configured warehouse asks here: dlt's destination (``pipelines/_runner.py``), dbt's target
 (``dbt_target``), Splink's Postgres backend (``sqlalchemy_engine``), and the Python steps that read a
 query into a polars frame or replace a table with one on whichever engine is configured
-(``read_frame``, ``replace_table``). ``connect``/``warehouse`` open the DuckDB file.
+(``read_frame``, ``replace_table``), or hold a connection to it for several statements
+(``open_warehouse``: a DuckDB connection, or ``PostgresConnection``, which answers the part of DuckDB's
+connection interface the steps use). ``connect``/``warehouse`` open the DuckDB file itself (the steps
+that only make sense on it: compaction, erasure, identity's own pool file).
 
 DuckDB allows one writing process per file. Writers (the Dagster run: dlt, identity, dbt,
 activation) run one at a time inside a single run; everything else (dashboards, notebooks, the
@@ -43,7 +46,8 @@ def warehouse(path: Path | None = None, *, read_only: bool = False) -> Iterator[
         con.close()
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:
+def table_exists(con: "WarehouseConnection", qualified_name: str) -> bool:
+    """Whether ``schema.table`` exists, on either engine's connection."""
     schema, _, name = qualified_name.rpartition(".")
     # fetchall: DuckDB 2 refuses further work on a connection while a result is only partly read.
     rows = con.execute(
@@ -160,31 +164,112 @@ def _postgres_type(name: str, dtype: pl.DataType) -> str:
     return found
 
 
+class PostgresConnection:
+    """A connection to the PostgreSQL warehouse that answers what the steps ask of a DuckDB connection:
+    ``execute(sql, params)`` with ``?`` placeholders (``%s`` for psycopg2), then ``fetchall``,
+    ``fetchone``, ``description``, ``pl`` or ``df``; ``executemany``; ``begin transaction`` / ``commit``
+    / ``rollback`` as statements (the connection runs in autocommit otherwise). The SQL itself must be
+    what both engines accept. ``?`` inside a string literal is not supported (never needed so far)."""
+
+    engine = "postgres"
+
+    def __init__(self, pg: PostgresTarget):
+        import psycopg2  # the PostgreSQL driver only where a Postgres warehouse is used
+
+        self._con = psycopg2.connect(host=pg.host, port=pg.port, user=pg.user, dbname=pg.database,
+                                     password=pg.password)
+        # PostgreSQL's numeric (avg, round, sums of decimals) as floats, as DuckDB's doubles arrive
+        numeric = psycopg2.extensions.new_type(psycopg2.extensions.DECIMAL.values, "NUMERIC_AS_FLOAT",
+                                               lambda value, cursor: float(value) if value is not None else None)
+        psycopg2.extensions.register_type(numeric, self._con)
+        self._con.autocommit = True  # explicit `begin transaction` ... `commit` where a step wants one
+        self._cursor: Any = None
+
+    @staticmethod
+    def _placeholders(sql: str, params: Any) -> str:
+        return sql if params is None else sql.replace("%", "%%").replace("?", "%s")
+
+    def execute(self, sql: str, params: Any = None) -> "PostgresConnection":
+        cursor = self._con.cursor()
+        cursor.execute(self._placeholders(sql, params), params)
+        self._cursor = cursor
+        return self
+
+    def executemany(self, sql: str, rows: Any) -> "PostgresConnection":
+        cursor = self._con.cursor()
+        cursor.executemany(self._placeholders(sql, ()), rows)
+        self._cursor = cursor
+        return self
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    def fetchall(self) -> list[tuple]:
+        return self._cursor.fetchall()
+
+    def fetchone(self) -> tuple | None:
+        return self._cursor.fetchone()
+
+    def pl(self) -> pl.DataFrame:
+        columns = [d[0] for d in self._cursor.description]
+        return pl.DataFrame(self._cursor.fetchall(), schema=columns, orient="row", infer_schema_length=None)
+
+    def df(self) -> Any:
+        return self.pl().to_pandas()
+
+    def copy_from_csv(self, qualified_name: str, rows: io.BytesIO) -> None:
+        self._con.cursor().copy_expert(f"copy {qualified_name} from stdin with (format csv, null '\\N')", rows)
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> "PostgresConnection":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+WarehouseConnection = duckdb.DuckDBPyConnection | PostgresConnection
+
+
 @contextmanager
-def _postgres(pg: PostgresTarget) -> Iterator[Any]:
-    import psycopg2  # the PostgreSQL driver only where a Postgres warehouse is used
-
-    con = psycopg2.connect(host=pg.host, port=pg.port, user=pg.user, dbname=pg.database, password=pg.password)
-    try:
-        with con:  # one transaction: committed on success, rolled back on error
-            yield con
-    finally:
-        con.close()
-
-
-def read_frame(sql: str, settings: Settings | None = None) -> pl.DataFrame:
-    """A query's result from the configured warehouse (DuckDB file or PostgreSQL) as a polars frame.
-    Keep the SQL to what both engines share (dbt's cross-database subset)."""
+def open_warehouse(settings: Settings | None = None, *, read_only: bool = False) -> Iterator[WarehouseConnection]:
+    """A connection to the configured warehouse: the DuckDB file (``read_only`` as asked) or PostgreSQL
+    (``read_only`` is the caller's promise there: the server takes other writers)."""
     s = settings or get_settings()
     pg = postgres_target(s)
     if pg is None:
-        with warehouse(s.warehouse_path) as con:
-            # through a relation: DuckDB 2 copies rows for arrow off a DB-API result
-            return pl.from_arrow(con.sql(sql).arrow().read_all())
-    with _postgres(pg) as con, con.cursor() as cursor:
-        cursor.execute(sql)
-        columns = [d[0] for d in cursor.description]
-        return pl.DataFrame(cursor.fetchall(), schema=columns, orient="row", infer_schema_length=None)
+        with warehouse(s.warehouse_path, read_only=read_only) as con:
+            yield con
+        return
+    with PostgresConnection(pg) as con:
+        yield con
+
+
+def warehouse_exists(settings: Settings | None = None) -> bool:
+    """Whether there is a warehouse to read: the DuckDB file exists, or a PostgreSQL one is configured."""
+    s = settings or get_settings()
+    return s.warehouse_url is not None or Path(s.warehouse_path).exists()
+
+
+def read_frame(sql: str, settings: Settings | None = None, params: Any = None) -> pl.DataFrame:
+    """A query's result from the configured warehouse (DuckDB file or PostgreSQL) as a polars frame.
+    Keep the SQL to what both engines share
+    (dbt's cross-database subset); parameters are ``?``."""
+    # not read-only: a DuckDB file that this process already holds open read-write (dbt-duckdb keeps its
+    # instance) refuses a second, read-only configuration
+    with open_warehouse(settings) as con:
+        return frame_of(con, sql, params)
+
+
+def frame_of(con: WarehouseConnection, sql: str, params: Any = None) -> pl.DataFrame:
+    """``read_frame`` on an open connection of either engine."""
+    if isinstance(con, PostgresConnection):
+        return con.execute(sql, params).pl()
+    # through a relation: DuckDB 2 copies rows for arrow off a DB-API result
+    return pl.from_arrow(con.sql(sql, params=params).arrow().read_all())
 
 
 def replace_duckdb_table(con: duckdb.DuckDBPyConnection, qualified_name: str, frame: pl.DataFrame) -> int:
@@ -202,20 +287,49 @@ def replace_duckdb_table(con: duckdb.DuckDBPyConnection, qualified_name: str, fr
 def replace_table(qualified_name: str, frame: pl.DataFrame, settings: Settings | None = None) -> int:
     """Replace ``schema.table`` in the configured warehouse with ``frame``, in one transaction (a reader
     sees the old table or the new one); returns the rows written."""
-    s = settings or get_settings()
+    with open_warehouse(settings) as con:
+        return replace_table_on(con, qualified_name, frame)
+
+
+def replace_table_on(con: WarehouseConnection, qualified_name: str, frame: pl.DataFrame) -> int:
+    """``replace_table`` on an open connection of either engine."""
+    if not isinstance(con, PostgresConnection):
+        return replace_duckdb_table(con, qualified_name, frame)
     schema, _, _ = qualified_name.rpartition(".")
-    pg = postgres_target(s)
-    if pg is None:
-        with warehouse(s.warehouse_path) as con:
-            return replace_duckdb_table(con, qualified_name, frame)
     columns = ", ".join(f'"{name}" {_postgres_type(name, dtype)}' for name, dtype in frame.schema.items())
     rows = io.BytesIO()
     # COPY's CSV: a null is the unquoted \N, an empty string stays "" (polars writes exactly that)
     frame.write_csv(rows, include_header=False, null_value=r"\N")
     rows.seek(0)
-    with _postgres(pg) as con, con.cursor() as cursor:
-        cursor.execute(f"create schema if not exists {schema}")
-        cursor.execute(f"drop table if exists {qualified_name}")
-        cursor.execute(f"create table {qualified_name} ({columns})")
-        cursor.copy_expert(f"copy {qualified_name} from stdin with (format csv, null '\\N')", rows)
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create schema if not exists {schema}")
+        con.execute(f"drop table if exists {qualified_name}")
+        con.execute(f"create table {qualified_name} ({columns})")
+        con.copy_from_csv(qualified_name, rows)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
     return frame.height
+
+
+def rewrite_table(con: WarehouseConnection, qualified_name: str, columns_sql: str, column_names: list[str],
+                  rows: list[list]) -> int:
+    """Drop and create ``schema.table`` with the column definitions ``columns_sql`` (SQL both engines
+    accept) and insert ``rows`` (values in ``column_names`` order), in one transaction on either engine's
+    connection, so a reader never sees it half-written; returns the rows written."""
+    schema, _, _ = qualified_name.rpartition(".")
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create schema if not exists {schema}")
+        con.execute(f"drop table if exists {qualified_name}")
+        con.execute(f"create table {qualified_name} ({columns_sql})")
+        if rows:
+            marks = ", ".join("?" for _ in column_names)
+            con.executemany(f"insert into {qualified_name} ({', '.join(column_names)}) values ({marks})", rows)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return len(rows)

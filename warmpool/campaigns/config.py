@@ -48,6 +48,7 @@ from warmpool.campaigns.audience import AUDIENCE_PRESETS, DEFAULT_PRESET
 from warmpool.config import CONFIG_DIR, load_yaml_mapping
 from warmpool.eeo import EeoFilterError, is_eeo_field, refuse_eeo_filters
 from warmpool.segments import load_segments
+from warmpool.warehouse import rewrite_table
 
 CAMPAIGNS_DIR = CONFIG_DIR / "campaigns"
 KINDS = ("nurture", "invite_to_apply")
@@ -295,28 +296,17 @@ def campaign_rows(campaigns: list[Campaign]) -> list[dict[str, Any]]:
 
 
 def load_campaigns_table(con, campaigns: list[Campaign] | None = None, dir: Path | str | None = None) -> int:
-    """(Re)write ``raw_campaigns.campaigns`` in a DuckDB connection in one transaction; returns the row count.
+    """(Re)write ``raw_campaigns.campaigns`` in one transaction on a warehouse connection (either engine); returns the row count.
 
     Files are loaded and validated before the transaction starts, so an invalid file leaves the
     previous table untouched.
     """
     rows = campaign_rows(campaigns if campaigns is not None else load_campaigns(dir))
-    con.execute("begin transaction")
-    try:
-        con.execute(f"create schema if not exists {tables.RAW_CAMPAIGNS}")
-        con.execute(f"""create or replace table {tables.CAMPAIGN_DEFINITIONS} (
-            campaign_id varchar not null primary key, name varchar not null, kind varchar not null,
-            subject varchar not null, template varchar not null, content_version varchar not null,
-            starts_at timestamptz not null, segment varchar)""")
-        if rows:
-            marks = ", ".join("?" for _ in CONTRACT_COLUMNS)
-            con.executemany(f"insert into {tables.CAMPAIGN_DEFINITIONS} ({', '.join(CONTRACT_COLUMNS)}) values ({marks})",
-                            [[row[c] for c in CONTRACT_COLUMNS] for row in rows])
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    return len(rows)
+    return rewrite_table(con, tables.CAMPAIGN_DEFINITIONS, """
+        campaign_id varchar not null primary key, name varchar not null, kind varchar not null,
+        subject varchar not null, template varchar not null, content_version varchar not null,
+        starts_at timestamptz not null, segment varchar""", list(CONTRACT_COLUMNS),
+                         [[row[c] for c in CONTRACT_COLUMNS] for row in rows])
 
 
 # --- helpers -------------------------------------------------------------------------------------

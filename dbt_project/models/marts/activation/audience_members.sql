@@ -31,7 +31,7 @@ person_email_keys as (
 
 segment_members as (
 
-    select * from {{ ref('segment_members') }}
+    select * from {{ source('marts', 'segment_members') }}
 
 ),
 
