@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional
 
 import dagster as dg
-import duckdb
 
 from assets.dbt_project import dbt_resource
 from warmpool.campaigns.provider_lists import ProviderListConfig
 from warmpool.config import AtsSettings, Settings, SmtpSettings, get_settings
 from warmpool.dbt_cli import dbt_vars, target_arg, vars_arg
-from warmpool.warehouse import warehouse
+from warmpool.warehouse import WarehouseConnection, open_warehouse
 
 DEPLOYMENT_ENV = "WARMPOOL_DEPLOYMENT"
 DEPLOYMENTS = ("local", "production")
@@ -48,7 +47,8 @@ def _set_fields(resource: dg.ConfigurableResource) -> dict[str, Any]:
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB warehouse file (raw, identity, staging, intermediate, marts)."""
+    """The warehouse (raw, identity, staging, intermediate, marts): the DuckDB file, or PostgreSQL when
+    `WARMPOOL_WAREHOUSE=postgresql://...` (warmpool.warehouse)."""
 
     path: Optional[str] = None  # default: warehouse.duckdb in the data folder (WARMPOOL_HOME)
     as_of: Optional[str] = None  # "today" for the dbt models (YYYY-MM-DD); default: the warehouse clock
@@ -57,8 +57,9 @@ class WarehouseResource(dg.ConfigurableResource):
         return Path(self.path) if self.path else get_settings().warehouse_path
 
     @contextmanager
-    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        with warehouse(self.file(), read_only=read_only) as con:
+    def connect(self, *, read_only: bool = False) -> Iterator[WarehouseConnection]:
+        """The configured warehouse (this resource's file, or PostgreSQL when a URL is configured)."""
+        with open_warehouse(dataclasses.replace(get_settings(), warehouse_file=self.file()), read_only=read_only) as con:
             yield con
 
     def dbt_vars(self) -> dict[str, str]:

@@ -2,7 +2,8 @@
 assets/validation.py runs each `TableCheck` as an asset check).
 
 GX 1.24 validates pandas frames only (its SQL path to DuckDB fails), so each check reads a frame from
-DuckDB and validates it with an ephemeral GX context. Email and phone syntax are judged by
+the configured warehouse (DuckDB or PostgreSQL, through `warmpool.warehouse`: the same query, the same
+frame, the same checks on either) and validates it with an ephemeral GX context. Email and phone syntax are judged by
 `warmpool.emails` (email-validator's rules, as everywhere) and `phonenumbers`, pre-computed into
 boolean columns that GX expects to be true; GX's own expectations cover nulls, uniqueness, sets,
 ranges and row counts.
@@ -27,7 +28,6 @@ from typing import Any, Callable
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no usage statistics leave the machine
 
-import duckdb  # noqa: E402
 import pandas as pd  # noqa: E402
 import phonenumbers  # noqa: E402
 
@@ -36,6 +36,7 @@ from pipelines.vendor_rows import MIN_DATE  # noqa: E402
 from warmpool import tables  # noqa: E402
 from warmpool.config import Settings, get_settings  # noqa: E402
 from warmpool.emails import is_valid_email  # noqa: E402
+from warmpool.warehouse import frame_of, open_warehouse, table_exists, warehouse_exists  # noqa: E402
 
 ROW_COUNTS = tables.VALIDATED_ROW_COUNTS
 ATS_STATUSES = ["active", "rejected", "hired", "converted"]
@@ -161,7 +162,7 @@ CHECKS: tuple[TableCheck, ...] = (
         "candidate_emails_valid", f"{tables.RAW_ATS}.candidates__email_addresses", "candidate_id",
         f"select * from (select c.id as candidate_id, e.value as email, e.type, c._dlt_load_id "
         f"from {tables.RAW_ATS}.candidates__email_addresses e "
-        f"join {tables.RAW_ATS}.candidates c on e._dlt_parent_id = c._dlt_id) where {{since}}",
+        f"join {tables.RAW_ATS}.candidates c on e._dlt_parent_id = c._dlt_id) as emails where {{since}}",
         (_email_rule("email", "the candidate's profile in the ATS"),
          Rule("in_set", "type", True, "email type outside the Harvest contract", value_set=tuple(EMAIL_TYPES))),
         "ats", derive=lambda df: _with_verdicts(df, ("email",)),
@@ -171,7 +172,7 @@ CHECKS: tuple[TableCheck, ...] = (
         "candidate_phones_valid", f"{tables.RAW_ATS}.candidates__phone_numbers", "candidate_id",
         f"select * from (select c.id as candidate_id, p.value as phone, p.type, c._dlt_load_id "
         f"from {tables.RAW_ATS}.candidates__phone_numbers p "
-        f"join {tables.RAW_ATS}.candidates c on p._dlt_parent_id = c._dlt_id) where {{since}}",
+        f"join {tables.RAW_ATS}.candidates c on p._dlt_parent_id = c._dlt_id) as phones where {{since}}",
         (Rule("true", "phone_is_valid", False, "phone number does not parse (phonenumbers); correct it in the ATS",
               field="phone"),
          Rule("in_set", "type", False, "phone type outside the Harvest contract", value_set=tuple(PHONE_TYPES))),
@@ -282,18 +283,8 @@ def _gx_validate(df: pd.DataFrame, rules: list[Rule], key: str) -> list[tuple[Ru
     return list(zip(rules, result.results))
 
 
-def _connect(settings: Settings, read_only: bool):
-    return duckdb.connect(str(settings.warehouse_path), read_only=read_only)
-
-
-def _exists(con, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                            [schema, name]).fetchone()[0])
-
-
 def _history(con, check: str) -> tuple[int | None, str]:
-    if not _exists(con, ROW_COUNTS):
+    if not table_exists(con, ROW_COUNTS):
         return None, ""
     row = con.execute(f"select row_count, last_load_id from {ROW_COUNTS} where check_name = ? "
                       "order by checked_at desc limit 1", [check]).fetchone()
@@ -304,13 +295,14 @@ def run_check(name: str, settings: Settings | None = None) -> Outcome:
     """Validate one table with GX; quarantine rows failing non-blocking rules; record the row count."""
     s = settings or get_settings()
     check = CHECKS_BY_NAME[name]
-    if not s.warehouse_path.exists():
+    if not warehouse_exists(s):
         return Outcome(name, check.table, 0, 0, None, skipped="no warehouse yet")
-    with _connect(s, read_only=True) as con:
-        if not _exists(con, check.table):
+    with open_warehouse(s, read_only=True) as con:
+        if not table_exists(con, check.table):
             return Outcome(name, check.table, 0, 0, None, skipped="table not loaded yet")
         previous, since = _history(con, name)
-        df = con.execute(check.sql.format(since="_dlt_load_id > ?"), [since]).df()
+        # a frame the same on either engine (polars, then pandas for GX)
+        df = frame_of(con, check.sql.format(since="_dlt_load_id > ?"), [since]).to_pandas()
         total = con.execute(f"select count(*) from {check.table}").fetchone()[0]
         last_load = df["_dlt_load_id"].max() if len(df) else since
     outcome = Outcome(name, check.table, len(df), int(total), previous)
@@ -372,7 +364,7 @@ def _quarantine_rows(check: TableCheck, rule: Rule, df: pd.DataFrame, keys: list
 
 def _record(settings: Settings, check: str, table: str, rows: int, last_load_id: str) -> None:
     schema = ROW_COUNTS.split(".")[0]
-    with _connect(settings, read_only=False) as con:
+    with open_warehouse(settings) as con:
         con.execute(f"create schema if not exists {schema}")
         con.execute(f"create table if not exists {ROW_COUNTS} (check_name varchar, table_name varchar, "
                     "row_count bigint, last_load_id varchar, checked_at timestamptz)")
@@ -384,7 +376,7 @@ def forget_erased_rows(con, removed: dict[str, int]) -> dict[str, int]:
     """Lower each check's recorded row count by the rows an erasure deleted from its table (on the
     erasure's own connection and transaction), so the next check does not take an erasure for a
     load that lost rows. Rows per table accounted for."""
-    if not _exists(con, ROW_COUNTS):
+    if not table_exists(con, ROW_COUNTS):
         return {}
     done = {}
     for table, n in removed.items():

@@ -1,6 +1,7 @@
 """Read-only parquet copies of the marts, for dashboards and notebooks.
 
-Readers never open the warehouse file, so a pipeline run can always take its write lock.
+Readers never open the warehouse, so a pipeline run can always take its write lock (DuckDB) and readers
+need no database access (either engine).
 Files are written beside the old ones and renamed into place, so a reader never sees half a file.
 Each file carries the names of its personal columns in its key-value metadata
 (`warmpool.personal_columns`, `;`-separated), so a reader can keep them from roles that may not see them.
@@ -24,13 +25,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Mapping
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from warmpool import tables
 from warmpool.config import Settings, get_settings
-from warmpool.warehouse import warehouse
+from warmpool.warehouse import PostgresConnection, WarehouseConnection, frame_of, open_warehouse
 
 PERSONAL_COLUMNS_KEY = "warmpool.personal_columns"
 MARTS_FOLDER = "marts"
@@ -51,11 +53,19 @@ class ExportPolicy:
             raise ValueError(f"aggregate exports must be exported marts too: {unknown}")
 
 
-def _copy(con, select: str, target: Path, personal: list[str]) -> Path:
+def _copy(con: WarehouseConnection, table: str, dropped: list[str], target: Path, personal: list[str]) -> Path:
+    """``table`` without its ``dropped`` columns to parquet at ``target``, marked with its personal columns."""
     tmp = target.with_suffix(".parquet.tmp")
-    marked = ";".join(personal).replace("'", "''")
-    con.execute(f"copy ({select}) to '{tmp}' "
-                f"(format parquet, kv_metadata {{\"{PERSONAL_COLUMNS_KEY}\": '{marked}'}})")
+    marked = ";".join(personal)
+    if isinstance(con, PostgresConnection):  # no COPY to parquet on the server: through a frame
+        # oldest: plain (large) strings, which every parquet reader takes, not string views
+        rows = frame_of(con, f"select * from {table}").drop(dropped).to_arrow(compat_level=pl.CompatLevel.oldest())
+        pq.write_table(rows.replace_schema_metadata({PERSONAL_COLUMNS_KEY: marked}), tmp)
+    else:  # DuckDB writes parquet itself, streaming
+        excluded = f" exclude ({', '.join(dropped)})" if dropped else ""
+        quoted = marked.replace("'", "''")
+        con.execute(f"copy (select *{excluded} from {table}) to '{tmp}' "
+                    f"(format parquet, kv_metadata {{\"{PERSONAL_COLUMNS_KEY}\": '{quoted}'}})")
     os.replace(tmp, target)
     return target
 
@@ -68,7 +78,7 @@ def export_marts(policy: ExportPolicy, settings: Settings | None = None) -> list
     marts_dir.mkdir(parents=True, exist_ok=True)
     aggregates_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    with warehouse(settings.warehouse_path, read_only=True) as con:
+    with open_warehouse(settings, read_only=True) as con:
         for name, personal in policy.personal_columns.items():
             written += _export_mart(con, name, list(personal), name in policy.aggregates, settings)
     manifest = {"exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -86,7 +96,7 @@ def refresh(names: Iterable[str], settings: Settings | None = None) -> list[Path
     settings = settings or get_settings()
     last = export_manifest(settings) or {}
     written = []
-    with warehouse(settings.warehouse_path, read_only=True) as con:
+    with open_warehouse(settings, read_only=True) as con:
         for name in sorted(set(names) & set(last.get(MARTS_FOLDER, []))):
             target = mart_path(name, settings=settings)
             metadata = (pq.read_schema(target).metadata or {}) if target.exists() else {}
@@ -97,11 +107,10 @@ def refresh(names: Iterable[str], settings: Settings | None = None) -> list[Path
 
 def _export_mart(con, name: str, personal: list[str], aggregate: bool, settings: Settings) -> list[Path]:
     """Mart ``name`` whole, and without its personal columns too when it is an ``aggregate``."""
-    written = [_copy(con, f"select * from {tables.MARTS}.{name}", mart_path(name, settings=settings), personal)]
+    table = f"{tables.MARTS}.{name}"
+    written = [_copy(con, table, [], mart_path(name, settings=settings), personal)]
     if aggregate:
-        dropped = f" exclude ({', '.join(personal)})" if personal else ""
-        written.append(_copy(con, f"select *{dropped} from {tables.MARTS}.{name}",
-                             mart_path(name, aggregate=True, settings=settings), []))
+        written.append(_copy(con, table, personal, mart_path(name, aggregate=True, settings=settings), []))
     return written
 
 

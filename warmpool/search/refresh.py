@@ -111,15 +111,17 @@ def _segments(con) -> pd.DataFrame | None:
 
 
 # What talent rediscovery weighs (fct_applications per person): how far they got, why they were
-# archived last, and the jobs they are already in (not proposed for those again).
+# archived last, and the jobs they are already in (not proposed for those again). SQL both warehouse
+# engines run (DuckDB, PostgreSQL).
 _HISTORY_SQL = """person_id,
     max(furthest_stage_rank) as furthest_stage_rank,
-    arg_max(furthest_stage, furthest_stage_rank) as furthest_stage,
-    arg_max(rejection_reason, coalesce(rejected_at, applied_at)) filter (where rejected_at is not null)
-        as last_archive_reason,
-    arg_max(rejection_reason_type, coalesce(rejected_at, applied_at)) filter (where rejected_at is not null)
-        as last_archive_reason_type,
-    list(distinct job_id order by job_id) filter (where job_id is not null) as applied_job_ids"""
+    (array_agg(furthest_stage order by furthest_stage_rank desc nulls last)
+        filter (where furthest_stage is not null))[1] as furthest_stage,
+    (array_agg(rejection_reason order by coalesce(rejected_at, applied_at) desc nulls last)
+        filter (where rejected_at is not null and rejection_reason is not null))[1] as last_archive_reason,
+    (array_agg(rejection_reason_type order by coalesce(rejected_at, applied_at) desc nulls last)
+        filter (where rejected_at is not null and rejection_reason_type is not null))[1] as last_archive_reason_type,
+    array_agg(distinct job_id order by job_id) filter (where job_id is not null) as applied_job_ids"""
 
 
 def _grouped(frame: pd.DataFrame, value) -> dict[str, list]:
