@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,10 +127,16 @@ def run_whole_graph(home: Path, as_of: str | None = None):
 class PipelineWorld:
     home: Path
     first_run: object  # cli.launch.LaunchedRun of the first run
+    first_run_outputs: Path  # what the first run left (FIRST_RUN_OUTPUTS), before any test changed the home
 
     @property
     def truth_dir(self) -> Path:
         return self.home / "sandbox" / "truth"
+
+
+# What a test comparing the first run with another (tests/test_postgres_warehouse.py) reads, copied away
+# right after it: later tests run the graph on the shared home again.
+FIRST_RUN_OUTPUTS = ("warehouse.duckdb", "audiences", "exports", "mailbox")
 
 
 @pytest.fixture(scope="session")
@@ -150,7 +157,11 @@ def pipeline_world(tmp_path_factory) -> PipelineWorld:
         mp.undo()
     result = run_whole_graph(home)
     assert result.success
-    return PipelineWorld(home=home, first_run=result)
+    outputs = home.parent / f"{home.name}-first-run"
+    outputs.mkdir()
+    for name in FIRST_RUN_OUTPUTS:
+        (shutil.copytree if (home / name).is_dir() else shutil.copy2)(home / name, outputs / name)
+    return PipelineWorld(home=home, first_run=result, first_run_outputs=outputs)
 
 
 @pytest.fixture

@@ -1,39 +1,45 @@
-"""The same project on PostgreSQL: selected by configuration, loaded by the real pipelines, built by dbt.
+"""The same project on PostgreSQL: selected by configuration, the whole sandbox job run on it.
 
-One small sandbox world is loaded twice by the real dlt pipelines (the ATS over HTTP from the
-simulator, the vendor files, the web store): once into the DuckDB warehouse file, once into a private
-PostgreSQL server (`WARMPOOL_WAREHOUSE=postgresql://...`). Then, on each, the steps the sandbox run
-takes between the loads and the marts, each through the one warehouse helper: dbt phase 1, identity
-resolution (the saved Splink model; on PostgreSQL in identity's own DuckDB, its `identity.*` copied to
-the warehouse), the normalised spellings, dbt phase 2. The two warehouses must hold the same rows:
-every raw table's row count, `int_source_records`, identity's people and every table in `marts`,
-row for row (but `segment_members` and the marts built from it, not built on PostgreSQL yet).
+The whole Dagster job the demo runs (`warmpool_all`: the loads from the ATS simulator, the vendor
+files and the web store, the Great Expectations boundary checks, dbt, identity, the spellings, the
+segment members, the audiences, the campaign sends to the loopback SMTP server, the send ledger, the
+search index, the parquet exports) runs on a private PostgreSQL server
+(`WARMPOOL_WAREHOUSE=postgresql://...`) over the same sandbox world that the shared `pipeline_world`
+(tests/conftest.py) took through it on DuckDB: the same generator, people and seed, the same "now". The
+two warehouses must hold the same rows: every raw table's row count, the quarantined rows,
+`int_source_records`, identity's people and every table in `marts`, row for row; the audience files, the
+parquet exports and the mail the SMTP server received must match too. (The DuckDB run is the suite's
+shared one, so only the PostgreSQL run is this file's own.)
 """
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import decimal
 import json
 import math
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
-from tests.dbt_fixtures import PHASE_1, PHASE_2, dbt
+from tests.conftest import PIPELINE_WORLD_PEOPLE, PIPELINE_WORLD_SEED, run_whole_graph
 from tests.postgres_fixtures import postgres_server  # noqa: F401  (the session's PostgreSQL server)
 from warmpool import tables
 from warmpool.config import get_settings
 from warmpool.warehouse import dbt_target
 
-PEOPLE, SEED = 150, 23
 RAW_TABLES = ("raw_ats.candidates", "raw_ats.applications", "raw_ats.jobs", "raw_vendors.resumes",
-              "raw_forms.form_submissions", "raw_email.email_events")  # at least these (the world has them)
-# segment_members is a dbt Python model (its SQL is DuckDB's), which dbt-postgres cannot run: not built there yet
-POSTGRES_PHASE_2 = [*PHASE_2, "--exclude", "segment_members+"]
+              "raw_forms.form_submissions", "raw_email.email_events", "raw_sends.sends",
+              "raw_campaigns.segments")  # at least these (the world and the job have them)
 # Columns that name or time one run, not the data: equal only by chance on two runs.
 RUN_COLUMNS = {"rpt_identity_runs": {"run_id", "started_at"},
                "rpt_data_health": {"last_quarantined_at"},         # when the load quarantined the row
-               "rpt_quarantine_reasons": {"last_quarantined_at"}}
+               "rpt_quarantine_reasons": {"last_quarantined_at"},
+               "rpt_campaign_performance": {"first_sent_at"}}      # when this run's sends went out
 
 
 def _clear_settings():
@@ -42,72 +48,41 @@ def _clear_settings():
     config._settings_for.cache_clear()
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def _run_on_postgres(home: Path, warehouse_url: str):
+    """The sandbox world the shared DuckDB run used, generated again, through the whole job on PostgreSQL."""
     from sandbox.world import generate_world
 
-    home = tmp_path_factory.mktemp("pg-world")
-    generate_world(people=PEOPLE, seed=SEED, home=home)
-    return home
-
-
-def _run_sandbox_steps(world_home, home, ats_url, monkeypatch, tmp, warehouse_url=None):
-    """The sandbox run's steps from the loads to the marts, on one engine's warehouse: the raw layer by the
-    real pipelines, dbt phase 1, identity resolution, the normalised spellings, dbt phase 2."""
-    from pipelines.ats import run_ats
-    from pipelines.vendor_files import run_vendor_files
-    from pipelines.web_store import run_web_store
-    from sandbox.world import WORLD_NOW
-    from warmpool.identity import resolve_warehouse
-    from warmpool.spellings import write_spellings
-
-    monkeypatch.setenv("WARMPOOL_HOME", str(home))
-    monkeypatch.setenv("WARMPOOL_LANDING_DIR", str(world_home / "landing"))
-    monkeypatch.setenv("WARMPOOL_WEB_STORE", str(world_home / "web" / "web.sqlite"))
-    monkeypatch.setenv("WARMPOOL_ATS_URL", ats_url)
-    if warehouse_url:
-        monkeypatch.setenv("WARMPOOL_WAREHOUSE", warehouse_url)
-    else:
-        monkeypatch.delenv("WARMPOOL_WAREHOUSE", raising=False)
-    _clear_settings()
-    settings = get_settings().ensure_dirs()
-    assert settings.warehouse_engine == ("postgres" if warehouse_url else "duckdb")
-    loaded = {**run_ats(settings), **run_vendor_files(settings), **run_web_store(settings)}
-    target, dbt_vars, dbt_env = dbt_target(settings)
-    assert dbt_env == {}  # the test server trusts loopback: no password to hand over
-    dbt_args = ["--target", target, "--vars", json.dumps({**dbt_vars, "as_of": WORLD_NOW.strftime("%Y-%m-%d")})]
-    dbt(tmp, *PHASE_1, *dbt_args)
-    stats = resolve_warehouse(settings)
-    write_spellings(settings)
-    dbt(tmp, *(POSTGRES_PHASE_2 if warehouse_url else PHASE_2), *dbt_args)
-    _clear_settings()
-    return settings, loaded, stats
-
-
-@pytest.fixture(scope="module")
-def warehouses(world, postgres_server, tmp_path_factory):  # noqa: F811
-    """The world through the sandbox steps into DuckDB and into PostgreSQL, once for the module's tests."""
-    from sandbox.services import SandboxServices
-
-    tmp = tmp_path_factory.mktemp("engines")
     monkeypatch = pytest.MonkeyPatch()
     try:
-        monkeypatch.setenv("WARMPOOL_HOME", str(world))
+        monkeypatch.setenv("WARMPOOL_HOME", str(home))
+        monkeypatch.setenv("WARMPOOL_WAREHOUSE", warehouse_url)
+        for var in ("WARMPOOL_LANDING_DIR", "WARMPOOL_WEB_STORE"):  # this home's own
+            monkeypatch.delenv(var, raising=False)
         _clear_settings()
-        with SandboxServices(get_settings(), ats_port=0, smtp_port=0) as services:
-            on_duckdb = _run_sandbox_steps(world, tmp / "duckdb-home", services.ats_url, monkeypatch, tmp / "dbt-duckdb")
-            url = postgres_server.create_database("warmpool_sandbox")
-            on_postgres = _run_sandbox_steps(world, tmp / "pg-home", services.ats_url, monkeypatch,
-                                             tmp / "dbt-postgres", warehouse_url=url)
+        settings = get_settings().ensure_dirs()
+        assert settings.warehouse_engine == "postgres"
+        assert dbt_target(settings)[2] == {}  # the test server trusts loopback: no password to hand over
+        generate_world(people=PIPELINE_WORLD_PEOPLE, seed=PIPELINE_WORLD_SEED, home=home)
+        run = run_whole_graph(home)  # as the shared world's run: the world's own "now"
     finally:
         monkeypatch.undo()
         _clear_settings()
+    failed = sorted({e.step_key for e in run.events if e.is_failure})
+    assert run.success, f"the job failed on PostgreSQL: steps {failed}"
+    return settings
+
+
+@pytest.fixture(scope="module")
+def warehouses(pipeline_world, postgres_server, tmp_path_factory):  # noqa: F811
+    """The first run of the shared world on DuckDB, and the same world through the job on PostgreSQL."""
+    url = postgres_server.create_database("warmpool_sandbox")
+    on_postgres = _run_on_postgres(tmp_path_factory.mktemp("pg-home"), url)
     import psycopg2
 
     pg = psycopg2.connect(url)
     pg.autocommit = True  # one test's failed query must not abort the others' reads
-    # as dbt-duckdb opened it (its in-process database outlives the build; a read-only open would clash)
-    duck = duckdb.connect(str(on_duckdb[0].warehouse_path))
+    on_duckdb = pipeline_world.first_run_outputs  # the DuckDB run's warehouse, audiences, exports, mail
+    duck = duckdb.connect(str(on_duckdb / "warehouse.duckdb"), read_only=True)
     try:
         yield {"duckdb": on_duckdb, "postgres": on_postgres, "pg": pg, "duck": duck}
     finally:
@@ -144,9 +119,8 @@ def _columns(cursor, table: str, leave_out=frozenset()) -> str:
 
 
 def test_sandbox_raw_layer_and_source_records_are_the_same_on_postgres_and_duckdb(warehouses):
-    (on_duckdb, loaded_duckdb, _), (on_postgres, loaded_postgres, _) = warehouses["duckdb"], warehouses["postgres"]
+    on_postgres = warehouses["postgres"]
     assert not on_postgres.warehouse_path.exists(), "a Postgres run must not create the DuckDB file"
-    assert loaded_postgres == loaded_duckdb and sum(loaded_duckdb.values()) > PEOPLE
     with warehouses["pg"].cursor() as pg_cursor:
         duck = warehouses["duck"]
         # every raw table dlt created (its own bookkeeping aside), the same on both, with the same row count
@@ -158,23 +132,27 @@ def test_sandbox_raw_layer_and_source_records_are_the_same_on_postgres_and_duckd
         for table in sorted(raw_tables):
             count = f"select count(*) from {table}"
             assert _rows(pg_cursor, count)[1] == _rows(duck.cursor(), count)[1], table
+        # the boundary checks ran on both and quarantined the same rows
+        quarantined = f"select source, file_name, row_number, field, reason from {tables.QUARANTINED_ROWS}"
+        assert _rows(pg_cursor, quarantined)[1] == _rows(duck.cursor(), quarantined)[1]
+        checked = f"select check_name, table_name, row_count from {tables.VALIDATED_ROW_COUNTS}"
+        duck_checked = _rows(duck.cursor(), checked)[1]
+        assert len({name for name, _, _ in duck_checked}) >= 6 and _rows(pg_cursor, checked)[1] == duck_checked
         # row for row, every column, in one explicit order of columns (dlt's internal ids aside)
         query = f"select {_columns(duck.cursor(), tables.SOURCE_RECORDS)} from {tables.SOURCE_RECORDS}"
         pg_columns, pg_rows = _rows(pg_cursor, query)
         duck_columns, duck_rows = _rows(duck.cursor(), query)
     assert pg_columns == duck_columns
-    assert len(duck_rows) > PEOPLE  # people appear in several sources
+    assert len(duck_rows) > PIPELINE_WORLD_PEOPLE  # people appear in several sources
     assert pg_rows == duck_rows
 
 
 def test_identity_finds_the_same_people_on_postgres_and_duckdb(warehouses):
-    on_duckdb, on_postgres = warehouses["duckdb"][2], warehouses["postgres"][2]
     query = f"select source, source_record_id, person_id, cluster_size from {tables.PERSON_ASSIGNMENTS}"
     with warehouses["pg"].cursor() as pg_cursor:
         pg_rows = _rows(pg_cursor, query)[1]
     duck_rows = _rows(warehouses["duck"].cursor(), query)[1]
-    assert (on_postgres.records, on_postgres.persons) == (on_duckdb.records, on_duckdb.persons)
-    assert on_duckdb.duplicates_merged > 0 and len(duck_rows) == on_duckdb.records
+    assert len({row[2] for row in duck_rows}) < len(duck_rows)  # duplicates were merged
     assert pg_rows == duck_rows
 
 
@@ -185,10 +163,9 @@ def test_every_mart_is_the_same_on_postgres_and_duckdb_row_for_row(warehouses):
     with warehouses["pg"].cursor() as pg_cursor:
         pg_cursor.execute("select table_name from information_schema.tables where table_schema = %s", [tables.MARTS])
         pg_marts = {name for (name,) in pg_cursor.fetchall()}
-        # segment_members and what is built from it (segment_members+): see POSTGRES_PHASE_2
-        not_on_postgres = {"segment_members", "audience_members", "rpt_segment_sizes"}
-        assert pg_marts == set(marts) - not_on_postgres
-        assert {tables.DIM_CANDIDATES, tables.FCT_APPLICATIONS} <= {f"{tables.MARTS}.{m}" for m in pg_marts}
+        assert pg_marts == set(marts)
+        assert {tables.DIM_CANDIDATES, tables.FCT_APPLICATIONS, tables.SEGMENT_MEMBERS, tables.AUDIENCE_MEMBERS,
+                f"{tables.MARTS}.rpt_campaign_performance"} <= {f"{tables.MARTS}.{m}" for m in pg_marts}
         differing, compared = {}, 0
         for mart in sorted(pg_marts):
             table = f"{tables.MARTS}.{mart}"
@@ -202,7 +179,52 @@ def test_every_mart_is_the_same_on_postgres_and_duckdb_row_for_row(warehouses):
                 only_pg = [r for r in pg_rows if r not in set(duck_rows)][:3]
                 differing[mart] = {"columns": duck_columns, "duckdb_only": only_duck, "postgres_only": only_pg}
     assert not differing, json.dumps(differing, default=str, indent=1)[:6000]
-    assert compared > PEOPLE
+    assert compared > PIPELINE_WORLD_PEOPLE
+    for mart in (tables.SEGMENT_MEMBERS, tables.AUDIENCE_MEMBERS):  # the activation marts hold someone
+        assert duck.execute(f"select count(*) from {mart}").fetchall()[0][0] > 0, mart
+
+
+def _csv_rows(path: Path) -> tuple[list[str], list[tuple]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        return header, sorted(tuple(row) for row in reader)
+
+
+def test_the_audience_files_exports_and_mail_are_the_same_on_postgres_and_duckdb(warehouses):
+    on_duckdb, on_postgres = warehouses["duckdb"], warehouses["postgres"]
+    duck_audiences, duck_exports = on_duckdb / "audiences", on_duckdb / "exports"
+    # the audience files marketers pick up: the same files, the same rows
+    files = sorted(p.name for p in duck_audiences.glob("*.csv"))
+    assert files and sorted(p.name for p in on_postgres.audiences_dir.glob("*.csv")) == files
+    members = 0
+    for name in files:
+        duck_file = _csv_rows(duck_audiences / name)
+        assert _csv_rows(on_postgres.audiences_dir / name) == duck_file, name
+        members += len(duck_file[1])
+    assert members > 0
+    # the parquet exports: the same files, columns, personal-column marks and rows
+    exported = sorted(str(p.relative_to(duck_exports)) for p in duck_exports.rglob("*.parquet"))
+    assert any("segment_members" in p for p in exported)
+    assert sorted(str(p.relative_to(on_postgres.exports_dir)) for p in on_postgres.exports_dir.rglob("*.parquet")) \
+        == exported
+    for name in exported:
+        duck_table, pg_table = pq.read_table(duck_exports / name), pq.read_table(on_postgres.exports_dir / name)
+        assert pg_table.column_names == duck_table.column_names, name
+        assert pg_table.schema.metadata[b"warmpool.personal_columns"] == \
+            duck_table.schema.metadata[b"warmpool.personal_columns"], name
+        leave_out = RUN_COLUMNS.get(Path(name).stem, set())
+        rows = [sorted((tuple(_normalised(v) for k, v in r.items() if k not in leave_out) for r in t.to_pylist()),
+                       key=repr) for t in (duck_table, pg_table)]
+        assert rows[1] == rows[0], name
+    # the campaign mail the SMTP server received: the same recipients and subjects
+    parser = BytesParser(policy=policy.default)
+
+    def mail(mailbox: Path):
+        return sorted((str(m["To"]).lower(), str(m["Subject"])) for m in
+                      (parser.parsebytes(p.read_bytes()) for p in mailbox.glob("*.eml")))
+
+    assert mail(on_duckdb / "mailbox") and mail(on_postgres.mailbox_dir) == mail(on_duckdb / "mailbox")
 
 
 def test_the_warehouse_is_chosen_by_configuration(warmpool_home, monkeypatch):
