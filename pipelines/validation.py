@@ -286,9 +286,10 @@ def _gx_validate(df: pd.DataFrame, rules: list[Rule], key: str) -> list[tuple[Ru
 def _history(con, check: str) -> tuple[int | None, str]:
     if not table_exists(con, ROW_COUNTS):
         return None, ""
-    row = con.execute(f"select row_count, last_load_id from {ROW_COUNTS} where check_name = ? "
-                      "order by checked_at desc limit 1", [check]).fetchone()
-    return (int(row[0]), row[1] or "") if row else (None, "")
+    # fetchall: DuckDB 2 refuses the next query while a result is only partly read
+    rows = con.execute(f"select row_count, last_load_id from {ROW_COUNTS} where check_name = ? "
+                       "order by checked_at desc limit 1", [check]).fetchall()
+    return (int(rows[0][0]), rows[0][1] or "") if rows else (None, "")
 
 
 def run_check(name: str, settings: Settings | None = None) -> Outcome:
@@ -303,7 +304,7 @@ def run_check(name: str, settings: Settings | None = None) -> Outcome:
         previous, since = _history(con, name)
         # a frame the same on either engine (polars, then pandas for GX)
         df = frame_of(con, check.sql.format(since="_dlt_load_id > ?"), [since]).to_pandas()
-        total = con.execute(f"select count(*) from {check.table}").fetchone()[0]
+        total = con.execute(f"select count(*) from {check.table}").fetchall()[0][0]
         last_load = df["_dlt_load_id"].max() if len(df) else since
     outcome = Outcome(name, check.table, len(df), int(total), previous)
     rules = [replace(r, value_set=tuple(r.values_from(s))) if r.values_from else r for r in check.rules]
