@@ -171,8 +171,6 @@ class PostgresConnection:
     / ``rollback`` as statements (the connection runs in autocommit otherwise). The SQL itself must be
     what both engines accept. ``?`` inside a string literal is not supported (never needed so far)."""
 
-    engine = "postgres"
-
     def __init__(self, pg: PostgresTarget):
         import psycopg2  # the PostgreSQL driver only where a Postgres warehouse is used
 
@@ -256,8 +254,7 @@ def warehouse_exists(settings: Settings | None = None) -> bool:
 
 def read_frame(sql: str, settings: Settings | None = None, params: Any = None) -> pl.DataFrame:
     """A query's result from the configured warehouse (DuckDB file or PostgreSQL) as a polars frame.
-    Keep the SQL to what both engines share
-    (dbt's cross-database subset); parameters are ``?``."""
+    Keep the SQL to what both engines share (dbt's cross-database subset); parameters are ``?``."""
     # not read-only: a DuckDB file that this process already holds open read-write (dbt-duckdb keeps its
     # instance) refuses a second, read-only configuration
     with open_warehouse(settings) as con:
