@@ -192,7 +192,7 @@ def test_a_hire_without_an_application_stops_the_audiences(run, world_home, tmp_
 
     from assets.activation import audience_files, campaign_sends
     from assets.resources import WarehouseResource, resources_for
-    from assets.warehouse import dbt_marts
+    from assets.warehouse import dbt_audiences, dbt_marts, segment_members
     from sandbox.world import WORLD_NOW
     from warmpool.warehouse import warehouse
 
@@ -208,7 +208,8 @@ def test_a_hire_without_an_application_stops_the_audiences(run, world_home, tmp_
                        from raw_ats.candidates""")
     resources = {**resources_for("local"),
                  "warehouse": WarehouseResource(path=str(copy / "warehouse.duckdb"), as_of=WORLD_NOW.strftime("%Y-%m-%d"))}
-    result = dg.materialize([dbt_marts, audience_files, campaign_sends], resources=resources,
+    result = dg.materialize([dbt_marts, segment_members, dbt_audiences, audience_files, campaign_sends],
+                            resources=resources,
                             instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     assert not result.success
     failed_checks = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
