@@ -5,7 +5,7 @@ with
 
 members as (
 
-    select * from {{ ref('segment_members') }}
+    select * from {{ source('marts', 'segment_members') }}
 
 ),
 
