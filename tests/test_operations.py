@@ -118,8 +118,11 @@ def test_two_runs_of_one_instance_take_turns_in_the_warehouse_pool(warmpool_home
     dagster_home = str(get_settings().ensure_dirs().dagster_home)
     log = tmp_path / "steps.log"
     log.touch()
-    with dg.DagsterInstance.from_config(dagster_home):
-        pass  # the instance's storage exists before two processes open it (as after any first run)
+    with dg.DagsterInstance.from_config(dagster_home) as instance:
+        # The instance's storage and the pool's slots exist before two processes open it, as after any first
+        # run: on SQLite, Dagster sets a pool's default limit lazily at its first claim, and two brand-new
+        # processes claiming at the same instant can each allocate a slot (docs/operations.md).
+        instance.event_log_storage.initialize_concurrency_limit_to_default("warehouse")
     runs = [subprocess.Popen([sys.executable, "-c", RUN_ONE_STEP, dagster_home, name, str(log)])
             for name in ("first", "second")]
     assert [r.wait(timeout=300) for r in runs] == [0, 0]
