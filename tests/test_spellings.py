@@ -6,10 +6,12 @@ from __future__ import annotations
 import dataclasses
 
 import duckdb
+import polars as pl
 
 from warmpool import tables
 from warmpool.config import get_settings
 from warmpool.spellings import write_spellings
+from warmpool.warehouse import replace_duckdb_table
 
 
 def _pool(path, rows):
@@ -49,3 +51,21 @@ def test_the_spellings_are_normalised_once_and_follow_the_pool(warmpool_home):
     names = dict(_query(path, f"select spelling, display_spelling from {tables.NAME_SPELLINGS}"))
     assert names == {"SAMANTHA": "Samantha", "o'brien": "O'Brien", "Bob": "kept", "MCDONALD": "McDonald"}
     assert sorted(_query(path, f"select city from {tables.PLACE_SPELLINGS}")) == [("Munich",), ("San Francisco",)]
+
+
+def test_a_failed_replace_keeps_the_old_table_and_the_connection_usable():
+    """The helper every step writes through (spellings, segment members, identity's copies): a write that
+    fails halfway leaves readers the old rows and the step's connection able to go on."""
+    con = duckdb.connect()
+    replace_duckdb_table(con, "spellings.demo", pl.DataFrame({"name": ["ana", "bo"]}))
+    con.execute("create schema blocked; create view blocked.demo as select 1 as x")
+    try:
+        # the name is a view's: the replace fails inside the transaction, after `create schema`
+        replace_duckdb_table(con, "blocked.demo", pl.DataFrame({"y": [2]}))
+    except duckdb.Error:
+        pass
+    else:
+        raise AssertionError("replacing a view with a table was expected to fail")
+    assert con.execute("select x from blocked.demo").fetchall() == [(1,)]
+    assert con.execute("select count(*) from spellings.demo").fetchall() == [(2,)]   # no open transaction left
+    con.close()

@@ -272,12 +272,17 @@ def frame_of(con: WarehouseConnection, sql: str, params: Any = None) -> pl.DataF
 def replace_duckdb_table(con: duckdb.DuckDBPyConnection, qualified_name: str, frame: pl.DataFrame) -> int:
     """``replace_table`` on an open DuckDB connection (the warehouse file or a step's own DuckDB)."""
     schema, _, _ = qualified_name.rpartition(".")
-    con.execute("begin transaction")
-    con.execute(f"create schema if not exists {schema}")
     con.register("_replacing", frame.to_arrow())
-    con.execute(f"create or replace table {qualified_name} as select * from _replacing")
-    con.execute("commit")
-    con.unregister("_replacing")
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create schema if not exists {schema}")
+        con.execute(f"create or replace table {qualified_name} as select * from _replacing")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")  # the caller's connection stays usable and the old table stays whole
+        raise
+    finally:
+        con.unregister("_replacing")
     return frame.height
 
 
