@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from warmpool.search.documents import build_document
-from warmpool.search.embeddings import EmbeddingStore, Encoder
+from warmpool.search.embeddings import EmbeddingStore, Encoder, native_bfloat16
 from warmpool.search.filters import FilterError, ProfileTable, SearchFilters
 from warmpool.search.geo import city_coordinates, coordinates_of_place
 from warmpool.search.keyword import tokenize
@@ -135,3 +135,18 @@ def test_the_sourcing_store_loads_into_the_warehouse_once(warmpool_home):
         events = wh.execute("select person_id, event, stage from raw_sourcing.pipeline_events order by event_seq").fetchall()
     assert events == [("p1", "added", "identified"), ("p2", "added", "identified"), ("p2", "stage_changed", "contacted"),
                       ("p3", "added", "identified")]
+
+
+@pytest.mark.skipif(not native_bfloat16(), reason="this CPU has no native bfloat16: the encoder stays in float32")
+def test_bfloat16_embeddings_rank_like_float32_ones():
+    # the fast path must not change what a search finds: the same neighbours, near-identical vectors
+    texts = ["Senior data engineer, python, spark, airflow", "Account executive, enterprise sales, salesforce",
+             "Registered nurse, ICU, patient care", "Staff backend engineer, go, kubernetes, postgres",
+             "Warehouse operations manager, logistics, lean"]
+    fast, exact = Encoder(precision="bfloat16").encode(texts), Encoder(precision="float32").encode(texts)
+    assert not np.array_equal(fast, exact)  # the bfloat16 path really ran
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+    assert (fast * exact).sum(axis=1).min() > 0.999
+    queries = Encoder(precision="float32").encode(["python data pipelines", "hospital nursing jobs", "b2b sales"])
+    assert ((queries @ fast.T).argmax(axis=1) == [0, 2, 1]).all()
+    assert np.abs(queries @ fast.T - queries @ exact.T).max() < 0.01  # scores move by less than a rounding

