@@ -25,6 +25,7 @@ value (``Settings.secret`` refuses otherwise).
 from __future__ import annotations
 
 import hashlib
+import json
 import ipaddress
 import logging
 import os
@@ -433,8 +434,10 @@ class Settings:
                   self.dagster_home, self.identity_dir, self.logs_dir, self.search_dir):
             Path(d).mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster_home / "dagster.yaml"
-        if not dagster_yaml.exists() or dagster_yaml.read_text() in _EARLIER_DAGSTER_YAML:
-            dagster_yaml.write_text(DAGSTER_YAML)
+        current = dagster_yaml_for(self.dagster_home)
+        if not dagster_yaml.exists() or _written_by_warmpool(dagster_yaml.read_text()):
+            if not dagster_yaml.exists() or dagster_yaml.read_text() != current:
+                dagster_yaml.write_text(current)
         return self
 
 
@@ -449,7 +452,9 @@ def _is_server_url(value: str) -> bool:
 # no usage statistics leave the machine; one step at a time in each pool (the `warehouse` pool holds
 # every step that opens the DuckDB warehouse, and so every writer of the ledger and the stores next to
 # it); freshness policies evaluated; the daemon's run monitoring marks a run whose process died as
-# failed (and so frees its pool slot) instead of leaving it "started" for ever.
+# failed (and so frees its pool slot) instead of leaving it "started" for ever; the event log in
+# Dagster's own SQLite layout, through a class that makes pool claims atomic across processes
+# (`assets/instance_storage.py`: on SQLite two simultaneous claims could both get the one slot).
 DAGSTER_YAML = """telemetry:
   enabled: false
 concurrency:
@@ -462,9 +467,26 @@ run_monitoring:
   start_timeout_seconds: 300
   poll_interval_seconds: 60
   max_resume_run_attempts: 0
+event_log_storage:
+  module: assets.instance_storage
+  class: PoolSafeSqliteEventLogStorage
+  config:
+    base_dir: {event_log_dir}
 """
 # What earlier versions wrote: replaced by the current file (a file someone edited is left alone).
-_EARLIER_DAGSTER_YAML = ("telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n",)
+_EARLIER_DAGSTER_YAML = ("telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n",
+                         DAGSTER_YAML.split("event_log_storage:")[0])
+
+
+def dagster_yaml_for(dagster_home: Path) -> str:
+    """The instance file for ``dagster_home`` (the event log stays where Dagster's default puts it)."""
+    return DAGSTER_YAML.format(event_log_dir=json.dumps(str(Path(dagster_home).resolve() / "history" / "runs")))
+
+
+def _written_by_warmpool(text: str) -> bool:
+    # an earlier version, or the current one written for another folder (a copied or moved home)
+    head, _, tail = DAGSTER_YAML.partition("{event_log_dir}")
+    return text in _EARLIER_DAGSTER_YAML or re.fullmatch(re.escape(head) + r'"[^"\n]*"' + re.escape(tail), text) is not None
 
 
 def _secret_problem(name: str, value: str | None) -> str | None:

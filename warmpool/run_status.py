@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sqlite3
 import tempfile
 from contextlib import closing
@@ -152,8 +153,9 @@ def stage_status(dagster_home: Path, runs: int = 10) -> tuple[pd.DataFrame, pd.D
     history = dagster_home / "history"
     runs_db, events_db = history / "runs.db", history / "runs" / "index.db"
     if not runs_db.exists() or not events_db.exists():
-        if (dagster_home / "dagster.yaml").exists() and "storage" in (dagster_home / "dagster.yaml").read_text():
-            raise RunStorageUnreadable(f"{dagster_home / 'dagster.yaml'} configures another run storage; "
+        yaml_file = dagster_home / "dagster.yaml"
+        if yaml_file.exists() and re.search(r"^(storage|run_storage):", yaml_file.read_text(), re.MULTILINE):
+            raise RunStorageUnreadable(f"{yaml_file} configures another run storage; "
                                        "read run status in the Dagster UI")
         return pd.DataFrame(columns=STAGE_COLUMNS), pd.DataFrame(columns=RUN_COLUMNS)
     try:
