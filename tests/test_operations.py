@@ -135,7 +135,7 @@ CLAIM_AND_FREE = textwrap.dedent("""
 
 
 def test_the_instance_file_follows_a_moved_home_but_an_edited_one_is_left_alone(warmpool_home, tmp_path):
-    from warmpool.config import dagster_yaml_for
+    from warmpool.config import _EARLIER_DAGSTER_YAML, dagster_yaml_for
 
     settings = get_settings()
     instance_file = settings.dagster_home / "dagster.yaml"
@@ -143,6 +143,9 @@ def test_the_instance_file_follows_a_moved_home_but_an_edited_one_is_left_alone(
     instance_file.write_text(dagster_yaml_for(tmp_path / "the-old-home"))  # a home copied from elsewhere
     settings.ensure_dirs()
     assert instance_file.read_text() == dagster_yaml_for(settings.dagster_home)
+    instance_file.write_text(_EARLIER_DAGSTER_YAML[-1])  # the last version, without the pool-safe event log
+    settings.ensure_dirs()
+    assert "PoolSafeSqliteEventLogStorage" in instance_file.read_text()
     assert str(settings.dagster_home.resolve() / "history" / "runs") in instance_file.read_text()
     instance_file.write_text(instance_file.read_text() + "run_queue:\n  max_concurrent_runs: 2\n")
     settings.ensure_dirs()

@@ -25,8 +25,8 @@ value (``Settings.secret`` refuses otherwise).
 from __future__ import annotations
 
 import hashlib
-import json
 import ipaddress
+import json
 import logging
 import os
 import re
@@ -435,9 +435,9 @@ class Settings:
             Path(d).mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster_home / "dagster.yaml"
         current = dagster_yaml_for(self.dagster_home)
-        if not dagster_yaml.exists() or _written_by_warmpool(dagster_yaml.read_text()):
-            if not dagster_yaml.exists() or dagster_yaml.read_text() != current:
-                dagster_yaml.write_text(current)
+        text = dagster_yaml.read_text() if dagster_yaml.exists() else None
+        if text is None or (text != current and _written_by_warmpool(text)):
+            dagster_yaml.write_text(current)
         return self
 
 
@@ -474,8 +474,12 @@ event_log_storage:
     base_dir: {event_log_dir}
 """
 # What earlier versions wrote: replaced by the current file (a file someone edited is left alone).
-_EARLIER_DAGSTER_YAML = ("telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n",
-                         DAGSTER_YAML.split("event_log_storage:")[0])
+_EARLIER_DAGSTER_YAML = (
+    "telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n",
+    "telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\nfreshness:\n  enabled: true\n"
+    "run_monitoring:\n  enabled: true\n  start_timeout_seconds: 300\n  poll_interval_seconds: 60\n"
+    "  max_resume_run_attempts: 0\n",
+)
 
 
 def dagster_yaml_for(dagster_home: Path) -> str:

@@ -26,7 +26,7 @@ import numpy as np
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSIONS = 384
 BATCH_SIZE = 32            # profile documents (~60 tokens): 32 beat 64, 128 and 256 in float32 and bfloat16 here
-CHUNK_SIZE = 4096          # documents per committed chunk: at most ~15 s of work lost when stopped
+CHUNK_SIZE = 4096          # documents per committed chunk: at most ~25 s of work lost when stopped
 HASH_BYTES = 16
 
 
