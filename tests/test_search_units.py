@@ -9,6 +9,7 @@ from warmpool.search.embeddings import EmbeddingStore, Encoder, native_bfloat16
 from warmpool.search.filters import FilterError, ProfileTable, SearchFilters
 from warmpool.search.geo import city_coordinates, coordinates_of_place
 from warmpool.search.keyword import tokenize
+from warmpool.search.vector_index import VectorIndex, principal_basis
 
 PROFILE = {"person_id": "p1", "first_name": "Ada", "last_name": "Lovelace", "email": "ada@x.example",
            "current_title": "Senior Data Engineer", "current_company": "Acme Labs", "skills": "spark;airflow;sql",
@@ -150,3 +151,24 @@ def test_bfloat16_embeddings_rank_like_float32_ones():
     queries = Encoder(precision="float32").encode(["python data pipelines", "hospital nursing jobs", "b2b sales"])
     assert ((queries @ fast.T).argmax(axis=1) == [0, 2, 1]).all()
     assert np.abs(queries @ fast.T - queries @ exact.T).max() < 0.01  # scores move by less than a rounding
+
+
+def test_a_filter_against_the_query_still_finds_the_k_nearest_people_it_allows():
+    """An engineering query filtered to the sales family: the allowed rows are far from the query, the
+    graph walk comes up short, and the compressed scan answers with the same people an exact scan finds."""
+    rng = np.random.default_rng(5)
+    d, per_family = 48, 3000
+    centres = rng.normal(size=(2, d)).astype(np.float32) * 3
+    vectors = np.vstack([centres[f] + rng.normal(size=(per_family, d)).astype(np.float32) for f in (0, 1)])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    sales = np.arange(len(vectors)) >= per_family
+    index = VectorIndex(vectors, VectorIndex.build(vectors, min_rows_for_graph=0).graph,
+                        principal_basis(vectors, dims=16), exact_max_rows=0, coarse_min_rows=0)
+    methods = set()
+    for q in vectors[rng.choice(per_family, 20, replace=False)]:  # engineering people as queries
+        rows, sims, how = index.search(q, 10, sales)
+        methods.add(how)
+        exact_rows, exact_sims = index.exact(q, 10, sales)
+        assert len(rows) == 10 and sales[rows].all()
+        assert len(set(rows) & set(exact_rows)) >= 9 and np.all(np.diff(sims) <= 0)
+    assert "compressed" in methods
