@@ -101,7 +101,8 @@ def pool_features(records: pl.DataFrame, model=None) -> pl.DataFrame:
 def write_lookup_features(folder: Path) -> None:
     """``lookup_features.parquet`` beside ``lookup_records.parquet`` (contract columns, all text, + person_id
     of every source record in the pool, written there from the warehouse)."""
-    pool_features(pl.read_parquet(folder / LOOKUP_RECORDS)).write_parquet(folder / LOOKUP_FEATURES)
+    records = pl.read_parquet(folder / LOOKUP_RECORDS).cast(pl.String)  # the resolve contract is text
+    pool_features(records).write_parquet(folder / LOOKUP_FEATURES)
 
 
 def lookup(query: LookupQuery, folder: Path, *, limit: int = 5) -> LookupAnswer:
