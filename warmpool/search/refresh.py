@@ -178,7 +178,7 @@ def _documents(profiles: pd.DataFrame, positions: pl.DataFrame, resumes: pl.Data
     read = [c for c in DOCUMENT_COLUMNS if c in profiles.columns]
     for start in range(0, len(profiles), DOCUMENT_CHUNK):
         chunk = profiles.iloc[start:start + DOCUMENT_CHUNK][read]
-        ids = pl.Series(chunk["person_id"].astype(str).tolist(), dtype=pl.String)
+        ids = pl.Series(chunk["person_id"].astype(str).tolist(), dtype=pl.String).implode()
         documents = build_documents(
             chunk.to_dict("records"),
             _grouped(positions.filter(pl.col("person_id").is_in(ids)), lambda r: r),
