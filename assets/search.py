@@ -30,7 +30,7 @@ PROGRESS_EVERY_SECONDS = 30
 def profile_index(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = run_settings(warehouse)
     with warehouse.connect(read_only=True) as con:
-        pool = read_pool(con)  # the warehouse is closed again before the (possibly long) embedding
+        pool = read_pool(con, settings)  # the warehouse is closed again before the (possibly long) embedding
     last = [0.0]
 
     def progress(p: EmbedProgress) -> None:

@@ -7,7 +7,10 @@ job, the services' ports as the run's resources), so what is measured is what ru
 steps grouped: ingest ATS / vendor files / web store / other sources, validation checks, identity, dbt,
 search embedding, saved searches, exports, activation): wall time from the step's start to its end as the
 run reports them, and peak resident memory of this process and its children (dbt runs as a child)
-sampled every 0.2 s while the stage runs. A stage's peak is the highest sample during its steps.
+sampled every 0.2 s while the stage runs, as PSS (a page shared with a forked worker counted once) beside the
+RSS summed over the processes (which counts it once per process). A stage's peak is the highest sample during
+its steps. After both runs, the search index refresh alone (`refresh_index`, every embedding cached) in a fresh
+process: its peak memory beside the memory of the index's vectors alone.
 
 The change (`sandbox.daily_change.apply_next_day`, 1% of the people: half updated in the ATS, half new
 in the ATS and the web forms) arrives between the runs; the daily run then uses the dlt cursors, the
@@ -32,6 +35,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from benchmarks.common import CACHE, BenchResult, generator_digest, scratch_home
+from warmpool.search.embeddings import DIMENSIONS
 
 SIZES = (100_000,)
 QUICK_SIZES = (2_000,)
@@ -58,21 +62,28 @@ def stage_of(step_key: str) -> str:
     return STAGES.get(step_key) or (VALIDATION if step_key.endswith("_valid") else step_key)
 
 
-def _rss_mb_of_tree(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MB (from /proc)."""
-    total, todo = 0, [pid]
+def _memory_mb_of_tree(pid: int) -> tuple[float, float]:
+    """(PSS, RSS) of a process and all its descendants, in MB (from /proc). PSS counts a page shared by n
+    processes 1/n times; the summed RSS counts it n times, so it overstates what a step's forked workers
+    (identity's normaliser forks one per core) cost by the parent's whole size for each worker."""
+    pss = rss = 0
+    todo = [pid]
     while todo:
         p = todo.pop()
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+                    rss += int(line.split()[1])
+                    break
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1])
                     break
             for task in Path(f"/proc/{p}/task").iterdir():
                 todo += [int(c) for c in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-    return total / 1024
+    return pss / 1024, rss / 1024
 
 
 class StageClock:
@@ -80,7 +91,8 @@ class StageClock:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
-        self.peak_mb: dict[str, float] = defaultdict(float)
+        self.peak_mb: dict[str, float] = defaultdict(float)       # PSS of the process tree
+        self.peak_rss_mb: dict[str, float] = defaultdict(float)   # RSS summed over the process tree
         self._running: dict[str, float] = {}
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
@@ -95,10 +107,11 @@ class StageClock:
 
     def _sample(self) -> None:
         while not self._stop.wait(SAMPLE_SECONDS):
-            rss = _rss_mb_of_tree(os.getpid())
+            pss, rss = _memory_mb_of_tree(os.getpid())
             for step in list(self._running):
                 stage = stage_of(step)
-                self.peak_mb[stage] = max(self.peak_mb[stage], rss)
+                self.peak_mb[stage] = max(self.peak_mb[stage], pss)
+                self.peak_rss_mb[stage] = max(self.peak_rss_mb[stage], rss)
 
     def on_event(self, event) -> None:
         kind, step = event.event_type_value, event.step_key
@@ -174,7 +187,7 @@ def measure(people: int, workdir: Path) -> list[BenchResult]:
         BenchResult("whole graph, full run (first run on a fresh warehouse)", size, full, "s",
                     "the same run without its search embedding stage", full - embedding,
                     note=f"search embedding alone {embedding:.0f} s (every profile embedded once); "
-                         f"peak RSS {max(full_stages.peak_mb.values(), default=0) / 1024:.1f} GB"),
+                         f"peak PSS {max(full_stages.peak_mb.values(), default=0) / 1024:.1f} GB"),
         BenchResult(f"whole graph, daily run after a {CHANGE_SHARE:.0%} change", size, daily, "s",
                     "the full run, same world", full,
                     note=f"{change.describe()}; daily without search embedding "
@@ -183,12 +196,61 @@ def measure(people: int, workdir: Path) -> list[BenchResult]:
     ]
     for stage in sorted(full_stages.seconds, key=lambda s: -full_stages.seconds[s]):
         out.append(BenchResult(f"full run: {stage}", size, full_stages.seconds[stage], "s",
-                               "the whole full run", full, note=f"peak RSS {full_stages.peak_mb[stage]:,.0f} MB"))
+                               "the whole full run", full, note=_peak_note(full_stages, stage)))
     for stage in sorted(full_stages.seconds, key=lambda s: -full_stages.seconds[s]):
         out.append(BenchResult(f"daily run: {stage}", size, daily_stages.seconds.get(stage, 0.0), "s",
                                "the same stage in the full run", full_stages.seconds[stage],
-                               note=f"peak RSS {daily_stages.peak_mb.get(stage, 0.0):,.0f} MB"))
+                               note=_peak_note(daily_stages, stage)))
+    out.append(refresh_alone(size))
     return out
+
+
+def _peak_note(clock: StageClock, stage: str) -> str:
+    return (f"peak PSS {clock.peak_mb.get(stage, 0.0):,.0f} MB "
+            f"(RSS summed over its processes {clock.peak_rss_mb.get(stage, 0.0):,.0f} MB)")
+
+
+def refresh_alone(size: str) -> BenchResult:
+    """The search index refresh (``refresh_index``) alone in a fresh process on the world the runs left
+    (every embedding cached, so memory, not embedding, is measured): the peak memory of that process and
+    its workers, beside the memory of the index's vectors alone."""
+    import json
+    import subprocess
+    import sys
+
+    code = "from benchmarks.bench_e2e import _refresh_in_this_process; _refresh_in_this_process()"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    peak_pss = peak_rss = 0.0
+    while child.poll() is None:
+        pss, rss = _memory_mb_of_tree(child.pid)
+        peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
+        time.sleep(SAMPLE_SECONDS / 2)
+    if child.returncode:
+        raise RuntimeError(f"the search index refresh failed (exit {child.returncode})")
+    report = json.loads(child.stdout.read().strip().splitlines()[-1])
+    vectors_mb = report["people"] * DIMENSIONS * 4 / 2**20
+    return BenchResult("search index refresh alone (embeddings cached): peak memory (PSS)", size, peak_pss, "MB",
+                       "the index's vectors alone (float32)", vectors_mb,
+                       note=f"{report['people']:,} people, {report['embedded']} embedded, {report['seconds']:.1f} s; "
+                            f"the process held {report['before_mb']:,.0f} MB before it (imports); RSS summed "
+                            f"over its processes {peak_rss:,.0f} MB")
+
+
+def _refresh_in_this_process() -> None:
+    """``refresh_alone``'s child: refresh_index on the configured warehouse, a JSON line of what it did."""
+    import json
+
+    from warmpool.config import get_settings
+    from warmpool.search.refresh import refresh_index
+    from warmpool.warehouse import open_warehouse
+
+    before = _memory_mb_of_tree(os.getpid())[1]
+    started = time.perf_counter()
+    settings = get_settings()
+    with open_warehouse(settings, read_only=True) as con:
+        report = refresh_index(con, settings)
+    print(json.dumps({"people": report.people, "embedded": report.embedded, "before_mb": before,
+                      "seconds": time.perf_counter() - started}))
 
 
 def run(quick: bool) -> list[BenchResult]:

@@ -299,12 +299,12 @@ def index_refresh() -> None:
     run it while no pipeline run is writing."""
     from warmpool.config import get_settings
     from warmpool.search import refresh_index
-    from warmpool.warehouse import warehouse
+    from warmpool.warehouse import open_warehouse
 
     def progress(p) -> None:
         typer.echo(f"\rembedding {p.done:,}/{p.total:,} ({p.per_second:.0f}/s)", nl=p.done == p.total)
 
-    with warehouse(read_only=True) as con:
+    with open_warehouse(read_only=True) as con:
         report = refresh_index(con, get_settings(), progress=progress)
     typer.echo(report.describe())
 

@@ -369,6 +369,66 @@ def test_warmpool_search_json(search_home):
         assert [(r["searched_by"], r["channel"]) for r in audit_log.rows(con)] == [("cli.user", "cli")]
 
 
+@pytest.fixture
+def refresh_home(pipeline_world, tmp_path, monkeypatch):
+    """A home holding a copy of the pipeline world's warehouse and search folder (index and embeddings)."""
+    from warmpool import config
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy2(pipeline_world.home / "warehouse.duckdb", home / "warehouse.duckdb")
+    shutil.copytree(pipeline_world.home / "search", home / "search")
+    monkeypatch.setenv("WARMPOOL_HOME", str(home))
+    monkeypatch.delenv("WARMPOOL_WAREHOUSE", raising=False)
+    config._settings_for.cache_clear()
+    yield get_settings()
+    config._settings_for.cache_clear()
+
+
+def test_warmpool_search_index_refresh_rebuilds_what_search_and_lookup_read(refresh_home, index):
+    """The per-record tables go from the warehouse straight into the snapshot: the rebuilt index holds the
+    same profiles, every source record for the look-up, and a look-up by a record's name and email finds
+    its person."""
+    from warmpool.warehouse import warehouse
+
+    index_dir = refresh_home.search_index_dir
+    before = (index_dir / "CURRENT").read_text(encoding="utf-8")
+    result = subprocess.run([str(Path(sys.executable).with_name("warmpool")), "search-index", "refresh"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "embedded 0 new or changed" in result.stdout  # every profile's embedding was already stored
+    rebuilt = SearchIndex.load(index_dir)
+    assert rebuilt.folder.name != before
+    pd.testing.assert_frame_equal(rebuilt.profiles, index.profiles)
+    pd.testing.assert_frame_equal(rebuilt.frame("records"), index.frame("records"))
+    with warehouse(refresh_home.warehouse_path, read_only=True) as con:
+        source_records = con.execute("select count(*) from intermediate.int_source_records").fetchone()[0]
+    looked_up = pd.read_parquet(rebuilt.folder / "lookup_records.parquet")
+    assert len(looked_up) == source_records
+    record = looked_up.dropna(subset=["first_name", "last_name", "email"]).iloc[0]
+    answer = lookup_person(LookupQuery(name=f"{record.first_name} {record.last_name}", email=record.email),
+                           user="sourcer")
+    assert answer.verdict == "in_pool" and answer.matches[0].person_id == record.person_id
+    assert not [p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith(".")]
+
+
+def test_a_refresh_that_fails_leaves_the_current_index_and_no_half_written_snapshot(refresh_home):
+    from warmpool.search import refresh_index
+    from warmpool.warehouse import warehouse
+
+    index_dir = refresh_home.search_index_dir
+    before = (index_dir / "CURRENT").read_text(encoding="utf-8")
+
+    def interrupted(progress):
+        raise RuntimeError("stopped while embedding")
+
+    with warehouse(refresh_home.warehouse_path, read_only=True) as con, pytest.raises(RuntimeError, match="stopped"):
+        refresh_index(con, refresh_home, progress=interrupted)
+    assert (index_dir / "CURRENT").read_text(encoding="utf-8") == before
+    assert SearchIndex.load(index_dir).rows > 0
+    assert not [p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith(".")]
+
+
 # --- the dashboards' recruiter pages -----------------------------------------------------------------
 PAGES = Path(__file__).resolve().parent.parent / "dashboards"
 

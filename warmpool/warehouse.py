@@ -4,8 +4,8 @@ The warehouse is the DuckDB file (default) or a PostgreSQL database (``Settings.
 ``WARMPOOL_WAREHOUSE=postgresql://...`` or ``warehouse.url`` in the yaml). Everything that needs to
 reach the configured warehouse asks here: dlt's destination (``pipelines/_runner.py``), dbt's target
 (``dbt_target``), Splink's Postgres backend (``sqlalchemy_engine``), and the Python steps that read a
-query into a polars frame or replace a table with one on whichever engine is configured
-(``read_frame``, ``replace_table``), or hold a connection to it for several statements
+query into a polars frame or a parquet file, or replace a table with one, on whichever engine is configured
+(``read_frame``, ``query_to_parquet``, ``replace_table``), or hold a connection to it for several statements
 (``open_warehouse``: a DuckDB connection, or ``PostgresConnection``, which answers the part of DuckDB's
 connection interface the steps use). ``connect``/``warehouse`` open the DuckDB file itself (the steps
 that only make sense on it: compaction, erasure, identity's own pool file).
@@ -267,6 +267,17 @@ def frame_of(con: WarehouseConnection, sql: str, params: Any = None) -> pl.DataF
         return con.execute(sql, params).pl()
     # through a relation: DuckDB 2 copies rows for arrow off a DB-API result
     return pl.from_arrow(con.sql(sql, params=params).arrow().read_all())
+
+
+def query_to_parquet(con: WarehouseConnection, sql: str, path: Path) -> None:
+    """Write a query's result to the parquet file ``path`` on an open connection of either engine: DuckDB
+    streams it there itself (``COPY ... TO``, the rows never become Python objects); PostgreSQL's result
+    goes through one polars frame."""
+    if isinstance(con, PostgresConnection):
+        con.execute(sql).pl().write_parquet(path)
+        return
+    quoted = str(path).replace("'", "''")
+    con.execute(f"copy ({sql}) to '{quoted}' (format parquet)")
 
 
 def replace_duckdb_table(con: duckdb.DuckDBPyConnection, qualified_name: str, frame: pl.DataFrame) -> int:

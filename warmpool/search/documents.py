@@ -26,6 +26,9 @@ from typing import Iterable, Mapping, Sequence
 DOCUMENT_VERSION = 1           # bump when the text a document is built from changes shape
 MAX_HISTORY_POSITIONS = 4      # past positions in the embedded text (the model reads 256 word pieces)
 MAX_RESUME_CHARS = 600         # resume text in the embedded text; the keyword index reads all of it
+# the profile columns a document reads (a ``dim_candidates`` row may have many more)
+DOCUMENT_COLUMNS = ("person_id", "current_title", "current_company", "skills", "years_experience", "seniority",
+                    "job_family")
 
 
 @dataclass(frozen=True)

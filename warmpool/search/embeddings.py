@@ -113,9 +113,10 @@ def _save_atomically(path: Path, array: np.ndarray) -> None:
 class EmbeddingStore:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        self._hashes: np.ndarray | None = None
-        self._vectors: np.ndarray | None = None
-        self._row_of: dict[bytes, int] | None = None
+        self._hashes: np.ndarray | None = None      # every stored hash, in chunk order
+        self._sorted: np.ndarray | None = None      # positions into _hashes, by hash (binary search)
+        self._chunks_v: list[np.ndarray] = []       # each chunk's vectors, memory-mapped
+        self._starts: np.ndarray | None = None      # the first row of each chunk
 
     # --- reading -------------------------------------------------------------------------------
     def _chunks(self) -> list[int]:
@@ -124,6 +125,8 @@ class EmbeddingStore:
         return sorted(int(p.name.split(".")[0]) for p in self.folder.glob("*.hashes.npy"))
 
     def _load(self) -> None:
+        # Vectors stay memory-mapped chunk by chunk and hashes are found by binary search: a refresh holds
+        # only the rows it asks for (a concatenated copy and a dict of every hash were ~2x the vectors).
         if self._hashes is not None:
             return
         hashes, vectors = [], []
@@ -135,37 +138,51 @@ class EmbeddingStore:
             hashes.append(h)
             vectors.append(v)
         self._hashes = np.concatenate(hashes) if hashes else np.zeros(0, dtype=f"S{HASH_BYTES}")
-        self._vectors = (np.concatenate(vectors).astype(np.float32, copy=False) if vectors
-                         else np.zeros((0, DIMENSIONS), dtype=np.float32))
-        self._row_of = {h: i for i, h in enumerate(self._hashes.tolist())}
+        self._sorted = np.argsort(self._hashes, kind="stable")
+        self._chunks_v = vectors
+        self._starts = np.cumsum([0] + [len(v) for v in vectors])[:-1]
 
     def _invalidate(self) -> None:
-        self._hashes = self._vectors = self._row_of = None
+        self._hashes = self._sorted = self._starts = None
+        self._chunks_v = []
 
     def __len__(self) -> int:
         self._load()
         return len(self._hashes)
 
+    def _rows(self, hashes: np.ndarray) -> np.ndarray:
+        """Store row of each hash (``-1`` where the store lacks it)."""
+        self._load()
+        if not len(self._hashes):
+            return np.full(len(hashes), -1, dtype=np.int64)
+        ordered = self._hashes[self._sorted]
+        at = np.minimum(np.searchsorted(ordered, hashes), len(ordered) - 1)
+        return np.where(ordered[at] == hashes, self._sorted[at], -1).astype(np.int64)
+
+    def _gather(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors of store ``rows`` (in that order), read chunk by chunk from the memory maps."""
+        out = np.empty((len(rows), DIMENSIONS), dtype=np.float32)
+        chunk_of = np.searchsorted(self._starts, rows, side="right") - 1
+        for c in np.unique(chunk_of):
+            at = np.flatnonzero(chunk_of == c)
+            out[at] = self._chunks_v[c][rows[at] - self._starts[c]]
+        return out
+
     def missing(self, doc_hashes: Sequence[str]) -> list[int]:
         """Positions in ``doc_hashes`` whose vector the store does not hold (first occurrence only)."""
-        self._load()
-        seen: set[bytes] = set()
-        out = []
-        for i, h in enumerate(hash_bytes(doc_hashes).tolist()):
-            if h not in self._row_of and h not in seen:
-                seen.add(h)
-                out.append(i)
-        return out
+        wanted = hash_bytes(doc_hashes)
+        absent = np.flatnonzero(self._rows(wanted) < 0)
+        _, first = np.unique(wanted[absent], return_index=True)
+        return absent[np.sort(first)].tolist()
 
     def vectors_for(self, doc_hashes: Sequence[str]) -> np.ndarray:
         """The vectors of ``doc_hashes`` in that order (every hash must be in the store)."""
-        self._load()
-        try:
-            rows = np.fromiter((self._row_of[h] for h in hash_bytes(doc_hashes).tolist()), dtype=np.int64,
-                               count=len(doc_hashes))
-        except KeyError as exc:
-            raise KeyError(f"document {exc.args[0].hex()} has no embedding yet: run embed_missing first") from None
-        return self._vectors[rows]
+        wanted = hash_bytes(doc_hashes)
+        rows = self._rows(wanted)
+        if (rows < 0).any():
+            absent = wanted[int(np.flatnonzero(rows < 0)[0])]
+            raise KeyError(f"document {absent.hex()} has no embedding yet: run embed_missing first")
+        return self._gather(rows)
 
     # --- writing -------------------------------------------------------------------------------
     def embed_missing(self, doc_hashes: Sequence[str], texts: Sequence[str], encoder: Encoder, *,
@@ -199,14 +216,13 @@ class EmbeddingStore:
     def compact(self, keep: Iterable[str]) -> int:
         """Rewrite the store with only the hashes in ``keep``; returns how many vectors were dropped."""
         self._load()
-        keep_set = set(hash_bytes(list(keep)).tolist())
-        mask = np.fromiter((h in keep_set for h in self._hashes.tolist()), dtype=bool, count=len(self._hashes))
+        mask = np.isin(self._hashes, hash_bytes(list(keep)))
         dropped = int((~mask).sum())
         if dropped == 0:
             return 0
         old = self._chunks()
         n = old[-1] + 1
-        _save_atomically(self.folder / f"{n:06d}.vectors.npy", np.ascontiguousarray(self._vectors[mask]))
+        _save_atomically(self.folder / f"{n:06d}.vectors.npy", self._gather(np.flatnonzero(mask)))
         _save_atomically(self.folder / f"{n:06d}.hashes.npy", self._hashes[mask])
         for c in old:  # the hashes file first: a chunk without it is ignored by readers
             (self.folder / f"{c:06d}.hashes.npy").unlink()

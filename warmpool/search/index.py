@@ -14,8 +14,9 @@
         manifest.json        when, how many, which model and document version
     <search dir>/index/CURRENT   the name of the snapshot searches use
 
-A refresh writes a new snapshot beside the old one and then replaces ``CURRENT`` in one rename,
-so a search never sees half an index; searches never open the warehouse.
+A refresh writes a new snapshot beside the old one (a ``.<snapshot>.tmp`` draft, ``start_snapshot``, that
+``write_profiles`` and ``write_snapshot`` finish) and then replaces ``CURRENT`` in one rename, so a search
+never sees half an index; searches never open the warehouse.
 """
 from __future__ import annotations
 
@@ -26,12 +27,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from warmpool.search.documents import DOCUMENT_VERSION, ProfileDocument
+from warmpool.search.documents import DOCUMENT_VERSION
 from warmpool.search.embeddings import MODEL_NAME
 from warmpool.search.filters import ProfileTable
 from warmpool.search.keyword import KeywordIndex
@@ -103,46 +103,62 @@ class SearchIndex:
                    manifest=json.loads((folder / "manifest.json").read_text(encoding="utf-8")))
 
 
-def write_snapshot(index_dir: Path, profiles: pd.DataFrame, documents: list[ProfileDocument], vectors: np.ndarray, *,
-                   frames: dict[str, pd.DataFrame] | None = None, also: Callable[[Path], None] | None = None,
-                   min_rows_for_graph: int = HNSW_MIN_ROWS) -> dict:
-    """Write a snapshot of ``profiles`` (row-aligned with ``documents`` and ``vectors``) and make it current.
-
-    frames: more tables for the snapshot (``positions``, ``records``, ``jobs``, ``segments``), each ``<name>.parquet``;
-    also: writes further files into the snapshot folder before it becomes current (the look-up pool).
-    """
-    if not (len(profiles) == len(documents) == len(vectors)):
-        raise ValueError(f"{len(profiles)} profiles, {len(documents)} documents and {len(vectors)} vectors")
+def start_snapshot(index_dir: Path) -> Path:
+    """A new, not yet current snapshot folder (``.<name>.tmp``) for ``write_snapshot`` to finish: a refresh
+    writes the tables it copies straight from the warehouse there first."""
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     name = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    draft = index_dir / f".{name}.tmp"
+    draft.mkdir()
+    return draft
+
+
+def write_profiles(draft: Path, profiles: pd.DataFrame, texts: list[str], keyword_texts: list[str],
+                   doc_hashes: list[str]) -> None:
+    """``profiles.parquet`` of the snapshot ``draft``: the profiles (row-aligned with the documents' texts and
+    hashes) with the document columns added; ``profiles`` gains them in place (no copy of the pool)."""
+    if not (len(profiles) == len(texts) == len(keyword_texts) == len(doc_hashes)):
+        raise ValueError(f"{len(profiles)} profiles and {len(texts)} documents")
+    profiles.reset_index(drop=True, inplace=True)
+    profiles["document"] = texts
+    profiles["keyword_text"] = keyword_texts
+    profiles["doc_hash"] = doc_hashes
+    profiles.to_parquet(Path(draft) / "profiles.parquet", index=False)
+
+
+def write_snapshot(draft: Path, keyword_texts: list[str], vectors: np.ndarray, *,
+                   frames: dict[str, pd.DataFrame] | None = None, min_rows_for_graph: int = HNSW_MIN_ROWS) -> dict:
+    """Finish the snapshot ``draft`` (``start_snapshot``, its ``profiles.parquet`` written by ``write_profiles``)
+    with the BM25 index of ``keyword_texts`` and the vector index of ``vectors`` (both row-aligned with the
+    profiles), and make it current.
+
+    frames: more tables for the snapshot (``jobs``, ``segments``, ...), each ``<name>.parquet``; the tables
+    already in the draft (copied from the warehouse) stay as they are.
+    """
+    if len(keyword_texts) != len(vectors):
+        raise ValueError(f"{len(keyword_texts)} documents and {len(vectors)} vectors")
+    draft = Path(draft)
+    index_dir = draft.parent
+    name = draft.name.removeprefix(".").removesuffix(".tmp")
     folder = index_dir / name
-    tmp = index_dir / f".{name}.tmp"
-    tmp.mkdir()
     timings = {}
     started = time.perf_counter()
-    frame = profiles.reset_index(drop=True).copy()
-    frame["document"] = [d.text for d in documents]
-    frame["keyword_text"] = [d.keyword_text for d in documents]
-    frame["doc_hash"] = [d.doc_hash for d in documents]
-    frame.to_parquet(tmp / "profiles.parquet", index=False)
     for frame_name, table in (frames or {}).items():
-        table.to_parquet(tmp / f"{frame_name}.parquet", index=False)
-    if also is not None:
-        also(tmp)
+        table.to_parquet(draft / f"{frame_name}.parquet", index=False)
     t = time.perf_counter()
-    KeywordIndex.build(frame["keyword_text"].tolist()).save(tmp / "keyword")
+    KeywordIndex.build(keyword_texts).save(draft / "keyword")
     timings["keyword_seconds"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
     vector_index = VectorIndex.build(vectors, min_rows_for_graph=min_rows_for_graph)
-    vector_index.save(tmp)
+    vector_index.save(draft)
     timings["vector_seconds"] = round(time.perf_counter() - t, 2)
-    manifest = {"built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "people": len(frame),
+    manifest = {"built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "people": len(vectors),
                 "model": MODEL_NAME, "document_version": DOCUMENT_VERSION,
                 "hnsw": vector_index.graph is not None, **timings,
                 "seconds": round(time.perf_counter() - started, 2)}
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    os.replace(tmp, folder)
+    (draft / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    os.replace(draft, folder)
     pointer_tmp = index_dir / f".{CURRENT}.tmp"
     pointer_tmp.write_text(name, encoding="utf-8")
     os.replace(pointer_tmp, index_dir / CURRENT)

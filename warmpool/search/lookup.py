@@ -23,6 +23,9 @@ from warmpool.identity import features_for_model, load_model, score_against_pool
 
 POSSIBLE_FLOOR = 0.5
 LOOKUP_SOURCE = "lookup"
+LOOKUP_RECORDS = "lookup_records.parquet"
+LOOKUP_FEATURES = "lookup_features.parquet"
+_SHOWN = ["source", "source_record_id", "person_id", "first_name", "last_name", "email"]  # what an answer shows
 
 
 class NothingToLookUp(ValueError):
@@ -90,22 +93,21 @@ class LookupAnswer:
         return "\n".join(lines)
 
 
-def pool_features(records: pd.DataFrame, model=None) -> pl.DataFrame:
+def pool_features(records: pl.DataFrame, model=None) -> pl.DataFrame:
     """Normalised features of the pool's records (cached in the index snapshot)."""
-    return features_for_model(pl.from_pandas(records.drop(columns=["person_id"], errors="ignore")), model or load_model())
+    return features_for_model(records.drop("person_id", strict=False), model or load_model())
 
 
-def write_lookup_pool(folder: Path, records: pd.DataFrame) -> None:
-    """records: contract columns + person_id of every source record in the pool."""
-    records = records.astype("string")  # the resolve contract is text
-    records.to_parquet(folder / "lookup_records.parquet", index=False)
-    pool_features(records).write_parquet(folder / "lookup_features.parquet")
+def write_lookup_features(folder: Path) -> None:
+    """``lookup_features.parquet`` beside ``lookup_records.parquet`` (contract columns, all text, + person_id
+    of every source record in the pool, written there from the warehouse)."""
+    records = pl.read_parquet(folder / LOOKUP_RECORDS).cast(pl.String)  # the resolve contract is text
+    pool_features(records).write_parquet(folder / LOOKUP_FEATURES)
 
 
 def lookup(query: LookupQuery, folder: Path, *, limit: int = 5) -> LookupAnswer:
     model = load_model()
-    records = pd.read_parquet(folder / "lookup_records.parquet")
-    features = pl.read_parquet(folder / "lookup_features.parquet")
+    features = pl.read_parquet(folder / LOOKUP_FEATURES)
     threshold = float(model.threshold_match_probability)
     if features.height == 0:
         return LookupAnswer(query, "not_found", threshold, [])
@@ -118,8 +120,8 @@ def lookup(query: LookupQuery, folder: Path, *, limit: int = 5) -> LookupAnswer:
         pl.when(pl.col("source_l") == LOOKUP_SOURCE).then(pl.col("source_record_id_r"))
         .otherwise(pl.col("source_record_id_l")).alias("source_record_id"),
         "match_probability").to_pandas()
-    hits = hits.merge(records[["source", "source_record_id", "person_id", "first_name", "last_name", "email"]],
-                      on=["source", "source_record_id"], how="inner")
+    records = pd.read_parquet(folder / LOOKUP_RECORDS, columns=_SHOWN)
+    hits = hits.merge(records, on=["source", "source_record_id"], how="inner")
     matches = []
     for person_id, group in hits.groupby("person_id"):
         group = group.sort_values("match_probability", ascending=False)

@@ -2,29 +2,32 @@
 
 ``read_pool`` reads what a document is built from (``dim_candidates``, ``dim_candidate_work_history``,
 ``dim_candidate_resumes``), what a result shows (``bridge_candidate_records``) and what a filter needs
-beyond the profile (each person's segments, ``segment_members``) from the warehouse;
+beyond the profile (each person's segments, ``segment_members``) from the warehouse, the per-record
+tables straight into a new snapshot draft (docs/search.md, "Memory of a refresh");
 ``refresh_index`` builds every person's document, embeds the documents whose hash the embedding
-store lacks (resumable, with progress), and writes a new index snapshot. Called by the Dagster asset
+store lacks (resumable, with progress), and finishes the snapshot. Called by the Dagster asset
 ``search/profile_index`` after the marts, and by ``warmpool search-index refresh``.
 """
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
 import pandas as pd
+import polars as pl
 
 from warmpool import tables
 from warmpool.config import Settings
-from warmpool.search.documents import build_documents
+from warmpool.search.documents import DOCUMENT_COLUMNS, build_documents
 from warmpool.search.embeddings import EmbeddingStore, EmbedProgress, Encoder
 from warmpool.search.geo import city_coordinates
-from warmpool.search.index import CURRENT, drop_older_snapshots, write_snapshot
-from warmpool.search.lookup import write_lookup_pool
+from warmpool.search.index import CURRENT, drop_older_snapshots, start_snapshot, write_profiles, write_snapshot
+from warmpool.search.lookup import LOOKUP_RECORDS, write_lookup_features
 from warmpool.search.vector_index import HNSW_MIN_ROWS
-from warmpool.warehouse import table_exists
+from warmpool.warehouse import frame_of, query_to_parquet, table_exists
 
 COMPACT_WHEN_STALE = 0.25   # rewrite the embedding store once a quarter of its vectors are no longer used
 
@@ -45,12 +48,15 @@ class RefreshReport:
 
 @dataclass
 class Pool:
-    profiles: pd.DataFrame     # dim_candidates + application history (furthest stage, last archive reason, job ids)
-    positions: pd.DataFrame
-    resumes: pd.DataFrame
-    records: pd.DataFrame
+    """What a refresh reads from the warehouse. The per-record tables a snapshot only stores (the source
+    records behind each person, the look-up pool, the work history) go from the warehouse straight into
+    the snapshot draft ``folder`` as parquet and are never held in memory; ``refresh_from_pool`` consumes
+    the pool (its frames are released once written)."""
+    folder: Path                   # the snapshot draft (index.start_snapshot): records, lookup_records, positions
+    profiles: pd.DataFrame | None  # dim_candidates + application history (furthest stage, last archive reason, job ids)
+    positions: pl.DataFrame        # person_id, title, company_name: the work history a document reads, newest first
+    resumes: pl.DataFrame          # person_id, resume_text, newest first
     jobs: pd.DataFrame
-    lookup_records: pd.DataFrame   # every source record's contract columns + person_id
     segments: pd.DataFrame         # segment, segment_version, people: every segment known to the warehouse
 
 
@@ -60,38 +66,62 @@ def _frame(con, table: str, columns: str = "*", order: str = "") -> pd.DataFrame
     return con.execute(f"select {columns} from {table} {order}").df()
 
 
-def read_pool(con) -> Pool:
-    """The marts a document and a result need (work history and resumes are optional marts)."""
+# the work history as the snapshot stores it (dates as timestamps, as pandas has always written them)
+_POSITIONS_SQL = (f"select person_id, title, company_name, cast(started_on as timestamp) as started_on, "
+                  f"cast(ended_on as timestamp) as ended_on, sources from {tables.DIM_CANDIDATE_WORK_HISTORY} "
+                  f"order by person_id, coalesce(ended_on, date '9999-12-31') desc, started_on desc nulls last")
+_RECORDS_SQL = (f"select person_id, source, source_record_id, source_family, first_name, last_name, email, city, "
+                f"country, current_title, current_company, first_seen_at, updated_at, times_purchased "
+                f"from {tables.BRIDGE_CANDIDATE_RECORDS}")
+# every source record's resolve-contract columns (all text) + its person, for the search-first look-up
+_LOOKUP_RECORDS_SQL = (f"select r.*, a.person_id from {tables.SOURCE_RECORDS} as r join {tables.PERSON_ASSIGNMENTS} "
+                       f"as a using (source, source_record_id) order by r.source, r.source_record_id")
+
+
+def read_pool(con, settings: Settings) -> Pool:
+    """The marts a document and a result need (work history and resumes are optional marts), the per-record
+    tables written into a new snapshot draft under ``settings.search_index_dir``."""
     profiles = _frame(con, tables.DIM_CANDIDATES, order="order by person_id")
     if profiles is None:
         raise FileNotFoundError(f"{tables.DIM_CANDIDATES} does not exist yet: build the marts first")
-    positions = _frame(con, tables.DIM_CANDIDATE_WORK_HISTORY,
-                       "person_id, title, company_name, started_on, ended_on, sources",
-                       "order by person_id, coalesce(ended_on, date '9999-12-31') desc, started_on desc nulls last")
-    resumes = _frame(con, tables.DIM_CANDIDATE_RESUMES, order="order by person_id, received_at desc")
-    records = _frame(con, tables.BRIDGE_CANDIDATE_RECORDS,
-                     "person_id, source, source_record_id, source_family, first_name, last_name, email, city, "
-                     "country, current_title, current_company, first_seen_at, updated_at, times_purchased")
-    history = _frame(con, tables.FCT_APPLICATIONS, _HISTORY_SQL, "group by person_id")
-    if history is not None:
-        profiles = profiles.merge(history, on="person_id", how="left")
+    _join_columns(profiles, _frame(con, tables.FCT_APPLICATIONS, _HISTORY_SQL, "group by person_id"))
     # segment membership as dbt computed it (never re-derived here): one ';'-separated column per person
-    memberships = _frame(con, tables.SEGMENT_MEMBERS, "person_id, string_agg(segment, ';' order by segment) as segments",
-                         "group by person_id")
-    if memberships is not None:
-        profiles = profiles.merge(memberships, on="person_id", how="left")
+    _join_columns(profiles, _frame(con, tables.SEGMENT_MEMBERS,
+                                   "person_id, string_agg(segment, ';' order by segment) as segments",
+                                   "group by person_id"))
     segments = _segments(con)
     jobs = _frame(con, tables.DIM_JOBS, order="order by job_id")
-    lookup_records = None
-    if table_exists(con, tables.SOURCE_RECORDS) and table_exists(con, tables.PERSON_ASSIGNMENTS):
-        lookup_records = con.execute(
-            f"select r.*, a.person_id from {tables.SOURCE_RECORDS} as r join {tables.PERSON_ASSIGNMENTS} as a "
-            f"using (source, source_record_id) order by r.source, r.source_record_id").df()
-    empty = pd.DataFrame(columns=["person_id"])
-    return Pool(profiles, positions if positions is not None else empty, resumes if resumes is not None else empty,
-                records if records is not None else empty, jobs if jobs is not None else pd.DataFrame(),
-                lookup_records if lookup_records is not None else empty,
+    folder = start_snapshot(settings.search_index_dir)
+    try:
+        positions = pl.DataFrame(schema={"person_id": pl.String, "title": pl.String, "company_name": pl.String})
+        if table_exists(con, tables.DIM_CANDIDATE_WORK_HISTORY):
+            query_to_parquet(con, _POSITIONS_SQL, folder / "positions.parquet")
+            positions = pl.read_parquet(folder / "positions.parquet", columns=list(positions.columns))
+        resumes = pl.DataFrame(schema={"person_id": pl.String, "resume_text": pl.String})
+        if table_exists(con, tables.DIM_CANDIDATE_RESUMES):
+            resumes = frame_of(con, f"select person_id, resume_text from {tables.DIM_CANDIDATE_RESUMES} "
+                                    f"order by person_id, received_at desc")
+        if table_exists(con, tables.BRIDGE_CANDIDATE_RECORDS):
+            query_to_parquet(con, _RECORDS_SQL, folder / "records.parquet")
+        if table_exists(con, tables.SOURCE_RECORDS) and table_exists(con, tables.PERSON_ASSIGNMENTS):
+            query_to_parquet(con, _LOOKUP_RECORDS_SQL, folder / LOOKUP_RECORDS)
+        else:
+            pl.DataFrame(schema={"person_id": pl.String}).write_parquet(folder / LOOKUP_RECORDS)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return Pool(folder, profiles, positions, resumes, jobs if jobs is not None else pd.DataFrame(),
                 segments if segments is not None else pd.DataFrame(columns=["segment", "segment_version", "people"]))
+
+
+def _join_columns(profiles: pd.DataFrame, per_person: pd.DataFrame | None) -> None:
+    """``profiles`` left-joined with ``per_person`` (one row per person_id), in place, a column at a time:
+    the same columns and types as a merge, without the copy of every profile a merge makes."""
+    if per_person is None:
+        return
+    per_person = per_person.set_index("person_id")
+    for column in per_person.columns:
+        profiles[column] = per_person[column].reindex(profiles["person_id"]).set_axis(profiles.index)
 
 
 def _segments(con) -> pd.DataFrame | None:
@@ -124,56 +154,98 @@ _HISTORY_SQL = """person_id,
     array_agg(distinct job_id order by job_id) filter (where job_id is not null) as applied_job_ids"""
 
 
-def _grouped(frame: pd.DataFrame, value) -> dict[str, list]:
-    if frame.empty:
-        return {}
+DOCUMENT_CHUNK = 20_000   # profiles turned into documents at a time: their row dicts are what a chunk holds
+
+
+@dataclass
+class _Documents:
+    """Every person's document as three columns (no object per person), row-aligned with the profiles."""
+    texts: list[str]
+    keyword_texts: list[str]
+    hashes: list[str]
+
+
+def _grouped(frame: pl.DataFrame, value) -> dict[str, list]:
     out: dict[str, list] = {}
-    for row in frame.to_dict("records"):
+    for row in frame.iter_rows(named=True):
         out.setdefault(str(row["person_id"]), []).append(value(row))
     return out
 
 
+def _documents(profiles: pd.DataFrame, positions: pl.DataFrame, resumes: pl.DataFrame) -> _Documents:
+    """``build_documents`` a chunk of profiles at a time, each with only its people's positions and resumes."""
+    out = _Documents([], [], [])
+    read = [c for c in DOCUMENT_COLUMNS if c in profiles.columns]
+    for start in range(0, len(profiles), DOCUMENT_CHUNK):
+        chunk = profiles.iloc[start:start + DOCUMENT_CHUNK][read]
+        ids = pl.Series(chunk["person_id"].astype(str).tolist(), dtype=pl.String).implode()
+        documents = build_documents(
+            chunk.to_dict("records"),
+            _grouped(positions.filter(pl.col("person_id").is_in(ids)), lambda r: r),
+            _grouped(resumes.filter(pl.col("person_id").is_in(ids)), lambda r: r["resume_text"]))
+        out.texts += [d.text for d in documents]
+        out.keyword_texts += [d.keyword_text for d in documents]
+        out.hashes += [d.doc_hash for d in documents]
+    return out
+
+
 def with_coordinates(profiles: pd.DataFrame) -> pd.DataFrame:
-    """Adds latitude / longitude where the city is known (radius filters); unknown places stay empty."""
+    """Adds latitude / longitude (in place) where the city is known (radius filters); unknown places stay empty."""
     places = profiles[["city", "country"]].drop_duplicates()
     looked_up = {(c, k): city_coordinates(c, k) for c, k in places.itertuples(index=False)}
     coords = [looked_up[(c, k)] for c, k in profiles[["city", "country"]].itertuples(index=False)]
-    return profiles.assign(latitude=[c[0] if c else None for c in coords],
-                           longitude=[c[1] if c else None for c in coords])
+    profiles["latitude"] = [c[0] if c else None for c in coords]
+    profiles["longitude"] = [c[1] if c else None for c in coords]
+    return profiles
 
 
 def refresh_index(con, settings: Settings, **kwargs) -> RefreshReport:
     """Rebuild the search index from the warehouse (``con`` may be read-only)."""
-    return refresh_from_pool(read_pool(con), settings, **kwargs)
+    return refresh_from_pool(read_pool(con, settings), settings, **kwargs)
 
 
 def refresh_from_pool(pool: Pool, settings: Settings, *, encoder: Encoder | None = None,
                       progress: Callable[[EmbedProgress], None] | None = None,
                       min_rows_for_graph: int = HNSW_MIN_ROWS) -> RefreshReport:
-    """Documents -> embeddings of the new or changed ones -> a new snapshot (no warehouse needed)."""
-    profiles = with_coordinates(pool.profiles)
-    documents = build_documents(
-        profiles.to_dict("records"),
-        _grouped(pool.positions, lambda r: r),
-        _grouped(pool.resumes, lambda r: r.get("resume_text")),
-    )
-    hashes = [d.doc_hash for d in documents]
+    """Documents -> embeddings of the new or changed ones -> the snapshot ``pool.folder`` made current (no
+    warehouse needed). What is written is let go: the BM25 and HNSW builds run beside the vectors and the
+    keyword texts only."""
+    try:
+        return _refresh(pool, settings, encoder, progress, min_rows_for_graph)
+    except BaseException:
+        shutil.rmtree(pool.folder, ignore_errors=True)
+        raise
+
+
+def _refresh(pool: Pool, settings: Settings, encoder: Encoder | None,
+             progress: Callable[[EmbedProgress], None] | None, min_rows_for_graph: int) -> RefreshReport:
+    # first, while this process holds the least: the look-up's features (their normalisation forks workers)
+    write_lookup_features(pool.folder)
+    profiles, pool.profiles = with_coordinates(pool.profiles), None
+    documents = _documents(profiles, pool.positions, pool.resumes)
+    pool.positions = pool.positions.clear()
+    pool.resumes = pool.resumes.clear()
+    hashes = documents.hashes
     store = EmbeddingStore(settings.embeddings_dir)
     t = time.perf_counter()
-    embedded = store.embed_missing(hashes, [d.text for d in documents], encoder or Encoder(), progress=progress)
+    embedded = store.embed_missing(hashes, documents.texts, encoder or Encoder(), progress=progress)
     embed_seconds = time.perf_counter() - t
     vectors = store.vectors_for(hashes)
+    stored = len(store)
+    del store
     t = time.perf_counter()
-    write_snapshot(settings.search_index_dir, profiles, documents, vectors,
-                   frames={"positions": pool.positions, "records": pool.records, "jobs": pool.jobs,
-                           "segments": pool.segments},
-                   also=lambda folder: write_lookup_pool(folder, pool.lookup_records),
+    write_profiles(pool.folder, profiles, documents.texts, documents.keyword_texts, hashes)
+    del profiles
+    documents.texts = []
+    write_snapshot(pool.folder, documents.keyword_texts, vectors, frames={"jobs": pool.jobs, "segments": pool.segments},
                    min_rows_for_graph=min_rows_for_graph)
     index_seconds = time.perf_counter() - t
+    del vectors, documents
+    people, distinct = len(hashes), len(set(hashes))
     dropped = 0
-    if len(store) and (len(store) - len(set(hashes))) / len(store) > COMPACT_WHEN_STALE:
-        dropped = store.compact(hashes)
-    return RefreshReport(people=len(documents), embedded=embedded, reused=len(set(hashes)) - embedded,
+    if stored and (stored - distinct) / stored > COMPACT_WHEN_STALE:
+        dropped = EmbeddingStore(settings.embeddings_dir).compact(hashes)
+    return RefreshReport(people=people, embedded=embedded, reused=distinct - embedded,
                          embed_seconds=embed_seconds, index_seconds=index_seconds, dropped=dropped)
 
 
@@ -194,7 +266,7 @@ def refresh_after_erasure(con, settings: Settings, person_ids: Iterable[str]) ->
     profiles = int(held.astype(str).isin(ids).sum())
     if not profiles:
         return {}
-    refresh_from_pool(read_pool(con), settings)
+    refresh_from_pool(read_pool(con, settings), settings)
     dropped_snapshots = drop_older_snapshots(settings.search_index_dir)
     hashes = pd.read_parquet(_current_snapshot(settings) / "profiles.parquet", columns=["doc_hash"])["doc_hash"]
     dropped_vectors = EmbeddingStore(settings.embeddings_dir).compact(hashes.tolist())
