@@ -50,6 +50,7 @@ ranked as (
         count(*) over (partition by vendor, vendor_record_id) as times_purchased,
         min(purchased_at) over (partition by vendor, vendor_record_id) as first_purchased_at,
         sum(cost) over (partition by vendor, vendor_record_id) as total_cost,
+        -- the newest purchase's load: the vendor pipeline finishes its loads in order, a retried one first
         max(source_load_id) over (partition by vendor, vendor_record_id) as last_load_id
     from resumes
 
