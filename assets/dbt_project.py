@@ -35,7 +35,7 @@ def dbt_resource() -> DbtCliResource:
 def prepare_manifest(force: bool = False) -> Path:
     """Run `dbt parse` once, ahead of any run (never at import time)."""
     if force or not MANIFEST_PATH.exists():
-        run_dbt(["parse", "--quiet"], get_settings().warehouse_path)
+        run_dbt(["parse", "--quiet"], get_settings().warehouse_path, PREPARED_TARGET)
         load_manifest.cache_clear()
     return MANIFEST_PATH
 

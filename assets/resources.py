@@ -24,7 +24,7 @@ import dagster as dg
 from assets.dbt_project import dbt_resource
 from warmpool.campaigns.provider_lists import ProviderListConfig
 from warmpool.config import AtsSettings, Settings, SmtpSettings, get_settings
-from warmpool.dbt_cli import dbt_vars, target_arg, vars_arg
+from warmpool.dbt_cli import dbt_target_path, dbt_vars, target_arg, vars_arg
 from warmpool.warehouse import WarehouseConnection, open_warehouse
 
 DEPLOYMENT_ENV = "WARMPOOL_DEPLOYMENT"
@@ -68,6 +68,10 @@ class WarehouseResource(dg.ConfigurableResource):
     def dbt_args(self) -> list[str]:
         """`--target` and `--vars` of every dbt call: the configured warehouse (`warmpool.warehouse`)."""
         return [*target_arg(self.file()), *vars_arg(self.dbt_vars())]
+
+    def dbt_target_path(self) -> Path:
+        """The target folder every dbt call on this warehouse shares (its parse is re-used)."""
+        return dbt_target_path(self.file())
 
 
 class AtsResource(dg.ConfigurableResource):

@@ -38,8 +38,10 @@ TRANSLATOR = WarmpoolDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_
 
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     # The warehouse reaches dbt as its target and vars on its command line (profiles.yml reads them); no
-    # environment changes (a PostgreSQL password is the deployment's PGPASSWORD).
-    yield from dbt.cli(["build", *warehouse.dbt_args()], context=context).stream()
+    # environment changes (a PostgreSQL password is the deployment's PGPASSWORD). The warehouse's own target
+    # folder, not one per call: dbt re-parses only what changed since its last call there.
+    yield from dbt.cli(["build", *warehouse.dbt_args()], context=context,
+                       target_path=warehouse.dbt_target_path()).stream()
 
 
 @dbt_assets(manifest=MANIFEST_PATH, select=POOL_RECORDS_SELECT, name="dbt_pool_records",

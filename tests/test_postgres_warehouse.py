@@ -35,6 +35,7 @@ from warmpool.warehouse import dbt_target
 RAW_TABLES = ("raw_ats.candidates", "raw_ats.applications", "raw_ats.jobs", "raw_vendors.resumes",
               "raw_forms.form_submissions", "raw_email.email_events", "raw_sends.sends",
               "raw_campaigns.segments")  # at least these (the world and the job have them)
+PG_DATABASE = "warmpool_sandbox"  # the PostgreSQL run's warehouse
 # Columns that name or time one run, not the data: equal only by chance on two runs.
 RUN_COLUMNS = {"rpt_identity_runs": {"run_id", "started_at"},
                "rpt_data_health": {"last_quarantined_at"},         # when the load quarantined the row
@@ -67,7 +68,7 @@ def _run_on_postgres(home: Path, warehouse_url: str):
     finally:
         monkeypatch.undo()
         _clear_settings()
-    failed = sorted({e.step_key for e in run.events if e.is_failure})
+    failed = sorted({e.step_key or "(the run)" for e in run.events if e.is_failure})  # RUN_FAILURE has none
     assert run.success, f"the job failed on PostgreSQL: steps {failed}"
     return settings
 
@@ -75,7 +76,7 @@ def _run_on_postgres(home: Path, warehouse_url: str):
 @pytest.fixture(scope="module")
 def warehouses(pipeline_world, postgres_server, tmp_path_factory):  # noqa: F811
     """The first run of the shared world on DuckDB, and the same world through the job on PostgreSQL."""
-    url = postgres_server.create_database("warmpool_sandbox")
+    url = postgres_server.create_database(PG_DATABASE)
     on_postgres = _run_on_postgres(tmp_path_factory.mktemp("pg-home"), url)
     import psycopg2
 
@@ -261,3 +262,49 @@ def test_a_warehouse_url_that_is_not_postgres_is_refused(warmpool_home, tmp_path
     _clear_settings()
     with pytest.raises(ValueError, match="postgresql://"):
         get_settings().warehouse_engine
+
+
+# Last in this file: it changes the PostgreSQL warehouse's raw rows (the tests above compare it as loaded).
+POOL_MODELS = {"int_ats_candidates_flattened": "candidate_id",
+               "int_vendor_resumes_deduplicated": "vendor, vendor_record_id",
+               "int_source_records_unioned": "source, source_record_id"}
+
+
+def test_incremental_source_record_models_on_postgres_equal_a_full_refresh(warehouses, postgres_server,  # noqa: F811
+                                                                           monkeypatch):
+    """The incremental models' daily path (macros/incremental.sql) on PostgreSQL: a few ATS candidates
+    changed and new purchases of vendor records arrive in a new load; an incremental `dbt run` of the
+    source-record models then holds exactly what `--full-refresh` rebuilds from the same raw rows."""
+    from warmpool.dbt_cli import run_dbt
+
+    on_postgres = warehouses["postgres"]
+    monkeypatch.setenv("WARMPOOL_HOME", str(on_postgres.home))
+    monkeypatch.setenv("WARMPOOL_WAREHOUSE", postgres_server.url(PG_DATABASE))
+    _clear_settings()
+    try:
+        with warehouses["pg"].cursor() as pg:
+            pg.execute("update raw_ats.candidates set first_name = first_name || '-renamed', _dlt_load_id = 'day-2' "
+                       "where id in (select id from raw_ats.candidates order by id limit 5)")
+            pg.execute("""create temp table bought_again as select distinct on (vendor, vendor_record_id) *
+                          from raw_vendors.resumes order by vendor, vendor_record_id, purchased_at desc limit 3""")
+            pg.execute("""update bought_again set _dlt_load_id = 'day-2', _dlt_id = _dlt_id || '-again',
+                          first_name = 'Bought-again', purchased_at = purchased_at + interval '1 day'""")
+            pg.execute("insert into raw_vendors.resumes select * from bought_again")
+            models = sorted(POOL_MODELS)
+            run_dbt(["run", "--quiet", "--select", *models], on_postgres.warehouse_path)
+
+            def table(model: str) -> list[tuple]:
+                return _rows(pg, f"select * from {tables.INTERMEDIATE}.{model} order by {POOL_MODELS[model]}")[1]
+
+            incremental = {model: table(model) for model in models}
+            renamed = _rows(pg, f"select count(*) from {tables.INTERMEDIATE}.int_ats_candidates_flattened "
+                                "where first_name like '%-renamed'")[1]
+            again = _rows(pg, f"select count(*) from {tables.INTERMEDIATE}.int_vendor_resumes_deduplicated "
+                              "where first_name = 'Bought-again' and times_purchased > 1")[1]
+            assert renamed == [(5,)] and again == [(3,)]  # the day's load reached the incremental tables
+            run_dbt(["run", "--quiet", "--full-refresh", "--select", *models], on_postgres.warehouse_path)
+            rebuilt = {model: table(model) for model in models}
+    finally:
+        _clear_settings()
+    for model in models:
+        assert incremental[model] == rebuilt[model], model

@@ -1,6 +1,7 @@
 """How Warmpool runs dbt: the venv's own executable, and the `--target` and `--vars` every run passes
-(where the warehouse is: ``warmpool.warehouse.dbt_target``). Dagster's ``DbtCliResource``
-(``assets.dbt_project``), the prepared manifest's parse and the rebuild after an erasure all use them."""
+(where the warehouse is: ``warmpool.warehouse.dbt_target``), and the one target folder per warehouse
+its calls share. Dagster's ``DbtCliResource`` (``assets.dbt_project``), the prepared manifest's parse and
+the rebuild after an erasure all use them."""
 from __future__ import annotations
 
 import dataclasses
@@ -17,14 +18,38 @@ from warmpool.warehouse import dbt_target
 
 DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"  # the venv's own dbt, whether or not its bin is on PATH
 PREPARED_TARGET = DBT_PROJECT_DIR / "target"  # where the prepared manifest lives (`make manifest`)
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+
+def dbt_target_path(warehouse_path: Path) -> Path:
+    """The target folder of every dbt call on one warehouse: `dbt-target` beside the warehouse file.
+
+    dbt re-uses its parse (``partial_parse.msgpack`` in the target folder) only while the project's
+    files and the call's `--vars` are unchanged; the vars name the warehouse, so a folder per warehouse
+    lets a run's later calls, the next run's and an erasure's rebuild parse only what changed (a
+    folder per call, dagster-dbt's default, parses the whole project every time off the default
+    warehouse). Calls on one warehouse never overlap (the Dagster pool `warehouse` serialises them), so
+    the artifacts of one call are not overwritten while it runs.
+    """
+    return Path(warehouse_path).parent / "dbt-target"
+
+
+def seed_partial_parse(target_path: Path) -> Path:
+    """``target_path``, holding the prepared manifest's parse when it has none of its own yet (a
+    first call on a warehouse then parses only what differs, when its vars equal the prepared ones)."""
+    target_path.mkdir(parents=True, exist_ok=True)
+    prepared, own = PREPARED_TARGET / PARTIAL_PARSE_FILE, target_path / PARTIAL_PARSE_FILE
+    if prepared.exists() and not own.exists() and target_path.resolve() != PREPARED_TARGET.resolve():
+        shutil.copy2(prepared, own)
+    return target_path
 
 
 def dbt_vars(warehouse_path: Path, as_of: str | None = None) -> dict[str, str]:
     """dbt's `--vars` for a run: the warehouse (profiles.yml reads it: the DuckDB file, or where the
     configured PostgreSQL warehouse is) and, if given, "today".
 
-    The manifest is prepared with the default warehouse's vars, so a run on that warehouse re-uses
-    dbt's partial parse; other vars (a test's warehouse, an `as_of`) make dbt parse again.
+    dbt parses the whole project again when these change (a new `as_of`: once a day, on the first
+    call; a test's warehouse: on its first call); see ``dbt_target_path``.
     """
     _, values, _ = dbt_target(dataclasses.replace(get_settings(), warehouse_file=Path(warehouse_path)))
     return {**values, **({"as_of": as_of} if as_of else {})}
@@ -42,20 +67,17 @@ def vars_arg(values: dict[str, str]) -> list[str]:
     return ["--vars", json.dumps(values, sort_keys=True)]
 
 
-def run_dbt(args: Sequence[str], warehouse_path: Path, target_path: Path | None = None) -> subprocess.CompletedProcess:
+def run_dbt(args: Sequence[str], warehouse_path: Path, target_path: Path | None = None,
+            as_of: str | None = None) -> subprocess.CompletedProcess:
     """``dbt <args>`` on the warehouse at ``warehouse_path``, in a child process (dbt-duckdb keeps the
     file open in the process that ran it); dbt prints to this process's output (pass ``--quiet`` for
-    errors only); CalledProcessError on failure. ``target_path``: dbt's artifacts go there, not over
-    the prepared manifest (whose partial parse is copied in, so an unchanged project is not parsed again)."""
+    errors only); CalledProcessError on failure. dbt's artifacts go to ``target_path``, by default the
+    warehouse's own target folder (``dbt_target_path``: its last parse is re-used). ``as_of``: "today"
+    (``dbt_vars``)."""
     _, _, dbt_env = dbt_target(dataclasses.replace(get_settings(), warehouse_file=Path(warehouse_path)))
     env = {**os.environ, **dbt_env, "DO_NOT_TRACK": os.environ.get("DO_NOT_TRACK", "1")}  # the child's, not ours
-    target = []
-    if target_path is not None:
-        target_path.mkdir(parents=True, exist_ok=True)
-        prepared = PREPARED_TARGET / "partial_parse.msgpack"
-        if prepared.exists():
-            shutil.copy2(prepared, target_path / prepared.name)
-        target = ["--target-path", str(target_path)]
+    target = seed_partial_parse(target_path or dbt_target_path(warehouse_path))
     return subprocess.run([str(DBT_EXECUTABLE), *args, "--project-dir", str(DBT_PROJECT_DIR),
-                           "--profiles-dir", str(DBT_PROJECT_DIR), *target, *target_arg(warehouse_path),
-                           *vars_arg(dbt_vars(warehouse_path))], check=True, env=env, cwd=DBT_PROJECT_DIR)
+                           "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target),
+                           *target_arg(warehouse_path), *vars_arg(dbt_vars(warehouse_path, as_of))],
+                          check=True, env=env, cwd=DBT_PROJECT_DIR)

@@ -3,44 +3,35 @@
     loader) with personal first (then other, then work; list order within a type), the
     first phone, the first address split as "..., City, Region, Country" where it has commas, and
     the first LinkedIn URL among the social media addresses. Years of experience = whole years from
-    the earliest employment start to the candidate's last update. -#}
+    the earliest employment start to the candidate's last update. Incremental (macros/incremental.sql):
+    a daily run flattens only the candidates the day's ATS loads wrote (dlt writes a changed candidate
+    again with all its child lists). -#}
+{{ source_record_increments('candidate_id') }}
 with
 
 candidates as (
 
     select * from {{ ref('stg_ats__candidates') }}
+    {%- if is_incremental() %}
+    where {{ unseen_load('source_load_id') }}
+    {%- endif %}
 
 ),
+{#- the child lists of those candidates only (on a daily run, a few rows of each list) #}
+{%- for name, model in [('emails', 'stg_ats__candidate_emails'), ('phones', 'stg_ats__candidate_phones'),
+                        ('addresses', 'stg_ats__candidate_addresses'),
+                        ('social_profiles', 'stg_ats__candidate_social_profiles'),
+                        ('employments', 'stg_ats__candidate_employments')] %}
 
-emails as (
+{{ name }} as (
 
-    select * from {{ ref('stg_ats__candidate_emails') }}
-
-),
-
-phones as (
-
-    select * from {{ ref('stg_ats__candidate_phones') }}
-
-),
-
-addresses as (
-
-    select * from {{ ref('stg_ats__candidate_addresses') }}
+    select * from {{ ref(model) }}
+    {%- if is_incremental() %}
+    where candidate_row_id in (select candidate_row_id from candidates)
+    {%- endif %}
 
 ),
-
-social_profiles as (
-
-    select * from {{ ref('stg_ats__candidate_social_profiles') }}
-
-),
-
-employments as (
-
-    select * from {{ ref('stg_ats__candidate_employments') }}
-
-),
+{%- endfor %}
 
 ranked_emails as (
 
@@ -148,7 +139,8 @@ flattened as (
         end as years_experience,
         candidates.updated_at,
         candidates.created_at as first_seen_at,
-        coalesce(candidates.last_activity_at, candidates.updated_at) as last_activity_at
+        coalesce(candidates.last_activity_at, candidates.updated_at) as last_activity_at,
+        candidates.source_load_id
     from candidates
     left join ranked_emails
         on candidates.candidate_row_id = ranked_emails.candidate_row_id and ranked_emails.email_rank = 1

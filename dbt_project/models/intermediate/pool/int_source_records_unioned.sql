@@ -1,25 +1,22 @@
 {#- Every source record, typed: ATS candidates, vendor resumes (source = vendor key) and form
     submissions (source = talent_network | referral). Blank text is null. The text-only
-    `int_source_records` (the resolve contract) and the person-level models read this. -#}
+    `int_source_records` (the resolve contract) and the person-level models read this. Incremental
+    (macros/incremental.sql): a daily run adds and replaces the records of the day's loads. -#}
+{{ source_record_increments(['source', 'source_record_id']) }}
 with
+{%- for name, model in [('ats_candidates', 'int_ats_candidates_flattened'),
+                        ('vendor_resumes', 'int_vendor_resumes_deduplicated'),
+                        ('form_submissions', 'stg_forms__submissions')] %}
 
-ats_candidates as (
+{{ name }} as (
 
-    select * from {{ ref('int_ats_candidates_flattened') }}
-
-),
-
-vendor_resumes as (
-
-    select * from {{ ref('int_vendor_resumes_deduplicated') }}
-
-),
-
-form_submissions as (
-
-    select * from {{ ref('stg_forms__submissions') }}
+    select * from {{ ref(model) }}
+    {%- if is_incremental() %}
+    where {{ unseen_load('source_load_id') }}
+    {%- endif %}
 
 ),
+{%- endfor %}
 
 unioned as (
 
@@ -30,7 +27,7 @@ unioned as (
         first_name, last_name, email, phone, city, region, country, linkedin_url,
         current_title, current_company, skills,
         cast(years_experience as numeric(5, 1)) as years_experience,
-        updated_at, first_seen_at, last_activity_at
+        updated_at, first_seen_at, last_activity_at, source_load_id
     from ats_candidates
 
     union all
@@ -44,7 +41,8 @@ unioned as (
         cast(years_experience as numeric(5, 1)) as years_experience,
         updated_at,
         first_purchased_at as first_seen_at,
-        last_purchased_at as last_activity_at
+        last_purchased_at as last_activity_at,
+        source_load_id
     from vendor_resumes
 
     union all
@@ -58,7 +56,8 @@ unioned as (
         cast(years_experience as numeric(5, 1)) as years_experience,
         submitted_at as updated_at,
         submitted_at as first_seen_at,
-        coalesce(confirmed_at, submitted_at) as last_activity_at
+        coalesce(confirmed_at, submitted_at) as last_activity_at,
+        source_load_id
     from form_submissions
 
 ),
@@ -77,7 +76,8 @@ cleaned as (
         updated_at,
         first_seen_at,
         last_activity_at,
-        {{ source_priority('source') }} as source_priority
+        {{ source_priority('source') }} as source_priority,
+        source_load_id
     from unioned
 
 )

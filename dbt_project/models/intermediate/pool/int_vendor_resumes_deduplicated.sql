@@ -1,12 +1,43 @@
 {#- One row per vendor record (vendor, vendor_record_id): the latest purchase's fields, with how
-    often and for how much the same resume was bought. -#}
+    often and for how much the same resume was bought. Incremental (macros/incremental.sql): a daily
+    run recomputes the vendor records bought again or for the first time in the day's files, over
+    every purchase of each. -#}
+{{ source_record_increments(['vendor', 'vendor_record_id']) }}
 with
 
-resumes as (
+purchases as (
 
     select * from {{ ref('stg_vendors__resumes') }}
 
 ),
+
+{%- if is_incremental() %}
+
+bought_again as (
+
+    select distinct vendor, vendor_record_id
+    from purchases
+    where {{ unseen_load('source_load_id') }}
+
+),
+
+resumes as (
+
+    select purchases.*
+    from purchases
+    inner join bought_again
+        on purchases.vendor = bought_again.vendor
+        and purchases.vendor_record_id = bought_again.vendor_record_id
+
+),
+{%- else %}
+
+resumes as (
+
+    select * from purchases
+
+),
+{%- endif %}
 
 ranked as (
 
@@ -18,7 +49,9 @@ ranked as (
         ) as purchase_rank,
         count(*) over (partition by vendor, vendor_record_id) as times_purchased,
         min(purchased_at) over (partition by vendor, vendor_record_id) as first_purchased_at,
-        sum(cost) over (partition by vendor, vendor_record_id) as total_cost
+        sum(cost) over (partition by vendor, vendor_record_id) as total_cost,
+        -- the newest purchase's load: the vendor pipeline finishes its loads in order, a retried one first
+        max(source_load_id) over (partition by vendor, vendor_record_id) as last_load_id
     from resumes
 
 ),
@@ -44,7 +77,8 @@ deduplicated as (
         first_purchased_at,
         purchased_at as last_purchased_at,
         times_purchased,
-        total_cost
+        total_cost,
+        last_load_id as source_load_id
     from ranked
     where purchase_rank = 1
 

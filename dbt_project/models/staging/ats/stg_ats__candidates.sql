@@ -19,7 +19,8 @@ renamed as (
         {{ optional_column(columns, 'recruiter__id', 'bigint') }} as recruiter_user_id,
         {{ optional_column(columns, 'created_at', 'timestamp') }} as created_at,
         {{ optional_column(columns, 'updated_at', 'timestamp') }} as updated_at,
-        {{ optional_column(columns, 'last_activity', 'timestamp') }} as last_activity_at
+        {{ optional_column(columns, 'last_activity', 'timestamp') }} as last_activity_at,
+        {{ optional_column(columns, '_dlt_load_id', 'varchar') }} as source_load_id
 
     from source
 

@@ -35,7 +35,8 @@ renamed as (
         {{ optional_column(columns, 'user_agent', 'varchar') }} as user_agent,
         {{ optional_column(columns, 'referrer_name', 'varchar') }} as referrer_name,
         {{ optional_column(columns, 'referrer_email', 'varchar') }} as referrer_email,
-        {{ optional_column(columns, 'relationship', 'varchar') }} as referrer_relationship
+        {{ optional_column(columns, 'relationship', 'varchar') }} as referrer_relationship,
+        {{ optional_column(columns, '_dlt_load_id', 'varchar') }} as source_load_id
 
     from source
 

@@ -30,7 +30,8 @@ renamed as (
         {{ dbt.safe_cast(optional_column(columns, 'years_experience', 'varchar'), 'numeric(5, 1)') }} as years_experience,
         {{ dbt.safe_cast(optional_column(columns, 'updated_at', 'varchar'), 'timestamp') }} as updated_at,
         {{ optional_column(columns, 'purchased_at', 'timestamp') }} as purchased_at,
-        {{ optional_column(columns, 'cost', 'numeric(12, 2)') }} as cost
+        {{ optional_column(columns, 'cost', 'numeric(12, 2)') }} as cost,
+        {{ optional_column(columns, '_dlt_load_id', 'varchar') }} as source_load_id
 
     from source
 
