@@ -115,6 +115,7 @@ class EmbeddingStore:
         self.folder = Path(folder)
         self._hashes: np.ndarray | None = None      # every stored hash, in chunk order
         self._sorted: np.ndarray | None = None      # positions into _hashes, by hash (binary search)
+        self._ordered: np.ndarray | None = None     # _hashes in that order
         self._chunks_v: list[np.ndarray] = []       # each chunk's vectors, memory-mapped
         self._starts: np.ndarray | None = None      # the first row of each chunk
 
@@ -139,11 +140,12 @@ class EmbeddingStore:
             vectors.append(v)
         self._hashes = np.concatenate(hashes) if hashes else np.zeros(0, dtype=f"S{HASH_BYTES}")
         self._sorted = np.argsort(self._hashes, kind="stable")
+        self._ordered = self._hashes[self._sorted]
         self._chunks_v = vectors
         self._starts = np.cumsum([0] + [len(v) for v in vectors])[:-1]
 
     def _invalidate(self) -> None:
-        self._hashes = self._sorted = self._starts = None
+        self._hashes = self._sorted = self._ordered = self._starts = None
         self._chunks_v = []
 
     def __len__(self) -> int:
@@ -155,9 +157,8 @@ class EmbeddingStore:
         self._load()
         if not len(self._hashes):
             return np.full(len(hashes), -1, dtype=np.int64)
-        ordered = self._hashes[self._sorted]
-        at = np.minimum(np.searchsorted(ordered, hashes), len(ordered) - 1)
-        return np.where(ordered[at] == hashes, self._sorted[at], -1).astype(np.int64)
+        at = np.minimum(np.searchsorted(self._ordered, hashes), len(self._ordered) - 1)
+        return np.where(self._ordered[at] == hashes, self._sorted[at], -1).astype(np.int64)
 
     def _gather(self, rows: np.ndarray) -> np.ndarray:
         """The vectors of store ``rows`` (in that order), read chunk by chunk from the memory maps."""

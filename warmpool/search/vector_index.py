@@ -17,9 +17,9 @@ profiles 52 of the benchmark's 200 filtered queries did so, each then scanning 6
 at full width (the slow tail of the latency). So a pool large enough for the graph also keeps a
 compressed copy of the vectors: their first ``COARSE_DIMS`` principal components. A scan of many
 allowed rows ranks them on that copy (a sixth of the bytes) and re-ranks the best
-``COARSE_CANDIDATES`` x k at full precision (``method`` = ``compressed``; recall of the top 100 was
-1.0 on those 52 queries). Gathering the allowed rows, one row at a time, still costs ~0.1 us a row,
-so a scan of 170,000 rows stays near 15 ms.
+``COARSE_CANDIDATES`` x k at full precision (``method`` = ``compressed``; it kept 96-99% of the exact
+top 100 on job-family and skill filters at 1M). Gathering the allowed rows, one row at a time, still
+costs ~0.1 us a row, so a scan of 170,000 rows stays near 15 ms.
 
 Why faiss (measured, docs/search.md and BENCHMARKS.md): an exact scan takes 86 ms p95 at 1M rows;
 faiss keeps the filter inside the graph walk (recall@10 0.998 with a 10% filter, never short of k);
@@ -66,10 +66,16 @@ class VectorIndex:
         self.graph = graph
         self.exact_max_rows = exact_max_rows
         self.coarse_min_rows = coarse_min_rows
-        # compressed copy: (v - mean) projected on the principal directions; (v - mean) . q ranks like v . q
         self.basis = basis
-        self.coarse = None if basis is None else np.ascontiguousarray((vectors - basis[0]) @ basis[1:].T,
-                                                                        dtype=np.float32)
+        self._coarse: np.ndarray | None = None
+
+    @property
+    def coarse(self) -> np.ndarray | None:
+        """The compressed copy: (v - mean) on the principal directions ((v - mean) . q ranks like v . q).
+        Made on first use (~1 s at 1M), so building and saving an index never pays for it."""
+        if self._coarse is None and self.basis is not None:
+            self._coarse = np.ascontiguousarray((self.vectors - self.basis[0]) @ self.basis[1:].T, dtype=np.float32)
+        return self._coarse
 
     @property
     def rows(self) -> int:
@@ -93,7 +99,7 @@ class VectorIndex:
         np.save(folder / "vectors.npy", self.vectors)
         if self.graph is not None:
             _faiss().write_index(self.graph, str(folder / "vectors.hnsw"))
-        if self.basis is not None:  # the compressed copy itself is recomputed on load (~1 s at 1M)
+        if self.basis is not None:  # the compressed copy itself is made again from it on load
             np.save(folder / "vectors_basis.npy", self.basis)
 
     @classmethod
@@ -102,7 +108,9 @@ class VectorIndex:
         graph_file = folder / "vectors.hnsw"
         graph = _faiss().read_index(str(graph_file)) if graph_file.exists() else None
         basis_file = folder / "vectors_basis.npy"
-        return cls(vectors, graph, np.load(basis_file) if basis_file.exists() else None)
+        index = cls(vectors, graph, np.load(basis_file) if basis_file.exists() else None)
+        index.coarse  # now, not in a recruiter's first filtered search
+        return index
 
     # --- searching ----------------------------------------------------------------------------
     def exact(self, query: np.ndarray, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
