@@ -9,6 +9,7 @@ from warmpool.search.embeddings import EmbeddingStore, Encoder, native_bfloat16
 from warmpool.search.filters import FilterError, ProfileTable, SearchFilters
 from warmpool.search.geo import city_coordinates, coordinates_of_place
 from warmpool.search.keyword import tokenize
+from warmpool.search.ranking import top_k
 from warmpool.search.vector_index import VectorIndex, principal_basis
 
 PROFILE = {"person_id": "p1", "first_name": "Ada", "last_name": "Lovelace", "email": "ada@x.example",
@@ -171,4 +172,23 @@ def test_a_filter_against_the_query_still_finds_the_k_nearest_people_it_allows()
         exact_rows, exact_sims = index.exact(q, 10, sales)
         assert len(rows) == 10 and sales[rows].all()
         assert len(set(rows) & set(exact_rows)) >= 9 and np.all(np.diff(sims) <= 0)
-    assert "compressed" in methods
+        assert index.walk_would_miss(q, sales, sales.mean())  # told before walking, so no walk is wasted
+    assert methods == {"compressed"}
+    engineering = ~sales  # a filter with the query: the graph answers
+    walked = [index.search(q, 10, engineering)[2] for q in vectors[rng.choice(per_family, 20, replace=False)]]
+    assert walked.count("hnsw") >= 18
+
+
+@pytest.mark.parametrize("shape", ["random", "ascending", "descending", "ties", "mostly_zero"])
+def test_the_best_k_scores_are_exactly_those_a_full_sort_gives(shape):
+    """The fast top-k (a sampled threshold, then a small partition) equals a full sort: ties go to the
+    lower row, so the same query returns the same people every time."""
+    rng = np.random.default_rng(3)
+    n = 300_000
+    scores = {"random": rng.normal(size=n), "ascending": np.sort(rng.normal(size=n)),
+              "descending": -np.sort(rng.normal(size=n)), "ties": rng.integers(0, 50, n),
+              "mostly_zero": np.where(rng.random(n) < 0.001, rng.random(n), 0)}[shape].astype(np.float32)
+    for k in (1, 10, 2000):
+        expected = np.lexsort((np.arange(n), -scores))[:k]
+        assert top_k(scores, k).tolist() == expected.tolist()
+    assert top_k(scores[:5], 10).tolist() == np.lexsort((np.arange(5), -scores[:5])).tolist()

@@ -13,6 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
+from warmpool.search.ranking import top_k
+
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9+#.]*[a-z0-9+#]|[a-z0-9]")
 STOP_WORDS = frozenset(
     "a an and are as at be by for from has have in is it of on or our the this to was we were will with you "
@@ -71,8 +73,6 @@ class KeywordIndex:
     def top(self, query: str, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rows, scores) of the best ``k`` rows with a positive score, best first."""
         s = self.scores(query, mask)
-        hits = np.flatnonzero(s > 0)
-        if len(hits) > k:
-            hits = hits[np.argpartition(-s[hits], k - 1)[:k]]
-        order = hits[np.argsort(-s[hits], kind="stable")]
+        hits = np.flatnonzero(s > 0)  # rows with no query term (or refused by the mask) are not matches
+        order = hits[top_k(s[hits], k)]
         return order, s[order]

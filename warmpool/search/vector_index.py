@@ -15,11 +15,14 @@ The walk comes up short when the filter works against the query: a "sales" job f
 embedding places people by what they do), and its beam fills with rows the filter refuses. At 1M
 profiles 52 of the benchmark's 200 filtered queries did so, each then scanning 60,000-230,000 rows
 at full width (the slow tail of the latency). So a pool large enough for the graph also keeps a
-compressed copy of the vectors: their first ``COARSE_DIMS`` principal components. A scan of many
-allowed rows ranks them on that copy (a sixth of the bytes) and re-ranks the best
-``COARSE_CANDIDATES`` x k at full precision (``method`` = ``compressed``; it kept 96-99% of the exact
-top 100 on job-family and skill filters at 1M). Gathering the allowed rows, one row at a time, still
-costs ~0.1 us a row, so a scan of 170,000 rows stays near 15 ms.
+compressed copy of the vectors: their first ``COARSE_DIMS`` principal components.
+
+- ``walk_would_miss`` tells such a query before any walk, from the query's nearest rows in a fixed
+  sample, and a scan answers straight away.
+- A scan of many allowed rows ranks them on the compressed copy (a sixth of the bytes) and re-ranks
+  the best ``COARSE_CANDIDATES`` x k at full precision (``method`` = ``compressed``; it kept 96-99% of
+  the exact top 100 on job-family and skill filters at 1M). Gathering rows costs ~0.1 us a row, so
+  above ``COARSE_GATHER_MAX_ROWS`` every row of the copy is scored instead (~8 ms at 1M).
 
 Why faiss (measured, docs/search.md and BENCHMARKS.md): an exact scan takes 86 ms p95 at 1M rows;
 faiss keeps the filter inside the graph walk (recall@10 0.998 with a 10% filter, never short of k);
@@ -32,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from warmpool.search.ranking import top_k
+
 HNSW_MIN_ROWS = 200_000     # below this an exact scan is as fast as the graph (~17 ms at 200k) and exact
 EXACT_MAX_ROWS = 40_000     # a filter allowing at most this many rows is answered exactly (~5 ms)
 HNSW_M = 32                 # graph degree
@@ -41,6 +46,10 @@ HNSW_EF_SEARCH_MAX = 1024
 COARSE_DIMS = 64            # principal components of the compressed copy (81% of the variance of MiniLM profiles)
 COARSE_CANDIDATES = 20      # x k rows ranked on the compressed copy, re-ranked at full precision (recall@100 >= 0.96)
 COARSE_MIN_ROWS = 20_000    # a scan of fewer allowed rows reads the full vectors: already cheap
+COARSE_GATHER_MAX_ROWS = 60_000  # above this, scoring all rows of the copy (no gather) is faster
+WALK_CHECK_SAMPLE = 8_192      # fixed random rows that tell, before a walk, whether it would come up short
+WALK_CHECK_NEIGHBOURS = 100    # the query's nearest sample rows looked at
+WALK_MIN_LOCAL_SHARE = 0.2     # allowed share near the query, as a fraction of the filter's overall share
 COARSE_SAMPLE = 50_000      # rows the principal components are computed from
 
 
@@ -68,6 +77,7 @@ class VectorIndex:
         self.coarse_min_rows = coarse_min_rows
         self.basis = basis
         self._coarse: np.ndarray | None = None
+        self._walk_check: tuple[np.ndarray, np.ndarray] | None = None  # (sample rows, their compressed vectors)
 
     @property
     def coarse(self) -> np.ndarray | None:
@@ -76,6 +86,21 @@ class VectorIndex:
         if self._coarse is None and self.basis is not None:
             self._coarse = np.ascontiguousarray((self.vectors - self.basis[0]) @ self.basis[1:].T, dtype=np.float32)
         return self._coarse
+
+    def walk_would_miss(self, query: np.ndarray, mask: np.ndarray, selectivity: float) -> bool:
+        """Would a filtered graph walk come up short? Among the query's ``WALK_CHECK_NEIGHBOURS``
+        nearest rows of a fixed sample, the filter allows far fewer than its overall share: the walk
+        starts where little is allowed. At 1M profiles this told apart all 52 walks that came up
+        short (none of their nearest sample rows allowed) from the 148 that did not (2% or more)."""
+        if self.coarse is None:
+            return False
+        if self._walk_check is None:
+            sample = np.sort(np.random.default_rng(0).choice(self.rows, min(WALK_CHECK_SAMPLE, self.rows), replace=False))
+            self._walk_check = (sample, self.coarse[sample])
+        sample, sample_coarse = self._walk_check
+        nearest = top_k(sample_coarse @ (self.basis[1:] @ query), WALK_CHECK_NEIGHBOURS)
+        local_share = float(mask[sample[nearest]].mean())
+        return local_share < WALK_MIN_LOCAL_SHARE * selectivity
 
     @property
     def rows(self) -> int:
@@ -121,11 +146,7 @@ class VectorIndex:
         else:
             rows = np.flatnonzero(mask)
             sims = np.take(self.vectors, rows, axis=0) @ query
-        k = min(k, len(sims))
-        if k == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        top = np.argpartition(-sims, k - 1)[:k]
-        top = top[np.argsort(-sims[top], kind="stable")]
+        top = top_k(sims, k)
         return (top if rows is None else rows[top]).astype(np.int64), sims[top].astype(np.float32)
 
     def scan(self, query: np.ndarray, k: int, mask: np.ndarray | None, n_allowed: int) -> tuple[np.ndarray, np.ndarray, str]:
@@ -138,12 +159,16 @@ class VectorIndex:
             return rows, sims, "exact"
         projected = self.basis[1:] @ query
         rows = None if mask is None else np.flatnonzero(mask)
-        coarse = (self.coarse if rows is None else np.take(self.coarse, rows, axis=0)) @ projected  # take: ~30% faster than [rows]
-        best = np.argpartition(-coarse, candidates - 1)[:candidates]
-        best = best if rows is None else rows[best]
-        sims = self.vectors[best] @ query
-        top = np.argpartition(-sims, k - 1)[:k]
-        top = top[np.argsort(-sims[top], kind="stable")]
+        if rows is None:
+            coarse = self.coarse @ projected
+        elif n_allowed > COARSE_GATHER_MAX_ROWS:  # scoring every row beats gathering this many
+            coarse = np.take(self.coarse @ projected, rows)
+        else:
+            coarse = np.take(self.coarse, rows, axis=0) @ projected  # take: ~30% faster than [rows]
+        best = top_k(coarse, candidates)
+        best = np.sort(best if rows is None else rows[best])  # ascending: ties keep the lower row, as a scan does
+        sims = np.take(self.vectors, best, axis=0) @ query
+        top = top_k(sims, k)
         return best[top].astype(np.int64), sims[top].astype(np.float32), "compressed"
 
     def search(self, query: np.ndarray, k: int, mask: np.ndarray | None = None,
@@ -155,8 +180,10 @@ class VectorIndex:
         want = min(k, n_allowed)
         if self.graph is None or n_allowed <= self.exact_max_rows:
             return self.scan(query, k, mask, n_allowed)
-        faiss = _faiss()
         selectivity = n_allowed / self.rows
+        if mask is not None and self.walk_would_miss(query, mask, selectivity):  # skip a walk that would be wasted
+            return self.scan(query, k, mask, n_allowed)
+        faiss = _faiss()
         ef = int(min(HNSW_EF_SEARCH_MAX, max(HNSW_EF_SEARCH, k * 2) / max(selectivity, 1e-6)))
         params = faiss.SearchParametersHNSW(efSearch=ef)
         if mask is not None:
