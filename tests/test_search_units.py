@@ -192,3 +192,23 @@ def test_the_best_k_scores_are_exactly_those_a_full_sort_gives(shape):
         expected = np.lexsort((np.arange(n), -scores))[:k]
         assert top_k(scores, k).tolist() == expected.tolist()
     assert top_k(scores[:5], 10).tolist() == np.lexsort((np.arange(5), -scores[:5])).tolist()
+
+
+def test_the_compressed_scan_scores_allowed_rows_the_same_whether_it_gathers_them_or_reads_whole_blocks():
+    """A filter allowing a dense run of rows (a job family, rows ordered by family) and scattered rows
+    elsewhere: every allowed row gets the score the compressed copy gives it, and the search finds the
+    same people as an exact scan."""
+    rng = np.random.default_rng(11)
+    vectors = (rng.normal(size=(60_000, 8)) @ rng.normal(size=(8, 24)) + 0.05 * rng.normal(size=(60_000, 24)))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)  # like embeddings: few directions matter
+    index = VectorIndex(vectors, None, principal_basis(vectors, dims=12), coarse_min_rows=0)
+    mask = np.zeros(len(vectors), dtype=bool)
+    mask[20_000:45_000] = True                       # dense blocks: scored whole
+    mask[rng.choice(20_000, 300, replace=False)] = True  # sparse: gathered
+    rows = np.flatnonzero(mask)
+    for q in vectors[rng.choice(len(vectors), 5, replace=False)]:
+        projected = index.basis[1:] @ q
+        assert np.allclose(index._coarse_scores(projected, rows, mask), index.coarse[rows] @ projected, atol=1e-5)
+        found, _, how = index.scan(q, 10, mask, len(rows))
+        assert how == "compressed" and mask[found].all()
+        assert len(set(found) & set(index.exact(q, 10, mask)[0])) >= 9

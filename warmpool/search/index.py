@@ -38,6 +38,10 @@ from warmpool.search.keyword import KeywordIndex
 from warmpool.search.vector_index import HNSW_MIN_ROWS, VectorIndex
 
 CURRENT = "CURRENT"
+# A snapshot's rows are ordered by job family, then person: a job-family filter (and the skills that go
+# with a family) then allows contiguous blocks of rows, which the compressed scan scores in place
+# instead of gathering them row by row (vector_index.VectorIndex._coarse_scores).
+ROW_ORDER = ("job_family", "person_id")
 SNAPSHOTS_KEPT = 2   # the current one and the one before (a search that opened it may still read it)
 
 

@@ -24,7 +24,7 @@ from warmpool.config import Settings
 from warmpool.search.documents import DOCUMENT_COLUMNS, build_documents
 from warmpool.search.embeddings import EmbeddingStore, EmbedProgress, Encoder
 from warmpool.search.geo import city_coordinates
-from warmpool.search.index import CURRENT, drop_older_snapshots, start_snapshot, write_profiles, write_snapshot
+from warmpool.search.index import CURRENT, ROW_ORDER, drop_older_snapshots, start_snapshot, write_profiles, write_snapshot
 from warmpool.search.lookup import LOOKUP_RECORDS, write_lookup_features
 from warmpool.search.vector_index import HNSW_MIN_ROWS
 from warmpool.warehouse import frame_of, query_to_parquet, table_exists
@@ -81,7 +81,7 @@ _LOOKUP_RECORDS_SQL = (f"select r.*, a.person_id from {tables.SOURCE_RECORDS} as
 def read_pool(con, settings: Settings) -> Pool:
     """The marts a document and a result need (work history and resumes are optional marts), the per-record
     tables written into a new snapshot draft under ``settings.search_index_dir``."""
-    profiles = _frame(con, tables.DIM_CANDIDATES, order="order by person_id")
+    profiles = _frame(con, tables.DIM_CANDIDATES, order=f"order by {', '.join(ROW_ORDER)}")  # nulls last: both engines
     if profiles is None:
         raise FileNotFoundError(f"{tables.DIM_CANDIDATES} does not exist yet: build the marts first")
     _join_columns(profiles, _frame(con, tables.FCT_APPLICATIONS, _HISTORY_SQL, "group by person_id"))
