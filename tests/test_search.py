@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 
 from sandbox import vocab as V
@@ -23,8 +24,11 @@ from warmpool.config import get_settings
 from warmpool.search import LookupQuery, SearchFilters, audit_log, lookup_person, search, sourcing_store
 from warmpool.search.engine import SearchEngine
 from warmpool.search.index import SearchIndex
+from warmpool.search.lookup import pool_features
+from warmpool.search.refresh import _LOOKUP_RECORDS_SQL, _identity_features
 from warmpool.search.sourcing import push_pipeline, run_saved_searches
 from warmpool.search.vector_index import VectorIndex
+from warmpool.warehouse import frame_of, warehouse
 
 
 @pytest.fixture(scope="module")
@@ -410,6 +414,33 @@ def test_warmpool_search_index_refresh_rebuilds_what_search_and_lookup_read(refr
                            user="sourcer")
     assert answer.verdict == "in_pool" and answer.matches[0].person_id == record.person_id
     assert not [p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith(".")]
+
+
+def test_the_lookup_normalises_only_records_identity_has_not_seen_and_gets_the_same_features(refresh_home,
+                                                                                            pipeline_world):
+    """A refresh takes identity's normalised features for records it already saw and normalises the rest:
+    a record whose email moved since identity ran gets its new email, and the look-up's features equal
+    normalising every record again."""
+    shutil.copytree(pipeline_world.home / "identity", refresh_home.identity_dir, dirs_exist_ok=True)
+    with warehouse(refresh_home.warehouse_path) as con:
+        source, record_id = con.execute("select source, source_record_id from intermediate.int_source_records "
+                                        "where email is not null order by 1, 2 limit 1").fetchone()
+        con.execute("update intermediate.int_source_records set email = 'moved.recently@example.org' "
+                    "where source = ? and source_record_id = ?", [source, record_id])
+        known = _identity_features(con)
+        records = frame_of(con, _LOOKUP_RECORDS_SQL).cast(pl.String)
+    assert known is not None and known.height == records.height
+    reused, fresh = pool_features(records, known=known), pool_features(records)
+    keys = ["source", "source_record_id"]
+    assert reused.drop("unique_id").sort(keys).equals(fresh.drop("unique_id").sort(keys))
+    assert reused["unique_id"].sort().to_list() == list(range(records.height))
+    moved = reused.filter((pl.col("source") == source) & (pl.col("source_record_id") == record_id))
+    assert moved["email_norm"].to_list() == ["moved.recently@example.org"]
+    # a record identity saw unchanged is taken from identity's features as they are, not normalised again
+    other = pl.col("source_record_id") == known.filter(pl.col("source_record_id") != record_id)["source_record_id"][0]
+    marked = known.with_columns(pl.when(other).then(pl.lit("as.identity.left.it@cache")).otherwise("email_norm")
+                                .alias("email_norm"))
+    assert pool_features(records, known=marked).filter(other)["email_norm"].to_list()[0] == "as.identity.left.it@cache"
 
 
 def test_a_refresh_that_fails_leaves_the_current_index_and_no_half_written_snapshot(refresh_home):

@@ -80,6 +80,14 @@ def _keys_frame(keys) -> pl.DataFrame:
     return pl.DataFrame({"_key": sorted(keys)}, schema={"_key": pl.String})
 
 
+def content_hash_sql(table_alias: str = "") -> str:
+    """SQL of a source record's content hash: an md5 of its contract columns (stable across library
+    versions, which polars' hash is not; chr(30) marks a NULL). DuckDB and PostgreSQL both run it."""
+    prefix = f"{table_alias}." if table_alias else ""
+    parts = ", ".join(f'coalesce(CAST({prefix}"{c}" AS VARCHAR), chr(30))' for c in CONTRACT_COLUMNS)
+    return f"md5(concat_ws(chr(31), {parts}))"
+
+
 class IdentityStore:
     """The ``identity.*`` tables of one warehouse connection (and the feature cache beside it)."""
 
@@ -137,8 +145,7 @@ class IdentityStore:
         them (stable across library versions, which polars' hash is not; chr(30) marks a NULL)."""
         cols = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in CONTRACT_COLUMNS)
         if content_hash:
-            parts = ", ".join(f'coalesce(CAST("{c}" AS VARCHAR), chr(30))' for c in CONTRACT_COLUMNS)
-            cols += f", md5(concat_ws(chr(31), {parts})) AS content_hash"
+            cols += f", {content_hash_sql()} AS content_hash"
         return self._frame(f"SELECT {cols} FROM {tables.SOURCE_RECORDS}")
 
     def source_rows_of(self, records: pl.DataFrame) -> pl.DataFrame | None:
@@ -514,6 +521,12 @@ class IdentityStore:
     @staticmethod
     def read_feature_cache(path: Path) -> pl.DataFrame | None:
         return pl.read_parquet(path) if path.exists() else None
+
+    def current_features(self, model) -> pl.DataFrame | None:
+        """The normalised features of the pool's records as the last resolve run (full or incremental)
+        left them: keys, ``content_hash`` and the features ``model`` reads; None without one."""
+        last_full = self.last_pool_run(("resolve",))
+        return None if last_full is None else self.read_feature_cache(self.feature_cache_path(last_full[0], model))
 
     @staticmethod
     def write_feature_cache(path: Path, features: pl.DataFrame, hashes: pl.DataFrame, *,

@@ -20,6 +20,7 @@ import pandas as pd
 import polars as pl
 
 from warmpool.identity import features_for_model, load_model, score_against_pool
+from warmpool.identity.normalize import KEY_COLUMNS
 
 POSSIBLE_FLOOR = 0.5
 LOOKUP_SOURCE = "lookup"
@@ -93,16 +94,32 @@ class LookupAnswer:
         return "\n".join(lines)
 
 
-def pool_features(records: pl.DataFrame, model=None) -> pl.DataFrame:
-    """Normalised features of the pool's records (cached in the index snapshot)."""
-    return features_for_model(records.drop("person_id", strict=False), model or load_model())
+def pool_features(records: pl.DataFrame, model=None, known: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Normalised features of the pool's records (cached in the index snapshot). ``known``: features
+    already normalised (identity's feature cache: keys, ``content_hash``, features); a record with the
+    same key and content hash takes its row as it is, so a daily refresh normalises only the records
+    that are new or changed since identity last ran."""
+    model = model or load_model()
+    records = records.drop("person_id", strict=False)
+    if known is None or "content_hash" not in records.columns:
+        return features_for_model(records.drop("content_hash", strict=False), model)
+    keys = [*KEY_COLUMNS, "content_hash"]
+    columns = [c for c in known.columns if c not in keys]
+    reused = records.select(keys).join(known, on=keys, how="inner", maintain_order="left")
+    fresh = features_for_model(records.join(reused.select(keys), on=keys, how="anti", maintain_order="left")
+                               .drop("content_hash"), model)
+    if set(fresh.columns) != {"unique_id", *KEY_COLUMNS, *columns}:  # not the features this model reads
+        return features_for_model(records.drop("content_hash"), model)
+    out = pl.concat([reused.select(*KEY_COLUMNS, *columns), fresh.select(*KEY_COLUMNS, *columns)], how="vertical_relaxed")
+    return out.select(pl.int_range(0, out.height, dtype=pl.Int64).alias("unique_id"), pl.all())
 
 
-def write_lookup_features(folder: Path) -> None:
+def write_lookup_features(folder: Path, known: pl.DataFrame | None = None) -> None:
     """``lookup_features.parquet`` beside ``lookup_records.parquet`` (contract columns, all text, + person_id
-    of every source record in the pool, written there from the warehouse)."""
+    and content hash of every source record in the pool, written there from the warehouse); ``known``:
+    features already normalised (``pool_features``)."""
     records = pl.read_parquet(folder / LOOKUP_RECORDS).cast(pl.String)  # the resolve contract is text
-    pool_features(records).write_parquet(folder / LOOKUP_FEATURES)
+    pool_features(records, known=known).write_parquet(folder / LOOKUP_FEATURES)
 
 
 def lookup(query: LookupQuery, folder: Path, *, limit: int = 5) -> LookupAnswer:

@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+import duckdb
 import pandas as pd
 import polars as pl
 
 from warmpool import tables
 from warmpool.config import Settings
+from warmpool.identity import load_model
+from warmpool.identity.store import IdentityStore, content_hash_sql
 from warmpool.search.documents import DOCUMENT_COLUMNS, build_documents
 from warmpool.search.embeddings import EmbeddingStore, EmbedProgress, Encoder
 from warmpool.search.geo import city_coordinates
@@ -58,6 +61,7 @@ class Pool:
     resumes: pl.DataFrame          # person_id, resume_text, newest first
     jobs: pd.DataFrame
     segments: pd.DataFrame         # segment, segment_version, people: every segment known to the warehouse
+    known_features: pl.DataFrame | None = None  # identity's normalised features of the records (its feature cache)
 
 
 def _frame(con, table: str, columns: str = "*", order: str = "") -> pd.DataFrame | None:
@@ -74,8 +78,9 @@ _RECORDS_SQL = (f"select person_id, source, source_record_id, source_family, fir
                 f"country, current_title, current_company, first_seen_at, updated_at, times_purchased "
                 f"from {tables.BRIDGE_CANDIDATE_RECORDS}")
 # every source record's resolve-contract columns (all text) + its person, for the search-first look-up
-_LOOKUP_RECORDS_SQL = (f"select r.*, a.person_id from {tables.SOURCE_RECORDS} as r join {tables.PERSON_ASSIGNMENTS} "
-                       f"as a using (source, source_record_id) order by r.source, r.source_record_id")
+_LOOKUP_RECORDS_SQL = (f"select r.*, a.person_id, {content_hash_sql('r')} as content_hash from {tables.SOURCE_RECORDS} "
+                       f"as r join {tables.PERSON_ASSIGNMENTS} as a using (source, source_record_id) "
+                       f"order by r.source, r.source_record_id")
 
 
 def read_pool(con, settings: Settings) -> Pool:
@@ -111,7 +116,17 @@ def read_pool(con, settings: Settings) -> Pool:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return Pool(folder, profiles, positions, resumes, jobs if jobs is not None else pd.DataFrame(),
-                segments if segments is not None else pd.DataFrame(columns=["segment", "segment_version", "people"]))
+                segments if segments is not None else pd.DataFrame(columns=["segment", "segment_version", "people"]),
+                _identity_features(con))
+
+
+def _identity_features(con) -> pl.DataFrame | None:
+    """Identity's feature cache, so the look-up normalises only records new or changed since identity
+    ran. On DuckDB only (the identity store reads through DuckDB's connection): on PostgreSQL every
+    record is normalised, as before."""
+    if not isinstance(con, duckdb.DuckDBPyConnection) or not table_exists(con, tables.RESOLUTION_RUNS):
+        return None
+    return IdentityStore(con).current_features(load_model())
 
 
 def _join_columns(profiles: pd.DataFrame, per_person: pd.DataFrame | None) -> None:
@@ -220,7 +235,8 @@ def refresh_from_pool(pool: Pool, settings: Settings, *, encoder: Encoder | None
 def _refresh(pool: Pool, settings: Settings, encoder: Encoder | None,
              progress: Callable[[EmbedProgress], None] | None, min_rows_for_graph: int) -> RefreshReport:
     # first, while this process holds the least: the look-up's features (their normalisation forks workers)
-    write_lookup_features(pool.folder)
+    write_lookup_features(pool.folder, pool.known_features)
+    pool.known_features = None
     profiles, pool.profiles = with_coordinates(pool.profiles), None
     documents = _documents(profiles, pool.positions, pool.resumes)
     pool.positions = pool.positions.clear()
