@@ -43,7 +43,9 @@ EXACT_MAX_ROWS = 40_000     # a filter allowing at most this many rows is answer
 HNSW_M = 32                 # graph degree
 HNSW_EF_CONSTRUCTION = 80   # build-time beam
 HNSW_EF_SEARCH = 64         # query-time beam without a filter; divided by the filter's selectivity
-HNSW_EF_SEARCH_MAX = 1024
+HNSW_EF_SEARCH_MAX = 1536
+HNSW_EF_PER_RESULT = 4     # beam per result asked for, then divided by the selectivity (2 gave recall@10 0.94 at 1M, 4 ~0.97)
+GRAPH_ADD_CHUNK = 100_000  # rows copied into the graph at a time
 COARSE_DIMS = 64            # principal components of the compressed copy (81% of the variance of MiniLM profiles)
 COARSE_CANDIDATES = 20      # x k rows ranked on the compressed copy, re-ranked at full precision (recall@100 >= 0.96)
 COARSE_MIN_ROWS = 20_000    # a scan of fewer allowed rows reads the full vectors: already cheap
@@ -117,7 +119,13 @@ class VectorIndex:
             faiss = _faiss()
             graph = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
             graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-            graph.add(vectors)
+            # Inserted in a random order, then renumbered so that graph ids are rows: rows are ordered by
+            # job family (index.ROW_ORDER), and a graph built cluster by cluster is a worse graph (recall@10
+            # of the graph path 0.84 against 0.90 at 1M).
+            order = np.random.default_rng(0).permutation(len(vectors))
+            for start in range(0, len(order), GRAPH_ADD_CHUNK):  # a chunk's copy at a time, not the pool's
+                graph.add(vectors[order[start:start + GRAPH_ADD_CHUNK]])
+            graph.permute_entries(np.argsort(order).astype(np.int64))
             if len(vectors) > COARSE_MIN_ROWS:
                 basis = principal_basis(vectors)
         return cls(vectors, graph, basis)
@@ -207,7 +215,7 @@ class VectorIndex:
         if mask is not None and self.walk_would_miss(query, mask, selectivity):  # skip a walk that would be wasted
             return self.scan(query, k, mask, n_allowed)
         faiss = _faiss()
-        ef = int(min(HNSW_EF_SEARCH_MAX, max(HNSW_EF_SEARCH, k * 2) / max(selectivity, 1e-6)))
+        ef = int(min(HNSW_EF_SEARCH_MAX, max(HNSW_EF_SEARCH, k * HNSW_EF_PER_RESULT) / max(selectivity, 1e-6)))
         params = faiss.SearchParametersHNSW(efSearch=ef)
         if mask is not None:
             bits = np.packbits(mask, bitorder="little")
