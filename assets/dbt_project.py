@@ -5,10 +5,11 @@ policy declared in the models' YAML.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource
+from dagster_dbt.compat import DBT_PYTHON_VERSION
 
 from warmpool.config import DBT_PROJECT_DIR, get_settings
 from warmpool.dbt_cli import DBT_EXECUTABLE, PREPARED_TARGET, run_dbt
@@ -27,9 +28,19 @@ CAMPAIGN_REPORTS_SELECT = "stg_campaigns__sends+"
 AUDIENCES_SELECT = "source:marts.segment_members+"
 
 
+class WarmpoolDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource, told dbt's version instead of asking: its first call in a process runs
+    `dbt --version` (~3 s of dbt's imports) only to learn it. ``DBT_EXECUTABLE`` is this venv's own
+    dbt, so its version is the installed dbt-core's (tests/test_definitions.py checks they agree)."""
+
+    @cached_property
+    def _cli_version(self):
+        return DBT_PYTHON_VERSION  # dagster-dbt's own reading of the installed dbt-core's version
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
-                          dbt_executable=str(DBT_EXECUTABLE))
+    return WarmpoolDbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
+                                  dbt_executable=str(DBT_EXECUTABLE))
 
 
 def prepare_manifest(force: bool = False) -> Path:

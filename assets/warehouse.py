@@ -36,11 +36,17 @@ TRANSLATOR = WarmpoolDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_
                                                                          enable_source_tests_as_checks=True))
 
 
+# dbt's unit tests check the models' SQL on fixed inputs, never the run's data: they pass or fail the same
+# on every run of one code version, so they run where the code is tested (tests/test_dbt_project.py, in
+# `make test`), not in every run (~3 s of each). Every data test still runs in the build of its models.
+RUN_BUILD = ["build", "--exclude-resource-type", "unit_test"]
+
+
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     # The warehouse reaches dbt as its target and vars on its command line (profiles.yml reads them); no
     # environment changes (a PostgreSQL password is the deployment's PGPASSWORD). The warehouse's own target
     # folder, not one per call: dbt re-parses only what changed since its last call there.
-    yield from dbt.cli(["build", *warehouse.dbt_args()], context=context,
+    yield from dbt.cli([*RUN_BUILD, *warehouse.dbt_args()], context=context,
                        target_path=warehouse.dbt_target_path()).stream()
 
 

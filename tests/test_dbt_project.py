@@ -42,7 +42,7 @@ def warehouse(tmp_path_factory):
     timings = {}
     try:
         started = time.perf_counter()
-        _dbt(tmp, *PHASE_1)
+        builds = [_dbt(tmp, *PHASE_1)]
         timings["phase_1"] = time.perf_counter() - started
         with duckdb.connect(str(path)) as con:
             timings["identity_before_phase_2"] = con.execute(
@@ -52,10 +52,12 @@ def warehouse(tmp_path_factory):
         write_stand_in_identity(path)  # stand-in for the Splink identity step
         write_spellings(dataclasses.replace(get_settings(), warehouse_file=path))
         started = time.perf_counter()
-        _dbt(tmp, *PHASE_2)
+        builds.append(_dbt(tmp, *PHASE_2))
         write_segment_members(dataclasses.replace(get_settings(), warehouse_file=path))
-        _dbt(tmp, *AUDIENCES)
+        builds.append(_dbt(tmp, *AUDIENCES))
         timings["phase_2"] = time.perf_counter() - started
+        timings["unit_tests_passed"] = {r.node.name for build in builds for r in build.result
+                                        if r.node.resource_type == "unit_test" and str(r.status) == "pass"}
         yield path, timings, tmp
     finally:
         mp.undo()
@@ -109,6 +111,13 @@ def test_every_mart_has_a_description_tests_and_an_enforced_contract(warehouse, 
         assert node["config"]["contract"]["enforced"], name
         assert node["unique_id"] in tested, name
         assert all(c.get("description") for c in node["columns"].values()), name
+
+
+def test_every_unit_test_runs_here(warehouse):
+    """Dagster's runs build without dbt's unit tests (they check the SQL, not the run's data): this
+    module's builds are where each of them runs and must pass."""
+    declared = {test["name"] for test in _manifest(warehouse[2])["unit_tests"].values()}
+    assert declared and warehouse[1]["unit_tests_passed"] == declared
 
 
 def test_no_data_test_spans_the_two_phases(warehouse):

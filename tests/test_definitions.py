@@ -143,3 +143,16 @@ def test_dbt_gets_the_warehouse_on_its_command_line_and_the_environment_is_untou
     assert dict(os.environ) == before
     profiles = (Path(__file__).resolve().parents[1] / "dbt_project" / "profiles.yml").read_text()
     assert "var('warehouse_path'" in profiles
+
+
+def test_the_dbt_resource_knows_the_version_the_dbt_executable_reports():
+    """dagster-dbt is told dbt's version instead of running `dbt --version` in every run: what it is told
+    is what the executable it runs reports (a dbt that drifted from the venv's dbt-core would fail here)."""
+    import re
+    import subprocess
+
+    from assets.dbt_project import dbt_resource
+
+    resource = dbt_resource()
+    reported = subprocess.run([resource.dbt_executable, "--version"], capture_output=True, text=True, check=True).stdout
+    assert str(resource._cli_version) == re.search(r"(\d+\.\d+\.\d+)", reported).group(1)
