@@ -11,7 +11,7 @@ from warmpool.campaigns.config import load_campaigns
 from warmpool.campaigns.guard import GUARD, check_reputation
 from warmpool.campaigns.operations import send_now
 from warmpool.campaigns.provider_lists import provider_list_suppression, sync_audience
-from warmpool.campaigns.sender import open_ledger
+from warmpool.campaigns.sender import WebStoreSuppression, open_ledger
 
 AUDIENCE_KEY = dg.AssetKey(tables.AUDIENCE_MEMBERS.split("."))
 
@@ -27,12 +27,13 @@ def audience_files(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     with warehouse.connect(read_only=True) as con:
         members = members_by_campaign(con)
     sizes, lists = {}, {}
+    suppression = WebStoreSuppression(settings.web_store_path)  # the web store read once for every campaign
     for campaign in load_campaigns():
         audience = members.get(campaign.campaign_id, [])
         path = write_audience_csv(audience, campaign.campaign_id, settings.audiences_dir, campaign.audience_preset)
         sizes[campaign.campaign_id] = len(audience)
         context.log.info(f"{campaign.campaign_id}: {len(audience)} members -> {path}")
-        synced = sync_audience(campaign.campaign_id, audience, settings, provider_list_suppression(settings, campaign),
+        synced = sync_audience(campaign.campaign_id, audience, settings, provider_list_suppression(settings, campaign, suppression),
                                config=provider) if provider else None
         if synced is not None:  # campaigns.provider_list is configured
             lists[campaign.campaign_id] = synced.describe()
@@ -60,13 +61,15 @@ def campaign_sends(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     only = context.run.tags.get(CAMPAIGN_TAG)
     reports = {}
     campaigns = load_campaigns()
+    suppression = WebStoreSuppression(settings.web_store_path)  # read once for every send of this run
     with warehouse.connect(read_only=True) as con:
         members = members_by_campaign(con)
         id_map = retired_person_ids(con)
         for campaign in campaigns:
             if (only and campaign.campaign_id != only) or (not only and campaign.schedule):
                 continue  # a scheduled campaign goes out in its schedule's runs only
-            report = send_now(campaign, members.get(campaign.campaign_id, []), settings, con, person_id_map=id_map)
+            report = send_now(campaign, members.get(campaign.campaign_id, []), settings, con, person_id_map=id_map,
+                              suppressed=suppression)
             context.log.info(report.describe())
             reports[campaign.campaign_id] = report.as_dict()
     yield dg.MaterializeResult(metadata={"reports": dg.MetadataValue.json(reports)})

@@ -14,6 +14,7 @@ from pipelines import _runner
 from warmpool import tables
 from warmpool.campaigns.ledger import SendLedger
 from warmpool.config import Settings
+from warmpool.warehouse import open_warehouse, table_exists, warehouse_exists
 
 PAGE = 10_000
 PIPELINE = "warmpool_send_ledger"
@@ -45,5 +46,23 @@ def send_ledger_source(settings: Settings):
 def run_send_ledger(settings: Settings | None = None) -> dict[str, int]:
     """Load ledger rows changed since the last load into `raw_sends.sends`; rows loaded."""
     s = _runner.resolve(settings)
-    return _runner.run(_runner.make_pipeline(PIPELINE, tables.RAW_SENDS, s), send_ledger_source(s),
-                       expected_tables=["sends"])
+    pipeline = _runner.make_pipeline(PIPELINE, tables.RAW_SENDS, s)
+    if not pipeline.has_pending_data and not _changed_since_load(s):
+        return {"sends": 0}  # a dlt run that finds nothing still costs seconds (state, schema, a load package)
+    return _runner.run(pipeline, send_ledger_source(s), expected_tables=["sends"])
+
+
+def _changed_since_load(settings: Settings) -> bool:
+    """Whether the ledger holds a change the warehouse has not: its newest change number beyond the
+    newest loaded one (every row loaded carries the change number it was loaded at)."""
+    if not settings.campaign_ledger_path.exists():
+        return False
+    with SendLedger(settings.campaign_ledger_path) as ledger:
+        newest = ledger.last_change()
+    if newest is None or not warehouse_exists(settings):
+        return newest is not None
+    with open_warehouse(settings, read_only=True) as con:
+        if not table_exists(con, tables.LEDGER_SENDS):
+            return True
+        loaded = con.execute(f"select max(change_seq) from {tables.LEDGER_SENDS}").fetchall()[0][0]
+    return loaded is None or newest > loaded

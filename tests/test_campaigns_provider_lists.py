@@ -66,3 +66,21 @@ def test_a_wrong_key_is_a_clear_error(provider, settings):
     with pytest.raises(ProviderListError, match="401"):
         sync_audience(CAMPAIGN, audience(1), settings, config=ProviderListConfig(provider.root, "wrong"))
     assert httpx.get(f"{provider.root}/_sim/health").status_code == 200
+
+
+def test_a_daily_sync_pushes_only_new_and_changed_contacts(provider, settings):
+    config = ProviderListConfig(provider.root, SANDBOX_PROVIDER_KEY)
+    sim = provider.app.state.sim
+
+    def pushed() -> list[str]:  # addresses of every upsert request so far, in order
+        return [c["email"] for r in sim.requests if r["method"] == "PUT" for c in json.loads(r["body"])["contacts"]]
+
+    members = audience(5)
+    assert sync_audience(CAMPAIGN, members, settings, config=config).upserted == 5
+    again = sync_audience(CAMPAIGN, members, settings, config=config)
+    assert again.upserted == 0 and len(pushed()) == 5
+    members[2] = {**members[2], "city": "Leeds"}                                         # a changed contact
+    daily = sync_audience(CAMPAIGN, audience(6)[5:] + members, settings, config=config)  # and a newcomer
+    assert daily.upserted == 2 and pushed()[5:] == ["person5@example.com", "person2@example.com"]
+    assert list_emails(provider) == [f"person{i}@example.com" for i in range(6)]
+    assert sim.contacts[sim.by_email["person2@example.com"]]["city"] == "Leeds"

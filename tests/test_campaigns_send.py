@@ -19,12 +19,15 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
+from pipelines.send_ledger import run_send_ledger
+from warmpool import tables
 from warmpool.campaigns.config import load_campaigns
 from warmpool.campaigns.ledger import SendLedger
 from warmpool.mail import HeaderInjectionError
 from warmpool.campaigns.sender import SendAborted, send_campaign
 from warmpool.config import AtsSettings, Settings, SmtpSettings
 from warmpool.tokens import read_token
+from warmpool.warehouse import open_warehouse
 
 REPO = Path(__file__).resolve().parent.parent
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
@@ -666,3 +669,20 @@ def test_a_process_death_leaves_at_most_one_unsettled_row_per_connection(smtp, s
     assert all(len(sink.to(m["email"])) <= 1 for m in members)
     assert sum(len(sink.to(m["email"])) == 0 for m in members) <= after.ambiguous
 
+
+
+def test_a_daily_run_sends_and_loads_only_the_newcomers(smtp, settings, nurture):
+    """The daily run after a small change: only the new members are mailed, and the warehouse load of
+    the send ledger writes only their rows (the members sent earlier are neither re-planned nor re-loaded)."""
+    sink, _ = smtp
+    first = send(nurture, audience(5), settings)
+    assert first.sent == 5 and run_send_ledger(settings) == {"sends": 5}
+    daily = send(nurture, audience(7), settings, clock=clock_at(T0 + dt.timedelta(days=1)))
+    assert daily.sent == 2 and daily.skipped_already_sent == 5 and len(sink.messages) == 7
+    assert run_send_ledger(settings) == {"sends": 2}
+    again = send(nurture, audience(7), settings, clock=clock_at(T0 + dt.timedelta(days=2)))
+    assert again.sent == 0 and again.skipped_already_sent == 7 and len(sink.messages) == 7
+    assert run_send_ledger(settings).get("sends", 0) == 0
+    with open_warehouse(settings, read_only=True) as con:
+        loaded = con.execute(f"select person_id, state from {tables.RAW_SENDS}.sends order by person_id").fetchall()
+    assert loaded == [(f"p-{i}", "accepted") for i in range(7)]

@@ -45,6 +45,9 @@ from warmpool.sqlite_store import compact
 STATES = ("planned", "claimed", "submitted", "accepted", "failed", "ambiguous", "suppressed", "duplicate")
 # States in which the recipient may have received the mail: they count for caps and duplicates.
 MAILED_STATES = ("submitted", "accepted", "ambiguous")
+# States no run ever leaves (``reconcile`` only turns ambiguous into accepted): a member whose row is in
+# one has nothing left to plan, claim or send for that version.
+SETTLED_STATES = ("accepted", "failed", "ambiguous", "suppressed", "duplicate")
 
 SCHEMA = f"""
 create table if not exists sends (
@@ -71,6 +74,7 @@ create table if not exists sends (
 create index if not exists sends_by_state on sends (campaign_id, content_version, state);
 create index if not exists sends_by_person on sends (person_id, submitted_at);
 create index if not exists sends_by_email on sends (email_key, submitted_at);
+create index if not exists sends_by_change on sends (change_seq);  -- the warehouse load reads only what changed
 create table if not exists person_ids (
     any_person_id     text primary key,   -- a retired person id
     person_id         text not null       -- the person it now belongs to
@@ -93,6 +97,7 @@ create table if not exists provider_list_members (
     campaign_id       text not null,
     email_key         text not null,      -- canonical address
     email             text not null,      -- as pushed to the provider
+    contact_digest    text,               -- of the contact as pushed: a later sync re-pushes it only when it changed
     primary key (campaign_id, email_key)
 );
 create table if not exists imap_cursors (
@@ -171,6 +176,9 @@ class SendLedger:
         controls = {r[1] for r in self.con.execute("pragma table_info(campaign_controls)").fetchall()}
         if controls and "guard_baseline" not in controls:
             self.con.execute("alter table campaign_controls add column guard_baseline text")
+        listed = {r[1] for r in self.con.execute("pragma table_info(provider_list_members)").fetchall()}
+        if listed and "contact_digest" not in listed:
+            self.con.execute("alter table provider_list_members add column contact_digest text")
         cols = {r[1] for r in self.con.execute("pragma table_info(sends)").fetchall()}
         if cols:
             for name, kind in (("variant", "text"), ("sequence_step", "integer"), ("change_seq", "integer")):
@@ -222,12 +230,17 @@ class SendLedger:
     # --- identity -------------------------------------------------------------------------------
     def set_person_ids(self, mapping: Iterable[tuple[str, str]]) -> int:
         """Replace the retired-id map with ``(any_person_id, person_id)`` pairs (identity pairs ignored)."""
-        rows = [(str(a), str(b)) for a, b in mapping if a is not None and b is not None and str(a) != str(b)]
-        with self._tx() as con:
-            con.execute("delete from person_ids")
-            con.executemany("insert into person_ids values (?, ?) "
-                            "on conflict do update set person_id = excluded.person_id", rows)
-        return len(rows)
+        wanted = {str(a): str(b) for a, b in mapping if a is not None and b is not None and str(a) != str(b)}
+        # Each send of a run passes the same map: only what differs from the stored one is written.
+        stored = {r[0]: r[1] for r in self.con.execute("select any_person_id, person_id from person_ids").fetchall()}
+        gone = [(a,) for a in stored if a not in wanted]
+        changed = [(a, b) for a, b in wanted.items() if stored.get(a) != b]
+        if gone or changed:
+            with self._tx() as con:
+                con.executemany("delete from person_ids where any_person_id = ?", gone)
+                con.executemany("insert into person_ids values (?, ?) "
+                                "on conflict do update set person_id = excluded.person_id", changed)
+        return len(wanted)
 
     # Every id a row of this person may carry: the id itself and each retired id now mapped to the
     # same person. Parameters: the person id three times.
@@ -324,19 +337,39 @@ class SendLedger:
         return {r[0]: r[1] for r in self.con.execute(
             "select email_key, email from provider_list_members where campaign_id = ?", (campaign_id,)).fetchall()}
 
+    def provider_list_digests(self, campaign_id: str) -> dict[str, str | None]:
+        """canonical address -> digest of the contact as last pushed (None: pushed before digests)."""
+        return {r[0]: r[1] for r in self.con.execute(
+            "select email_key, contact_digest from provider_list_members where campaign_id = ?",
+            (campaign_id,)).fetchall()}
+
     def provider_list_campaigns(self) -> list[str]:
         return [r[0] for r in self.con.execute("select distinct campaign_id from provider_list_members").fetchall()]
 
-    def set_provider_list_members(self, campaign_id: str, members: Mapping[str, str]) -> None:
+    def set_provider_list_members(self, campaign_id: str, members: Mapping[str, str],
+                                  digests: Mapping[str, str] | None = None) -> None:
+        """What the campaign's provider list now holds: canonical address -> address, with each
+        contact's digest as pushed."""
+        digests = digests or {}
         with self._tx() as con:
             con.execute("delete from provider_list_members where campaign_id = ?", (campaign_id,))
-            con.executemany("insert into provider_list_members values (?, ?, ?)",
-                            [(campaign_id, k, v) for k, v in members.items()])
+            con.executemany("insert into provider_list_members values (?, ?, ?, ?)",
+                            [(campaign_id, k, v, digests.get(k)) for k, v in members.items()])
+
+    def drop_provider_list_members(self, campaign_id: str, email_keys: Iterable[str]) -> None:
+        """These canonical addresses are no longer on the campaign's provider list."""
+        with self._tx() as con:
+            con.executemany("delete from provider_list_members where campaign_id = ? and email_key = ?",
+                            [(campaign_id, k) for k in email_keys])
 
     # --- reading for the warehouse ----------------------------------------------------------------
     WAREHOUSE_COLUMNS = ("ledger_row_id", "change_seq", "campaign_id", "person_id", "content_version", "variant",
                          "sequence_step", "state", "message_id", "planned_at", "submitted_at", "finished_at",
                          "attempts")
+
+    def last_change(self) -> int | None:
+        """The newest change number of any row (None: no row yet)."""
+        return self.con.execute("select max(change_seq) from sends").fetchone()[0]
 
     def changed_after(self, change_seq: int, limit: int) -> list[dict]:
         """Rows changed after ``change_seq``, oldest change first, in the columns the warehouse keeps
@@ -442,6 +475,19 @@ class SendLedger:
                                 (campaign_id, version)).fetchall()
         wanted = None if person_ids is None else set(person_ids)
         return {r["person_id"]: r["state"] for r in rows if wanted is None or r["person_id"] in wanted}
+
+    def settled(self, campaign_id: str, version: str) -> set[str]:
+        """Person ids whose row for this version is in a state no run leaves (``SETTLED_STATES``)."""
+        return self._person_ids_in(campaign_id, version, SETTLED_STATES)
+
+    def planned(self, campaign_id: str, version: str) -> set[str]:
+        """Person ids whose row for this version waits to be sent (one index range, not the version)."""
+        return self._person_ids_in(campaign_id, version, ("planned",))
+
+    def _person_ids_in(self, campaign_id: str, version: str, states: Sequence[str]) -> set[str]:
+        return {r[0] for r in self.con.execute(
+            f"select person_id from sends where campaign_id = ? and content_version = ? "
+            f"and state in ({','.join('?' * len(states))})", (campaign_id, version, *states)).fetchall()}
 
     def row(self, campaign_id: str, person_id: str, version: str) -> dict | None:
         r = self.con.execute("select * from sends where campaign_id = ? and person_id = ? and content_version = ?",

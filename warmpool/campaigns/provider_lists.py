@@ -2,7 +2,8 @@
 Contacts API (one list per campaign, named after the campaign id).
 
 ``sync_audience`` makes the provider's list hold exactly the audience minus suppressed people:
-upserts everyone in it (``PUT /v3/marketing/contacts``, by email, in batches), then removes from the
+upserts whoever is new in it or changed since the last push (``PUT /v3/marketing/contacts``, by email,
+in batches; a digest of each contact as pushed is kept), then removes from the
 list whoever it held from an earlier sync and should no longer (left the segment, unsubscribed,
 bounced, complained, erased): ``POST /v3/marketing/contacts/search/emails`` for their contact ids,
 then ``DELETE /v3/marketing/lists/{id}/contacts``. What was pushed is remembered in the send ledger
@@ -17,6 +18,8 @@ Configured under ``campaigns.provider_list`` in config/warmpool.yaml::
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
@@ -70,6 +73,13 @@ def _contact(member: Mapping[str, Any]) -> dict:
     return {k: v for k, v in out.items() if v is not None}
 
 
+def _digest(list_id: str, contact: Mapping[str, Any]) -> str:
+    """The contact as pushed to this list, in a few bytes: a later sync compares it to see what changed
+    (a list made anew, with another id, gets everyone again)."""
+    pushed = json.dumps([list_id, contact], sort_keys=True, default=str)
+    return hashlib.sha256(pushed.encode("utf-8")).hexdigest()[:32]
+
+
 def sync_audience(campaign_id: str, members: Iterable[Mapping[str, Any]], settings: Settings,
                   is_suppressed=lambda member: False, config: ProviderListConfig | None = None,
                   client: httpx.Client | None = None) -> ListSync | None:
@@ -89,17 +99,21 @@ def sync_audience(campaign_id: str, members: Iterable[Mapping[str, Any]], settin
                 wanted.setdefault(key, m)
         with open_ledger(settings) as ledger:
             before = ledger.provider_list_members(campaign_id)
+            pushed = ledger.provider_list_digests(campaign_id)
         report = ListSync(campaign_id, list_id)
-        contacts = [_contact(m) for m in wanted.values()]
-        for start in range(0, len(contacts), BATCH):
-            _ok(client.put("/v3/marketing/contacts", json={"list_ids": [list_id], "contacts": contacts[start:start + BATCH]}))
-        report.upserted = len(contacts)
+        contacts = {k: _contact(m) for k, m in wanted.items()}
+        digests = {k: _digest(list_id, c) for k, c in contacts.items()}
+        # Only contacts new on the list or changed since they were pushed: a daily sync sends the day's change.
+        changed = [c for k, c in contacts.items() if pushed.get(k) != digests[k]]
+        for start in range(0, len(changed), BATCH):
+            _ok(client.put("/v3/marketing/contacts", json={"list_ids": [list_id], "contacts": changed[start:start + BATCH]}))
+        report.upserted = len(changed)
         gone = {k: email for k, email in before.items() if k not in wanted}
         if gone:
             _remove(client, list_id, gone.values())
             report.removed = len(gone)
         with open_ledger(settings) as ledger:
-            ledger.set_provider_list_members(campaign_id, {k: m["email"] for k, m in wanted.items()})
+            ledger.set_provider_list_members(campaign_id, {k: m["email"] for k, m in wanted.items()}, digests)
         return report
     finally:
         if own:
@@ -121,8 +135,7 @@ def remove_from_lists(settings: Settings, email_keys: Iterable[str], config: Pro
         for campaign_id, members in pushed.items():
             _remove(client, _list_id(client, campaign_id), members.values())
             with open_ledger(settings) as ledger:
-                ledger.set_provider_list_members(campaign_id, {k: e for k, e in ledger.provider_list_members(
-                    campaign_id).items() if k not in keys})
+                ledger.drop_provider_list_members(campaign_id, members)
             removed += len(members)
     return removed
 
@@ -136,12 +149,14 @@ def _remove(client: httpx.Client, list_id: str, emails: Iterable[str]) -> None:
                           params={"contact_ids": ",".join(ids[start:start + 100])}))
 
 
-def provider_list_suppression(settings: Settings, campaign) -> Callable[[Mapping[str, Any]], bool]:
+def provider_list_suppression(settings: Settings, campaign,
+                              check: WebStoreSuppression | None = None) -> Callable[[Mapping[str, Any]], bool]:
     """Who must not be on the campaign's list: the send-time check (web store, consent rules, the
-    person's other addresses, preference-centre topics)."""
+    person's other addresses, preference-centre topics). ``check``: one store read shared by every
+    campaign of a run (default: a read for this campaign)."""
     if not settings.web_store_path.exists():
         return lambda member: False
-    check = WebStoreSuppression(settings.web_store_path)
+    check = check or WebStoreSuppression(settings.web_store_path)
     return lambda m: check(m["email"], campaign.kind, [k for k in (m.get("person_email_keys") or "").split(";") if k])
 
 

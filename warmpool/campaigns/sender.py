@@ -127,7 +127,7 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
     ``suppressed``: addresses (or person ids) never to mail, or a callable ``(email)`` /
     ``(email, person_id)`` returning True to suppress; it is consulted for each member right before
     sending. By default the web store is read (``WebStoreSuppression``, refreshed every 30 s during a
-    run) and the consent model's suppression rules (``warmpool.consent``) applied to the member's
+    run; pass one instance to several sends to read the store once for all of them) and the consent model's suppression rules (``warmpool.consent``) applied to the member's
     address and the person's other addresses (``person_email_keys``). Pass ``None`` for no send-time
     suppression.
 
@@ -169,7 +169,12 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
         now = clock()
         plan_rows = []
         addresses: dict[str, tuple[str, str] | str] = {}  # person_id -> (address, canonical) or why invalid
+        # Members whose row for this version is settled (sent, failed, suppressed, ...) are done: a daily
+        # run checks and plans only the members new to the version or still open, not the whole audience.
+        settled = ledger.settled(campaign.campaign_id, version)
         for pid, member in audience.items():
+            if pid in settled:
+                continue
             try:
                 address = normalize_email(member.get("email"))
                 addresses[pid] = (address, canonical_email(address))
@@ -236,9 +241,13 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], addresses: dict
     ever between ``submitted`` and their outcome, so a crash leaves at most that many ``ambiguous``
     rows, never resent. With one connection the rows go strictly in order, on this thread.
     """
+    cid, version = campaign.campaign_id, campaign.content_version
+    planned = ledger.planned(cid, version)
+    todo = [pid for pid in person_ids if pid in planned]
+    if not todo:  # nothing planned (a daily run without newcomers): no connection, no thread
+        return
     run = _Run(campaign, audience, addresses, settings, report, suppression=suppression, lease=lease, clock=clock,
                hook=hook, max_failures=max_failures, limiter=_RateLimiter(rate))
-    cid, version = campaign.campaign_id, campaign.content_version
     clients = [SmtpClient(settings.smtp, timeout=smtp_timeout, helo=helo) for _ in range(max(1, connections))]
     # Half the connections' rows per group: while a group is built and synced, the other half's mails
     # keep the server busy.
@@ -286,8 +295,6 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], addresses: dict
                 client.connect()
             except SmtpUnreachable as exc:
                 raise SendAborted(str(exc)) from exc
-        states = ledger.states(cid, version, person_ids)
-        todo = [pid for pid in person_ids if states.get(pid) == "planned"]
         for start in range(0, len(todo), batch_size):
             if run.stop.is_set() or (start and paused()):
                 break
@@ -528,8 +535,10 @@ def _suppression(suppressed, settings: Settings, kind: str) -> tuple[Callable[[s
     the person's own minimum gap between mails in days (preference centre; 0 when unknown)."""
     if suppressed is None:
         return (lambda address, key, pid, member: False), _no_gap
-    if isinstance(suppressed, _WebStore):
-        store = WebStoreSuppression(settings.web_store_path)
+    if isinstance(suppressed, (_WebStore, WebStoreSuppression)):
+        # One store read serves every send of a run that passes its own WebStoreSuppression
+        # (it still reloads every refresh_seconds); the default reads the store for this send.
+        store = suppressed if isinstance(suppressed, WebStoreSuppression) else WebStoreSuppression(settings.web_store_path)
         return (lambda address, key, pid, member: store(address, kind, _other_addresses(member))), store.min_gap_days
     if callable(suppressed):
         try:
