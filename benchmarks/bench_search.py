@@ -172,7 +172,7 @@ def _search_in_this_process(index_dir: str, queries_file: str) -> None:
     out = {k: [] for k in ("graph_ms", "exact_ms", "encode_ms", "recall", "methods", "allowed")}
     for asked in json.loads(Path(queries_file).read_text()):
         t = time.perf_counter()
-        vector = encoder.encode([asked["query"]])[0]  # not encode_query: its cache would time repeats at 0
+        vector = encoder.encode_one(asked["query"])  # as a search encodes it; not encode_query: its cache would time repeats at 0
         out["encode_ms"].append((time.perf_counter() - t) * 1000)
         filters = SearchFilters.from_dict(asked["filters"])
         r = engine.search(asked["query"], filters, 10, query_vector=vector)
