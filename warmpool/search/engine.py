@@ -65,7 +65,7 @@ class SearchResponse:
     allowed: int                 # people the filters allow
     search_seconds: float        # filters + both rankings + fusion (excluding the query's encoding)
     encode_seconds: float
-    vector_method: str = ""      # exact | hnsw | - (keyword only)
+    vector_method: str = ""      # exact | compressed | hnsw | - (keyword only)
     extra: dict = field(default_factory=dict)
 
     @property
