@@ -21,9 +21,8 @@ each stage of the daily run, the same stage of the full run (the incremental rat
 run, the whole full run. The search embedding stage is reported as its own row, and the full run's total
 is also given without it.
 
-Worlds are generated once per size and generator version into data/bench/ (a 1M world takes ~5 min
-and ~11 GB to generate) and copied to a scratch folder for each measurement. Sizes: 100k
-(`BENCH_E2E_SIZES=100000,1000000` adds 1M); quick mode: 2k.
+Worlds are generated once per size and generator version into data/bench/ and copied to a scratch folder
+for each measurement. Size: 100k; quick mode: 2k. The 1M world is `bench_e2e_1m` (`BENCH=e2e_1m make bench`).
 """
 from __future__ import annotations
 
@@ -169,7 +168,10 @@ def run_job(home: Path, as_of: str) -> tuple[float, StageClock]:
     return wall, clock
 
 
-def measure(people: int, workdir: Path) -> list[BenchResult]:
+def measure(people: int, workdir: Path, label: str = "") -> tuple[list[BenchResult], dict[str, float]]:
+    """The full run, the change, the daily run and the refresh alone on a `people` world: the results (each
+    `what` suffixed by `label`), the two runs' and their embedding stages' seconds, and when the daily run
+    started (time.time())."""
     from sandbox.daily_change import NEXT_DAY, apply_next_day
     from sandbox.world import WORLD_NOW
 
@@ -179,6 +181,7 @@ def measure(people: int, workdir: Path) -> list[BenchResult]:
     print(f"   full run {full:.0f} s: " + ", ".join(f"{k} {v:.0f} s ({full_stages.peak_mb[k]:,.0f} MB)"
                                                    for k, v in full_stages.seconds.items()), flush=True)
     change = apply_next_day(home, CHANGE_SHARE)
+    daily_started = time.time()
     daily, daily_stages = run_job(home, NEXT_DAY.strftime("%Y-%m-%d"))
 
     size = f"{people:,} people"
@@ -202,7 +205,10 @@ def measure(people: int, workdir: Path) -> list[BenchResult]:
                                "the same stage in the full run", full_stages.seconds[stage],
                                note=_peak_note(daily_stages, stage)))
     out.append(refresh_alone(size))
-    return out
+    for result in out:
+        result.what += label
+    return out, {"full": full, "daily": daily, "full_embedding": embedding,
+                 "daily_embedding": daily_stages.seconds.get(EMBEDDING, 0.0), "daily_started": daily_started}
 
 
 def _peak_note(clock: StageClock, stage: str) -> str:
@@ -254,12 +260,10 @@ def _refresh_in_this_process() -> None:
 
 
 def run(quick: bool) -> list[BenchResult]:
-    sizes = QUICK_SIZES if quick else tuple(
-        int(n) for n in os.environ.get("BENCH_E2E_SIZES", "").split(",") if n) or SIZES
     out: list[BenchResult] = []
     with scratch_home("bench-e2e-") as tmp:
-        for people in sizes:
-            results = measure(people, tmp)
+        for people in QUICK_SIZES if quick else SIZES:
+            results, _ = measure(people, tmp)
             out += results
             print(f"   {people:,} people: full {results[0].figure:.0f} s, daily {results[1].figure:.0f} s "
                   f"(ratio {results[1].ratio:.3f})", flush=True)
