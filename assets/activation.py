@@ -6,12 +6,13 @@ from assets.resources import (NETWORK_RETRY, WAREHOUSE_POOL, ProviderListResourc
                               run_settings)
 from pipelines.send_ledger import run_send_ledger
 from warmpool import tables
-from warmpool.campaigns.audience import members_by_campaign, retired_person_ids, write_audience_csv
+from warmpool.campaigns.audience import members_by_campaign, write_audience_csv
 from warmpool.campaigns.config import load_campaigns
 from warmpool.campaigns.guard import GUARD, check_reputation
 from warmpool.campaigns.operations import send_now
 from warmpool.campaigns.provider_lists import provider_list_suppression, sync_audience
 from warmpool.campaigns.sender import WebStoreSuppression, open_ledger
+from warmpool.identity.store import IdentityStore
 
 AUDIENCE_KEY = dg.AssetKey(tables.AUDIENCE_MEMBERS.split("."))
 
@@ -64,7 +65,7 @@ def campaign_sends(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     suppression = WebStoreSuppression(settings.web_store_path)  # read once for every send of this run
     with warehouse.connect(read_only=True) as con:
         members = members_by_campaign(con)
-        id_map = retired_person_ids(con)
+        id_map = IdentityStore(con).retired_person_ids()
         for campaign in campaigns:
             if (only and campaign.campaign_id != only) or (not only and campaign.schedule):
                 continue  # a scheduled campaign goes out in its schedule's runs only

@@ -26,7 +26,6 @@ from typing import Any, Callable, Iterable
 
 from warmpool import tables
 from warmpool.emails import is_valid_email
-from warmpool.warehouse import table_exists
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _FORMULA_STARTS = frozenset("=+-@")
@@ -183,12 +182,3 @@ def members_by_campaign(con) -> dict[str, list[dict]]:
         member = dict(zip(cols, row))
         grouped.setdefault(member["campaign_id"], []).append(member)
     return grouped
-
-
-def retired_person_ids(con) -> list[tuple[str, str]] | None:
-    """Retired person id -> current person id (``identity.person_id_map``), so the send ledger follows
-    merges; None before identity resolution ever ran."""
-    if not table_exists(con, tables.PERSON_ID_MAP):
-        return None
-    return con.execute(f"select any_person_id, person_id from {tables.PERSON_ID_MAP} "
-                       f"where any_person_id <> person_id").fetchall()

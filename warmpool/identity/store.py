@@ -211,6 +211,14 @@ class IdentityStore:
             return any_person_id
         return None
 
+    def retired_person_ids(self) -> list[tuple[str, str]] | None:
+        """(retired person id, current person id) for every id a merge retired, so stores keyed by person
+        (the send ledger) can follow merges; None before identity resolution ever ran."""
+        if not self.has(tables.PERSON_ID_MAP):
+            return None
+        return self.con.execute(f"SELECT any_person_id, person_id FROM {tables.PERSON_ID_MAP} "
+                                "WHERE any_person_id <> person_id").fetchall()
+
     def every_id_of(self, person_ids) -> set[str]:
         """These current person ids and every retired id that now maps to one of them."""
         ids = set(person_ids)
