@@ -168,7 +168,7 @@ def test_radius_uses_coordinates_and_leaves_unknown_places_out(index):
 def test_the_graph_search_with_a_selective_filter_still_finds_k(index):
     """The HNSW path (built here on the small pool): filtered inside the graph walk, exact fallback."""
     graph = VectorIndex.build(np.asarray(index.vectors.vectors), min_rows_for_graph=0)
-    graph.exact_max_rows = 0  # always the graph first
+    graph.exact_max_rows = graph.walk_min_rows = 0  # always the graph first
     q = np.asarray(index.vectors.vectors[0])
     methods = set()
     for share in (0.5, 0.05, 0.005):

@@ -164,7 +164,8 @@ def test_a_filter_against_the_query_still_finds_the_k_nearest_people_it_allows()
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     sales = np.arange(len(vectors)) >= per_family
     index = VectorIndex(vectors, VectorIndex.build(vectors, min_rows_for_graph=0).graph,
-                        principal_basis(vectors, dims=16), exact_max_rows=0, coarse_min_rows=0)
+                        principal_basis(vectors, dims=16), exact_max_rows=0, coarse_min_rows=0,
+                        walk_min_rows=0)
     methods = set()
     for q in vectors[rng.choice(per_family, 20, replace=False)]:  # engineering people as queries
         rows, sims, how = index.search(q, 10, sales)
@@ -177,6 +178,21 @@ def test_a_filter_against_the_query_still_finds_the_k_nearest_people_it_allows()
     engineering = ~sales  # a filter with the query: the graph answers
     walked = [index.search(q, 10, engineering)[2] for q in vectors[rng.choice(per_family, 20, replace=False)]]
     assert walked.count("hnsw") >= 18
+
+
+def test_a_filter_allowing_few_rows_is_scanned_and_finds_the_exact_nearest_people():
+    """Below ``walk_min_rows`` allowed rows the graph is not walked (it would need its widest beam and
+    still miss people): a scan answers with the exact scan's top k; above it the graph answers."""
+    rng = np.random.default_rng(11)
+    vectors = rng.normal(size=(6000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = VectorIndex(vectors, VectorIndex.build(vectors, min_rows_for_graph=0).graph,
+                        principal_basis(vectors, dims=16), exact_max_rows=0, coarse_min_rows=0, walk_min_rows=1000)
+    few, many = rng.random(len(vectors)) < 0.1, rng.random(len(vectors)) < 0.9
+    for q in vectors[:10]:
+        rows, _, how = index.search(q, 10, few)
+        assert how != "hnsw" and set(rows) >= set(index.exact(q, 10, few)[0][:8])
+        assert index.search(q, 10, many)[2] == "hnsw"
 
 
 @pytest.mark.parametrize("shape", ["random", "ascending", "descending", "ties", "mostly_zero"])
