@@ -81,10 +81,13 @@ def _frame(con, table: str, columns: str = "*", order: str = "") -> pd.DataFrame
     return con.execute(f"select {columns} from {table} {order}").df()
 
 
-# the work history as the snapshot stores it (dates as timestamps, as pandas has always written them)
+# the work history as the snapshot stores it (dates as timestamps, as pandas has always written them), newest
+# first; positions with the same dates in the order of their id, so a person's document is the same in every
+# refresh (an order left to the sort made it change, and be embedded again, without any change to the person)
 _POSITIONS_SQL = (f"select person_id, title, company_name, cast(started_on as timestamp) as started_on, "
                   f"cast(ended_on as timestamp) as ended_on, sources from {tables.DIM_CANDIDATE_WORK_HISTORY} "
-                  f"order by person_id, coalesce(ended_on, date '9999-12-31') desc, started_on desc nulls last")
+                  f"order by person_id, coalesce(ended_on, date '9999-12-31') desc, started_on desc nulls last, "
+                  f"position_id")
 _RECORDS_SQL = (f"select person_id, source, source_record_id, source_family, first_name, last_name, email, city, "
                 f"country, current_title, current_company, first_seen_at, updated_at, times_purchased "
                 f"from {tables.BRIDGE_CANDIDATE_RECORDS}")
@@ -116,7 +119,7 @@ def read_pool(con, settings: Settings) -> Pool:
         resumes = pl.DataFrame(schema={"person_id": pl.String, "resume_text": pl.String})
         if table_exists(con, tables.DIM_CANDIDATE_RESUMES):
             resumes = frame_of(con, f"select person_id, resume_text from {tables.DIM_CANDIDATE_RESUMES} "
-                                    f"order by person_id, received_at desc")
+                                    f"order by person_id, received_at desc, source, source_record_id")
         if table_exists(con, tables.BRIDGE_CANDIDATE_RECORDS):
             query_to_parquet(con, _RECORDS_SQL, folder / "records.parquet")
         if table_exists(con, tables.SOURCE_RECORDS) and table_exists(con, tables.PERSON_ASSIGNMENTS):
