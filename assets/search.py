@@ -41,7 +41,8 @@ def profile_index(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     report = refresh_from_pool(pool, settings, progress=progress)
     context.log.info(report.describe())
     return dg.MaterializeResult(metadata={
-        "profiles": dg.MetadataValue.int(report.people), "embedded": dg.MetadataValue.int(report.embedded),
+        "profiles": dg.MetadataValue.int(report.people), "documents_built": dg.MetadataValue.int(report.documents_built),
+        "embedded": dg.MetadataValue.int(report.embedded),
         "reused": dg.MetadataValue.int(report.reused),
         "embed_seconds": dg.MetadataValue.float(round(report.embed_seconds, 2)),
         "index_seconds": dg.MetadataValue.float(round(report.index_seconds, 2)),

