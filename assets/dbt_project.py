@@ -31,11 +31,19 @@ AUDIENCES_SELECT = "source:marts.segment_members+"
 class WarmpoolDbtCliResource(DbtCliResource):
     """dagster-dbt's resource, told dbt's version instead of asking: its first call in a process runs
     `dbt --version` (~3 s of dbt's imports) only to learn it. ``DBT_EXECUTABLE`` is this venv's own
-    dbt, so its version is the installed dbt-core's (tests/test_definitions.py checks they agree)."""
+    dbt, so its version is the installed dbt-core's (tests/test_definitions.py checks they agree).
+
+    It also opens no dbt adapter in the run's own process: dagster-dbt loads the project and profile
+    and opens one before every call (~1 s each, the first of a process ~3 s with dbt's adapter imports),
+    used only by `fetch_row_counts` / `fetch_column_metadata`, which Warmpool does not call (dbt itself
+    runs in its own process either way)."""
 
     @cached_property
     def _cli_version(self):
         return DBT_PYTHON_VERSION  # dagster-dbt's own reading of the installed dbt-core's version
+
+    def _initialize_dbt_core_adapter(self, args):
+        return None  # dagster-dbt treats a missing adapter as "no row counts or column metadata"
 
 
 def dbt_resource() -> DbtCliResource:

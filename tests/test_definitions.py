@@ -156,3 +156,15 @@ def test_the_dbt_resource_knows_the_version_the_dbt_executable_reports():
     resource = dbt_resource()
     reported = subprocess.run([resource.dbt_executable, "--version"], capture_output=True, text=True, check=True).stdout
     assert str(resource._cli_version) == re.search(r"(\d+\.\d+\.\d+)", reported).group(1)
+
+
+def test_no_dbt_asset_asks_for_what_needs_an_adapter_in_the_run_process():
+    """The dbt resource opens no adapter in the run's process (assets/dbt_project.py): dagster-dbt's row
+    counts and column metadata, which need one, would silently come back empty, so no asset may ask for them."""
+    from assets.dbt_project import dbt_resource
+
+    assert dbt_resource()._initialize_dbt_core_adapter(["build"]) is None
+    root = Path(__file__).resolve().parents[1]
+    asking = [str(p.relative_to(root)) for folder in ("assets", "cli", "warmpool") for p in (root / folder).rglob("*.py")
+              if any(call in p.read_text() for call in (".fetch_row_counts(", ".fetch_column_metadata("))]
+    assert not asking, asking
