@@ -24,7 +24,7 @@ import dagster as dg
 from assets.dbt_project import dbt_resource
 from warmpool.campaigns.provider_lists import ProviderListConfig
 from warmpool.config import AtsSettings, Settings, SmtpSettings, get_settings
-from warmpool.dbt_cli import dbt_target_path, dbt_vars, target_arg, vars_arg
+from warmpool.dbt_cli import dbt_target_path, dbt_vars, set_run_clock, target_arg, vars_arg
 from warmpool.warehouse import WarehouseConnection, open_warehouse
 
 DEPLOYMENT_ENV = "WARMPOOL_DEPLOYMENT"
@@ -63,7 +63,13 @@ class WarehouseResource(dg.ConfigurableResource):
             yield con
 
     def dbt_vars(self) -> dict[str, str]:
-        return dbt_vars(self.file(), self.as_of)
+        return dbt_vars(self.file())
+
+    def set_clock(self) -> None:
+        """Write "today" (this resource's ``as_of``, else the configured one, else the warehouse clock) where
+        the dbt models read it (``warmpool.dbt_cli.set_run_clock``); before each dbt call."""
+        with self.connect() as con:
+            set_run_clock(con, self.as_of)
 
     def dbt_args(self) -> list[str]:
         """`--target` and `--vars` of every dbt call: the configured warehouse (`warmpool.warehouse`)."""

@@ -44,8 +44,10 @@ RUN_BUILD = ["build", "--exclude-resource-type", "unit_test"]
 
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     # The warehouse reaches dbt as its target and vars on its command line (profiles.yml reads them); no
-    # environment changes (a PostgreSQL password is the deployment's PGPASSWORD). The warehouse's own target
-    # folder, not one per call: dbt re-parses only what changed since its last call there.
+    # environment changes (a PostgreSQL password is the deployment's PGPASSWORD). "Today" reaches it as a
+    # row in the warehouse, so a new day changes no var and dbt does not parse everything again. The
+    # warehouse's own target folder, not one per call: dbt re-parses only what changed since its last call.
+    warehouse.set_clock()
     yield from dbt.cli([*RUN_BUILD, *warehouse.dbt_args()], context=context,
                        target_path=warehouse.dbt_target_path()).stream()
 

@@ -449,3 +449,20 @@ def test_report_checks_refuse_an_inverted_funnel_a_nameless_campaign_and_a_free_
     assert len(failed) == 2, failed
     monkeypatch.setenv("WARMPOOL_WAREHOUSE", str(path))
     assert failing_tests() == set()
+
+
+def test_a_new_day_does_not_make_dbt_parse_the_project_again(tmp_path):
+    """"Today" reaches the models as a row of the warehouse (warmpool_run.clock), not as a dbt var: the
+    first call of the next day re-parses nothing (a changed var re-parsed all ~340 files, 5-7 s a run)."""
+    import json
+
+    from warmpool import tables
+    from warmpool.dbt_cli import dbt_target_path, run_dbt
+
+    warehouse_file = tmp_path / "warehouse.duckdb"
+    parsed = {}
+    for day in ("2026-11-01", "2026-11-02"):
+        run_dbt(["parse", "--quiet"], warehouse_file, as_of=day)
+        parsed[day] = json.loads((dbt_target_path(warehouse_file) / "perf_info.json").read_text())["parsed_path_count"]
+        assert _rows(warehouse_file, f"select cast(as_of as date)::varchar from {tables.RUN_CLOCK}") == [(day,)]
+    assert parsed["2026-11-01"] > 100 and parsed["2026-11-02"] == 0

@@ -4,7 +4,9 @@ warehouse is in its one-writer pool, and each deployment gets its resources (pro
 endpoints only as environment-variable references)."""
 from __future__ import annotations
 
+import datetime as dt
 import difflib
+import json
 import os
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 from assets.definitions import defs
 from assets.resources import (WAREHOUSE_POOL, AtsResource, SmtpResource, WarehouseResource, WebStoreResource,
                               resources_for, run_config_for, run_settings)
+from warmpool import tables
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "dagster_definitions.txt"
 UPDATE_ENV = "WARMPOOL_UPDATE_SNAPSHOTS"
@@ -134,12 +137,17 @@ def test_local_resources_follow_the_configuration_and_a_swapped_resource_wins(wa
 
 
 def test_dbt_gets_the_warehouse_on_its_command_line_and_the_environment_is_untouched(warmpool_home):
-    """`_dbt_build` passes the run's warehouse (and "today") as dbt vars; os.environ is never changed."""
+    """`_dbt_build` passes the run's warehouse as dbt vars, and "today" as a row of the warehouse (a new day
+    must not change dbt's vars: that makes dbt parse the whole project again); os.environ is never changed."""
     from warmpool.dbt_cli import vars_arg
 
     before = dict(os.environ)
-    args = vars_arg(WarehouseResource(path="/x/wh.duckdb", as_of="2026-11-01").dbt_vars())
-    assert args == ["--vars", '{"as_of": "2026-11-01", "warehouse_path": "/x/wh.duckdb"}']
+    warehouse = WarehouseResource(path=str(warmpool_home / "wh.duckdb"), as_of="2026-11-01")
+    args = vars_arg(warehouse.dbt_vars())
+    assert args == ["--vars", json.dumps({"warehouse_path": str(warmpool_home / "wh.duckdb")})]
+    warehouse.set_clock()
+    with warehouse.connect(read_only=True) as con:
+        assert con.execute(f"select * from {tables.RUN_CLOCK}").fetchall() == [(dt.datetime(2026, 11, 1),)]
     assert dict(os.environ) == before
     profiles = (Path(__file__).resolve().parents[1] / "dbt_project" / "profiles.yml").read_text()
     assert "var('warehouse_path'" in profiles

@@ -298,6 +298,13 @@ class Settings:
             return self.secrets.get(name) or SANDBOX_SECRETS[name]
         raise UnsafeDeployment(_refusal([problem]))
 
+    @property
+    def as_of(self) -> str | None:
+        """"Today" pinned for the models and segments (``WARMPOOL_AS_OF``, an ISO date or timestamp). The
+        sandbox world lives in a fixed time window, so its demo, tests and benchmarks pin it; production
+        leaves it unset: the warehouse clock."""
+        return _env("WARMPOOL_AS_OF", None) or None
+
     # --- where every file lives (one place knows each path) ---------------------------------
     @property
     def warehouse_path(self) -> Path:

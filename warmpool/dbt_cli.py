@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from warmpool import tables
 from warmpool.config import DBT_PROJECT_DIR, get_settings
-from warmpool.warehouse import dbt_target
+from warmpool.warehouse import WarehouseConnection, dbt_target, open_warehouse
 
 DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"  # the venv's own dbt, whether or not its bin is on PATH
 PREPARED_TARGET = DBT_PROJECT_DIR / "target"  # where the prepared manifest lives (`make manifest`)
@@ -44,15 +45,26 @@ def seed_partial_parse(target_path: Path) -> Path:
     return target_path
 
 
-def dbt_vars(warehouse_path: Path, as_of: str | None = None) -> dict[str, str]:
+def dbt_vars(warehouse_path: Path) -> dict[str, str]:
     """dbt's `--vars` for a run: the warehouse (profiles.yml reads it: the DuckDB file, or where the
-    configured PostgreSQL warehouse is) and, if given, "today".
+    configured PostgreSQL warehouse is). "Today" is not one of them (``set_run_clock``).
 
-    dbt parses the whole project again when these change (a new `as_of`: once a day, on the first
-    call; a test's warehouse: on its first call); see ``dbt_target_path``.
+    dbt parses the whole project again when these change (a test's warehouse: on its first call); see
+    ``dbt_target_path``.
     """
     _, values, _ = dbt_target(dataclasses.replace(get_settings(), warehouse_file=Path(warehouse_path)))
-    return {**values, **({"as_of": as_of} if as_of else {})}
+    return values
+
+
+def set_run_clock(con: WarehouseConnection, as_of: str | None = None) -> None:
+    """Tell the models "today" (``macros/as_of.sql``) for the dbt calls that follow: ``as_of`` (an ISO date or
+    timestamp), else the configured one (``Settings.as_of``), else NULL: the warehouse clock. It goes through
+    a one-row table, not dbt's ``--vars``, because dbt parses the whole project again whenever its vars
+    change: a pinned day would cost every daily run a full parse (5-7 s) instead of a partial one."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {tables.RUN}")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {tables.RUN_CLOCK} (as_of TIMESTAMP)")
+    con.execute(f"DELETE FROM {tables.RUN_CLOCK}")
+    con.execute(f"INSERT INTO {tables.RUN_CLOCK} VALUES (CAST(? AS TIMESTAMP))", [as_of or get_settings().as_of])
 
 
 def target_arg(warehouse_path: Path | None = None) -> list[str]:
@@ -73,11 +85,14 @@ def run_dbt(args: Sequence[str], warehouse_path: Path, target_path: Path | None 
     file open in the process that ran it); dbt prints to this process's output (pass ``--quiet`` for
     errors only); CalledProcessError on failure. dbt's artifacts go to ``target_path``, by default the
     warehouse's own target folder (``dbt_target_path``: its last parse is re-used). ``as_of``: "today"
-    (``dbt_vars``)."""
-    _, _, dbt_env = dbt_target(dataclasses.replace(get_settings(), warehouse_file=Path(warehouse_path)))
+    (``set_run_clock``, written first)."""
+    settings = dataclasses.replace(get_settings(), warehouse_file=Path(warehouse_path))
+    with open_warehouse(settings) as con:  # closed before dbt opens the file
+        set_run_clock(con, as_of)
+    _, _, dbt_env = dbt_target(settings)
     env = {**os.environ, **dbt_env, "DO_NOT_TRACK": os.environ.get("DO_NOT_TRACK", "1")}  # the child's, not ours
     target = seed_partial_parse(target_path or dbt_target_path(warehouse_path))
     return subprocess.run([str(DBT_EXECUTABLE), *args, "--project-dir", str(DBT_PROJECT_DIR),
                            "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target),
-                           *target_arg(warehouse_path), *vars_arg(dbt_vars(warehouse_path, as_of))],
+                           *target_arg(warehouse_path), *vars_arg(dbt_vars(warehouse_path))],
                           check=True, env=env, cwd=DBT_PROJECT_DIR)

@@ -35,7 +35,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +43,7 @@ from typing import Any, Callable
 import polars as pl
 
 from warmpool import tables
-from warmpool.config import CONFIG_DIR, Settings, load_yaml_mapping
+from warmpool.config import CONFIG_DIR, Settings, get_settings, load_yaml_mapping
 from warmpool.eeo import EeoFilterError, refuse_eeo_filters
 from warmpool.places import Gazetteer
 from warmpool.vocabulary import job_families, job_family
@@ -381,8 +380,9 @@ def members_from_definitions(con, definitions: list[tuple[str, int, str]], now: 
 
 
 def as_of_time(as_of: str | None) -> dt.datetime:
-    """"Now" of a run: its ``as_of`` day (``YYYY-MM-DD``, as dbt's var), else ``WARMPOOL_AS_OF``, else now."""
-    day = as_of or os.environ.get("WARMPOOL_AS_OF")
+    """"Now" of a run: its ``as_of`` day (``YYYY-MM-DD``, as dbt's), else the configured one
+    (``Settings.as_of``), else now."""
+    day = as_of or get_settings().as_of
     return (dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone.utc) if day
             else dt.datetime.now(dt.timezone.utc))
 

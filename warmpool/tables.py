@@ -24,6 +24,7 @@ RAW_SENDS = "raw_sends"          # the send ledger's rows (dlt, merged on the le
 QUARANTINE = "quarantine"
 IDENTITY = "identity"
 SPELLINGS = "spellings"  # written between dbt's two phases by warmpool.spellings, read by dbt as sources
+RUN = "warmpool_run"     # what a run tells dbt through the warehouse, not its command line (RUN_CLOCK)
 STAGING = "staging"
 INTERMEDIATE = "intermediate"
 MARTS = "marts"
@@ -49,6 +50,7 @@ PERSON_MERGES = f"{IDENTITY}.person_merge_history"             # retired person_
 RECORD_HASHES = f"{IDENTITY}.source_record_hashes"            # content hash per record at the last run (incremental)
 RESOLUTION_RUNS = f"{IDENTITY}.resolution_runs"                # one row per resolve / review / unmerge run
 PERSON_ID_MAP = f"{IDENTITY}.person_id_map"                    # any person_id ever issued -> current person_id
+RUN_CLOCK = f"{RUN}.clock"                                      # "today" of the run dbt is building for (one row)
 RECORD_PAIRS = f"{IDENTITY}.record_pairs"                      # scored pairs of the last run (>= review band low)
 REVIEW_QUEUE = f"{IDENTITY}.review_queue"                      # uncertain pairs for a reviewer
 REVIEW_DECISIONS = f"{IDENTITY}.review_decisions"              # append-only link / separate decisions
