@@ -59,6 +59,11 @@ _BASE_RULES: list[tuple[str, tuple[str, ...], tuple[pl.Expr, ...]]] = [
      (pl.col("last_name_norm"), _first("first_name_norm", 1))),
     ("first name + last initial", ("first_name_norm", "last_name_norm"),
      (pl.col("first_name_norm"), _first("last_name_norm", 1))),
+    # a nickname (Bob / Robert) with the surname, and the surname as it sounds (Smith / Smyth)
+    ("last name + first name or nickname", ("last_name_norm", "first_name_canonical"),
+     (pl.col("last_name_norm"), pl.col("first_name_canonical"))),
+    ("first name or nickname + last name sound", ("first_name_canonical", "last_name_metaphone"),
+     (pl.col("first_name_canonical"), pl.col("last_name_metaphone"))),
     # a CRM contact whose names are garbled still has its employer and title
     ("employer + title", ("company_norm", "title_norm"), (pl.col("company_norm"), pl.col("title_norm"))),
     ("title + initials", ("title_norm", "first_name_norm", "last_name_norm"),

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from splink import Linker
 
 from warmpool.identity import backends
-from warmpool.identity.blocking import BlockingPlan
+from warmpool.identity.blocking import BlockingPlan, plan_blocking, with_block_keys
 from warmpool.identity.features import smoothed_term_frequencies, splink_columns, splink_table, tf_levels
 from warmpool.identity.keys import ordered_pair, record_key_expr, record_keys
 from warmpool.identity.model import TrainedModel, settings_for_size
@@ -201,17 +201,20 @@ def keyed_pairs(p: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
 
 def score_pairs(features: pl.DataFrame, model: TrainedModel, min_probability: float) -> pl.DataFrame:
     """Every candidate pair of ``features`` (``features_for_model`` of distinct-key records) with
-    ``match_probability >= min_probability``, keyed by record keys.
+    ``match_probability >= min_probability``, keyed by record keys; blocked by the plan of these
+    records (``blocking.plan_blocking``, as ``warmpool resolve`` blocks), so what is compared is
+    bounded by the number of records, not by the size of the largest name block.
 
     Returns ``source_l, source_record_id_l, source_r, source_record_id_r, match_probability,
     match_weight, gamma_*, mw_*`` with the left key the smaller one.
     """
     if features.height < 2:
         return empty_pairs()
+    plan = plan_blocking(features)
     db_api = backends.db_api()
     try:
-        linker = _linker(db_api, _register(db_api, features, "records"), pair_settings(model, features.height),
-                         smoothed_term_frequencies(features, model))
+        linker = _linker(db_api, _register(db_api, with_block_keys(features, plan), "records"),
+                         with_plan(pair_settings(model, features.height), plan), smoothed_term_frequencies(features, model))
         p = _prediction_frame(linker.inference.predict(threshold_match_probability=min_probability, **_NEVER_WARN))
     finally:
         backends.close(db_api)
@@ -224,24 +227,31 @@ def score_delta_pairs(pool: pl.DataFrame, delta: pl.DataFrame, rescore: pl.DataF
 
     ``pool``: features of the records kept from the last run; ``delta``: features of new and
     changed records (``unique_id`` disjoint from the pool's); ``rescore``: a subset of ``pool``
-    whose pairs among themselves are scored again (their stored scores may have drifted).
-    Scores delta x pool, delta x delta and rescore x rescore with the prior and term frequencies
-    of pool + delta: exactly what a full run over pool + delta gives for those pairs.
+    (by ``unique_id``) whose pairs among themselves are scored again (their stored scores may have
+    drifted). Scores delta x pool, delta x delta and rescore x rescore with the blocking plan, prior
+    and term frequencies of pool + delta: what a full run over pool + delta gives for those pairs
+    (the plan's tightening caps follow the pool's block sizes, so where a block crossed a cap since
+    the last full run a kept pair may be compared differently until the next full run).
     """
     allf = pl.concat([pool, delta.select(pool.columns)], how="vertical_relaxed")
+    plan = plan_blocking(allf)
+    keyed = with_block_keys(allf, plan)
+    pool_k, delta_k = keyed.head(pool.height), keyed.slice(pool.height)
+    rescore_k = pool_k.join(rescore.select("unique_id"), on="unique_id", how="semi", maintain_order="left")
     frames = []
     db_api = backends.db_api()
     try:
-        delta_sdf = _register(db_api, delta.select(pool.columns), "delta_records")
-        linker = _linker(db_api, delta_sdf, pair_settings(model, allf.height), smoothed_term_frequencies(allf, model))
+        delta_sdf = _register(db_api, delta_k, "delta_records")
+        linker = _linker(db_api, delta_sdf, with_plan(pair_settings(model, allf.height), plan),
+                         smoothed_term_frequencies(allf, model))
         kw = {"threshold_match_probability": min_probability, **_NEVER_WARN}
         if delta.height and pool.height:
-            pool_sdf = _register(db_api, pool, "pool_records")
+            pool_sdf = _register(db_api, pool_k, "pool_records")
             frames.append(_prediction_frame(linker.inference.predict_between(pool_sdf, delta_sdf, **kw)))
         if delta.height > 1:
             frames.append(_prediction_frame(linker.inference.predict_within(delta_sdf, **kw)))
-        if rescore.height > 1:
-            rescore_sdf = _register(db_api, rescore, "rescore_records")
+        if rescore_k.height > 1:
+            rescore_sdf = _register(db_api, rescore_k, "rescore_records")
             frames.append(_prediction_frame(linker.inference.predict_within(rescore_sdf, **kw)))
     finally:
         backends.close(db_api)
