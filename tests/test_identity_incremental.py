@@ -203,3 +203,21 @@ def test_falls_back_to_full_beyond_the_share(records, home, tmp_path, monkeypatc
     s = resolve_pool(con)
     assert s.kind == "resolve" and "incremental_max_share" in s.note
     assert last_run(con)["note"] == s.note
+
+
+def test_the_warehouse_run_finds_the_people_warmpool_resolve_finds(records):
+    """One blocking for both ways in: the pipeline's pool run compares the pairs `warmpool resolve`
+    compares (the pool's blocking plan), so a company checking an export with the CLI sees the people
+    the warehouse holds."""
+    from warmpool.identity import load_model, resolve_frame
+
+    con = warehouse(records)
+    resolve_pool(con)
+    pool = assignments(con)
+    cli = resolve_frame(records, model=load_model())
+    both = pool.join(cli.select("source", "source_record_id", pl.col("person_id").alias("person_id_cli")),
+                     on=["source", "source_record_id"])
+    assert both.height == records.height
+    agree = pairwise_scores(both, None, predicted_col="person_id", truth_col="person_id_cli")
+    assert agree.f1 == 1.0
+    assert pool["person_id"].n_unique() == cli["person_id"].n_unique() < records.height
