@@ -141,8 +141,9 @@ def daily_limit_rows(limit: int, size: str, seconds: dict, smtp_s: float) -> lis
         BenchResult(f"campaign sends with a daily limit of {limit:,}: mails sent by the first run", size, sent,
                     "mails", "the first run's mails without the limit (sent + deferred by the daily limit)", mails,
                     note=f"campaigns.daily_limit {limit:,} (a copy of warmpool.yaml named by WARMPOOL_CONFIG); "
-                         f"deferred_by_daily_limit {deferred:,}, left planned for later days; the daily run, the "
-                         f"same UTC day, sent {daily['sent']:,} and deferred {daily['deferred_by_daily_limit']:,}"),
+                         f"deferred_by_daily_limit {deferred:,}, left planned for later days; the daily run right "
+                         f"after (the same UTC day unless midnight fell between) sent {daily['sent']:,} and "
+                         f"deferred {daily['deferred_by_daily_limit']:,}"),
         BenchResult("campaign sends: send rate over the campaign_sends step (first run, capped)", size, rate,
                     "mails/s", "the rate over the SMTP part alone (first mail submitted to last accepted, ledger)",
                     smtp_rate,
