@@ -90,6 +90,8 @@ class StageClock:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self.step_seconds: dict[str, float] = {}                  # each step's own, beside its stage's
+        self.send_reports: dict = {}                              # campaign_sends' `reports` metadata
         self.peak_mb: dict[str, float] = defaultdict(float)       # PSS of the process tree
         self.peak_rss_mb: dict[str, float] = defaultdict(float)   # RSS summed over the process tree
         self._running: dict[str, float] = {}
@@ -118,8 +120,12 @@ class StageClock:
             return
         if kind == "STEP_START":
             self._running[step] = time.perf_counter()
+        elif kind == "ASSET_MATERIALIZATION" and step == "campaign_sends":
+            reports = event.event_specific_data.materialization.metadata.get("reports")
+            self.send_reports = getattr(reports, "value", reports) or {}
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and step in self._running:
-            self.seconds[stage_of(step)] += time.perf_counter() - self._running.pop(step)
+            self.step_seconds[step] = time.perf_counter() - self._running.pop(step)
+            self.seconds[stage_of(step)] += self.step_seconds[step]
 
 
 def cached_world(people: int) -> Path:
@@ -168,10 +174,10 @@ def run_job(home: Path, as_of: str) -> tuple[float, StageClock]:
     return wall, clock
 
 
-def measure(people: int, workdir: Path, label: str = "") -> tuple[list[BenchResult], dict[str, float]]:
+def measure(people: int, workdir: Path, label: str = "") -> tuple[list[BenchResult], dict]:
     """The full run, the change, the daily run and the refresh alone on a `people` world: the results (each
-    `what` suffixed by `label`), the two runs' and their embedding stages' seconds, and when the daily run
-    started (time.time())."""
+    `what` suffixed by `label`), the two runs' and their embedding stages' seconds, when the daily run
+    started (time.time()), and each run's `campaign_sends` step: its seconds and its send reports."""
     from sandbox.daily_change import NEXT_DAY, apply_next_day
     from sandbox.world import WORLD_NOW
 
@@ -208,7 +214,9 @@ def measure(people: int, workdir: Path, label: str = "") -> tuple[list[BenchResu
     for result in out:
         result.what += label
     return out, {"full": full, "daily": daily, "full_embedding": embedding,
-                 "daily_embedding": daily_stages.seconds.get(EMBEDDING, 0.0), "daily_started": daily_started}
+                 "daily_embedding": daily_stages.seconds.get(EMBEDDING, 0.0), "daily_started": daily_started,
+                 "full_sends": full_stages.step_seconds.get("campaign_sends", 0.0),
+                 "full_send_reports": full_stages.send_reports, "daily_send_reports": daily_stages.send_reports}
 
 
 def _peak_note(clock: StageClock, stage: str) -> str:

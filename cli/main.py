@@ -459,7 +459,7 @@ def campaign_send(name: str = typer.Argument(...),
     from warmpool.campaigns.operations import dry_run as plan_dry_run
     from warmpool.campaigns.operations import send_now
     from warmpool.campaigns.sender import SendAborted
-    from warmpool.config import get_settings
+    from warmpool.config import CampaignSettingsError, get_settings
 
     campaign, settings, members = _campaign(name), get_settings(), _members(name)
     if dry_run:
@@ -470,7 +470,7 @@ def campaign_send(name: str = typer.Argument(...),
         return
     try:
         report = _with_marts(lambda con: send_now(campaign, members, settings, con))
-    except SendAborted as exc:
+    except (SendAborted, CampaignSettingsError) as exc:  # a bad campaigns.* setting: one line naming it
         _fail(str(exc))
     typer.echo(report.describe())
 

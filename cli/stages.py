@@ -240,9 +240,11 @@ class StageReport:
         if "reports" in first:
             reports = (first["reports"] or {}).values()
             total = {f: sum(int(r.get(f, 0)) for r in reports)
-                     for f in ("sent", "skipped_already_sent", "suppressed", "deferred_by_cap", "failed", "ambiguous")}
+                     for f in ("sent", "skipped_already_sent", "suppressed", "deferred_by_cap", "deferred_by_daily_limit",
+                               "failed", "ambiguous")}
             return (f"{total['sent']:,} sent, {total['skipped_already_sent']:,} already sent, "
                     f"{total['suppressed']:,} suppressed, {total['deferred_by_cap']:,} deferred by cap, "
+                    f"{total['deferred_by_daily_limit']:,} deferred by daily limit, "
                     f"{total['failed']:,} failed" + (f", {total['ambiguous']:,} AMBIGUOUS" if total["ambiguous"] else ""))
         if "files" in first:
             marts = len(first.get("personal_columns") or {}) or len(first["files"] or [])

@@ -158,6 +158,10 @@ class OperationsSettings:
                    alert_email=_env("WARMPOOL_ALERT_EMAIL", alerts.get("email")) or None)
 
 
+class CampaignSettingsError(ValueError):
+    """A ``campaigns:`` setting of the configuration is not usable (the message names the setting)."""
+
+
 class BrandError(ValueError):
     """The ``brand:`` section of the configuration is not usable (the message names the field)."""
 
@@ -327,6 +331,24 @@ class Settings:
     def warehouse_engine(self) -> str:
         """``duckdb`` (the warehouse file) or ``postgres`` (``warehouse_url``)."""
         return "postgres" if self.warehouse_url else "duckdb"
+
+    @property
+    def campaign_daily_limit(self) -> int:
+        """Campaign mails per UTC day across every campaign (``campaigns.daily_limit`` in the yaml; 0 or
+        absent: no limit). A relay contract or an IP warm-up schedule sets it; the sender counts the
+        day's mails in the send ledger (``warmpool/campaigns/ledger.py``). No environment override, like
+        the other ``campaigns`` settings: a deployment's yaml (``WARMPOOL_CONFIG``) says it.
+        Read when a send starts, so a bad value stops the send before anything is planned."""
+        value = (self.raw.get("campaigns") or {}).get("daily_limit")
+        if value is None:
+            return 0
+        # bool is an int in Python, and a float such as 5000.0 or 5e3 is not a whole number as written:
+        # both are refused rather than guessed at.
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise CampaignSettingsError(
+                f"campaigns.daily_limit: expected a whole number of mails per UTC day, 0 or more "
+                f"(0 or absent: no limit), not {value!r}")
+        return value
 
     @property
     def identity_backend(self) -> str:

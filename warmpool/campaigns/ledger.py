@@ -9,6 +9,7 @@ One row per (campaign_id, person_id, content_version). States::
             4xx, cap, run stopped)                 └── unknown ───> ambiguous   (never resent blindly)
     claimed ──suppressed at send time──> suppressed
     claimed ──this person or address already mailed this version under another person id──> duplicate
+    claimed ──the day's limit of mails reached (every campaign)──> planned (sent on a later day)
 
 Person ids change when identity resolution merges people. ``person_ids`` holds the retired ids and
 the id each now belongs to (``set_person_ids``, from the warehouse's ``identity.person_id_map``), so
@@ -43,7 +44,8 @@ from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
 from warmpool.sqlite_store import compact
 
 STATES = ("planned", "claimed", "submitted", "accepted", "failed", "ambiguous", "suppressed", "duplicate")
-# States in which the recipient may have received the mail: they count for caps and duplicates.
+# States in which the recipient may have received the mail: they count for caps, duplicates and the
+# daily limit (an ambiguous or still-submitted row may have gone out, so it is never counted as unsent).
 MAILED_STATES = ("submitted", "accepted", "ambiguous")
 # States no run ever leaves (``reconcile`` only turns ambiguous into accepted): a member whose row is in
 # one has nothing left to plan, claim or send for that version.
@@ -120,6 +122,38 @@ end;
 """
 FORGOTTEN_PREFIX = "forgotten:"
 
+# The daily limit's tally: rows in MAILED_STATES per UTC day of their `submitted_at`, every campaign. The
+# limit is checked in every send transaction, and counting the day's rows there would cost as much as the
+# day's mails (a full day's worth per group of mails: quadratic in the limit); triggers on every insert,
+# delete and change of state or submitted_at keep it instead, in the same transaction as the change, so
+# it is the ledger's own count at every commit and the check reads one row. Created, and filled from the
+# rows already there, in one transaction the first time a ledger is opened by this version.
+_MAILED = ", ".join(repr(s) for s in MAILED_STATES)
+DAILY_TALLY = (
+    """create table mailed_per_day (
+        day     text primary key,   -- UTC day, yyyy-mm-dd (the first ten characters of iso())
+        mailed  integer not null    -- rows submitted that day now submitted, accepted or ambiguous
+    )""",
+    f"""create trigger mailed_per_day_insert after insert on sends
+        when new.state in ({_MAILED}) and new.submitted_at is not null begin
+        insert into mailed_per_day values (substr(new.submitted_at, 1, 10), 1)
+            on conflict (day) do update set mailed = mailed + 1;
+    end""",
+    f"""create trigger mailed_per_day_update after update of state, submitted_at on sends
+        when old.state in ({_MAILED}) or new.state in ({_MAILED}) begin
+        update mailed_per_day set mailed = mailed - 1
+            where day = substr(old.submitted_at, 1, 10) and old.state in ({_MAILED});
+        insert into mailed_per_day select substr(new.submitted_at, 1, 10), 1
+            where new.state in ({_MAILED}) and new.submitted_at is not null
+            on conflict (day) do update set mailed = mailed + 1;
+    end""",
+    f"""create trigger mailed_per_day_delete after delete on sends when old.state in ({_MAILED}) begin
+        update mailed_per_day set mailed = mailed - 1 where day = substr(old.submitted_at, 1, 10);
+    end""",
+    f"""insert into mailed_per_day select substr(submitted_at, 1, 10), count(*) from sends
+        where state in ({_MAILED}) and submitted_at is not null group by 1""",
+)
+
 
 class SendIntent(NamedTuple):
     """One row about to be sent: its address and Message-ID, and the time since which any mail to
@@ -165,6 +199,7 @@ class SendLedger:
         self._migrate()
         self.con.execute("pragma secure_delete=on")  # an erased person's bytes are overwritten, not left behind
         self.con.executescript(SCHEMA)
+        self._add_daily_tally()
         if self.con.execute("select 1 from sends where change_seq is null limit 1").fetchone():
             with self._tx() as con:  # rows of a ledger older than change numbers: number them once
                 con.execute("update sends set change_seq = (select value from ledger_seq) + rowid "
@@ -184,6 +219,15 @@ class SendLedger:
             for name, kind in (("variant", "text"), ("sequence_step", "integer"), ("change_seq", "integer")):
                 if name not in cols:
                     self.con.execute(f"alter table sends add column {name} {kind}")
+
+    def _add_daily_tally(self) -> None:
+        exists = "select 1 from sqlite_master where type = 'table' and name = 'mailed_per_day'"
+        if self.con.execute(exists).fetchone():
+            return
+        with self._tx() as con:  # under the write lock: of two processes opening at once, one creates it
+            if not con.execute(exists).fetchone():
+                for statement in DAILY_TALLY:
+                    con.execute(statement)
 
     def close(self) -> None:
         try:
@@ -522,15 +566,43 @@ class SendLedger:
                                                                          cap_since)], now, lease_until)[0]
 
     def begin_sends(self, campaign_id: str, version: str, owner: str, intents: Sequence["SendIntent"],
-                    now: dt.datetime, lease_until: dt.datetime) -> list[str]:
+                    now: dt.datetime, lease_until: dt.datetime, daily_limit: int = 0) -> list[str]:
         """``begin_send`` for several rows in one transaction and one disk sync (group commit), in
-        order, so of two rows sharing an address the second sees the first; the outcome of each."""
+        order, so of two rows sharing an address the second sees the first; the outcome of each.
+
+        ``daily_limit`` (0: none): at most this many rows of every campaign mailed on ``now``'s UTC day
+        (``mailed_on``). Counted under the write lock every sender takes here, so several connections,
+        processes or campaigns never pass it together; a row beyond it goes back to planned and its
+        outcome is 'limited'."""
         mailed = ",".join(repr(s) for s in MAILED_STATES)
+        out = []
         with self._tx() as con:
-            return [self._begin_send(con, campaign_id, i.person_id, version, owner, email=i.email,
-                                     email_key=i.email_key, message_id=i.message_id, now=now,
-                                     lease_until=lease_until, cap_since=i.cap_since, mailed=mailed)
-                    for i in intents]
+            # One count per transaction; the rows this transaction marks are added as they are marked.
+            room = daily_limit - self._mailed_on(con, now) if daily_limit else None
+            for i in intents:
+                if room is not None and room <= 0:
+                    released = self._release(con, campaign_id, i.person_id, version, owner,
+                                             error="deferred: the daily limit of mails was reached")
+                    out.append("limited" if released else "lost")
+                    continue
+                outcome = self._begin_send(con, campaign_id, i.person_id, version, owner, email=i.email,
+                                           email_key=i.email_key, message_id=i.message_id, now=now,
+                                           lease_until=lease_until, cap_since=i.cap_since, mailed=mailed)
+                if room is not None and outcome == "ok":
+                    room -= 1
+                out.append(outcome)
+        return out
+
+    def mailed_on(self, day: dt.datetime) -> int:
+        """Rows of every campaign mailed (submitted, accepted or ambiguous: ``MAILED_STATES``) on the
+        UTC day of ``day``, by the day they were marked submitted: what the daily limit counts."""
+        return self._mailed_on(self.con, day)
+
+    @staticmethod
+    def _mailed_on(con, day: dt.datetime) -> int:
+        # the triggers' tally (DAILY_TALLY), keyed like `submitted_at` (iso(): UTC, fixed width)
+        row = con.execute("select mailed from mailed_per_day where day = ?", (iso(day)[:10],)).fetchone()
+        return row[0] if row else 0
 
     def _begin_send(self, con, campaign_id, person_id, version, owner, *, email, email_key, message_id, now,
                     lease_until, cap_since, mailed) -> str:
@@ -616,13 +688,14 @@ class SendLedger:
                                (campaign_id, version, owner)).rowcount
 
     @staticmethod
-    def _release(con, campaign_id, person_id, version, owner, error=None) -> None:
+    def _release(con, campaign_id, person_id, version, owner, error=None) -> int:
         # From 'claimed' (before SMTP) or 'submitted' when the server answered with a definite 4xx.
-        con.execute("update sends set state = 'planned', lease_owner = null, lease_expires_at = null, "
-                    "message_id = null, submitted_at = null, error = ? "
-                    "where campaign_id = ? and person_id = ? and content_version = ? and lease_owner = ? "
-                    "and state in ('claimed', 'submitted')",
-                    (error, campaign_id, person_id, version, owner))
+        # Returns the rows released (0: the lease is no longer this owner's).
+        return con.execute("update sends set state = 'planned', lease_owner = null, lease_expires_at = null, "
+                           "message_id = null, submitted_at = null, error = ? "
+                           "where campaign_id = ? and person_id = ? and content_version = ? and lease_owner = ? "
+                           "and state in ('claimed', 'submitted')",
+                           (error, campaign_id, person_id, version, owner)).rowcount
 
     # --- erasure (warmpool.privacy asks; owned here so the ledger's rules stay in one place) --------
     def person_rows(self, person_ids: Iterable[str], email_keys: Iterable[str]) -> list[dict]:

@@ -4,8 +4,9 @@ The order of operations is what makes a crash safe (see ``ledger.py``)::
 
     plan every member (insert-or-ignore) → recover expired leases → for each batch of planned rows:
       claim (lease) → re-check suppression → build the mail → [rate limit] → in one ledger transaction
-      (several rows at once with several connections): duplicate check, frequency cap, mark submitted
-      with the Message-ID → SMTP MAIL/RCPT/DATA → mark accepted (with the next transaction)
+      (several rows at once with several connections): duplicate check, frequency cap, the day's limit of
+      mails, mark submitted with the Message-ID → SMTP MAIL/RCPT/DATA → mark accepted (with the next
+      transaction)
 
 A failure after ``submitted`` is never retried blindly: the row becomes ``ambiguous`` (at once when
 the process survives, after the lease expires when it does not) and is reported.
@@ -76,9 +77,10 @@ class SendAborted(RuntimeError):
 class SendReport:
     """What the audience's ledger rows look like after this run, plus what this run did.
 
-    ``sent``, ``deferred_by_cap`` and ``retry_later`` count this run's actions; the other counts are
-    the campaign version's state for this audience after the run (so a re-run reports what earlier
-    runs did as ``skipped_already_sent``, and unresolved ``ambiguous`` rows stay visible).
+    ``sent``, ``deferred_by_cap``, ``deferred_by_daily_limit`` and ``retry_later`` count this run's
+    actions; the other counts are the campaign version's state for this audience after the run (so a
+    re-run reports what earlier runs did as ``skipped_already_sent``, and unresolved ``ambiguous`` rows
+    stay visible).
     """
     campaign_id: str
     content_version: str
@@ -87,6 +89,7 @@ class SendReport:
     skipped_already_sent: int = 0  # accepted in an earlier run, or the address got it under another person id
     suppressed: int = 0            # suppressed when their turn came (unsubscribed, bounced, ...)
     deferred_by_cap: int = 0       # left planned: mailed by some campaign within the cap window
+    deferred_by_daily_limit: int = 0  # left planned: the day's limit (campaigns.daily_limit) was reached
     ambiguous: int = 0             # may or may not have been delivered: reconcile, never resend blindly
     reconciled: int = 0            # ambiguous rows settled in this run by the provider's events for them
     failed: int = 0                # invalid address or permanent (5xx) refusal
@@ -98,7 +101,8 @@ class SendReport:
     def describe(self) -> str:
         parts = [f"{self.campaign_id} v{self.content_version}: planned {self.planned}", f"sent {self.sent}",
                  f"already sent {self.skipped_already_sent}", f"suppressed {self.suppressed}",
-                 f"deferred by cap {self.deferred_by_cap}", f"ambiguous {self.ambiguous}", f"failed {self.failed}"]
+                 f"deferred by cap {self.deferred_by_cap}", f"deferred by daily limit {self.deferred_by_daily_limit}",
+                 f"ambiguous {self.ambiguous}", f"failed {self.failed}"]
         if self.reconciled:
             parts.append(f"reconciled {self.reconciled}")
         if self.retry_later:
@@ -143,7 +147,8 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
     more than one, rows are sent concurrently and a crash may leave one ambiguous row per connection.
     A paused campaign sends nothing; with ``guard`` the reputation guard (``guard.py``) measures the
     campaign's bounce and complaint rates before sending and before every batch, and pauses it at
-    its thresholds.
+    its thresholds. ``settings.campaign_daily_limit`` (``campaigns.daily_limit``) caps the mails of every
+    campaign per UTC day of ``clock``; members beyond it stay planned (``deferred_by_daily_limit``).
     """
     settings = settings or get_settings()
     options = (settings.raw or {}).get("campaigns") or {}
@@ -153,6 +158,7 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
                                        if lease_seconds is None else lease_seconds))
     hook = fault_hook or (lambda step, info: None)
     n_connections = max(1, int(options.get("connections", DEFAULT_CONNECTIONS) if connections is None else connections))
+    daily_limit = settings.campaign_daily_limit  # validated here: a bad value stops the send before any planning
     version = campaign.content_version
     report = SendReport(campaign.campaign_id, version)
 
@@ -205,7 +211,8 @@ def send_campaign(campaign: Campaign, members: Iterable[dict], settings: Setting
                           suppression=_suppression(suppressed, settings, campaign.kind), rate=rate, lease=lease,
                           batch_size=max(1, int(batch_size)), clock=clock, hook=hook, smtp_timeout=smtp_timeout,
                           helo=str(options.get("helo_name") or socket.gethostname()),
-                          max_failures=max_consecutive_failures, paused=paused, connections=n_connections)
+                          max_failures=max_consecutive_failures, paused=paused, connections=n_connections,
+                          daily_limit=daily_limit)
 
         ledger.flush()
         states = ledger.states(campaign.campaign_id, version, person_ids)
@@ -231,7 +238,7 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], addresses: dict
                   person_ids: list[str], settings: Settings, ledger: SendLedger, report: SendReport, *,
                   suppression: tuple, rate: float, lease: dt.timedelta, batch_size: int, clock, hook: FaultHook,
                   smtp_timeout: float, helo: str, max_failures: int, paused: Callable[[], bool],
-                  connections: int) -> None:
+                  connections: int, daily_limit: int = 0) -> None:
     """Claim planned rows batch by batch and send them over ``connections`` SMTP connections.
 
     This thread does all the ledger work: it builds the next mails while the connections (one
@@ -240,11 +247,22 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], addresses: dict
     of the mails that came back ride along in that transaction. At most ``connections`` rows are
     ever between ``submitted`` and their outcome, so a crash leaves at most that many ``ambiguous``
     rows, never resent. With one connection the rows go strictly in order, on this thread.
+
+    ``daily_limit`` (``campaigns.daily_limit``; 0: none): the ledger refuses to mark a row submitted
+    once the UTC day's mailed rows of every campaign reach it (``SendLedger.begin_sends``, under its
+    write lock); each batch claims no more rows than the day has room for, so nothing is built for
+    nothing, and once the day is full the run stops claiming. What it did not send stays planned and
+    is counted in ``deferred_by_daily_limit``; a later day's run sends it, in the same order.
     """
     cid, version = campaign.campaign_id, campaign.content_version
     planned = ledger.planned(cid, version)
     todo = [pid for pid in person_ids if pid in planned]
     if not todo:  # nothing planned (a daily run without newcomers): no connection, no thread
+        return
+    if daily_limit and ledger.mailed_on(clock()) >= daily_limit:
+        # the day is full already (an earlier campaign or run today): nothing claimed, no connection
+        report.deferred_by_daily_limit += len(todo)
+        _note_daily_limit(report, daily_limit, clock())
         return
     run = _Run(campaign, audience, addresses, settings, report, suppression=suppression, lease=lease, clock=clock,
                hook=hook, max_failures=max_failures, limiter=_RateLimiter(rate))
@@ -274,10 +292,14 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], addresses: dict
         if run.stop.is_set():
             return
         now = clock()
-        outcomes = ledger.begin_sends(cid, version, run.owner, [m.intent for m in ready], now, now + lease)
+        outcomes = ledger.begin_sends(cid, version, run.owner, [m.intent for m in ready], now, now + lease,
+                                      daily_limit=daily_limit)
         for mail, outcome in zip(ready, outcomes):
             if outcome == "deferred":
                 run.count("deferred_by_cap")
+            elif outcome == "limited":  # another sender (connection, process, campaign) filled the day first
+                run.count("deferred_by_daily_limit")
+                run.limited = True
             elif outcome == "ok":
                 out += 1
                 if threads:
@@ -295,12 +317,20 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], addresses: dict
                 client.connect()
             except SmtpUnreachable as exc:
                 raise SendAborted(str(exc)) from exc
-        for start in range(0, len(todo), batch_size):
-            if run.stop.is_set() or (start and paused()):
+        start = 0  # todo[:start] has been claimed (or tried) by this run
+        while start < len(todo):
+            if run.stop.is_set() or run.limited or (start and paused()):
                 break
-            claimed = set(ledger.claim(cid, version, todo[start:start + batch_size], run.owner, clock() + lease))
-            for pid in (p for p in todo[start:start + batch_size] if p in claimed):
-                if run.stop.is_set():
+            take = batch_size
+            if daily_limit:  # claim no more than the day has room for (the ledger's check decides, though)
+                take = min(take, daily_limit - ledger.mailed_on(clock()))
+                if take <= 0:
+                    run.limited = True
+                    break
+            batch, start = todo[start:start + take], start + take
+            claimed = set(ledger.claim(cid, version, batch, run.owner, clock() + lease))
+            for pid in (p for p in batch if p in claimed):
+                if run.stop.is_set() or run.limited:
                     break
                 mail = _prepare(run, ledger, pid)
                 if mail is not None:
@@ -309,6 +339,11 @@ def _send_planned(campaign: Campaign, audience: dict[str, dict], addresses: dict
                     submit()
             if ready and not run.stop.is_set():
                 submit()
+        if run.limited and not run.stop.is_set():
+            # The day is full: the rows this run claimed but did not mark go back to planned, and with the
+            # rows it never claimed they wait for a later day's run.
+            report.deferred_by_daily_limit += ledger.release_all(cid, version, run.owner) + len(todo) - start
+            _note_daily_limit(report, daily_limit, clock())
         while out and not run.stop.is_set():
             settle(*done.get())
     except BaseException as exc:
@@ -351,6 +386,7 @@ class _Run:
         self.is_suppressed, self.person_gap_days = suppression
         self.lease, self.clock, self.hook, self.max_failures, self.limiter = lease, clock, hook, max_failures, limiter
         self.stop = threading.Event()
+        self.limited = False  # the day's limit of mails is reached: claim nothing more
         self.error: BaseException | None = None
         self.consecutive_failures = 0
 
@@ -483,6 +519,12 @@ def _settle(run: _Run, ledger: SendLedger, mail: _Mail, outcome: str, detail: An
             ledger.finish(cid, pid, version, "ambiguous", run.clock(), message_id=message_id,
                           error=f"run stopped after submission: {exc!r}"[:500])
         run.fail(exc)
+
+
+def _note_daily_limit(report: SendReport, daily_limit: int, now: dt.datetime) -> None:
+    note = (f"daily limit of {daily_limit:,} mails reached for {now.astimezone(dt.timezone.utc):%Y-%m-%d} (UTC): "
+            f"{report.deferred_by_daily_limit:,} left planned for a later day")
+    report.note = f"{report.note}; {note}" if report.note else note
 
 
 def _reconcile(ledger: SendLedger, campaign_id: str, version: str, settings: Settings, now: dt.datetime) -> int:
