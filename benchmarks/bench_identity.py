@@ -149,6 +149,14 @@ def _pool_warehouse(records: pl.DataFrame):
     return con
 
 
+def _assignments(con) -> pl.DataFrame:
+    """``source, source_record_id, person_id`` of every record, by key."""
+    from warmpool import tables
+
+    return pl.from_arrow(con.sql(f"SELECT source, source_record_id, person_id FROM {tables.PERSON_ASSIGNMENTS} "
+                                 "ORDER BY 1, 2").arrow().read_all())
+
+
 def pool_full(records_csv: Path, truth: pl.DataFrame, resolve_seconds: float) -> list[BenchResult]:
     """The pipeline's identity step (``resolve_pool``, a first full run) on the whole file, beside
     ``warmpool resolve`` on the same file: both block with the pool's plan, so the pairs and people agree."""
@@ -157,8 +165,7 @@ def pool_full(records_csv: Path, truth: pl.DataFrame, resolve_seconds: float) ->
 
     con = _pool_warehouse(pl.read_csv(records_csv, infer_schema=False))
     stats = resolve_pool(con, full=True)
-    people = pl.from_arrow(con.sql(f"SELECT source, source_record_id, person_id FROM {tables.PERSON_ASSIGNMENTS}")
-                           .arrow().read_all())
+    people = _assignments(con)
     pairs = con.sql(f"SELECT count(*) FROM {tables.RECORD_PAIRS}").fetchall()[0][0]
     con.close()
     s = pairwise_scores(people, truth)
@@ -173,36 +180,18 @@ def pool_full(records_csv: Path, truth: pl.DataFrame, resolve_seconds: float) ->
 def pool_incremental(records_csv: Path, pool_n: int, new_n: int) -> list[BenchResult]:
     """resolve_pool on a warehouse of the first ``pool_n`` records, then ``new_n`` more arrive:
     the incremental run against a full run (``full=True``) of the same final state."""
-    import tempfile
-
-    import duckdb
-
-    from warmpool import config, tables
+    from warmpool import tables
     from warmpool.identity import resolve_pool
+    from warmpool.warehouse import replace_duckdb_table
 
     records = pl.read_csv(records_csv, infer_schema=False, n_rows=pool_n + new_n)
-    home = tempfile.mkdtemp(prefix="warmpool-bench-identity-")
-    os.environ["WARMPOOL_HOME"] = home  # the feature cache lives under the home
-    config._settings_for.cache_clear()
-    con = duckdb.connect()
-
-    def load(frame):
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {tables.INTERMEDIATE}")
-        con.register("_r", frame.to_arrow())
-        con.execute(f"CREATE OR REPLACE TABLE {tables.SOURCE_RECORDS} AS SELECT * FROM _r")
-        con.unregister("_r")
-
-    def ids():
-        return pl.from_arrow(con.sql(f"SELECT source, source_record_id, person_id FROM {tables.PERSON_ASSIGNMENTS} "
-                                     "ORDER BY 1, 2").arrow().read_all())
-
-    load(records.head(pool_n))
+    con = _pool_warehouse(records.head(pool_n))
     first = resolve_pool(con)
-    load(records)
+    replace_duckdb_table(con, tables.SOURCE_RECORDS, records)
     inc = resolve_pool(con)
-    inc_ids = ids()
+    inc_ids = _assignments(con)
     full = resolve_pool(con, full=True)
-    same = inc_ids.equals(ids())
+    same = inc_ids.equals(_assignments(con))
     con.close()
     return [BenchResult(
         f"resolve_pool incremental run, {new_n:,} new records", f"pool of {pool_n:,}", inc.seconds, "s",
