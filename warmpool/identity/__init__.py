@@ -6,6 +6,7 @@ The operations other code calls (the CLI, the Dagster assets, notebooks, benchma
     resolve_warehouse(settings)       resolve_pool on the configured warehouse (DuckDB file or PostgreSQL)
     resolve_csv(IN, OUT)              the `warmpool resolve` contract; resolve_frame for frames
     match_incremental(new, pool)      new records against an already-resolved frame
+    plan_pool(pool_features, model)   a pool prepared once for look-ups (its blocking plan and keys)
     score_against_pool(new, pool)     how sure each new record is each pool record (search first)
     explain_person(con, person_id)    a person's records and the evidence holding them together
     open_items / decide / unmerge     the review queue, reviewers' decisions, splitting a person
@@ -40,13 +41,14 @@ from warmpool.identity.resolve import (ResolveStats, match_incremental, resolve_
                                       score_against_pool)
 from warmpool.identity.retrain import RetrainReport, promote_model, retrain_on_pool, train_model
 from warmpool.identity.review import Applied, ReviewError, decide, open_items, parse_record_key, unmerge
+from warmpool.identity.scoring import PlannedPool, plan_pool
 from warmpool.identity.store import canonical_person_id
 
 __all__ = [
     "Applied", "Explanation", "MODEL_MODES", "MODEL_PATH", "PairwiseScores", "ResolveInputError", "ResolveStats", "RetrainReport",
-    "ReviewError", "TrainedModel", "canonical_person_id", "decide", "explain_person", "febrl4_records",
+    "PlannedPool", "ReviewError", "TrainedModel", "canonical_person_id", "decide", "explain_person", "febrl4_records",
     "features_for_model", "load_model", "match_incremental", "naive_rule_clusters", "open_items", "pairwise_scores",
-    "parse_record_key", "promote_model", "read_contract_csv", "resolve_csv", "resolve_frame", "resolve_pool",
+    "parse_record_key", "plan_pool", "promote_model", "read_contract_csv", "resolve_csv", "resolve_frame", "resolve_pool",
     "resolve_records", "resolve_warehouse", "retrain_on_pool", "score_against_pool",
     "splink_table", "term_counts", "train_model", "unmerge",
 ]

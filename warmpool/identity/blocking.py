@@ -22,7 +22,8 @@ plan's report lists the comparisons per rule: what ``warmpool resolve`` prints.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -93,6 +94,7 @@ _WEAK_RULES = {"employer + title": 0.25, "title + initials": 0.25}
 # multi-valued identifiers: any shared value is a key (Splink explodes the list)
 _LIST_RULES = [("any email in common", "email_list"), ("any phone in common", "phone_list")]
 _SWAPPED = "first and last name swapped"
+_RULE = re.compile(rf"l\.({KEY_PREFIX}\w+) = r\.({KEY_PREFIX}\w+)")  # every rule of a plan: one key equi-join
 
 
 @dataclass
@@ -106,6 +108,38 @@ class RuleCount:
         return f"{self.rule}: {self.comparisons:,} comparisons (largest block {self.largest_block:,}){self.note}"
 
 
+@dataclass(frozen=True)
+class KeySpec:
+    """How one key column of a plan is computed, so rows the plan was not made on get the keys they
+    would have had (a look-up against a planned pool): the hash of ``parts`` (of each element of
+    ``list_column`` for a list rule), null where it is one of ``dropped`` (the blocks that exploded;
+    the values shared too widely), and for a tightening rule only on rows whose parent key is one
+    of ``within_values`` (the parent's exploded blocks)."""
+    parts: tuple[pl.Expr, ...] = ()
+    dropped: pl.Series = field(default_factory=lambda: pl.Series("k", [], dtype=pl.UInt32))
+    within_parts: tuple[pl.Expr, ...] = ()
+    within_values: pl.Series | None = None
+    list_column: str | None = None
+
+    def columns(self) -> set[str]:
+        """The feature columns this key reads."""
+        names = {self.list_column} if self.list_column else set()
+        return names.union(*(e.meta.root_names() for e in (*self.parts, *self.within_parts)))
+
+    def key(self, features: pl.DataFrame) -> pl.Series:
+        if self.list_column is not None:
+            expr = pl.col(self.list_column).list.eval(_hash32(pl.element()))
+            if self.dropped.len():
+                expr = expr.list.eval(pl.element().filter(~pl.element().is_in(self.dropped.implode())))
+            return features.select(expr.alias("k"))["k"]
+        key = _key(self.parts)
+        if self.within_values is not None:
+            key = pl.when(_key(self.within_parts).is_in(self.within_values.implode())).then(key).otherwise(None)
+        if self.dropped.len():
+            key = pl.when(key.is_in(self.dropped.implode())).then(None).otherwise(key)
+        return features.select(key.alias("k"))["k"]
+
+
 @dataclass
 class BlockingPlan:
     """The rules a run predicts with: key columns to add to the features, Splink rules over them,
@@ -114,6 +148,7 @@ class BlockingPlan:
     splink_rules: list[dict]                 # Splink blocking rule dicts, in order
     counts: list[RuleCount] = field(default_factory=list)
     uncompared_records: int = 0              # records in blocks too big even after tightening
+    specs: dict[str, KeySpec] = field(default_factory=dict)  # how each key column is computed
 
     @property
     def comparisons(self) -> int:
@@ -121,6 +156,35 @@ class BlockingPlan:
 
     def describe(self) -> list[str]:
         return [c.describe() for c in self.counts]
+
+    def keys_for(self, features: pl.DataFrame) -> pl.DataFrame:
+        """The key columns ``features`` (other rows, e.g. a look-up's) get under this plan: rows of
+        the planned records get exactly ``keys``; the plan itself is not changed by them."""
+        if not self.specs:  # nothing to compare: the plan's one null column
+            return pl.DataFrame([pl.Series(c, [None] * features.height, dtype=self.keys[c].dtype) for c in self.keys.columns])
+        # a column the planned records had and these rows lack (a look-up without a date of birth) is empty
+        missing = {c: pl.List(pl.String) if c == spec.list_column else pl.String
+                   for spec in self.specs.values()
+                   for c in spec.columns() if c not in features.columns}
+        features = features.with_columns(pl.lit(None, dtype=t).alias(c) for c, t in missing.items())
+        return pl.DataFrame([spec.key(features).alias(col) for col, spec in self.specs.items()])
+
+    def blocked_with(self, keys: pl.DataFrame, new_keys: pl.DataFrame) -> pl.Series:
+        """Which rows of ``keys`` (this plan's key columns) some rule pairs with a row of ``new_keys``:
+        the only rows a prediction between them and the new rows can pair."""
+        rows = []
+        for rule in self.splink_rules:
+            left, right = _RULE.fullmatch(rule["blocking_rule"]).groups()
+            for pool_col, new_col in {(left, right), (right, left)}:  # l.a = r.b pairs either way round
+                values = new_keys[new_col]
+                values = (values.explode() if values.dtype.is_nested() else values).drop_nulls().unique()
+                if values.len() == 0:
+                    continue
+                frame = keys.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"), pl.col(pool_col))
+                frame = frame.explode(pool_col) if frame[pool_col].dtype.is_nested() else frame
+                rows.append(frame.filter(pl.col(pool_col).is_in(values.implode()))["row"])
+        hit = pl.concat(rows).unique() if rows else pl.Series("row", [], dtype=pl.UInt32)
+        return pl.int_range(keys.height, dtype=pl.UInt32, eager=True).is_in(hit.implode())
 
 
 def with_block_keys(features: pl.DataFrame | pl.LazyFrame, plan: BlockingPlan) -> pl.DataFrame | pl.LazyFrame:
@@ -173,49 +237,56 @@ def _cap_for_budget(sizes: pl.Series, budget: int) -> int:
 
 
 class _Planner:
-    def __init__(self, features: pl.DataFrame, budget: int):
+    def __init__(self, features: pl.DataFrame, budget: int, keep_unpaired: bool):
         self.features = features
         self.budget = budget
+        self.keep_unpaired = keep_unpaired
         self.columns: dict[str, pl.Series] = {}
+        self.specs: dict[str, KeySpec] = {}
         self.rules: list[dict] = []
         self.counts: list[RuleCount] = []
         self.uncompared = pl.Series("u", [False] * features.height, dtype=pl.Boolean)
         self.refinements = [(name, expr) for name, col, expr in _REFINEMENTS if populated(features, col)]
 
-    def _add(self, name: str, key: pl.Series, sizes: pl.DataFrame, note: str = "") -> None:
-        if _pairs(sizes["n"]) == 0:  # every block a single record: the rule would only cost a join
+    def _add(self, name: str, key: pl.Series, sizes: pl.DataFrame, spec: KeySpec, note: str = "") -> None:
+        if _pairs(sizes["n"]) == 0 and not self.keep_unpaired:  # single-record blocks: the rule would only cost a join
             self.counts.append(RuleCount(name, 0, int(sizes["n"].max() or 0), f"{note}; nothing to compare, not run"))
             return
         col = f"{KEY_PREFIX}{len(self.columns)}"
         self.columns[col] = key.alias(col)
+        self.specs[col] = spec
         self.rules.append({"blocking_rule": f"l.{col} = r.{col}", "sql_dialect": "duckdb"})
         self.counts.append(RuleCount(name, _pairs(sizes["n"]), int(sizes["n"].max() or 0), note))
 
     def plan(self, name: str, parts: tuple[pl.Expr, ...], used: set[str], budget: int,
-             within: pl.Series | None = None) -> None:
-        """Add rule ``parts`` (restricted to the rows ``within``), tightened once where its blocks explode."""
+             within: tuple[tuple[pl.Expr, ...], pl.Series, pl.Series] | None = None) -> None:
+        """Add rule ``parts`` (restricted to ``within``: the parent rule's parts, its exploded key values
+        and the rows in them), tightened once where its blocks explode."""
         key = self.features.select(_key(parts).alias("k"))["k"]
+        spec = KeySpec(parts) if within is None else KeySpec(parts, within_parts=within[0], within_values=within[1])
         if within is not None:
-            key = pl.select(pl.when(within).then(key).otherwise(None).alias("k")).to_series()
+            key = pl.select(pl.when(within[2]).then(key).otherwise(None).alias("k")).to_series()
         sizes = _block_sizes(key)
         if sizes.height == 0:
             return
         if _pairs(sizes["n"]) <= budget:
-            self._add(name, key, sizes)
+            self._add(name, key, sizes, spec)
             return
         cap = _cap_for_budget(sizes["n"], budget)
-        big = key.is_in(sizes.filter(pl.col("n") > cap)["k"].implode()).fill_null(False)
+        exploded = sizes.filter(pl.col("n") > cap)["k"]
+        big = key.is_in(exploded.implode()).fill_null(False)
         small_key = pl.select(pl.when(big).then(None).otherwise(key).alias("k")).to_series()
         small_sizes = _block_sizes(small_key)
         if small_sizes.height:
-            self._add(name, small_key, small_sizes, f"; blocks over {cap:,} records tightened")
+            self._add(name, small_key, small_sizes, replace(spec, dropped=exploded),
+                      f"; blocks over {cap:,} records tightened")
         if within is not None:  # a tightened rule is not tightened again: what still explodes is left out
             self.uncompared = self.uncompared | big
             return
         for ref_name, expr in self.refinements:
             if ref_name not in used:
                 self.plan(f"{name} + {ref_name}", (*parts, expr), used | {ref_name},
-                          max(int(budget * REFINEMENT_SHARE), 1), big)
+                          max(int(budget * REFINEMENT_SHARE), 1), (parts, exploded, big))
 
     def plan_list(self, name: str, col: str) -> None:
         """A multi-valued identifier: any value in common; values shared too widely are dropped."""
@@ -229,6 +300,7 @@ class _Planner:
             return
         column = f"{KEY_PREFIX}{len(self.columns)}"
         self.columns[column] = exploded.alias(column)
+        self.specs[column] = KeySpec(dropped=common, list_column=col)
         self.rules.append({"blocking_rule": f"l.{column} = r.{column}", "sql_dialect": "duckdb",
                            "arrays_to_explode": [column]})
         note = f"; {common.len():,} values shared by over {MAX_SHARED_IDENTIFIER} records left out" if common.len() else ""
@@ -242,19 +314,23 @@ class _Planner:
         sa, sb = _block_sizes(a), _block_sizes(b)
         joined = sa.join(sb, on="k", suffix="_b")
         comparisons = int((joined["n"].cast(pl.Int64) * joined["n_b"].cast(pl.Int64)).sum() or 0)
-        if comparisons > self.budget or comparisons == 0:
+        if comparisons > self.budget or (comparisons == 0 and not self.keep_unpaired):
             return
         ca, cb = f"{KEY_PREFIX}{len(self.columns)}", f"{KEY_PREFIX}{len(self.columns) + 1}"
         self.columns[ca], self.columns[cb] = a.alias(ca), b.alias(cb)
+        self.specs[ca] = KeySpec((pl.col("first_name_norm"), pl.col("last_name_norm")))
+        self.specs[cb] = KeySpec((pl.col("last_name_norm"), pl.col("first_name_norm")))
         self.rules.append({"blocking_rule": f"l.{ca} = r.{cb}", "sql_dialect": "duckdb"})
         self.counts.append(RuleCount(_SWAPPED, comparisons, int(max(joined["n"].max() or 0, joined["n_b"].max() or 0))))
 
 
-def plan_blocking(features: pl.DataFrame, *, comparisons_per_record: float = COMPARISONS_PER_RECORD) -> BlockingPlan:
+def plan_blocking(features: pl.DataFrame, *, comparisons_per_record: float = COMPARISONS_PER_RECORD,
+                  keep_unpaired: bool = False) -> BlockingPlan:
     """The blocking plan of ``features`` (``normalize_records`` columns): which rules, tightened where
-    their blocks explode, and the comparisons each generates."""
+    their blocks explode, and the comparisons each generates. ``keep_unpaired``: keep a rule whose
+    blocks are all single records (a pool planned for look-ups: the looked-up record may share them)."""
     budget = max(MIN_RULE_BUDGET, int(comparisons_per_record * features.height))
-    planner = _Planner(features, budget)
+    planner = _Planner(features, budget, keep_unpaired)
     for name, col in _LIST_RULES:
         if populated(features, col):
             planner.plan_list(name, col)
@@ -270,4 +346,4 @@ def plan_blocking(features: pl.DataFrame, *, comparisons_per_record: float = COM
         planner.plan_swapped()
     keys = pl.DataFrame(list(planner.columns.values())) if planner.columns else pl.DataFrame(
         {"_bk_none": pl.Series([None] * features.height, dtype=pl.UInt32)})
-    return BlockingPlan(keys, planner.rules, planner.counts, int(planner.uncompared.sum() or 0))
+    return BlockingPlan(keys, planner.rules, planner.counts, int(planner.uncompared.sum() or 0), planner.specs)

@@ -85,16 +85,18 @@ def add_term_counts(a: dict[str, pl.DataFrame], b: dict[str, pl.DataFrame]) -> d
 
 
 def smoothed_term_frequencies(features: pl.DataFrame | None, model, *,
-                              counts: dict[str, pl.DataFrame] | None = None) -> dict[str, pl.DataFrame]:
+                              counts: dict[str, pl.DataFrame] | None = None,
+                              totals: dict[str, int] | None = None) -> dict[str, pl.DataFrame]:
     """``{column: DataFrame[column, tf_column]}`` for every TF-adjusted level of the model, from
-    ``features`` or from ready ``counts`` (``term_counts``)."""
+    ``features`` or from ready ``counts`` (``term_counts``). ``totals``: how many values each column's
+    counts add up to, when ``counts`` holds only the values a prediction reads (a look-up)."""
     counts = term_counts(features, model) if counts is None else counts
     out = {}
     for col, prior in tf_levels(model).items():
         if col not in counts:
             continue
         table = counts[col]
-        n = int(table["len"].sum()) if table.height else 0
+        n = totals[col] if totals is not None else int(table["len"].sum()) if table.height else 0
         out[col] = table.select(
             pl.col(col), ((pl.col("len") + TF_PRIOR_RECORDS * prior) / (n + TF_PRIOR_RECORDS)).alias(f"tf_{col}"))
     return out

@@ -36,7 +36,8 @@ from warmpool.identity.history import assign_stable_ids, with_cluster_size
 from warmpool.identity.model import MODEL_PATH, TrainedModel, load_model
 from warmpool.identity.normalize import KEY_COLUMNS, normalize_records, to_contract_frame
 from warmpool.identity.reader import ResolveInputError, read_contract_csv, require_keys
-from warmpool.identity.scoring import score_delta_pairs, score_links, score_links_against_pool
+from warmpool.identity.scoring import (PlannedPool, plan_pool, score_against_planned_pool, score_links,
+                                       score_links_against_pool)
 
 # Pairs are scored down to this probability: the distribution an adapted model's threshold and the
 # expected precision / recall are read from (pairs below it add little to the expected matches).
@@ -288,19 +289,21 @@ def match_incremental(new_records, pool, model=None, *, pool_features: pl.DataFr
                      .otherwise(pl.lit("new:") + pl.col("_min").cast(pl.String)).alias("cluster_id"), "is_new")
 
 
-def score_against_pool(records, pool_features: pl.DataFrame, model: TrainedModel | None = None, *,
+def score_against_pool(records, pool: pl.DataFrame | PlannedPool, model: TrainedModel | None = None, *,
                        min_probability: float = 0.01) -> pl.DataFrame:
-    """How likely each of ``records`` is the same person as each pool record, as a full run would score
-    the pair: ``source_l, source_record_id_l, source_r, source_record_id_r, match_probability,
-    match_weight`` and the per-comparison evidence, for every blocked pair at or above ``min_probability``.
+    """How likely each of ``records`` is the same person as each pool record, as a run over the pool
+    and them would score the pair: ``source_l, source_record_id_l, source_r, source_record_id_r,
+    match_probability, match_weight`` and the per-comparison evidence, for every blocked pair at or
+    above ``min_probability``.
 
     records: contract columns (pandas or polars), keys not in the pool (e.g. ``lookup:1``).
-    pool_features: ``features_for_model`` of the pool's records (cache it with the pool).
+    pool: ``plan_pool`` of the pool's features (prepare it once: planning a 1M-record pool takes
+        seconds, a look-up against it a fraction of one), or the ``features_for_model`` frame itself.
     The "search first" look-up: is a person a sourcer is about to buy already in the pool?
     """
     model = model or load_model()
+    if not isinstance(pool, PlannedPool):
+        pool = plan_pool(pool, model)
     new_f = features_for_model(to_contract_frame(records), model)
-    new_f = new_f.with_columns((pl.col("unique_id") + pool_features.height).alias("unique_id"))
-    cols = [c for c in pool_features.columns if c in new_f.columns]
-    pool = pool_features.select(cols)
-    return score_delta_pairs(pool, new_f.select(cols), pool.clear(), model, min_probability)
+    new_f = new_f.with_columns((pl.col("unique_id") + pool.features.height).alias("unique_id"))
+    return score_against_planned_pool(pool, new_f, model, min_probability)

@@ -10,7 +10,8 @@ review commands score a pair identically.
 - ``score_pairs``: one prediction over a set of records, every pair at or above a floor, keyed by
   record keys, with the per-comparison evidence Splink computed (``gamma_*`` level, ``mw_*`` match
   weight, ``mw_tf_adj_*`` term-frequency adjustment). The same pairs serve clustering, the review
-  queue and ``explain``. ``score_delta_pairs`` scores only what an incremental run must.
+  queue and ``explain``. ``score_delta_pairs`` scores only what an incremental run must;
+  ``score_against_planned_pool`` a look-up's record against a pool planned once (``plan_pool``).
 - ``score_links`` / ``score_links_against_pool`` / ``score_links_within_groups``: the linking pairs
   alone as row positions (``unique_id``), for clustering frames in memory.
 - ``contradicting_pairs``: the evidence half of the guard against chaining (see ``clustering``).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +29,8 @@ import pyarrow.parquet as pq
 from splink import Linker
 
 from warmpool.identity import backends
-from warmpool.identity.blocking import BlockingPlan, plan_blocking, with_block_keys
-from warmpool.identity.features import smoothed_term_frequencies, splink_columns, splink_table, tf_levels
+from warmpool.identity.blocking import KEY_PREFIX, BlockingPlan, plan_blocking, with_block_keys
+from warmpool.identity.features import smoothed_term_frequencies, splink_columns, splink_table, term_counts, tf_levels
 from warmpool.identity.keys import ordered_pair, record_key_expr, record_keys
 from warmpool.identity.model import TrainedModel, settings_for_size
 
@@ -52,10 +54,14 @@ def with_plan(settings: dict, plan: BlockingPlan | None) -> dict:
     return {**settings, "blocking_rules_to_generate_predictions": copy.deepcopy(plan.splink_rules)}
 
 
-def _linker(db_api: Any, records, settings: dict, term_frequencies: dict[str, pl.DataFrame]) -> Linker:
+def _linker(db_api: Any, records, settings: dict, term_frequencies: dict[str, pl.DataFrame],
+            validate: bool = True) -> Linker:
     """A linker over ``records`` (a table registered on ``db_api``) with ``term_frequencies``
-    (``smoothed_term_frequencies`` tables)."""
-    linker = Linker(records, backends.settings_for(db_api, settings), log_level=logging.WARNING)
+    (``smoothed_term_frequencies`` tables). ``validate``: Splink's check of the settings' columns
+    against the input (a quarter of a second; a look-up skips it: the same settings passed it when
+    the pool was scored)."""
+    linker = Linker(records, backends.settings_for(db_api, settings), log_level=logging.WARNING,
+                    validate_settings=validate)
     for col, tf in term_frequencies.items():
         linker.table_management.register_term_frequency_lookup(backends.register(db_api, tf.to_arrow(), f"tf_{col}"),
                                                                col)
@@ -238,27 +244,82 @@ def score_delta_pairs(pool: pl.DataFrame, delta: pl.DataFrame, rescore: pl.DataF
     keyed = with_block_keys(allf, plan)
     pool_k, delta_k = keyed.head(pool.height), keyed.slice(pool.height)
     rescore_k = pool_k.join(rescore.select("unique_id"), on="unique_id", how="semi", maintain_order="left")
+    pairs = _predict_delta(pool_k, delta_k, rescore_k, with_plan(pair_settings(model, allf.height), plan),
+                           smoothed_term_frequencies(allf, model), min_probability)
+    return empty_pairs() if pairs is None else keyed_pairs(pairs, allf)
+
+
+def _predict_delta(pool_k: pl.DataFrame, delta_k: pl.DataFrame, rescore_k: pl.DataFrame | None, settings: dict,
+                   term_frequencies: dict[str, pl.DataFrame], min_probability: float,
+                   validate: bool = True) -> pl.DataFrame | None:
+    """Splink's delta x pool, delta x delta and rescore x rescore pairs (by ``unique_id``, with the
+    evidence) at or above ``min_probability``; None when there is none. Frames carry the plan's keys."""
     frames = []
     db_api = backends.db_api()
     try:
         delta_sdf = _register(db_api, delta_k, "delta_records")
-        linker = _linker(db_api, delta_sdf, with_plan(pair_settings(model, allf.height), plan),
-                         smoothed_term_frequencies(allf, model))
+        linker = _linker(db_api, delta_sdf, settings, term_frequencies, validate)
         kw = {"threshold_match_probability": min_probability, **_NEVER_WARN}
-        if delta.height and pool.height:
+        if delta_k.height and pool_k.height:
             pool_sdf = _register(db_api, pool_k, "pool_records")
             frames.append(_prediction_frame(linker.inference.predict_between(pool_sdf, delta_sdf, **kw)))
-        if delta.height > 1:
+        if delta_k.height > 1:
             frames.append(_prediction_frame(linker.inference.predict_within(delta_sdf, **kw)))
-        if rescore_k.height > 1:
+        if rescore_k is not None and rescore_k.height > 1:
             rescore_sdf = _register(db_api, rescore_k, "rescore_records")
             frames.append(_prediction_frame(linker.inference.predict_within(rescore_sdf, **kw)))
     finally:
         backends.close(db_api)
     frames = [f for f in frames if f.height]
-    if not frames:
-        return empty_pairs()
-    return keyed_pairs(pl.concat(frames, how="diagonal_relaxed"), allf)
+    return pl.concat(frames, how="diagonal_relaxed") if frames else None
+
+
+@dataclass
+class PlannedPool:
+    """A pool's features with its blocking plan's key columns and its term counts: prepared once
+    (``plan_pool``), then each look-up scores against it reading only the pool records that share a
+    key with the looked-up one (``score_against_planned_pool``), not planning the whole pool again."""
+    features: pl.DataFrame                   # features_for_model of the pool, with the plan's key columns
+    plan: BlockingPlan
+    term_counts: dict[str, pl.DataFrame]
+
+    def term_frequencies(self, rows: pl.DataFrame, new_counts: dict[str, pl.DataFrame],
+                         model: TrainedModel) -> dict[str, pl.DataFrame]:
+        """The smoothed term frequencies of pool + new (``new_counts``) for the values in ``rows`` only:
+        all a prediction over those rows reads, without adding up the whole pool's counts again."""
+        counts, totals = {}, {}
+        for col, table in self.term_counts.items():
+            new = new_counts.get(col)
+            values = rows[col].drop_nulls().unique() if col in rows.columns else table[col].clear()
+            parts = [table.filter(pl.col(col).is_in(values.implode()))] + ([] if new is None else [new])
+            counts[col] = pl.concat(parts, how="vertical_relaxed").group_by(col).agg(pl.col("len").sum())
+            totals[col] = int(table["len"].sum()) + (0 if new is None else int(new["len"].sum()))
+        return smoothed_term_frequencies(None, model, counts=counts, totals=totals)
+
+
+def plan_pool(features: pl.DataFrame, model: TrainedModel) -> PlannedPool:
+    """``features`` (the pool's ``features_for_model``) planned for look-ups: every rule the pool's
+    populated columns allow is kept, even one with no pair inside the pool (a look-up may share it)."""
+    plan = plan_blocking(features, keep_unpaired=True)
+    return PlannedPool(with_block_keys(features, plan), plan, term_counts(features, model))
+
+
+def score_against_planned_pool(pool: PlannedPool, new: pl.DataFrame, model: TrainedModel,
+                               min_probability: float) -> pl.DataFrame:
+    """new x pool and new x new pairs at or above ``min_probability`` (``new``: ``features_for_model``
+    rows, ``unique_id`` disjoint from the pool's), scored as a run over pool + new scores them: the
+    pool's plan, the prior of pool + new and their term frequencies. Only pool records sharing a
+    blocking key with a new record are given to Splink: no other pool record can be paired."""
+    keys = [c for c in pool.features.columns if c.startswith(KEY_PREFIX)]
+    new_k = pl.concat([new, pool.plan.keys_for(new)], how="horizontal")
+    cols = [c for c in pool.features.columns if c in new_k.columns]
+    new_k = new_k.select(cols)
+    candidates = pool.features.filter(pool.plan.blocked_with(pool.features.select(keys), new_k)).select(cols)
+    rows = pl.concat([candidates, new_k], how="vertical_relaxed")
+    pairs = _predict_delta(candidates, new_k, None,
+                           with_plan(pair_settings(model, pool.features.height + new.height), pool.plan),
+                           pool.term_frequencies(rows, term_counts(new, model), model), min_probability, validate=False)
+    return empty_pairs() if pairs is None else keyed_pairs(pairs, rows)
 
 
 # ---------------------------------------------------------------------------------------------

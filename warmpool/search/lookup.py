@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 
-from warmpool.identity import features_for_model, load_model, score_against_pool
+from warmpool.identity import PlannedPool, TrainedModel, features_for_model, load_model, plan_pool, score_against_pool
 from warmpool.identity.normalize import KEY_COLUMNS
 
 POSSIBLE_FLOOR = 0.5
@@ -122,13 +122,31 @@ def write_lookup_features(folder: Path, known: pl.DataFrame | None = None) -> No
     pool_features(records, known=known).write_parquet(folder / LOOKUP_FEATURES)
 
 
+_PLANNED: dict[tuple, PlannedPool | None] = {}  # the last snapshot's planned pool (one entry)
+
+
+def planned_pool(folder: Path, model: TrainedModel) -> PlannedPool | None:
+    """The pool of the snapshot ``folder`` planned for look-ups (None when it holds no record), kept
+    while the snapshot file and the model stay the same: a long-lived page or service plans a
+    1M-record pool once, not on every look-up."""
+    path = folder / LOOKUP_FEATURES
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size, id(model))
+    if key not in _PLANNED:
+        features = pl.read_parquet(path)
+        _PLANNED.clear()  # one pool in memory at a time
+        _PLANNED[key] = plan_pool(features, model) if features.height else None
+    return _PLANNED[key]
+
+
 def lookup(query: LookupQuery, folder: Path, *, limit: int = 5) -> LookupAnswer:
+    record = query.record()  # nothing to look up: say so before reading the pool
     model = load_model()
-    features = pl.read_parquet(folder / LOOKUP_FEATURES)
     threshold = float(model.threshold_match_probability)
-    if features.height == 0:
+    pool = planned_pool(folder, model)
+    if pool is None:
         return LookupAnswer(query, "not_found", threshold, [])
-    pairs = score_against_pool(pd.DataFrame([query.record()]), features, model, min_probability=POSSIBLE_FLOOR)
+    pairs = score_against_pool(pd.DataFrame([record]), pool, model, min_probability=POSSIBLE_FLOOR)
     if pairs.height == 0:
         return LookupAnswer(query, "not_found", threshold, [])
     # the pool record is the side that is not the look-up
@@ -136,9 +154,13 @@ def lookup(query: LookupQuery, folder: Path, *, limit: int = 5) -> LookupAnswer:
         pl.when(pl.col("source_l") == LOOKUP_SOURCE).then(pl.col("source_r")).otherwise(pl.col("source_l")).alias("source"),
         pl.when(pl.col("source_l") == LOOKUP_SOURCE).then(pl.col("source_record_id_r"))
         .otherwise(pl.col("source_record_id_l")).alias("source_record_id"),
-        "match_probability").to_pandas()
-    records = pd.read_parquet(folder / LOOKUP_RECORDS, columns=_SHOWN)
-    hits = hits.merge(records, on=["source", "source_record_id"], how="inner")
+        "match_probability")
+    # only the hit records' rows are read from the snapshot's records
+    records = pl.scan_parquet(folder / LOOKUP_RECORDS).select(_SHOWN).filter(
+        pl.col("source_record_id").cast(pl.String).is_in(hits["source_record_id"].implode())).with_columns(
+        pl.col("source", "source_record_id").cast(pl.String)).join(
+        hits.lazy(), on=["source", "source_record_id"], how="inner").collect()
+    hits = records.to_pandas()
     matches = []
     for person_id, group in hits.groupby("person_id"):
         group = group.sort_values("match_probability", ascending=False)
