@@ -463,7 +463,10 @@ def campaign_send(name: str = typer.Argument(...),
 
     campaign, settings, members = _campaign(name), get_settings(), _members(name)
     if dry_run:
-        lines = _with_marts(lambda con: plan_dry_run(campaign, members, settings, con))
+        try:
+            lines = _with_marts(lambda con: plan_dry_run(campaign, members, settings, con))
+        except CampaignSettingsError as exc:
+            _fail(str(exc))
         for line in lines:
             typer.echo(f"{line.outcome:15} {line.person_id}  {line.email or ''}  {line.detail}")
         typer.echo("total: " + ", ".join(f"{k} {v}" for k, v in sorted(Counter(l.outcome for l in lines).items())))

@@ -18,6 +18,7 @@ from tests.test_campaigns_send import (T0, audience, campaigns, clock_at, ledger
                                        send, send_then_die, settings, smtp)
 from warmpool import config
 from warmpool.campaigns.ledger import MAILED_STATES, SendIntent, SendLedger
+from warmpool.campaigns.operations import dry_run
 from warmpool.config import CONFIG_DIR, CampaignSettingsError
 
 DAY = dt.timedelta(days=1)
@@ -208,12 +209,39 @@ def test_the_command_line_shows_the_deferral_and_refuses_a_bad_limit(home, smtp,
     monkeypatch.setenv("WARMPOOL_CONFIG", str(folder / "bad.yaml"))
     code, out = cli("campaign", "send", CAMPAIGN)
     assert code == 2 and "error: campaigns.daily_limit" in out and "'lots'" in out, out
+    code, out = cli("campaign", "send", CAMPAIGN, "--dry-run")
+    assert code == 2 and "error: campaigns.daily_limit" in out, out
     assert sink.messages == []
 
     monkeypatch.setenv("WARMPOOL_CONFIG", str(folder / "limited.yaml"))
+    code, out = cli("campaign", "send", CAMPAIGN, "--dry-run")  # says beforehand what the send then does
+    outcomes = {line.split()[1]: line.split()[0] for line in out.splitlines() if line.split()[1:2] and
+                line.split()[1].startswith("p-")}
+    assert code == 0 and outcomes == {"p-0": "send", "p-1": "suppressed", "p-2": "send", "p-3": "deferred"}, out
+    assert "daily limit of 2 mails (campaigns.daily_limit), 0 already mailed" in out, out
+    assert sink.messages == []
     code, out = cli("campaign", "send", CAMPAIGN)
     assert code == 0 and "sent 2," in out and "deferred by daily limit 1," in out, out
     assert sorted(str(m["To"]) for m in sink.parsed()) == ["person0@example.com", "person2@example.com"]
+
+
+def test_a_dry_run_defers_who_the_days_remaining_room_cannot_take(smtp, settings, nurture, campaigns):
+    """Another campaign already used 3 of the day's 4 mails: the dry run says one member goes today and
+    which one, the rest later; the send then mails exactly that member."""
+    sink, _ = smtp
+    capped = limited(settings, 4)
+    send(campaigns[SALES], sales_audience(3), capped)
+    members = audience(6)
+    lines = dry_run(nurture, members, capped, now=T0 + dt.timedelta(hours=2))
+    assert [(line.person_id, line.outcome) for line in lines] == [("p-0", "send")] + [
+        (f"p-{i}", "deferred") for i in range(1, 6)]
+    assert "3 already mailed on 2026-03-02 (UTC)" in lines[1].detail
+    report = send(nurture, members, capped, clock=clock_at(T0 + dt.timedelta(hours=2)))
+    assert (report.sent, report.deferred_by_daily_limit) == (1, 5)
+    assert str(sink.parsed()[-1]["To"]) == "person0@example.com"
+    # the next day has the whole limit again: four go, one waits
+    lines = dry_run(nurture, members, capped, now=T0 + DAY)
+    assert Counter(line.outcome for line in lines) == {"already_sent": 1, "send": 4, "deferred": 1}
 
 
 def _counted(path, day) -> int:

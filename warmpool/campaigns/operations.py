@@ -71,17 +71,22 @@ def send_now(campaign: Campaign, members: list[dict], settings: Settings, con=No
 class DryRunLine:
     person_id: str
     email: str | None
-    outcome: str            # send | suppressed | already_sent | invalid_address | paused
+    outcome: str            # send | deferred | suppressed | already_sent | invalid_address | paused | ...
     detail: str = ""
 
 
 def dry_run(campaign: Campaign, members: list[dict], settings: Settings, con=None,
             now: dt.datetime | None = None) -> list[DryRunLine]:
     """Who would get what if the campaign were sent now (a sequence: which step; an A/B test: which
-    variant), and who is suppressed, stopped or waiting, and why; nothing is written anywhere."""
+    variant), and who is suppressed, stopped or waiting, and why; nothing is written anywhere. Under a
+    daily limit (``campaigns.daily_limit``) the members past what is left of the day's room are
+    ``deferred``, in the order a send takes them (sequence steps and A/B variants in theirs, each
+    group in audience order); other campaigns sent later the same day share that room."""
     now = now or dt.datetime.now(dt.timezone.utc)
+    daily_limit = settings.campaign_daily_limit  # a bad value stops the dry run as it stops a send
     suppression = WebStoreSuppression(settings.web_store_path) if Path(settings.web_store_path).exists() else None
     with open_ledger(settings) as ledger:
+        mailed_today = ledger.mailed_on(now) if daily_limit else 0
         paused = ledger.paused(campaign.campaign_id)
         mailed = {(r[0], r[1]) for r in ledger.con.execute(
             f"select person_id, content_version from sends where campaign_id = ? "
@@ -90,22 +95,23 @@ def dry_run(campaign: Campaign, members: list[dict], settings: Settings, con=Non
         stops = warehouse_stops(con, campaign, first_sent_times(settings, campaign)) if con is not None else {}
         plan = {str(m["person_id"]): where for m, where in where_each_member_is(campaign, members, settings, stops, now)}
     lines = []
+    sendable: list[tuple[int, int]] = []  # (group a send takes it in, line index) of each "send" line
     for m in members:
         pid = str(m["person_id"])
-        what = campaign
+        what, group = campaign, 0
         if campaign.is_sequence:
             where, detail = plan.get(pid, ("stopped", "no person id"))
             if where != "due":
                 lines.append(DryRunLine(pid, m.get("email"), where, "" if detail is None else
                                         (f"step {detail} not due yet" if where == "waiting" else str(detail))))
                 continue
-            what = campaign.for_step(detail)
+            what, group = campaign.for_step(detail), int(detail)
         elif campaign.variants:
             variant = assign(campaign, pid)
             if variant is None:
                 lines.append(DryRunLine(pid, m.get("email"), "waiting", "outside the A/B test: gets the winner"))
                 continue
-            what = campaign.for_variant(variant)
+            what, group = campaign.for_variant(variant), [v.name for v in campaign.variants].index(variant)
         try:
             address = normalize_email(m.get("email"))
         except InvalidEmail as exc:
@@ -123,7 +129,14 @@ def dry_run(campaign: Campaign, members: list[dict], settings: Settings, con=Non
         elif paused:
             lines.append(DryRunLine(pid, address, "paused", paused["paused_reason"]))
         else:
+            sendable.append((group, len(lines)))
             lines.append(DryRunLine(pid, address, "send", f"subject {what.subject!r}, template {what.template}"))
+    if daily_limit:
+        room = max(0, daily_limit - mailed_today)
+        why = (f"daily limit of {daily_limit:,} mails (campaigns.daily_limit), {mailed_today:,} already mailed on "
+               f"{now.astimezone(dt.timezone.utc):%Y-%m-%d} (UTC): goes out on a later day")
+        for _, i in sorted(sendable)[room:]:
+            lines[i] = DryRunLine(lines[i].person_id, lines[i].email, "deferred", why)
     return lines
 
 
