@@ -686,3 +686,28 @@ def test_a_daily_run_sends_and_loads_only_the_newcomers(smtp, settings, nurture)
     with open_warehouse(settings, read_only=True) as con:
         loaded = con.execute(f"select person_id, state from {tables.RAW_SENDS}.sends order by person_id").fetchall()
     assert loaded == [(f"p-{i}", "accepted") for i in range(7)]
+
+
+def test_connections_opening_a_brand_new_ledger_at_the_same_instant_all_get_it(tmp_path):
+    """Six connections open a ledger file that does not exist yet at the same instant, a hundred times
+    over: each switch to WAL that SQLite refuses at once ("database is locked", without waiting) is
+    tried again, so every one of them opens it (the first send of a run with several connections)."""
+    failures = []
+
+    def open_ledger_at(path, barrier):
+        try:
+            barrier.wait()
+            SendLedger(path).close()
+        except Exception as exc:  # noqa: BLE001 - any failure to open is what the test counts
+            failures.append(repr(exc))
+
+    for trial in range(100):
+        barrier = threading.Barrier(6)
+        threads = [threading.Thread(target=open_ledger_at, args=(tmp_path / f"ledger-{trial}.sqlite", barrier))
+                   for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert failures == []
+

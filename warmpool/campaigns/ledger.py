@@ -41,7 +41,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
 
-from warmpool.sqlite_store import compact
+from warmpool.sqlite_store import compact, enable_wal
 
 STATES = ("planned", "claimed", "submitted", "accepted", "failed", "ambiguous", "suppressed", "duplicate")
 # States in which the recipient may have received the mail: they count for caps, duplicates and the
@@ -193,7 +193,7 @@ class SendLedger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
         self.con.row_factory = sqlite3.Row
-        self.con.execute("pragma journal_mode=wal")
+        enable_wal(self.con)
         self.con.execute("pragma synchronous=full")  # a state we wrote survives power loss
         self.con.execute("pragma busy_timeout=30000")
         self._migrate()
