@@ -16,15 +16,6 @@ from pathlib import Path
 
 import pytest
 
-# An xdist worker's __main__ (execnet's) has neither __file__ nor __spec__, which pyspark.sql.connect takes
-# for a doctest run and answers with sys.exit(0) on import; Great Expectations imports it in every data
-# check a run makes in this process. A worker's __main__ gets a file name, as `python -m pytest` has.
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    import __main__
-
-    if getattr(__main__, "__spec__", None) is None and not hasattr(__main__, "__file__"):
-        __main__.__file__ = "<pytest-xdist worker>"
-
 # The tests run the sandbox, so in its demo mode (public sandbox secrets, loopback only); tests of the
 # refusal outside demo mode unset it themselves. Child processes (servers, runs) inherit it.
 os.environ["WARMPOOL_DEMO"] = "1"
