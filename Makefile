@@ -34,11 +34,8 @@ demo:
 	$(MAKE) --no-print-directory manifest && \
 	$(PY) -m cli demo --people $(PEOPLE) --seed $(SEED)
 
-# A worker per core (TEST_WORKERS=1: one process, in file order); tests.conftest keeps each file, and
-# every file sharing the pipeline world, on one worker.
-TEST_WORKERS ?= auto
 test: manifest
-	$(PY) -m pytest -q -m "not long" -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not long" $(PYTEST_ARGS)
 
 # Tests that run the whole graph several times each (~5-20 min on 2 cores): a run killed at every
 # stage then resumed, and the incremental daily run against a full rebuild.

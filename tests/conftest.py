@@ -24,19 +24,6 @@ SMALL_WORLD_PEOPLE = 1500
 SMALL_WORLD_SEED = 11
 
 
-# Session fixtures that take minutes to build (a world run through the whole job): every file using one
-# runs on the same xdist worker, so it is built once, not once per worker.
-_SHARED_BY_FILES = ("pipeline_world",)
-
-
-def pytest_collection_modifyitems(config, items):
-    """Under `make test`'s workers (`--dist loadgroup`): a group per test file (module fixtures built
-    once; a file's tests in their order), files sharing a costly session fixture in one group."""
-    shared = {item.path: name for item in items for name in _SHARED_BY_FILES if name in item.fixturenames}
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(shared.get(item.path) or item.path.name))
-
-
 def _clear_settings_cache() -> None:
     from warmpool import config
 
