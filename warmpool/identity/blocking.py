@@ -308,9 +308,9 @@ class _Planner:
 
     def plan_swapped(self) -> None:
         """First and last name written the other way round: l.(first, last) = r.(last, first)."""
-        f = self.features
-        a = f.select(_key((pl.col("first_name_norm"), pl.col("last_name_norm"))).alias("k"))["k"]
-        b = f.select(_key((pl.col("last_name_norm"), pl.col("first_name_norm"))).alias("k"))["k"]
+        first_last = KeySpec((pl.col("first_name_norm"), pl.col("last_name_norm")))
+        last_first = KeySpec((pl.col("last_name_norm"), pl.col("first_name_norm")))
+        a, b = first_last.key(self.features), last_first.key(self.features)
         sa, sb = _block_sizes(a), _block_sizes(b)
         joined = sa.join(sb, on="k", suffix="_b")
         comparisons = int((joined["n"].cast(pl.Int64) * joined["n_b"].cast(pl.Int64)).sum() or 0)
@@ -318,8 +318,7 @@ class _Planner:
             return
         ca, cb = f"{KEY_PREFIX}{len(self.columns)}", f"{KEY_PREFIX}{len(self.columns) + 1}"
         self.columns[ca], self.columns[cb] = a.alias(ca), b.alias(cb)
-        self.specs[ca] = KeySpec((pl.col("first_name_norm"), pl.col("last_name_norm")))
-        self.specs[cb] = KeySpec((pl.col("last_name_norm"), pl.col("first_name_norm")))
+        self.specs[ca], self.specs[cb] = first_last, last_first
         self.rules.append({"blocking_rule": f"l.{ca} = r.{cb}", "sql_dialect": "duckdb"})
         self.counts.append(RuleCount(_SWAPPED, comparisons, int(max(joined["n"].max() or 0, joined["n_b"].max() or 0))))
 
